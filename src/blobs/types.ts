@@ -1,0 +1,84 @@
+/**
+ * The data-plane contract: disks are manifests over content-addressed 4 MiB chunks.
+ * Formats (src/formats) produce and consume chunks; chunk stores (src/blobs) keep them.
+ */
+
+/** Virtual-disk bytes per chunk. Chunks are aligned to multiples of this offset. */
+export const CHUNK_SIZE = 4 * 1024 * 1024;
+/** Granule of the per-chunk zero map: 64 blocks of 64 KiB in a full chunk. */
+export const ZERO_BLOCK_SIZE = 64 * 1024;
+
+/** `sha256:<64 lower-case hex>` */
+export type ChunkRef = string;
+
+/**
+ * One stored chunk in a manifest. `zeroMap` is 16 hex digits of a 64-bit mask:
+ * bit i set means the 64 KiB block i of the chunk is all zero (so sparse exports need no re-read).
+ */
+export interface ChunkEntry {
+  ref: ChunkRef;
+  zeroMap: string;
+}
+
+/**
+ * A virtual disk: its size plus one entry per 4 MiB chunk, `null` where the chunk is all zero.
+ * The last chunk covers `virtualSize - index * CHUNK_SIZE` bytes when the size is not a multiple of 4 MiB.
+ * Immutable once committed.
+ */
+export interface Manifest {
+  virtualSize: number;
+  chunks: (ChunkEntry | null)[];
+}
+
+/** Where chunk bytes live. One instance per region. Implementations: fs, s3. */
+export interface ChunkStore {
+  readonly kind: string;
+  has(ref: ChunkRef): Promise<boolean>;
+  /** Idempotent. The caller has hashed `data`; stores may verify. */
+  put(ref: ChunkRef, data: Buffer): Promise<void>;
+  get(ref: ChunkRef): Promise<Buffer>;
+  delete(ref: ChunkRef): Promise<void>;
+  /** Every stored ref, for the garbage collector and for audits. */
+  list(): AsyncIterable<ChunkRef>;
+  /** Make every completed `put` durable (batched fsync on fs; no-op where puts are durable). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Reference counts and GC state of chunks, kept in the metadata store (one row per region+ref).
+ * See src/blobs/README.md for the protocol that keeps GC from deleting a chunk an import is about to use.
+ */
+export interface ChunkIndex {
+  /**
+   * Announce that `refs` are about to be referenced. Returns the refs whose bytes must be (re)uploaded
+   * because no live row existed. Blocks (or finishes an interrupted GC deletion) for refs being deleted.
+   */
+  touch(region: string, refs: ChunkRef[], sizes: Map<ChunkRef, number>): Promise<Set<ChunkRef>>;
+  /** +1 per occurrence in a committed manifest. */
+  addRefs(region: string, refs: ChunkRef[]): Promise<void>;
+  /** -1 per occurrence when a manifest is dropped. */
+  releaseRefs(region: string, refs: ChunkRef[]): Promise<void>;
+  /** Refs with refcount 0 last touched before `cutoff` (ms epoch), marked as deleting atomically. */
+  claimGarbage(region: string, cutoffMs: number, limit: number): Promise<ChunkRef[]>;
+  /** Drop the rows of refs whose bytes were deleted. */
+  forget(region: string, refs: ChunkRef[]): Promise<void>;
+}
+
+/** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */
+export interface VirtualDisk {
+  readonly virtualSize: number;
+  readonly chunkCount: number;
+  /** null when the chunk is all zero; otherwise its 64-bit zero mask (bit i = block i is zero). */
+  zeroMask(index: number): bigint | null;
+  /** The chunk's bytes (length = the chunk's virtual length), or null when all zero. */
+  readChunk(index: number): Promise<Buffer | null>;
+}
+
+export function chunkLength(virtualSize: number, index: number): number {
+  return Math.min(CHUNK_SIZE, virtualSize - index * CHUNK_SIZE);
+}
+
+export function chunkCount(virtualSize: number): number {
+  return Math.ceil(virtualSize / CHUNK_SIZE);
+}

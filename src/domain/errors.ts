@@ -1,0 +1,118 @@
+/**
+ * The one error table: every code the service can answer, with its exact HTTP status and message.
+ * Codes and statuses follow the Alibaba Cloud ECS API (typos such as `Forbbiden` are Alibaba's own).
+ * `%s` in a message is filled from the arguments given to `apiError`.
+ */
+export const ERRORS = {
+  // gateway
+  MissingParameter: [400, 'The input parameter "%s" that is mandatory for processing this request is not supplied.'],
+  InvalidParameter: [400, 'The specified parameter "%s" is not valid.'],
+  InvalidParamter: [400, 'Invalid Parameter.'],
+  SignatureDoesNotMatch: [400, 'Specified signature is not matched with our calculation. server string to sign is:%s'],
+  IncompleteSignature: [400, 'The request signature does not conform to Aliyun standards.'],
+  'InvalidAccessKeyId.NotFound': [404, 'Specified access key is not found.'],
+  'InvalidTimeStamp.Expired': [400, 'Specified time stamp or date value is expired.'],
+  'InvalidTimeStamp.Format': [400, 'Specified time stamp or date value is not well formatted.'],
+  SignatureNonceUsed: [400, 'Specified signature nonce was used already.'],
+  'MissingSignatureNonce': [400, 'The input parameter "SignatureNonce" that is mandatory for processing this request is not supplied.'],
+  InvalidVersion: [400, 'Specified parameter Version is not valid.'],
+  'InvalidAction.NotFound': [404, 'Specified api is not found, please check your url and method.'],
+  'UnsupportedSignatureMethod': [400, 'The specified signature method is not supported.'],
+  Forbidden: [403, 'User not authorized to operate on the specified resource.'],
+  Forbbiden: [403, 'User not authorized to operate on the specified resource.'],
+  InternalError: [500, 'The request processing has failed due to some unknown error, exception or failure.'],
+  ServiceUnavailable: [503, 'The request has failed due to a temporary failure of the server.'],
+  DryRunOperation: [400, 'Request validation has been passed with DryRun flag set.'],
+  'DRYRUN.SUCCESS': [400, 'This request is a dryrun request with successful result.'],
+  IdempotentParameterMismatch: [400, 'The specified clientToken is used with different parameters.'],
+  'InvalidClientToken.Malformed': [400, 'The specified parameter "ClientToken" is not valid.'],
+
+  // regions
+  'InvalidRegionId.NotFound': [404, 'The RegionId provided does not exist.'],
+  'InvalidRegionId.MalFormed': [400, 'The specified parameter RegionId is not valid.'],
+  'SourceRegion.NotFound': [400, 'The source region not found.'],
+  'DestinationRegion.NotFound': [400, 'The destination region not found.'],
+  'InvalidZoneId.NotFound': [404, 'The specified zone does not exist.'],
+
+  // images: lookups and filters
+  'InvalidImageId.NotFound': [404, 'The specified ImageId does not exist.'],
+  'InvalidImageOwnerAlias.ValueNotSupported': [400, 'The specified ImageOwnerAlias value is not supported.'],
+  'InvalidImageOwnerAlias.PublicImageUnsupported': [400, 'The specified ImageOwnerAlias must be others when IsPublic is true.'],
+  'InvalidTag.Mismatch': [400, 'The specified Tag.n.Key and Tag.n.Value are not match.'],
+  InvalidTagCount: [400, 'The specified tags are beyond the permitted range.'],
+  'InvalidInstanceType.ValueNotSupported': [400, 'The specified instance type %s does not exist.'],
+  'InvalidFilterKey.NotFound': [404, 'The specified Filter Key is not found.'],
+  InvalidFilterValue: [404, 'The specified Filter Value is not valid.'],
+  InvalidUsage: [404, 'The specified Usage is not valid.'],
+  InvalidOSType: [404, 'The specified OSType is not valid.'],
+  InvalidArchitecture: [404, 'The specified Architecture is not valid.'],
+  'InvalidStatus.ValueNotSupported': [400, 'The specified Status is not valid.'],
+  'InvalidActionType.ValueNotSupported': [400, 'The specified ActionType is not valid.'],
+  'InvalidOperation.ImageOwnerIdUnsupported': [400, 'The ImageOwnerId parameter is only supported for shared or community images.'],
+
+  // images: attributes and validation
+  'InvalidImageName.Malformed': [400, 'The specified image name is wrongly formed.'],
+  'InvalidImageName.Duplicated': [400, 'The specified image name is already in use.'],
+  'InvalidDescription.Malformed': [400, 'The specified description is wrongly formed.'],
+  'InvalidImageFamily.Malformed': [400, 'The specified parameter "ImageFamily" is malformed.'],
+  'InvalidTagKey.Malformed': [400, 'The specified Tag.n.Key is not valid.'],
+  'InvalidTagValue.Malformed': [400, 'The specified Tag.n.Value is not valid.'],
+  'Duplicate.TagKey': [400, 'The Tag.N.Key contain duplicate key.'],
+  'InvalidBootMode.NotSupport': [400, 'The specified BootMode is not supported.'],
+  'InvalidBootMode.Malformed': [400, 'The specified BootMode is not valid.'],
+  'InvalidLicenseType.NotSupported': [400, 'The specified LicenseType is not supported.'],
+  'InvalidParameter.FeaturesImdsSupport': [400, 'The specified Features.ImdsSupport is not valid.'],
+  'InvalidOperation.FeaturesImdsSupportNotMatch': [403, 'The ImdsSupport of the image cannot be changed from v2 to v1.'],
+  'ImageStatus.NotAvailable': [403, 'The specified image status is not available.'],
+  'ImageStatus.NotDeprecated': [403, 'The specified image status is not deprecated.'],
+  'InvalidStatus.ImageIsCreating': [403, 'The specified image is being created.'],
+  ImageUseShared: [403, 'The specified image has been shared to others. You can use the DescribeImageSharePermission API to query the users who have been shared.'],
+  'InvalidArchitecture.Malformed': [400, 'The specified Architecture is not valid.'],
+  'InvalidPlatform.Malformed': [400, 'The specified Platform is not valid.'],
+  'InvalidOSType.Malformed': [400, 'The specified OSType is not valid.'],
+  'QuotaExceed.Image': [403, 'The Image Quota exceeds.'],
+  ImageNotSupported: [403, 'The specified image from the image market, do not support this operation.'],
+  'InvalidImageCategory.NotSupported': [403, 'The specified image category is not supported.'],
+
+  // format inspection (ImportImage, `imagehouse inspect`)
+  'InvalidImage.BackingFile': [400, 'The image file refers to a backing file (%s); images must be self-contained.'],
+  'InvalidImage.ExternalDataFile': [400, 'The image file keeps its data in an external file (%s), which is not allowed.'],
+  'InvalidImage.Encrypted': [400, 'The image file is encrypted (%s); upload an unencrypted image.'],
+  'InvalidImage.UnknownFeature': [400, 'The image file uses unknown incompatible features (%s).'],
+  'InvalidImage.UnsafeExtent': [400, 'The VMDK descriptor is unsafe: %s'],
+  'InvalidImage.TableOutOfBounds': [400, 'A table in the image file lies beyond the end of the file: %s'],
+  'InvalidImage.TableOverlap': [400, 'Tables in the image file overlap: %s'],
+  'InvalidImage.AbsurdSize': [400, 'The image file declares an unreasonable size: %s'],
+  'InvalidImage.Truncated': [400, 'The image file is truncated: %s'],
+  'InvalidImage.BadChecksum': [400, 'A checksum in the image file does not match: %s'],
+  'InvalidImage.Malformed': [400, 'The image file is malformed: %s'],
+  'InvalidImage.UnsupportedFormat': [400, 'The image format is not supported: %s'],
+  'InvalidImage.UnsupportedFeature': [400, 'The image file uses a feature that is not supported: %s'],
+  'InvalidImageFormat.Mismatch': [400, 'The image format was declared as %s but the file is %s.'],
+  'InvalidImageFormat.Malformed': [400, 'The specified image format is not valid.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  constructor(code: ErrorCode, message?: string) {
+    const [status, template] = ERRORS[code];
+    super(message ?? template);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** Builds the error for `code`, filling `%s` placeholders in order. */
+export function apiError(code: ErrorCode, ...args: (string | number)[]): ApiError {
+  let i = 0;
+  const template: string = ERRORS[code][1];
+  const message = template.replace(/%s/g, () => String(args[i++] ?? ''));
+  return new ApiError(code, message);
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return e instanceof ApiError;
+}

@@ -1,0 +1,41 @@
+/** Disk formats we detect. Only some are importable; see inspector rules. */
+export type DetectedFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso' | 'qed' | 'vdi' | 'luks';
+export type ImportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso';
+export type ExportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhd-fixed' | 'vmdk';
+
+/** Random-access byte source (a file, a spooled upload). */
+export interface ByteSource {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into `buf` at `offset`; returns bytes read. */
+  read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+}
+
+export interface Inspection {
+  format: ImportFormat;
+  virtualSize: number;
+  /** Bytes of guest data the file actually holds (allocated clusters/blocks/grains). */
+  allocatedBytes: number;
+  /** Format-specific facts: subformat, cluster size, compression, partition table, ... */
+  features: Record<string, string | number | boolean>;
+}
+
+export interface InspectOptions {
+  /** What the user said the file is. A mismatch with the detected format is rejected. */
+  declared?: ImportFormat;
+  /** Largest virtual size accepted (default 2 TiB + a little). */
+  maxVirtualSize?: number;
+  /** Cap on metadata bytes (tables) the inspector/reader may hold (default 256 MiB). */
+  maxMetadataBytes?: number;
+}
+
+/** A chunk of virtual disk produced by a reader: `data` null means all zero and cost no I/O. */
+export interface ReadChunk {
+  index: number;
+  data: Buffer | null;
+}
+
+/** Streams the virtual disk as fixed 4 MiB chunks aligned to virtual offsets, in index order. */
+export interface DiskReader {
+  readonly virtualSize: number;
+  chunks(): AsyncIterable<ReadChunk>;
+}

@@ -1,0 +1,155 @@
+/** Row types of the metadata store. Times are epoch milliseconds; booleans are 0/1 integers (portable). */
+import type { Generated } from 'kysely';
+
+export interface AccountRow {
+  id: string;
+  name: string;
+  kind: 'user' | 'system' | 'isv';
+  created_at: number;
+}
+
+export interface AccessKeyRow {
+  id: string;
+  account_id: string;
+  /** AES-256-GCM ciphertext of the secret (HMAC verification needs the plain secret back). */
+  secret_enc: string;
+  created_at: number;
+}
+
+export interface ImageRow {
+  id: string;
+  region: string;
+  owner_id: string;
+  name: string;
+  description: string;
+  family: string;
+  version: string;
+  /** system | self | marketplace (`others` is computed per viewer) */
+  category: string;
+  status: string;
+  progress: number;
+  os_name: string;
+  os_name_en: string;
+  os_type: string;
+  platform: string;
+  architecture: string;
+  boot_mode: string;
+  size_gib: number;
+  is_support_cloudinit: number;
+  is_support_io_optimized: number;
+  product_code: string;
+  license_type: string;
+  imds_support: string;
+  nvme_support: string;
+  source_kind: string;
+  source_id: string;
+  is_copied: number;
+  encrypted: number;
+  kms_key_id: string;
+  is_public: number;
+  error_code: string;
+  error_message: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ImageDiskRow {
+  image_id: string;
+  idx: number;
+  type: 'system' | 'data';
+  device: string;
+  size_gib: number;
+  snapshot_id: string;
+  format: string;
+  import_bucket: string;
+  import_object: string;
+  progress: number;
+}
+
+export interface ImageShareRow {
+  image_id: string;
+  account_id: string;
+  created_at: number;
+}
+
+export interface TagRow {
+  resource_id: string;
+  resource_type: string;
+  tag_key: string;
+  tag_value: string;
+}
+
+export interface ManifestRow {
+  id: string;
+  region: string;
+  virtual_size: number;
+  /** JSON of the Manifest's chunk list in sparse form: [[index, ref, zeroMap], ...] */
+  body: string;
+  /** Holders (snapshots, disks, images) that point at this manifest. */
+  holders: number;
+  created_at: number;
+}
+
+export interface ChunkRow {
+  region: string;
+  ref: string;
+  size: number;
+  refcount: number;
+  /** live | deleting */
+  state: string;
+  touched_at: number;
+}
+
+export interface JobRow {
+  id: string;
+  kind: string;
+  region: string;
+  account_id: string;
+  resource_id: string;
+  /** queued | running | succeeded | failed | cancelled */
+  state: string;
+  payload: string;
+  progress: number;
+  attempts: number;
+  max_attempts: number;
+  run_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  error_code: string;
+  error_message: string;
+  result: string;
+  cancel_requested: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface NonceRow {
+  nonce: string;
+  expires_at: number;
+}
+
+export interface IdempotencyRow {
+  account_id: string;
+  action: string;
+  token: string;
+  params_hash: string;
+  response: string;
+  created_at: number;
+}
+
+export interface Database {
+  accounts: AccountRow;
+  access_keys: AccessKeyRow;
+  images: ImageRow;
+  image_disks: ImageDiskRow;
+  image_shares: ImageShareRow;
+  tags: TagRow;
+  manifests: ManifestRow;
+  chunks: ChunkRow;
+  jobs: JobRow;
+  nonces: NonceRow;
+  idempotency: IdempotencyRow;
+}
+
+export type { Generated };
