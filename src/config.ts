@@ -1,0 +1,70 @@
+import path from 'node:path';
+
+/** Everything the service reads from the outside world, resolved once at start. */
+export interface Config {
+  dataDir: string;
+  host: string;
+  port: number;
+  /** postgres://… to use PostgreSQL; empty for the embedded SQLite in dataDir. */
+  databaseUrl: string;
+  /** Hex AES-256 key for AccessKey secrets; empty = a key file in dataDir is created on first start. */
+  masterKey: string;
+  /** Operator-supplied data files; empty = the shipped catalog. */
+  regionsFile: string;
+  publicImagesFile: string;
+  /** Allowed clock skew for signed requests. */
+  maxClockSkewMs: number;
+  /** Custom images per account per region. */
+  imageQuota: number;
+  logLevel: string;
+  /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
+  s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Parses `--flag value` / `--flag=value` pairs. */
+export function parseFlags(argv: string[]): { flags: Record<string, string | true>; rest: string[] } {
+  const flags: Record<string, string | true> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { rest.push(...argv.slice(i + 1)); break; }
+    if (!a.startsWith('--')) { rest.push(a); continue; }
+    const eq = a.indexOf('=');
+    if (eq > 0) { flags[a.slice(2, eq)] = a.slice(eq + 1); continue; }
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith('--')) { flags[a.slice(2)] = next; i++; }
+    else flags[a.slice(2)] = true;
+  }
+  return { flags, rest };
+}
+
+function str(v: string | true | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function loadConfig(flags: Record<string, string | true>, env: Env): Config {
+  const dataDir = path.resolve(str(flags.data) ?? env.IMAGEHOUSE_DATA ?? './data');
+  const port = Number(str(flags.port) ?? env.IMAGEHOUSE_PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
+  return {
+    dataDir,
+    host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
+    port,
+    databaseUrl: str(flags['database-url']) ?? env.IMAGEHOUSE_DATABASE_URL ?? '',
+    masterKey: env.IMAGEHOUSE_MASTER_KEY ?? '',
+    regionsFile: env.IMAGEHOUSE_REGIONS_FILE ?? '',
+    publicImagesFile: env.IMAGEHOUSE_PUBLIC_IMAGES_FILE ?? '',
+    maxClockSkewMs: 15 * 60 * 1000,
+    imageQuota: Number(env.IMAGEHOUSE_IMAGE_QUOTA ?? 100),
+    logLevel: env.IMAGEHOUSE_LOG_LEVEL ?? 'info',
+    s3: {
+      endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
+      region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',
+      bucket: env.IMAGEHOUSE_S3_BUCKET ?? 'imagehouse',
+      accessKeyId: env.IMAGEHOUSE_S3_ACCESS_KEY_ID ?? '',
+      secretAccessKey: env.IMAGEHOUSE_S3_SECRET_ACCESS_KEY ?? '',
+    },
+  };
+}

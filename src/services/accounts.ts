@@ -1,0 +1,87 @@
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database } from '../store/schema.ts';
+import { newAccessKeyId, newAccessKeySecret, newAccountId } from '../domain/ids.ts';
+import type { SecretBox } from './secret-box.ts';
+
+export interface NewAccount {
+  accountId: string;
+  name: string;
+  accessKeyId: string;
+  accessKeySecret: string;
+}
+
+export const SYSTEM_ACCOUNT_NAME = 'system';
+const ACCOUNT_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+export class AccountError extends Error {}
+
+/** Creates an account with one AccessKey pair. The secret is returned once and stored only encrypted. */
+export async function createAccount(
+  db: Kysely<Database>,
+  box: SecretBox,
+  input: { name: string; kind?: AccountRow['kind'] },
+): Promise<NewAccount> {
+  if (!ACCOUNT_NAME.test(input.name)) {
+    throw new AccountError(`invalid account name "${input.name}": 1-64 characters, a letter first, then letters, digits, . _ -`);
+  }
+  const existing = await db.selectFrom('accounts').select('id').where('name', '=', input.name).executeTakeFirst();
+  if (existing) throw new AccountError(`an account named "${input.name}" already exists (${existing.id})`);
+  const now = Date.now();
+  const account: NewAccount = {
+    accountId: newAccountId(),
+    name: input.name,
+    accessKeyId: newAccessKeyId(),
+    accessKeySecret: newAccessKeySecret(),
+  };
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('accounts').values({ id: account.accountId, name: input.name, kind: input.kind ?? 'user', created_at: now }).execute();
+    await trx.insertInto('access_keys')
+      .values({ id: account.accessKeyId, account_id: account.accountId, secret_enc: box.seal(account.accessKeySecret), created_at: now })
+      .execute();
+  });
+  return account;
+}
+
+export interface AccountSummary {
+  accountId: string;
+  name: string;
+  kind: string;
+  createdAt: string;
+  accessKeyIds: string[];
+}
+
+export async function listAccounts(db: Kysely<Database>): Promise<AccountSummary[]> {
+  const accounts = await db.selectFrom('accounts').selectAll().orderBy('created_at').orderBy('id').execute();
+  const keys = await db.selectFrom('access_keys').select(['id', 'account_id']).execute();
+  return accounts.map((a) => ({
+    accountId: a.id,
+    name: a.name,
+    kind: a.kind,
+    createdAt: new Date(a.created_at).toISOString(),
+    accessKeyIds: keys.filter((k) => k.account_id === a.id).map((k) => k.id),
+  }));
+}
+
+/** The account and plain secret behind an AccessKeyId, for signature verification. */
+export async function findAccessKey(
+  db: Kysely<Database>,
+  box: SecretBox,
+  accessKeyId: string,
+): Promise<{ accountId: string; secret: string } | undefined> {
+  const row = await db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', accessKeyId).executeTakeFirst();
+  return row && { accountId: row.account_id, secret: box.open(row.secret_enc) };
+}
+
+/** The system account that owns public images; created on first start. */
+export async function ensureSystemAccount(db: Kysely<Database>): Promise<string> {
+  const row = await db.selectFrom('accounts').select('id').where('name', '=', SYSTEM_ACCOUNT_NAME).executeTakeFirst();
+  if (row) return row.id;
+  const id = newAccountId();
+  await db.insertInto('accounts').values({ id, name: SYSTEM_ACCOUNT_NAME, kind: 'system', created_at: Date.now() })
+    .onConflict((oc) => oc.column('name').doNothing()).execute();
+  return (await db.selectFrom('accounts').select('id').where('name', '=', SYSTEM_ACCOUNT_NAME).executeTakeFirstOrThrow()).id;
+}
+
+export async function accountExists(db: Kysely<Database>, id: string): Promise<boolean> {
+  return !!(await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst());
+}
