@@ -1,0 +1,29 @@
+import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import type { Database } from '../store/schema.ts';
+
+/** What DescribeTasks can filter on. Empty lists are treated as "no filter"; created times are inclusive epoch ms. */
+export interface JobListFilter {
+  accountId: string;
+  region: string;
+  ids?: readonly string[];
+  kinds?: readonly string[];
+  states?: readonly string[];
+  resourceIds?: readonly string[];
+  createdFrom?: number;
+  createdTo?: number;
+  offset?: number;
+  limit?: number;
+}
+
+export function jobFilter(f: JobListFilter) {
+  return (eb: ExpressionBuilder<Database, 'jobs'>): Expression<SqlBool> => {
+    const conds: Expression<SqlBool>[] = [eb('account_id', '=', f.accountId), eb('region', '=', f.region)];
+    if (f.ids?.length) conds.push(eb('id', 'in', f.ids));
+    if (f.kinds?.length) conds.push(eb('kind', 'in', f.kinds));
+    if (f.states?.length) conds.push(eb('state', 'in', f.states));
+    if (f.resourceIds?.length) conds.push(eb('resource_id', 'in', f.resourceIds));
+    if (f.createdFrom !== undefined) conds.push(eb('created_at', '>=', f.createdFrom));
+    if (f.createdTo !== undefined) conds.push(eb('created_at', '<=', f.createdTo));
+    return eb.and(conds);
+  };
+}

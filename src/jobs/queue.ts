@@ -1,0 +1,328 @@
+/**
+ * Durable job queue on the `jobs` table (see specs/dependencies.md §4). Jobs are also the API's tasks.
+ *
+ * A worker claims a job with a lease (lease_owner + lease_until), renews it while it works, and
+ * finishes it. Every change a worker makes is conditional on still holding the lease, so a worker
+ * that lost its lease (crash, pause, network) can never overwrite the result of the one that took over.
+ * Times come from the injected clock (epoch ms), never from the database, so tests can move time.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import type { Dialect } from '../store/db.ts';
+import type { Database, JobRow } from '../store/schema.ts';
+import { randomBase36 } from '../domain/ids.ts';
+import { jobFilter, type JobListFilter } from './list-filter.ts';
+
+export type { JobRow };
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Runs inside the transaction that changes the job, so resource rows and the job row change together. */
+export type JobTrxHook = (trx: Transaction<Database>, job: JobRow) => Promise<void>;
+
+export interface QueueOptions {
+  /**
+   * Called in the same transaction whenever a job reaches a terminal state (succeeded, failed,
+   * cancelled), whoever caused it: a worker, CancelTask, or the reaper failing an exhausted job.
+   */
+  onFinished?: JobTrxHook;
+}
+
+export interface NewJob {
+  /** Defaults to `t-` + 20 base36 characters; services pass a region-specific task id. */
+  id?: string;
+  kind: string;
+  region: string;
+  accountId: string;
+  resourceId?: string;
+  payload?: unknown;
+  maxAttempts?: number;
+  /** Epoch ms before which the job is not claimed; defaults to now. */
+  runAt?: number;
+}
+
+export interface FailOptions {
+  /** Re-queue the job when attempts remain (and no cancel was requested). */
+  retry?: boolean;
+  /** Delay before a retried job may be claimed again. */
+  delayMs?: number;
+}
+
+/** Lease renewal outcome: `cancelled` means the lease is held but a cancel was requested. */
+export type RenewOutcome = 'ok' | 'cancelled' | 'lost';
+
+export const ATTEMPTS_EXHAUSTED = 'JobAttemptsExhausted';
+
+export function newTaskId(): string {
+  return 't-' + randomBase36(20);
+}
+
+export function parseJson(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+const REAP_BATCH = 20;
+
+export class JobQueue {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
+    readonly clock: Clock = systemClock,
+    private readonly options: QueueOptions = {},
+  ) {}
+
+  /** Inserts a queued job. Pass the caller's transaction to create it atomically with its resource rows. */
+  async enqueue(exec: Kysely<Database>, job: NewJob): Promise<JobRow> {
+    const now = this.clock.now();
+    return exec.insertInto('jobs').values({
+      id: job.id ?? newTaskId(),
+      kind: job.kind,
+      region: job.region,
+      account_id: job.accountId,
+      resource_id: job.resourceId ?? '',
+      state: 'queued',
+      payload: JSON.stringify(job.payload ?? {}),
+      progress: 0,
+      attempts: 0,
+      max_attempts: job.maxAttempts ?? 3,
+      run_at: job.runAt ?? now,
+      lease_owner: null,
+      lease_until: null,
+      error_code: '',
+      error_message: '',
+      result: '{}',
+      cancel_requested: 0,
+      created_at: now,
+      updated_at: now,
+      finished_at: null,
+    }).returningAll().executeTakeFirstOrThrow();
+  }
+
+  /**
+   * Claims the next due job: queued with run_at <= now, or running with an expired lease (its worker
+   * died). Increments attempts. `owner` must identify this one holder (the worker adds a claim counter).
+   * Expired jobs that are out of attempts, or whose cancel was requested, are finished instead of re-run.
+   */
+  async claim(owner: string, leaseMs: number, kinds?: readonly string[]): Promise<JobRow | undefined> {
+    if (kinds && kinds.length === 0) return undefined;
+    await this.reapExpired(kinds);
+    const now = this.clock.now();
+    const pick = this.db.selectFrom('jobs').select('id')
+      .where((eb) => eb.or([
+        eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
+        eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
+          eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
+      ]))
+      .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
+      .orderBy('run_at').orderBy('id').limit(1);
+    const locked = this.dialect === 'postgres' ? pick.forUpdate().skipLocked() : pick;
+    return this.db.updateTable('jobs')
+      .set((eb) => ({
+        state: 'running',
+        lease_owner: owner,
+        lease_until: now + leaseMs,
+        attempts: eb('attempts', '+', 1),
+        updated_at: now,
+      }))
+      .where('id', '=', locked)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Extends the lease and optionally records progress (0-100). */
+  async renew(id: string, owner: string, leaseMs: number, progress?: number): Promise<RenewOutcome> {
+    const now = this.clock.now();
+    const row = await this.db.updateTable('jobs')
+      .set({
+        lease_until: now + leaseMs,
+        updated_at: now,
+        ...(progress === undefined ? {} : { progress: clampProgress(progress) }),
+      })
+      .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
+      .returning('cancel_requested')
+      .executeTakeFirst();
+    if (!row) return 'lost';
+    return row.cancel_requested ? 'cancelled' : 'ok';
+  }
+
+  /** Like `renew`, but false whenever the worker must stop (lease lost or cancel requested). */
+  async heartbeat(id: string, owner: string, leaseMs: number, progress?: number): Promise<boolean> {
+    return (await this.renew(id, owner, leaseMs, progress)) === 'ok';
+  }
+
+  /**
+   * Merges `patch` into the job's `result` JSON (its resumable state). `atomically` runs in the same
+   * transaction, e.g. to commit the rows a step produced together with the step's checkpoint.
+   * False when the lease was lost (nothing is written).
+   */
+  async checkpoint(id: string, owner: string, patch: Record<string, unknown>, atomically?: JobTrxHook): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await this.touchHeld(trx, id, owner);
+      if (!row) return false;
+      const updated = await this.mergeResult(trx, row, patch);
+      if (atomically) await atomically(trx, updated);
+      return true;
+    });
+  }
+
+  /** Marks the job succeeded (progress 100) with `result` merged into its state. Undefined if the lease was lost. */
+  async complete(id: string, owner: string, result: Record<string, unknown> = {}, atomically?: JobTrxHook): Promise<JobRow | undefined> {
+    return this.finishHeld(id, owner, atomically, async (trx, now) => {
+      const row = await trx.updateTable('jobs')
+        .set({ state: 'succeeded', progress: 100, lease_until: null, updated_at: now, finished_at: now })
+        .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
+        .returningAll().executeTakeFirst();
+      return row && this.mergeResult(trx, row, result);
+    });
+  }
+
+  /**
+   * Records a failure. With `retry` and attempts left (and no cancel requested) the job goes back to
+   * `queued` after `delayMs`; otherwise it is `failed`. Undefined if the lease was lost.
+   */
+  async fail(id: string, owner: string, code: string, message: string, opts: FailOptions = {}, atomically?: JobTrxHook): Promise<JobRow | undefined> {
+    return this.finishHeld(id, owner, atomically, async (trx, now) => {
+      const held = await this.touchHeld(trx, id, owner);
+      if (!held) return undefined;
+      const again = opts.retry === true && held.attempts < held.max_attempts && !held.cancel_requested;
+      return trx.updateTable('jobs')
+        .set(again
+          ? { state: 'queued', run_at: now + (opts.delayMs ?? 0), lease_owner: null, lease_until: null }
+          : { state: 'failed', lease_until: null, finished_at: now })
+        .set({ error_code: code, error_message: message, updated_at: now })
+        .where('id', '=', id)
+        .returningAll().executeTakeFirstOrThrow();
+    });
+  }
+
+  /** Ends a running job as cancelled, after its worker observed the cancel request. */
+  async markCancelled(id: string, owner: string, atomically?: JobTrxHook): Promise<JobRow | undefined> {
+    return this.finishHeld(id, owner, atomically, (trx, now) => trx.updateTable('jobs')
+      .set({ state: 'cancelled', lease_until: null, updated_at: now, finished_at: now })
+      .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
+      .returningAll().executeTakeFirst());
+  }
+
+  /**
+   * Asks for a job to stop. A queued job is cancelled at once; a running one gets cancel_requested
+   * and its worker ends it at its next heartbeat. Finished jobs are left alone. Returns the job as it
+   * now is (undefined if unknown). `atomically` runs in the same transaction when something changed.
+   */
+  async requestCancel(id: string, atomically?: JobTrxHook): Promise<JobRow | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = this.clock.now();
+      const cancelled = await trx.updateTable('jobs')
+        .set({ state: 'cancelled', cancel_requested: 1, updated_at: now, finished_at: now })
+        .where('id', '=', id).where('state', '=', 'queued')
+        .returningAll().executeTakeFirst();
+      if (cancelled) {
+        await this.options.onFinished?.(trx, cancelled);
+        if (atomically) await atomically(trx, cancelled);
+        return cancelled;
+      }
+      const flagged = await trx.updateTable('jobs')
+        .set({ cancel_requested: 1, updated_at: now })
+        .where('id', '=', id).where('state', '=', 'running').where('cancel_requested', '=', 0)
+        .returningAll().executeTakeFirst();
+      if (flagged && atomically) await atomically(trx, flagged);
+      return flagged ?? trx.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    });
+  }
+
+  /** Gives a claimed job back without counting the attempt (graceful shutdown). */
+  async release(id: string, owner: string): Promise<boolean> {
+    const now = this.clock.now();
+    const row = await this.db.updateTable('jobs')
+      .set((eb) => ({ state: 'queued', attempts: eb('attempts', '-', 1), run_at: now, lease_owner: null, lease_until: null, updated_at: now }))
+      .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
+      .returning('id').executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async get(id: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** A page of an account's jobs in a region, newest first, plus the total matching count. */
+  async list(filter: JobListFilter): Promise<{ rows: JobRow[]; total: number }> {
+    const where = jobFilter(filter);
+    const rows = await this.db.selectFrom('jobs').selectAll().where(where)
+      .orderBy('created_at', 'desc').orderBy('id', 'desc')
+      .offset(filter.offset ?? 0).limit(filter.limit ?? 10)
+      .execute();
+    const { total } = await this.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number | string>().as('total'))
+      .where(where).executeTakeFirstOrThrow();
+    return { rows, total: Number(total) };
+  }
+
+  /**
+   * Finishes running jobs whose lease expired and that must not run again: out of attempts
+   * (failed, JobAttemptsExhausted) or with a cancel request (cancelled).
+   */
+  private async reapExpired(kinds?: readonly string[]): Promise<void> {
+    const now = this.clock.now();
+    const dead = await this.db.selectFrom('jobs').select(['id', 'lease_owner'])
+      .where('state', '=', 'running').where('lease_until', '<', now)
+      .where((eb) => eb.or([eb('attempts', '>=', eb.ref('max_attempts')), eb('cancel_requested', '=', 1)]))
+      .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
+      .limit(REAP_BATCH).execute();
+    for (const { id, lease_owner } of dead) {
+      await this.db.transaction().execute(async (trx) => {
+        const held = await trx.selectFrom('jobs').selectAll()
+          .where('id', '=', id).where('state', '=', 'running').where('lease_until', '<', now)
+          .where('lease_owner', '=', lease_owner ?? '')
+          .$if(this.dialect === 'postgres', (q) => q.forUpdate().skipLocked())
+          .executeTakeFirst();
+        if (!held) return;
+        const patch = held.cancel_requested
+          ? { state: 'cancelled' }
+          : { state: 'failed', error_code: ATTEMPTS_EXHAUSTED,
+            error_message: `The job was interrupted ${held.attempts} times (its worker stopped renewing the lease) and will not be retried.` };
+        const row = await trx.updateTable('jobs')
+          .set({ ...patch, lease_until: null, updated_at: now, finished_at: now })
+          .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await this.options.onFinished?.(trx, row);
+      });
+    }
+  }
+
+  /** Runs `change` (which must be conditional on the lease) and, if it finished the job, the hooks. */
+  private async finishHeld(
+    id: string, owner: string, atomically: JobTrxHook | undefined,
+    change: (trx: Transaction<Database>, now: number) => Promise<JobRow | undefined>,
+  ): Promise<JobRow | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await change(trx, this.clock.now());
+      if (!row) return undefined;
+      if (row.state !== 'queued') await this.options.onFinished?.(trx, row);
+      if (atomically) await atomically(trx, row);
+      return row;
+    });
+  }
+
+  /** Bumps updated_at on a job this owner holds (locking it on PostgreSQL) and returns it. */
+  private async touchHeld(trx: Transaction<Database>, id: string, owner: string): Promise<JobRow | undefined> {
+    return trx.updateTable('jobs').set({ updated_at: this.clock.now() })
+      .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
+      .returningAll().executeTakeFirst();
+  }
+
+  private async mergeResult(trx: Transaction<Database>, row: JobRow, patch: Record<string, unknown>): Promise<JobRow> {
+    if (Object.keys(patch).length === 0) return row;
+    const result = JSON.stringify({ ...parseJson(row.result), ...patch });
+    return trx.updateTable('jobs').set({ result }).where('id', '=', row.id).returningAll().executeTakeFirstOrThrow();
+  }
+}
+
+function clampProgress(p: number): number {
+  return Math.max(0, Math.min(100, Math.round(p)));
+}

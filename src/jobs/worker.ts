@@ -1,0 +1,201 @@
+/**
+ * Runs jobs from a JobQueue: claims up to `concurrency` at a time, renews each lease every leaseMs/3,
+ * and turns the handler's outcome into complete / fail (with retry) / markCancelled / release.
+ * Handlers must be resumable: on a re-run `ctx.state` holds what they checkpointed before.
+ */
+import { parseJson, type JobQueue, type JobRow, type JobTrxHook } from './queue.ts';
+
+export interface JobContext {
+  /** Aborted when the lease is lost, a cancel is requested, or the worker stops. */
+  signal: AbortSignal;
+  payload: Record<string, unknown>;
+  /** The checkpointed state (the job's `result` so far); `checkpoint` merges into it. */
+  state: Record<string, unknown>;
+  /** 1 on the first run, 2 on the first retry or resume, and so on. */
+  attempt: number;
+  /** Records progress 0-100 (written when the integer value changes). */
+  progress(pct: number): Promise<void>;
+  /** Persists resumable state; `atomically` commits other rows in the same transaction. Throws if the lease is lost. */
+  checkpoint(patch: Record<string, unknown>, atomically?: JobTrxHook): Promise<void>;
+}
+
+/** Returns the final result to merge into the job's `result`, or nothing. */
+export type JobHandler = (job: JobRow, ctx: JobContext) => Promise<Record<string, unknown> | void>;
+
+export interface WorkerOptions {
+  queue: JobQueue;
+  /** Names this worker in lease_owner (a per-claim counter is appended); at most 48 characters. */
+  owner: string;
+  handlers: Record<string, JobHandler>;
+  leaseMs: number;
+  pollMs: number;
+  concurrency: number;
+  /** Delay before retry number `attempt` of a retryable failure (default 1 s doubling, at most 60 s). */
+  retryDelayMs?: (attempt: number) => number;
+  /** How long stop() waits for handlers to observe the abort (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Errors the worker cannot attribute to a job outcome (database down, ...); default console.error. */
+  onError?: (err: unknown) => void;
+}
+
+export interface Worker {
+  /** Stops claiming, aborts running handlers, gives unfinished jobs back, and waits (bounded) for them. */
+  stop(): Promise<void>;
+  /** Claims now instead of at the next poll (e.g. right after an enqueue). */
+  wake(): void;
+}
+
+type AbortReason = 'cancel' | 'lost' | 'stop';
+
+/** The reason a JobContext's signal carries; handlers may rethrow it. */
+export class JobAbortedError extends Error {
+  constructor(readonly reason: AbortReason) {
+    super(`job aborted: ${reason}`);
+    this.name = 'AbortError';
+  }
+}
+
+const MAX_OWNER = 48;
+
+export function defaultRetryDelayMs(attempt: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attempt - 1), 60_000);
+}
+
+export function startWorker(opts: WorkerOptions): Worker {
+  if (opts.owner.length > MAX_OWNER) throw new Error(`worker owner is longer than ${MAX_OWNER} characters`);
+  const { queue, leaseMs } = opts;
+  const kinds = Object.keys(opts.handlers);
+  const onError = opts.onError ?? ((err: unknown) => console.error('[jobs]', err));
+  const retryDelayMs = opts.retryDelayMs ?? defaultRetryDelayMs;
+  const running = new Map<string, { abort(r: AbortReason): void; done: Promise<void> }>();
+  let stopped = false;
+  let claims = 0;
+  let wakeNap: (() => void) | undefined;
+
+  const nap = (ms: number) => new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() { clearTimeout(t); wakeNap = undefined; resolve(); }
+    wakeNap = done;
+  });
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      if (running.size >= opts.concurrency) { await nap(opts.pollMs); continue; }
+      const leaseOwner = `${opts.owner}#${++claims}`;
+      let job: JobRow | undefined;
+      try {
+        job = await queue.claim(leaseOwner, leaseMs, kinds);
+      } catch (err) {
+        onError(err);
+      }
+      if (!job) { if (!stopped) await nap(opts.pollMs); continue; }
+      if (stopped) { await queue.release(job.id, leaseOwner).catch(onError); break; }
+      track(job, leaseOwner);
+    }
+  }
+
+  function track(job: JobRow, leaseOwner: string): void {
+    const ac = new AbortController();
+    let reason: AbortReason | undefined;
+    const abort = (r: AbortReason) => {
+      if (reason) return;
+      reason = r;
+      ac.abort(new JobAbortedError(r));
+    };
+    const done = runJob(job, leaseOwner, ac.signal, abort, () => reason)
+      .catch(onError)
+      .finally(() => { running.delete(job.id); wakeNap?.(); });
+    running.set(job.id, { abort, done });
+  }
+
+  async function runJob(
+    job: JobRow, leaseOwner: string, signal: AbortSignal,
+    abort: (r: AbortReason) => void, reasonNow: () => AbortReason | undefined,
+  ): Promise<void> {
+    const handler = opts.handlers[job.kind];
+    let lastProgress = job.progress;
+    const beat = async (progress?: number) => {
+      const outcome = await queue.renew(job.id, leaseOwner, leaseMs, progress);
+      if (outcome !== 'ok') abort(outcome === 'cancelled' ? 'cancel' : 'lost');
+    };
+    // A chain of timeouts, not setInterval, so a slow database never stacks up renewals.
+    let timer: NodeJS.Timeout | undefined;
+    let beating: Promise<void> = Promise.resolve();
+    const schedule = () => {
+      timer = setTimeout(() => {
+        beating = beat().catch(onError).finally(() => { if (!signal.aborted && timer) schedule(); });
+      }, Math.max(5, Math.floor(leaseMs / 3)));
+    };
+    schedule();
+
+    const state = parseJson(job.result);
+    const ctx: JobContext = {
+      signal,
+      payload: parseJson(job.payload),
+      state,
+      attempt: job.attempts,
+      async progress(pct) {
+        const p = Math.max(0, Math.min(100, Math.round(pct)));
+        if (p === lastProgress) return;
+        lastProgress = p;
+        await beat(p);
+      },
+      async checkpoint(patch, atomically) {
+        signal.throwIfAborted();
+        if (!(await queue.checkpoint(job.id, leaseOwner, patch, atomically))) abort('lost');
+        signal.throwIfAborted();
+        Object.assign(state, patch);
+      },
+    };
+
+    let result: Record<string, unknown> | void = undefined;
+    let error: unknown;
+    let ok = false;
+    try {
+      result = await handler(job, ctx);
+      ok = true;
+    } catch (err) {
+      error = err;
+    } finally {
+      clearTimeout(timer);
+      timer = undefined;
+      await beating;
+    }
+
+    const reason = reasonNow();
+    if (reason === 'cancel') await queue.markCancelled(job.id, leaseOwner);
+    else if (reason === 'lost') return;
+    else if (ok) await queue.complete(job.id, leaseOwner, result ?? {});
+    else if (reason === 'stop') await queue.release(job.id, leaseOwner);
+    else {
+      const { code, message, retryable } = describeError(error);
+      await queue.fail(job.id, leaseOwner, code, message, { retry: retryable, delayMs: retryDelayMs(job.attempts) });
+    }
+  }
+
+  const looping = loop();
+
+  return {
+    wake() { wakeNap?.(); },
+    async stop() {
+      stopped = true;
+      wakeNap?.();
+      for (const r of running.values()) r.abort('stop');
+      const all = Promise.allSettled([looping, ...[...running.values()].map((r) => r.done)]);
+      let t: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => { t = setTimeout(resolve, opts.stopTimeoutMs ?? 10_000); });
+      await Promise.race([all, bound]);
+      clearTimeout(t);
+    },
+  };
+}
+
+/** ApiErrors and errors with a string `code` keep their code; anything else is an InternalError. */
+function describeError(err: unknown): { code: string; message: string; retryable: boolean } {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown; retryable?: unknown };
+  return {
+    code: typeof e.code === 'string' && e.code ? e.code : 'InternalError',
+    message: typeof e.message === 'string' ? e.message : String(err),
+    retryable: e.retryable === true,
+  };
+}
