@@ -20,9 +20,9 @@ export function newResourceId(kind: ResourceKind, infix: string): string {
   return `${PREFIX[kind]}-${infix}${randomBase36(20 - infix.length)}`;
 }
 
-/** 16-digit numeric account ID, like an Alibaba Cloud UID (never starting with 0). */
+/** 16-digit numeric account ID, like an Alibaba Cloud UID. Below 2^53, so JSON clients read it exactly. */
 export function newAccountId(): string {
-  const digits = crypto.randomInt(1, 10).toString() + Array.from({ length: 15 }, () => crypto.randomInt(0, 10)).join('');
+  const digits = crypto.randomInt(1, 9).toString() + Array.from({ length: 15 }, () => crypto.randomInt(0, 10)).join('');
   return digits;
 }
 

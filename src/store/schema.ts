@@ -39,6 +39,8 @@ export interface ImageRow {
   is_support_io_optimized: number;
   product_code: string;
   license_type: string;
+  /** Billing class inherited from the ultimate source: none | windows | rhel | suse */
+  license_class: string;
   imds_support: string;
   nvme_support: string;
   source_kind: string;

@@ -16,8 +16,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
 
+  // Public images keep one ID across regions, so the key is (region, id).
   await db.schema.createTable('images').ifNotExists()
-    .addColumn('id', 'varchar(128)', (c) => c.primaryKey())
+    .addColumn('id', 'varchar(128)', (c) => c.notNull())
     .addColumn('region', 'varchar(64)', (c) => c.notNull())
     .addColumn('owner_id', 'varchar(16)', (c) => c.notNull())
     .addColumn('name', 'varchar(256)', (c) => c.notNull())
@@ -38,6 +39,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('is_support_io_optimized', 'integer', (c) => c.notNull().defaultTo(1))
     .addColumn('product_code', 'varchar(64)', (c) => c.notNull().defaultTo(''))
     .addColumn('license_type', 'varchar(16)', (c) => c.notNull().defaultTo(''))
+    .addColumn('license_class', 'varchar(16)', (c) => c.notNull().defaultTo('none'))
     .addColumn('imds_support', 'varchar(8)', (c) => c.notNull().defaultTo('v1'))
     .addColumn('nvme_support', 'varchar(16)', (c) => c.notNull().defaultTo('unsupported'))
     .addColumn('source_kind', 'varchar(32)', (c) => c.notNull().defaultTo(''))
@@ -50,7 +52,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('error_message', 'text', (c) => c.notNull().defaultTo(''))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('updated_at', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('images_pk', ['region', 'id'])
     .execute();
+  await db.schema.createIndex('images_id').ifNotExists().on('images').column('id').execute();
   await db.schema.createIndex('images_region_owner').ifNotExists().on('images').columns(['region', 'owner_id', 'status', 'created_at']).execute();
   await db.schema.createIndex('images_region_category').ifNotExists().on('images').columns(['region', 'category', 'status', 'created_at']).execute();
   await db.schema.createIndex('images_family').ifNotExists().on('images').columns(['region', 'family', 'created_at']).execute();

@@ -1,0 +1,19 @@
+import { defineAction } from '../action.ts';
+import { p } from '../params.ts';
+import { newestOfFamily } from '../../../services/images/describe.ts';
+import { imageToWire } from '../views/image.ts';
+
+export default defineAction({
+  name: 'DescribeImageFromFamily',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    ImageFamily: p.str({ required: true, maxLength: 128 }),
+  },
+  async run({ services, accountId }, params) {
+    const region = services.regions.require(params.RegionId);
+    const image = await newestOfFamily(services.db, region.id, params.ImageFamily, accountId);
+    if (!image) return { Image: {} };
+    const used = await services.imagesInUse(region.id, [image.row.id]);
+    return { Image: imageToWire(image, used.has(image.row.id)) };
+  },
+});

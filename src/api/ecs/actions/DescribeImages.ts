@@ -1,0 +1,119 @@
+import { defineAction } from '../action.ts';
+import { p, page, pageParams } from '../params.ts';
+import { apiError } from '../../../domain/errors.ts';
+import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES } from '../../../domain/image-rules.ts';
+import { describeImages, type ImageFilter } from '../../../services/images/describe.ts';
+import { imageToWire } from '../views/image.ts';
+import { parseApiTime } from '../views/time.ts';
+import type { Services } from '../../../services/context.ts';
+
+const FEATURE_FILTERS = ['CpuOnlineUpgrade', 'CpuOnlineDowngrade', 'MemoryOnlineUpgrade', 'MemoryOnlineDowngrade'];
+
+function statuses(raw: string | undefined): string[] | undefined {
+  if (!raw) return ['Available'];
+  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 1 && list[0].toUpperCase() === 'ALL') return undefined;
+  for (const s of list) if (!(IMAGE_STATUSES as readonly string[]).includes(s)) throw apiError('InvalidParameter', 'Status');
+  return list;
+}
+
+/** Architectures an instance type can run: arm types run arm64; 32-bit images need < 4 GiB memory. */
+function architecturesFor(services: Services, instanceType: string): string[] {
+  const t = services.instanceTypes.find((x) => x.InstanceTypeId === instanceType);
+  if (!t) throw apiError('InvalidInstanceType.ValueNotSupported', instanceType);
+  if (t.CpuArchitecture === 'ARM') return ['arm64'];
+  return t.MemorySize >= 4 ? ['x86_64'] : ['x86_64', 'i386'];
+}
+
+function applyFilters(filter: ImageFilter, filters: { Key?: string; Value?: string }[]): void {
+  for (const { Key, Value } of filters) {
+    if (!Key) continue;
+    if (Key === 'CreationStartTime' || Key === 'CreationEndTime') {
+      const t = Value === undefined ? undefined : parseApiTime(Value);
+      if (t === undefined) throw apiError('InvalidFilterValue');
+      if (Key === 'CreationStartTime') filter.createdFrom = t;
+      else filter.createdTo = t;
+    } else if (Key === 'NetworkType') {
+      if (Value !== 'vpc' && Value !== 'classic') throw apiError('InvalidFilterValue');
+      if (Value === 'classic') filter.ids = ['\u0000none']; // every image here is VPC-only
+    } else if (FEATURE_FILTERS.includes(Key)) {
+      if (Value !== 'supported' && Value !== 'unsupported') throw apiError('InvalidFilterValue');
+      if (Value === 'supported') filter.ids = ['\u0000none']; // no image here supports online CPU/memory changes
+    } else {
+      throw apiError('InvalidFilterKey.NotFound');
+    }
+  }
+}
+
+export default defineAction({
+  name: 'DescribeImages',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    ImageId: p.str({ maxLength: 4096 }),
+    ImageName: p.str({ maxLength: 128 }),
+    ImageFamily: p.str({ maxLength: 128 }),
+    ImageOwnerAlias: p.str({ enum: OWNER_ALIASES, invalid: 'InvalidImageOwnerAlias.ValueNotSupported' }),
+    ImageOwnerId: p.int({ min: 0 }),
+    Status: p.str({ maxLength: 256 }),
+    OSType: p.str({ enum: OS_TYPES, caseInsensitive: true, invalid: 'InvalidOSType' }),
+    Architecture: p.str({ enum: ARCHITECTURES, invalid: 'InvalidArchitecture' }),
+    Usage: p.str({ enum: ['instance', 'none'], invalid: 'InvalidUsage' }),
+    IsSupportCloudinit: p.bool(),
+    IsSupportIoOptimized: p.bool(),
+    IsPublic: p.bool(),
+    ShowExpired: p.bool(),
+    Usable: p.bool(),
+    SnapshotId: p.str({ maxLength: 64 }),
+    InstanceType: p.str({ maxLength: 64 }),
+    ActionType: p.str({ enum: ['CreateEcs', 'ChangeOS'] }),
+    ResourceGroupId: p.str({ maxLength: 64 }),
+    DryRun: p.bool(),
+    Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }),
+    Filter: p.structs({ Key: p.str({ maxLength: 64 }), Value: p.str({ maxLength: 256 }) }, { max: 20 }),
+    ...pageParams,
+  },
+  async run({ services, accountId }, params) {
+    const region = services.regions.require(params.RegionId);
+    if (params.IsPublic && params.ImageOwnerAlias !== 'others') throw apiError('InvalidImageOwnerAlias.PublicImageUnsupported');
+    if (params.ImageOwnerId !== undefined && params.ImageOwnerAlias !== 'others') throw apiError('InvalidOperation.ImageOwnerIdUnsupported');
+    if (params.Tag.length > 20) throw apiError('InvalidTagCount');
+    if (params.Tag.some((t) => !t.Key && t.Value !== undefined)) throw apiError('InvalidTag.Mismatch');
+
+    const filter: ImageFilter = {
+      region: region.id,
+      viewer: accountId,
+      ids: params.ImageId?.split(',').map((s) => s.trim()).filter(Boolean),
+      name: params.ImageName,
+      family: params.ImageFamily,
+      alias: params.ImageOwnerAlias,
+      statuses: statuses(params.Status),
+      osType: params.OSType,
+      architectures: params.Architecture ? [params.Architecture] : undefined,
+      isSupportCloudinit: params.IsSupportCloudinit,
+      isSupportIoOptimized: params.IsSupportIoOptimized,
+      isPublic: params.IsPublic,
+      ownerId: params.ImageOwnerId === undefined ? undefined : String(params.ImageOwnerId),
+      snapshotId: params.SnapshotId,
+      tags: params.Tag.filter((t) => t.Key).map((t) => ({ key: t.Key!, value: t.Value })),
+      usage: params.Usage as ImageFilter['usage'],
+    };
+    if (params.InstanceType) {
+      const allowed = architecturesFor(services, params.InstanceType);
+      filter.architectures = filter.architectures ? filter.architectures.filter((a) => allowed.includes(a)) : allowed;
+    }
+    applyFilters(filter, params.Filter);
+    if (filter.usage) filter.inUse = await services.imagesInUse(region.id);
+    if (params.DryRun) throw apiError('DryRunOperation');
+
+    const pg = page(params);
+    const { total, items } = await describeImages(services.db, filter, { offset: pg.offset, limit: pg.pageSize });
+    const used = filter.inUse ?? (await services.imagesInUse(region.id, items.map((i) => i.row.id)));
+    return {
+      RegionId: region.id,
+      TotalCount: total,
+      PageNumber: pg.pageNumber,
+      PageSize: pg.pageSize,
+      Images: { Image: items.map((v) => imageToWire(v, used.has(v.row.id))) },
+    };
+  },
+});

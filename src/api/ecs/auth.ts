@@ -1,0 +1,94 @@
+/**
+ * Authenticates an ECS RPC request: signature V3 (`Authorization: ACS3-HMAC-SHA256 …`) or V1 (`Signature`
+ * parameter), clock skew, and nonce replay. Returns the caller's account ID or throws the Alibaba error.
+ */
+import { apiError } from '../../domain/errors.ts';
+import {
+  parseV3Authorization, sameSignature, sha256Hex, V3_ALGORITHM, v1Signature, v1StringToSign,
+  v3CanonicalRequest, v3Signature, v3StringToSign,
+} from './signature.ts';
+
+export interface RpcRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Decoded query pairs, in wire order. */
+  query: [string, string][];
+  /** Decoded form-body pairs (empty unless an urlencoded body was sent). */
+  form: [string, string][];
+  rawBody: Buffer;
+  /** query ∪ form, the action's parameters. */
+  params: Record<string, string>;
+}
+
+export interface AuthPorts {
+  findAccessKey(accessKeyId: string): Promise<{ accountId: string; secret: string } | undefined>;
+  /** Records a nonce until `expiresAt`; false when it was seen before. */
+  useNonce(key: string, expiresAt: number): Promise<boolean>;
+  now(): number;
+  maxSkewMs: number;
+}
+
+function header(req: RpcRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function checkTimestamp(value: string | undefined, name: string, ports: AuthPorts): void {
+  if (!value) throw apiError('MissingParameter', name);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/.test(value)) throw apiError('InvalidTimeStamp.Format');
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw apiError('InvalidTimeStamp.Format');
+  if (Math.abs(ports.now() - t) > ports.maxSkewMs) throw apiError('InvalidTimeStamp.Expired');
+}
+
+async function checkNonce(accessKeyId: string, nonce: string | undefined, name: string, ports: AuthPorts): Promise<void> {
+  if (!nonce) throw apiError('MissingParameter', name);
+  if (nonce.length > 128) throw apiError('InvalidParameter', name);
+  const fresh = await ports.useNonce(`${accessKeyId}:${nonce}`, ports.now() + 2 * ports.maxSkewMs);
+  if (!fresh) throw apiError('SignatureNonceUsed');
+}
+
+async function authenticateV3(req: RpcRequest, authorization: string, ports: AuthPorts): Promise<string> {
+  const auth = parseV3Authorization(authorization);
+  if (!auth) throw apiError('IncompleteSignature');
+  if (auth.algorithm !== V3_ALGORITHM) throw apiError('UnsupportedSignatureMethod');
+  checkTimestamp(header(req, 'x-acs-date'), 'x-acs-date', ports);
+  const payloadHash = sha256Hex(req.rawBody);
+  const declared = header(req, 'x-acs-content-sha256');
+  if (declared !== undefined && declared.toLowerCase() !== payloadHash) {
+    throw apiError('SignatureDoesNotMatch', `x-acs-content-sha256 does not match the request body (expected ${payloadHash})`);
+  }
+  const key = await ports.findAccessKey(auth.accessKeyId);
+  if (!key) throw apiError('InvalidAccessKeyId.NotFound');
+  const stringToSign = v3StringToSign(
+    v3CanonicalRequest({ method: req.method, path: req.path, query: req.query, headers: req.headers, signedHeaders: auth.signedHeaders, payloadHash }),
+  );
+  if (!sameSignature(v3Signature(key.secret, stringToSign), auth.signature)) {
+    throw apiError('SignatureDoesNotMatch', stringToSign);
+  }
+  await checkNonce(auth.accessKeyId, header(req, 'x-acs-signature-nonce'), 'x-acs-signature-nonce', ports);
+  return key.accountId;
+}
+
+async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string> {
+  const p = req.params;
+  if (!p.AccessKeyId) throw apiError('MissingParameter', 'AccessKeyId');
+  if (!p.Signature) throw apiError('MissingParameter', 'Signature');
+  if (p.SignatureMethod && p.SignatureMethod !== 'HMAC-SHA1') throw apiError('UnsupportedSignatureMethod');
+  checkTimestamp(p.Timestamp, 'Timestamp', ports);
+  const key = await ports.findAccessKey(p.AccessKeyId);
+  if (!key) throw apiError('InvalidAccessKeyId.NotFound');
+  const stringToSign = v1StringToSign(req.method, p);
+  if (!sameSignature(v1Signature(key.secret, stringToSign), p.Signature)) {
+    throw apiError('SignatureDoesNotMatch', stringToSign);
+  }
+  await checkNonce(p.AccessKeyId, p.SignatureNonce, 'SignatureNonce', ports);
+  return key.accountId;
+}
+
+export async function authenticate(req: RpcRequest, ports: AuthPorts): Promise<string> {
+  const authorization = header(req, 'authorization');
+  if (authorization && authorization.startsWith('ACS3-')) return authenticateV3(req, authorization, ports);
+  return authenticateV1(req, ports);
+}

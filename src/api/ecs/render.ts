@@ -1,0 +1,62 @@
+import crypto from 'node:crypto';
+import type { ApiError } from '../../domain/errors.ts';
+
+export type WireFormat = 'JSON' | 'XML';
+
+export function newRequestId(): string {
+  return crypto.randomUUID().toUpperCase();
+}
+
+/** `Format=XML` (any case) selects XML; everything else answers JSON, as the SDKs expect. */
+export function wireFormat(format: string | undefined): WireFormat {
+  return format?.toUpperCase() === 'XML' ? 'XML' : 'JSON';
+}
+
+export const JSON_TYPE = 'application/json;charset=utf-8';
+/** The official SDK parses XML errors only with exactly this content type. */
+export const XML_TYPE = 'text/xml;charset=utf-8';
+
+function escapeXml(s: string): string {
+  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+}
+
+function xmlValue(key: string, value: unknown): string {
+  if (value === undefined || value === null) return `<${key}/>`;
+  if (Array.isArray(value)) return value.map((v) => xmlValue(key, v)).join('');
+  if (typeof value === 'object') {
+    const inner = Object.entries(value as Record<string, unknown>).map(([k, v]) => xmlValue(k, v)).join('');
+    return `<${key}>${inner}</${key}>`;
+  }
+  return `<${key}>${escapeXml(String(value))}</${key}>`;
+}
+
+/** The XML form of a response: root `<ActionResponse>`, wrapper lists as repeated children. */
+export function toXml(root: string, body: Record<string, unknown>): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>${xmlValue(root, body)}`;
+}
+
+export interface Rendered {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+export function renderSuccess(action: string, requestId: string, result: Record<string, unknown>, format: WireFormat): Rendered {
+  const body = { RequestId: requestId, ...result };
+  return format === 'XML'
+    ? { status: 200, contentType: XML_TYPE, body: toXml(`${action}Response`, body) }
+    : { status: 200, contentType: JSON_TYPE, body: JSON.stringify(body) };
+}
+
+export function renderError(err: ApiError, requestId: string, hostId: string, format: WireFormat): Rendered {
+  const body = {
+    RequestId: requestId,
+    HostId: hostId,
+    Code: err.code,
+    Message: err.message,
+    Recommend: `https://api.alibabacloud.com/troubleshoot?intl_lang=EN_US&q=${encodeURIComponent(err.code)}&product=Ecs&requestId=${requestId}`,
+  };
+  return format === 'XML'
+    ? { status: err.status, contentType: XML_TYPE, body: toXml('Error', body) }
+    : { status: err.status, contentType: JSON_TYPE, body: JSON.stringify(body) };
+}

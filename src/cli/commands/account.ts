@@ -1,0 +1,60 @@
+import type { Command } from '../command.ts';
+import { EXIT } from '../command.ts';
+import { loadConfig } from '../../config.ts';
+import { openConfiguredStore } from '../../app.ts';
+import { AccountError, createAccount, listAccounts } from '../../services/accounts.ts';
+import { createSecretBox, loadMasterKey } from '../../services/secret-box.ts';
+import { table } from '../format.ts';
+
+/** Administrative: works on the data directory / database directly, whether or not the server runs. */
+export const accountCreate: Command = {
+  path: ['account', 'create'],
+  summary: 'Create an account and print its ID and AccessKey pair (the secret is shown once)',
+  usage: 'imagehouse account create --name NAME [--json] [--data DIR]\n\nExample:\n  imagehouse account create --name alice --json',
+  async run({ flags }, io) {
+    if (typeof flags.name !== 'string') {
+      io.err('account create: --name NAME is required');
+      return EXIT.usage;
+    }
+    const config = loadConfig(flags, io.env);
+    const store = await openConfiguredStore(config);
+    try {
+      const box = createSecretBox(loadMasterKey(config.dataDir, config.masterKey));
+      const a = await createAccount(store.db, box, { name: flags.name });
+      if (flags.json) io.out(JSON.stringify({ accountId: a.accountId, accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
+      else {
+        io.out(`Account ID:        ${a.accountId}`);
+        io.out(`AccessKeyId:       ${a.accessKeyId}`);
+        io.out(`AccessKeySecret:   ${a.accessKeySecret}`);
+        io.out('Keep the secret now: it cannot be shown again.');
+      }
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof AccountError) {
+        io.err(`account create: ${e.message}`);
+        return EXIT.conflict;
+      }
+      throw e;
+    } finally {
+      await store.close();
+    }
+  },
+};
+
+export const accountList: Command = {
+  path: ['account', 'list'],
+  summary: 'List accounts and their AccessKeyIds',
+  usage: 'imagehouse account list [--json] [--data DIR]',
+  async run({ flags }, io) {
+    const config = loadConfig(flags, io.env);
+    const store = await openConfiguredStore(config);
+    try {
+      const accounts = await listAccounts(store.db);
+      if (flags.json) io.out(JSON.stringify(accounts));
+      else io.out(table(['ACCOUNT ID', 'NAME', 'KIND', 'ACCESS KEY IDS', 'CREATED'], accounts.map((a) => [a.accountId, a.name, a.kind, a.accessKeyIds.join(','), a.createdAt])));
+      return EXIT.ok;
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,23 @@
+import type { Command } from '../command.ts';
+import { loadConfig } from '../../config.ts';
+import { createApp } from '../../app.ts';
+
+export const serve: Command = {
+  path: ['serve'],
+  summary: 'Start the service (SQLite + local files unless IMAGEHOUSE_DATABASE_URL says otherwise)',
+  usage: 'imagehouse serve [--port 8080] [--host 127.0.0.1] [--data ./data]',
+  async run({ flags }, io) {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const config = loadConfig(flags, io.env);
+    const app = await createApp(config);
+    const address = await app.server.listen({ port: config.port, host: config.host });
+    io.err(`imagehouse listening on ${address} (data: ${config.dataDir}, metadata: ${app.store.dialect})`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await app.close();
+    return 0;
+  },
+};

@@ -1,0 +1,49 @@
+import type { CliIo, Command } from './command.ts';
+import { EXIT } from './command.ts';
+import { parseFlags } from '../config.ts';
+import { serve } from './commands/serve.ts';
+import { accountCreate, accountList } from './commands/account.ts';
+
+/** Every command, by its name path. */
+export const COMMANDS: Command[] = [serve, accountCreate, accountList];
+
+function help(io: CliIo): void {
+  io.out('imagehouse: a cloud VM image service that speaks the Alibaba Cloud ECS API\n');
+  io.out('Usage: imagehouse <command> [options]\n\nCommands:');
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  for (const c of COMMANDS) io.out(`  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  io.out('\nRun `imagehouse <command> --help` for a command\'s options and examples.');
+}
+
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const { flags, rest } = parseFlags(argv);
+  const command = COMMANDS
+    .filter((c) => c.path.every((w, i) => rest[i] === w))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  if (!command) {
+    help(io);
+    return rest.length === 0 || flags.help ? EXIT.ok : EXIT.usage;
+  }
+  if (flags.help) {
+    io.out(`${command.summary}\n\nUsage: ${command.usage}`);
+    return EXIT.ok;
+  }
+  return command.run({ flags, rest: rest.slice(command.path.length) }, io);
+}
+
+export function defaultIo(): CliIo {
+  return {
+    out: (l) => process.stdout.write(l + '\n'),
+    err: (l) => process.stderr.write(l + '\n'),
+    env: process.env,
+    isTTY: !!process.stdout.isTTY,
+  };
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+    process.stderr.write(`imagehouse: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = EXIT.failure;
+  });
+}

@@ -1,0 +1,116 @@
+import { sql, type Kysely, type SqlBool } from 'kysely';
+import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
+import type { OwnerAlias } from '../../domain/image-rules.ts';
+import { aliasCondition, ownerAliasFor, visibleTo } from './visibility.ts';
+
+export interface ImageFilter {
+  region: string;
+  viewer: string;
+  ids?: string[];
+  name?: string;
+  family?: string;
+  alias?: OwnerAlias;
+  /** undefined = every status */
+  statuses?: string[];
+  osType?: string;
+  architectures?: string[];
+  isSupportCloudinit?: boolean;
+  isSupportIoOptimized?: boolean;
+  isPublic?: boolean;
+  ownerId?: string;
+  snapshotId?: string;
+  tags?: { key: string; value?: string }[];
+  createdFrom?: number;
+  createdTo?: number;
+  /** Image IDs in use by instances; `usage` filters against it. */
+  usage?: 'instance' | 'none';
+  inUse?: Set<string>;
+}
+
+export interface ImageView {
+  row: ImageRow;
+  alias: OwnerAlias;
+  disks: ImageDiskRow[];
+  tags: { key: string; value: string }[];
+  isSelfShared: boolean;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+}
+
+function filtered(db: Kysely<Database>, f: ImageFilter) {
+  return db.selectFrom('images as i').where('i.region', '=', f.region).where((eb) => {
+    const c = [aliasCondition(eb, f.viewer, f.alias, f.isPublic === true)];
+    if (f.ids?.length) c.push(eb('i.id', 'in', f.ids));
+    if (f.name) c.push(sql<SqlBool>`lower(i.name) like ${`%${escapeLike(f.name.toLowerCase())}%`} escape '\\'`);
+    if (f.family) c.push(eb('i.family', '=', f.family));
+    if (f.statuses) c.push(eb('i.status', 'in', f.statuses));
+    if (f.osType) c.push(eb('i.os_type', '=', f.osType));
+    if (f.architectures) c.push(eb('i.architecture', 'in', f.architectures));
+    if (f.isSupportCloudinit !== undefined) c.push(eb('i.is_support_cloudinit', '=', f.isSupportCloudinit ? 1 : 0));
+    if (f.isSupportIoOptimized !== undefined) c.push(eb('i.is_support_io_optimized', '=', f.isSupportIoOptimized ? 1 : 0));
+    if (f.ownerId) c.push(eb('i.owner_id', '=', f.ownerId));
+    if (f.createdFrom !== undefined) c.push(eb('i.created_at', '>=', f.createdFrom));
+    if (f.createdTo !== undefined) c.push(eb('i.created_at', '<=', f.createdTo));
+    if (f.snapshotId) {
+      c.push(eb.exists(eb.selectFrom('image_disks as d').select('d.image_id').whereRef('d.image_id', '=', 'i.id').where('d.snapshot_id', '=', f.snapshotId)));
+    }
+    for (const t of f.tags ?? []) {
+      let sub = eb.selectFrom('tags as t').select('t.resource_id').whereRef('t.resource_id', '=', 'i.id').where('t.tag_key', '=', t.key);
+      if (t.value !== undefined) sub = sub.where('t.tag_value', '=', t.value);
+      c.push(eb.exists(sub));
+    }
+    if (f.usage && f.inUse) {
+      const used = [...f.inUse];
+      if (f.usage === 'instance') c.push(used.length ? eb('i.id', 'in', used) : eb.val(false));
+      else if (used.length) c.push(eb('i.id', 'not in', used));
+    }
+    return eb.and(c);
+  });
+}
+
+export async function describeImages(
+  db: Kysely<Database>,
+  f: ImageFilter,
+  page: { offset: number; limit: number },
+): Promise<{ total: number; items: ImageView[] }> {
+  const [{ n }] = await filtered(db, f).select((eb) => eb.fn.countAll<number>().as('n')).execute();
+  const rows = await filtered(db, f).selectAll('i').orderBy('i.created_at', 'desc').orderBy('i.id', 'desc')
+    .offset(page.offset).limit(page.limit).execute();
+  return { total: Number(n), items: await views(db, rows, f.viewer) };
+}
+
+/** Adds disks, tags and share state to image rows (three queries for the whole page). */
+export async function views(db: Kysely<Database>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
+  if (rows.length === 0) return [];
+  const ids = [...new Set(rows.map((r) => r.id))];
+  const [disks, tags, shares] = await Promise.all([
+    db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx').execute(),
+    db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', ids).orderBy('tag_key').execute(),
+    db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids).execute(),
+  ]);
+  const shared = new Set(shares.map((s) => s.image_id));
+  return rows.map((row) => ({
+    row,
+    alias: ownerAliasFor(row, viewer),
+    disks: disks.filter((d) => d.image_id === row.id),
+    tags: tags.filter((t) => t.resource_id === row.id).map((t) => ({ key: t.tag_key, value: t.tag_value })),
+    isSelfShared: row.owner_id === viewer && shared.has(row.id),
+  }));
+}
+
+/** The image with this ID in this region if the viewer may see it. */
+export async function findVisibleImage(db: Kysely<Database>, region: string, id: string, viewer: string): Promise<ImageView | undefined> {
+  const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.id', '=', id)
+    .where((eb) => visibleTo(eb, viewer)).executeTakeFirst();
+  return row ? (await views(db, [row], viewer))[0] : undefined;
+}
+
+/** The newest Available image of a family visible to the viewer (deprecated ones never qualify). */
+export async function newestOfFamily(db: Kysely<Database>, region: string, family: string, viewer: string): Promise<ImageView | undefined> {
+  const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.family', '=', family)
+    .where('i.status', '=', 'Available').where((eb) => visibleTo(eb, viewer))
+    .orderBy('i.created_at', 'desc').orderBy('i.id', 'desc').limit(1).executeTakeFirst();
+  return row ? (await views(db, [row], viewer))[0] : undefined;
+}
