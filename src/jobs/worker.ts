@@ -67,7 +67,7 @@ export function startWorker(opts: WorkerOptions): Worker {
   const kinds = Object.keys(opts.handlers);
   const onError = opts.onError ?? ((err: unknown) => console.error('[jobs]', err));
   const retryDelayMs = opts.retryDelayMs ?? defaultRetryDelayMs;
-  const running = new Map<string, { abort(r: AbortReason): void; done: Promise<void> }>();
+  const running = new Map<string, { abort(r: AbortReason): void; stopBeating(): void; done: Promise<void> }>();
   let stopped = false;
   let claims = 0;
   let wakeNap: (() => void) | undefined;
@@ -102,28 +102,33 @@ export function startWorker(opts: WorkerOptions): Worker {
       reason = r;
       ac.abort(new JobAbortedError(r));
     };
-    const done = runJob(job, leaseOwner, ac.signal, abort, () => reason)
+    const beats = { stopped: false };
+    const done = runJob(job, leaseOwner, ac.signal, abort, () => reason, beats)
       .catch(onError)
       .finally(() => { running.delete(job.id); wakeNap?.(); });
-    running.set(job.id, { abort, done });
+    running.set(job.id, { abort, stopBeating: () => { beats.stopped = true; }, done });
   }
 
   async function runJob(
     job: JobRow, leaseOwner: string, signal: AbortSignal,
-    abort: (r: AbortReason) => void, reasonNow: () => AbortReason | undefined,
+    abort: (r: AbortReason) => void, reasonNow: () => AbortReason | undefined, beats: { stopped: boolean },
   ): Promise<void> {
     const handler = opts.handlers[job.kind];
     let lastProgress = job.progress;
+    let lost = false;
+    const loseLease = () => { lost = true; abort('lost'); };
     const beat = async (progress?: number) => {
       const outcome = await queue.renew(job.id, leaseOwner, leaseMs, progress);
-      if (outcome !== 'ok') abort(outcome === 'cancelled' ? 'cancel' : 'lost');
+      if (outcome === 'lost') loseLease();
+      else if (outcome === 'cancelled') abort('cancel');
     };
     // A chain of timeouts, not setInterval, so a slow database never stacks up renewals.
     let timer: NodeJS.Timeout | undefined;
     let beating: Promise<void> = Promise.resolve();
     const schedule = () => {
       timer = setTimeout(() => {
-        beating = beat().catch(onError).finally(() => { if (!signal.aborted && timer) schedule(); });
+        if (beats.stopped) return;
+        beating = beat().catch(onError).finally(() => { if (!lost && timer) schedule(); });
       }, Math.max(5, Math.floor(leaseMs / 3)));
     };
     schedule();
@@ -142,7 +147,7 @@ export function startWorker(opts: WorkerOptions): Worker {
       },
       async checkpoint(patch, atomically) {
         signal.throwIfAborted();
-        if (!(await queue.checkpoint(job.id, leaseOwner, patch, atomically))) abort('lost');
+        if (!(await queue.checkpoint(job.id, leaseOwner, patch, atomically))) loseLease();
         signal.throwIfAborted();
         Object.assign(state, patch);
       },
@@ -163,8 +168,8 @@ export function startWorker(opts: WorkerOptions): Worker {
     }
 
     const reason = reasonNow();
+    if (lost) return;
     if (reason === 'cancel') await queue.markCancelled(job.id, leaseOwner);
-    else if (reason === 'lost') return;
     else if (ok) await queue.complete(job.id, leaseOwner, result ?? {});
     else if (reason === 'stop') await queue.release(job.id, leaseOwner);
     else {
@@ -186,6 +191,9 @@ export function startWorker(opts: WorkerOptions): Worker {
       const bound = new Promise<void>((resolve) => { t = setTimeout(resolve, opts.stopTimeoutMs ?? 10_000); });
       await Promise.race([all, bound]);
       clearTimeout(t);
+      // Handlers that ignored the abort keep running, but stop renewing: their lease expires and the job
+      // is re-run elsewhere (or completed by them first, if they finish before that).
+      for (const r of running.values()) r.stopBeating();
     },
   };
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/store/schema.ts';
+import { disposeStore } from './helpers.ts';
 import { storeBackends, type TestStore } from '../support/stores.ts';
 import { JobQueue, ATTEMPTS_EXHAUSTED, parseJson, type JobRow } from '../../src/jobs/index.ts';
 
@@ -22,7 +23,7 @@ async function withQueue(
   try {
     await fn(q, clock, store, finished);
   } finally {
-    await store.dispose();
+    await disposeStore(store);
   }
 }
 
