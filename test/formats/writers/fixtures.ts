@@ -1,6 +1,6 @@
 /** Raw disk fixtures for the writer tests, built with node in a temp dir, plus qemu-img as the oracle. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,4 +114,68 @@ export function qemuInfo(file: string, format: string): { 'virtual-size': number
 export function qemuCompare(raw: string, out: string, format: string): { status: number; message: string } {
   const r = qemuImg(['compare', '-f', 'raw', '-F', format, raw, out]);
   return { status: r.status, message: (r.stdout + r.stderr).trim() };
+}
+
+export interface BuiltFixture extends Fixture {
+  raw: string;
+}
+
+/** Builds every fixture (or those named) in a fresh temp dir; call `cleanup` in `after`. */
+export function buildFixtures(names?: string[]): { dir: string; fixtures: BuiltFixture[]; cleanup(): void } {
+  const dir = tempDir();
+  const chosen = names ? FIXTURES.filter((f) => names.includes(f.name)) : FIXTURES;
+  const fixtures = chosen.map((f) => ({ ...f, raw: buildFixture(dir, f) }));
+  return { dir, fixtures, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Drains an export stream, returning its total length and sha256. */
+export async function drain(stream: AsyncIterable<Buffer>): Promise<{ bytes: number; sha256: string }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const b of stream) {
+    h.update(b);
+    bytes += b.length;
+  }
+  return { bytes, sha256: h.digest('hex') };
+}
+
+export function sha256File(file: string): string {
+  const h = createHash('sha256');
+  forEachBlock(file, (b) => h.update(b));
+  return h.digest('hex');
+}
+
+/** True when both files have the same length and bytes. */
+export function sameBytes(a: string, b: string): boolean {
+  if (fs.statSync(a).size !== fs.statSync(b).size) return false;
+  const fd = fs.openSync(b, 'r');
+  const other = Buffer.alloc(4 * MiB);
+  let pos = 0;
+  let same = true;
+  try {
+    forEachBlock(a, (block) => {
+      if (!same) return;
+      const n = fs.readSync(fd, other, 0, block.length, pos);
+      same = n === block.length && block.equals(other.subarray(0, n));
+      pos += block.length;
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
+  return same;
+}
+
+function forEachBlock(file: string, fn: (block: Buffer) => void): void {
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(4 * MiB);
+  try {
+    for (let pos = 0; ; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) break;
+      fn(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
