@@ -46,20 +46,34 @@ export interface ChunkStore {
 }
 
 /**
+ * Refs an import must upload, each mapped to the pending-state token `touch` saw or set; hand it back to
+ * `markStored` once the uploads are durable.
+ */
+export type UploadTickets = Map<ChunkRef, string>;
+
+/**
  * Reference counts and GC state of chunks, kept in the metadata store (one row per region+ref).
  * See src/blobs/README.md for the protocol that keeps GC from deleting a chunk an import is about to use.
  */
 export interface ChunkIndex {
+  /** How long a GC claim is valid: a collector must not delete a claimed chunk's bytes after that. */
+  readonly leaseMs: number;
   /**
-   * Announce that `refs` are about to be referenced. Returns the refs whose bytes must be (re)uploaded
-   * because no live row existed. Blocks (or finishes an interrupted GC deletion) for refs being deleted.
+   * Announce that `refs` are about to be referenced (resets their grace period). Returns the refs whose
+   * bytes must be (re)uploaded because no live row existed. Waits while a GC is deleting one of them, and
+   * takes over a deletion whose lease expired (its collector died).
    */
-  touch(region: string, refs: ChunkRef[], sizes: Map<ChunkRef, number>): Promise<Set<ChunkRef>>;
-  /** +1 per occurrence in a committed manifest. */
+  touch(region: string, refs: ChunkRef[], sizes: Map<ChunkRef, number>): Promise<UploadTickets>;
+  /** After the uploads are durable (store.flush): pending rows become live. Returns refs it could not mark. */
+  markStored(region: string, tickets: UploadTickets): Promise<ChunkRef[]>;
+  /** +1 per occurrence in a committed manifest. Throws ChunkNotLiveError (changing nothing) unless all are live. */
   addRefs(region: string, refs: ChunkRef[]): Promise<void>;
   /** -1 per occurrence when a manifest is dropped. */
   releaseRefs(region: string, refs: ChunkRef[]): Promise<void>;
-  /** Refs with refcount 0 last touched before `cutoff` (ms epoch), marked as deleting atomically. */
+  /**
+   * Refs with refcount 0 last touched before `cutoff` (ms epoch), marked as deleting atomically, plus
+   * deletions whose lease expired. The caller deletes their bytes within `leaseMs`, then calls `forget`.
+   */
   claimGarbage(region: string, cutoffMs: number, limit: number): Promise<ChunkRef[]>;
   /** Drop the rows of refs whose bytes were deleted. */
   forget(region: string, refs: ChunkRef[]): Promise<void>;

@@ -1,0 +1,81 @@
+/**
+ * The garbage collector for one region: claims refcount-0 chunks past the grace period (rows flip to
+ * `deleting`), deletes their bytes while the claim's lease holds, then forgets the rows. Deleting bytes
+ * before forgetting the row is what lets `touch` wait for (or, after the lease, take over) a deletion.
+ */
+import type { ChunkIndex, ChunkRef, ChunkStore } from './types.ts';
+import { createLimiter } from './limit.ts';
+
+export interface GcOptions {
+  index: ChunkIndex;
+  store: ChunkStore;
+  region: string;
+  /** Chunks unreferenced and untouched for less than this are kept (imports in progress use them). */
+  graceMs: number;
+  now?: () => number;
+  batchSize?: number;
+  concurrency?: number;
+  /** Leave this much of the lease unused, for a delete already sent when the lease ends. */
+  leaseMarginMs?: number;
+}
+
+export interface GcResult {
+  claimed: number;
+  deleted: number;
+  /** Claimed but left alone because the lease ran out first; a later run or a touch finishes them. */
+  expired: number;
+}
+
+export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
+  const now = opts.now ?? Date.now;
+  const batchSize = opts.batchSize ?? 256;
+  const result: GcResult = { claimed: 0, deleted: 0, expired: 0 };
+  for (;;) {
+    const claimedAt = now();
+    const refs = await opts.index.claimGarbage(opts.region, claimedAt - opts.graceMs, batchSize);
+    if (refs.length === 0) return result;
+    result.claimed += refs.length;
+    const { deleted, expired, errors } = await deleteClaimed(refs, claimedAt, opts);
+    result.deleted += deleted.length;
+    result.expired += expired.length;
+    await opts.index.forget(opts.region, deleted);
+    // Rows whose delete failed stay `deleting`; after the lease a later run (or a touch) finishes them.
+    if (errors.length > 0) throw errors[0];
+    if (refs.length < batchSize || expired.length > 0) return result;
+  }
+}
+
+/**
+ * Deletes the bytes of claimed refs, each only while the claim made at `claimedAt` is still valid.
+ * Exported so tests can run a collector step by step.
+ */
+export async function deleteClaimed(
+  refs: ChunkRef[],
+  claimedAt: number,
+  opts: Pick<GcOptions, 'index' | 'store' | 'now' | 'concurrency' | 'leaseMarginMs'>,
+): Promise<{ deleted: ChunkRef[]; expired: ChunkRef[]; errors: unknown[] }> {
+  const now = opts.now ?? Date.now;
+  const margin = opts.leaseMarginMs ?? Math.min(60_000, opts.index.leaseMs / 10);
+  const deadline = claimedAt + opts.index.leaseMs - margin;
+  const limit = createLimiter(opts.concurrency ?? 8);
+  const deleted: ChunkRef[] = [];
+  const expired: ChunkRef[] = [];
+  const errors: unknown[] = [];
+  await Promise.all(
+    refs.map((ref) =>
+      limit.run(async () => {
+        if (now() >= deadline) {
+          expired.push(ref);
+          return;
+        }
+        try {
+          await opts.store.delete(ref);
+          deleted.push(ref);
+        } catch (err) {
+          errors.push(err);
+        }
+      }),
+    ),
+  );
+  return { deleted, expired, errors };
+}

@@ -1,0 +1,113 @@
+/**
+ * sha256 + zero mask of chunks. Hashing (~2.3 ms per 4 MiB) runs on the caller's thread when nothing is
+ * queued, and on worker threads when there is a backlog: 2 workers give 2.6 GB/s here vs 1.76 inline.
+ * Buffers that own their whole ArrayBuffer are transferred (zero-copy) and come back in the result.
+ */
+import { Worker } from 'node:worker_threads';
+import crypto from 'node:crypto';
+import { zeroMaskOf } from '../formats/zero.ts';
+import type { ChunkRef } from './types.ts';
+
+export interface HashedChunk {
+  ref: ChunkRef;
+  /** bit i = 64 KiB block i is all zero */
+  zeroMask: bigint;
+  /** The same bytes as the input. Use this one: the input Buffer may have been transferred (now empty). */
+  data: Buffer;
+}
+
+export interface ChunkHasher {
+  hash(data: Buffer): Promise<HashedChunk>;
+  close(): Promise<void>;
+}
+
+interface Job {
+  resolve(hex: string, data: Buffer): void;
+  reject(err: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+const WORKER_URL = new URL('./hash-worker.mjs', import.meta.url);
+
+export class HashPool implements ChunkHasher {
+  private readonly slots: Slot[] = [];
+  private nextId = 0;
+  private outstanding = 0;
+  private closed = false;
+  private lastCallAt = -Infinity;
+  private readonly maxWorkers: number;
+  private readonly idleMs: number;
+
+  /**
+   * `workers: 0` hashes everything inline. A call counts as a one-off (hashed inline, no worker
+   * round trip or spawn) when no worker job is outstanding and the previous call was over `idleMs` ago.
+   */
+  constructor(opts: { workers?: number; idleMs?: number } = {}) {
+    this.maxWorkers = opts.workers ?? 2;
+    this.idleMs = opts.idleMs ?? 50;
+  }
+
+  async hash(data: Buffer): Promise<HashedChunk> {
+    if (this.closed) throw new Error('HashPool is closed');
+    const zeroMask = zeroMaskOf(data);
+    const ownsBuffer = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
+    const now = performance.now();
+    const oneOff = this.outstanding === 0 && now - this.lastCallAt > this.idleMs;
+    this.lastCallAt = now;
+    if (this.maxWorkers === 0 || oneOff || !ownsBuffer) {
+      const hex = crypto.createHash('sha256').update(data).digest('hex');
+      return { ref: 'sha256:' + hex, zeroMask, data };
+    }
+    const slot = this.pickSlot();
+    const id = this.nextId++;
+    this.outstanding++;
+    if (slot.jobs.size === 0) slot.worker.ref();
+    try {
+      const { hex, back } = await new Promise<{ hex: string; back: Buffer }>((resolve, reject) => {
+        slot.jobs.set(id, { resolve: (hex, back) => resolve({ hex, back }), reject });
+        const length = data.byteLength;
+        slot.worker.postMessage({ id, buf: data.buffer, offset: 0, length }, [data.buffer as ArrayBuffer]);
+      });
+      return { ref: 'sha256:' + hex, zeroMask, data: back };
+    } finally {
+      this.outstanding--;
+      slot.jobs.delete(id);
+      if (slot.jobs.size === 0) slot.worker.unref();
+    }
+  }
+
+  private pickSlot(): Slot {
+    let best: Slot | undefined;
+    for (const s of this.slots) if (!best || s.jobs.size < best.jobs.size) best = s;
+    if (best && (best.jobs.size === 0 || this.slots.length >= this.maxWorkers)) return best;
+    return this.spawn();
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, jobs: new Map() };
+    worker.unref();
+    worker.on('message', (msg: { id: number; hex: string; buf: ArrayBuffer }) => {
+      slot.jobs.get(msg.id)?.resolve(msg.hex, Buffer.from(msg.buf));
+    });
+    const fail = (err: Error) => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const job of slot.jobs.values()) job.reject(err);
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`hash worker exited with code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Disk → manifest. Each 4 MiB chunk is zero-checked, hashed (worker pool), announced to the index in
+ * batches (`touch`), and uploaded only when the index has no live copy. At most `maxInFlight` chunk
+ * buffers are held at once. Before returning, the store is flushed and the uploaded rows marked live,
+ * so the manifest can be committed (ManifestRepo.commit) and survives a crash.
+ */
+import { chunkCount, chunkLength, type ChunkEntry, type ChunkIndex, type ChunkRef, type ChunkStore, type Manifest, type UploadTickets } from './types.ts';
+import type { DiskReader, ReadChunk } from '../formats/types.ts';
+import { isAllZero, maskToHex } from '../formats/zero.ts';
+import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
+import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
+import { createLimiter } from './limit.ts';
+import { sha256Ref } from './refs.ts';
+
+export interface ImportDeps {
+  store: ChunkStore;
+  index: ChunkIndex;
+  region: string;
+  hashPool: ChunkHasher;
+}
+
+export interface ImportOptions {
+  onProgress?(doneBytes: number, totalBytes: number): void;
+  signal?: AbortSignal;
+  /** Chunk buffers held at once (reading, hashing, waiting for touch, uploading). Default 12. */
+  maxInFlight?: number;
+  /** Largest touch batch (also capped at half of maxInFlight). Default 64. */
+  touchBatch?: number;
+}
+
+export interface ImportStats {
+  chunks: number;
+  /** Chunks the reader reported as unallocated or that held only zeros: stored as null. */
+  zeroChunks: number;
+  /** Chunks whose bytes were uploaded by this import. */
+  uploadedChunks: number;
+  uploadedBytes: number;
+}
+
+/**
+ * Imports a whole disk. The reader hands over each chunk's Buffer: it may be transferred to a hash
+ * worker, so the reader must not reuse it. Re-importing the same disk uploads nothing.
+ */
+export async function importDisk(reader: DiskReader, deps: ImportDeps, opts: ImportOptions = {}): Promise<Manifest> {
+  return (await importDiskWithStats(reader, deps, opts)).manifest;
+}
+
+export async function importDiskWithStats(
+  reader: DiskReader,
+  deps: ImportDeps,
+  opts: ImportOptions = {},
+): Promise<{ manifest: Manifest; stats: ImportStats }> {
+  const chunks: (ChunkEntry | null)[] = new Array(chunkCount(reader.virtualSize)).fill(null);
+  const stats = await storeChunks(reader.chunks(), reader.virtualSize, chunks, deps, opts);
+  return { manifest: { virtualSize: reader.virtualSize, chunks }, stats };
+}
+
+/**
+ * The import pipeline: writes an entry into `entries` for every chunk `source` yields (chunks it skips
+ * keep their entry). Shared by importDisk and writeRange.
+ */
+export async function storeChunks(
+  source: AsyncIterable<ReadChunk>,
+  virtualSize: number,
+  entries: (ChunkEntry | null)[],
+  deps: ImportDeps,
+  opts: ImportOptions = {},
+): Promise<ImportStats> {
+  const { store, index, region, hashPool } = deps;
+  const maxInFlight = opts.maxInFlight ?? 12;
+  // Touch as soon as half the buffers wait for it, or nothing else is being hashed.
+  const touchBatch = Math.min(opts.touchBatch ?? 64, Math.max(1, Math.floor(maxInFlight / 2)));
+  const slots = createLimiter(maxInFlight);
+  const stats: ImportStats = { chunks: 0, zeroChunks: 0, uploadedChunks: 0, uploadedBytes: 0 };
+  const tickets: UploadTickets = new Map();
+  const waitingForTouch: { index: number; hashed: HashedChunk }[] = [];
+  const tasks = new Set<Promise<void>>();
+  let hashing = 0;
+  let touching = false;
+  let inputDone = false;
+  let failure: unknown;
+  let doneBytes = 0;
+
+  const fail = (err: unknown) => {
+    failure ??= err;
+  };
+  const track = (p: Promise<void>) => {
+    const t = p.catch(fail).finally(() => tasks.delete(t));
+    tasks.add(t);
+  };
+  const progress = (bytes: number) => {
+    doneBytes += bytes;
+    opts.onProgress?.(doneBytes, virtualSize);
+  };
+
+  // One touch at a time; whatever piles up meanwhile goes into the next batch.
+  const maybeTouch = () => {
+    if (touching || waitingForTouch.length === 0 || failure !== undefined) return;
+    if (waitingForTouch.length < touchBatch && hashing > 0 && !inputDone) return;
+    const batch = waitingForTouch.splice(0, touchBatch);
+    touching = true;
+    track(
+      touchAndUpload(batch).finally(() => {
+        touching = false;
+        maybeTouch();
+      }),
+    );
+  };
+
+  const touchAndUpload = async (batch: { index: number; hashed: HashedChunk }[]) => {
+    const sizes = new Map(batch.map((b) => [b.hashed.ref, b.hashed.data.length]));
+    const upload = await index.touch(region, batch.map((b) => b.hashed.ref), sizes);
+    for (const { hashed } of batch) {
+      const ticket = upload.get(hashed.ref);
+      // Keep the first ticket: if a row was collected and re-created meanwhile, markStored must fail.
+      if (ticket === undefined || tickets.has(hashed.ref)) {
+        slots.release();
+        progress(hashed.data.length);
+        continue;
+      }
+      tickets.set(hashed.ref, ticket);
+      track(
+        store
+          .put(hashed.ref, hashed.data)
+          .then(() => {
+            stats.uploadedChunks++;
+            stats.uploadedBytes += hashed.data.length;
+            progress(hashed.data.length);
+          })
+          .finally(() => slots.release()),
+      );
+    }
+  };
+
+  const hashOne = async (idx: number, data: Buffer) => {
+    hashing++;
+    try {
+      const hashed = await hashPool.hash(data);
+      entries[idx] = { ref: hashed.ref, zeroMap: maskToHex(hashed.zeroMask) };
+      waitingForTouch.push({ index: idx, hashed });
+    } catch (err) {
+      slots.release();
+      throw err;
+    } finally {
+      hashing--;
+    }
+    maybeTouch();
+  };
+
+  const it = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      await slots.acquire();
+      if (failure !== undefined) {
+        slots.release();
+        break;
+      }
+      opts.signal?.throwIfAborted();
+      const next = await it.next();
+      if (next.done) {
+        slots.release();
+        break;
+      }
+      const { index: idx, data } = next.value;
+      const want = chunkLength(virtualSize, idx);
+      if (!(idx >= 0 && idx < entries.length)) throw new RangeError(`reader yielded chunk ${idx} of ${entries.length}`);
+      stats.chunks++;
+      if (data === null || isAllZero(data)) {
+        if (data !== null && data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
+        entries[idx] = null;
+        stats.zeroChunks++;
+        slots.release();
+        progress(want);
+        continue;
+      }
+      if (data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
+      track(hashOne(idx, data));
+    }
+  } catch (err) {
+    fail(err);
+    await it.return?.().catch(() => {});
+  } finally {
+    inputDone = true;
+    maybeTouch();
+  }
+  while (tasks.size > 0) {
+    await Promise.all([...tasks]);
+    maybeTouch();
+  }
+  if (failure !== undefined) throw failure;
+
+  await store.flush();
+  const lost = await index.markStored(region, tickets);
+  if (lost.length > 0) throw new ChunkNotLiveError(lost);
+  return stats;
+}
+
+export interface CopyTarget {
+  store: ChunkStore;
+  index: ChunkIndex;
+  region: string;
+}
+
+/**
+ * Makes every chunk of `manifest` present and live in the target region, transferring only what it
+ * lacks (bytes are re-hashed on the way). Returns the bytes moved. Commit the manifest there afterwards.
+ */
+export async function copyChunks(
+  manifest: Manifest,
+  from: ChunkStore,
+  to: CopyTarget,
+  opts: { signal?: AbortSignal; concurrency?: number; batch?: number } = {},
+): Promise<number> {
+  const sizes = new Map<ChunkRef, number>();
+  manifest.chunks.forEach((e, i) => {
+    if (e && !sizes.has(e.ref)) sizes.set(e.ref, chunkLength(manifest.virtualSize, i));
+  });
+  const refs = [...sizes.keys()];
+  const batch = opts.batch ?? 256;
+  const limit = createLimiter(opts.concurrency ?? 8);
+  const tickets: UploadTickets = new Map();
+  let moved = 0;
+  for (let i = 0; i < refs.length; i += batch) {
+    opts.signal?.throwIfAborted();
+    const upload = await to.index.touch(to.region, refs.slice(i, i + batch), sizes);
+    await Promise.all(
+      [...upload].map(([ref, ticket]) =>
+        limit.run(async () => {
+          opts.signal?.throwIfAborted();
+          const data = await from.get(ref);
+          if (data.length !== sizes.get(ref) || sha256Ref(data) !== ref) throw new ChunkCorruptError(ref, 'content does not match its ref');
+          await to.store.put(ref, data);
+          tickets.set(ref, ticket);
+          moved += data.length;
+        }),
+      ),
+    );
+  }
+  await to.store.flush();
+  const lost = await to.index.markStored(to.region, tickets);
+  if (lost.length > 0) throw new ChunkNotLiveError(lost);
+  return moved;
+}
