@@ -1,0 +1,49 @@
+/** Formats whose guest bytes are the file bytes: raw, ISO, and (with a footer) fixed VHD. */
+import { CHUNK_SIZE, chunkLength } from '../blobs/types.ts';
+import type { ByteSource } from './types.ts';
+import type { Features, OpenedImage } from './image.ts';
+import { checkVirtualSize, type Limits } from './limits.ts';
+import { fail } from './bytes.ts';
+import { readExact } from './source.ts';
+
+/** Guest byte g is file byte `dataOffset + g`, for `virtualSize` bytes. */
+export function flatImage(virtualSize: number, features: Features, dataOffset = 0): OpenedImage {
+  return {
+    virtualSize,
+    features,
+    scan: async () => virtualSize,
+    plan: async (index) => [{ kind: 'data', at: 0, length: chunkLength(virtualSize, index), host: dataOffset + index * CHUNK_SIZE }],
+  };
+}
+
+export async function openRaw(src: ByteSource, limits: Limits): Promise<OpenedImage> {
+  checkVirtualSize(src.size, limits, 'raw');
+  return flatImage(src.size, {});
+}
+
+const ISO_DESCRIPTORS = 0x8000;
+const MAX_DESCRIPTORS = 64;
+
+/** ISO 9660 (and UDF bridge) images: the primary volume descriptor's size must fit in the file. */
+export async function openIso(src: ByteSource, limits: Limits): Promise<OpenedImage> {
+  checkVirtualSize(src.size, limits, 'ISO');
+  const features: Features = {};
+  for (let i = 0; i < MAX_DESCRIPTORS && ISO_DESCRIPTORS + (i + 1) * 2048 <= src.size; i++) {
+    const d = await readExact(src, ISO_DESCRIPTORS + i * 2048, 2048, 'ISO volume descriptor');
+    const id = d.toString('latin1', 1, 6);
+    if (id !== 'CD001') continue;
+    if (d[0] === 255) break;
+    if (d[0] !== 1) continue;
+    const blocks = d.readUInt32LE(80);
+    const blockSize = d.readUInt16LE(128);
+    if (![512, 1024, 2048].includes(blockSize)) fail('InvalidImage.Malformed', `ISO logical block size ${blockSize}`);
+    const volumeBytes = blocks * blockSize;
+    if (volumeBytes > src.size) {
+      fail('InvalidImage.Truncated', `the ISO volume is ${volumeBytes} bytes but the file has ${src.size}`);
+    }
+    features.volumeBytes = volumeBytes;
+    features.volumeId = d.toString('latin1', 40, 72).trim();
+    break;
+  }
+  return flatImage(src.size, features);
+}

@@ -1,0 +1,54 @@
+/**
+ * Streaming readers: `openReader` re-validates the file's headers, then streams the virtual disk as 4 MiB
+ * chunks in index order. Chunks with nothing allocated come back as `data: null` without any I/O; the others
+ * are read a few chunks ahead so file reads overlap the consumer's hashing and storing.
+ */
+import { chunkCount, chunkLength } from '../blobs/types.ts';
+import type { ByteSource, DiskReader, InspectOptions, Inspection, ReadChunk } from './types.ts';
+import { checkDeclared, detect } from './detect.ts';
+import { openImage, type OpenedImage } from './image.ts';
+import { resolveLimits } from './limits.ts';
+import { fillChunk } from './pieces.ts';
+import { fail } from './bytes.ts';
+
+export interface ReaderOptions extends Omit<InspectOptions, 'declared'> {
+  /** Chunks read ahead of the consumer (default 4, i.e. 16 MiB of buffers). */
+  readAhead?: number;
+}
+
+export async function openReader(src: ByteSource, inspection: Inspection, opts: ReaderOptions = {}): Promise<DiskReader> {
+  const detection = await detect(src, inspection.format);
+  const format = checkDeclared(detection.format, inspection.format);
+  const image = await openImage(src, format, detection, resolveLimits(opts));
+  if (image.virtualSize !== inspection.virtualSize) {
+    fail('InvalidImage.Malformed', `virtual size ${image.virtualSize} differs from the inspected ${inspection.virtualSize}; the file changed`);
+  }
+  return readerOf(src, image, Math.max(1, opts.readAhead ?? 4));
+}
+
+function readerOf(src: ByteSource, image: OpenedImage, readAhead: number): DiskReader {
+  return {
+    virtualSize: image.virtualSize,
+    chunks: () => streamChunks(src, image, readAhead),
+  };
+}
+
+async function* streamChunks(src: ByteSource, image: OpenedImage, readAhead: number): AsyncGenerator<ReadChunk> {
+  const size = image.virtualSize;
+  const n = chunkCount(size);
+  const queue: Promise<ReadChunk>[] = [];
+  for (let index = 0; index < n; index++) {
+    const pieces = await image.plan(index);
+    if (pieces === null && queue.length === 0) {
+      yield { index, data: null };
+      continue;
+    }
+    const pending = pieces === null
+      ? Promise.resolve({ index, data: null })
+      : fillChunk(src, pieces, chunkLength(size, index)).then((data) => ({ index, data }));
+    pending.catch(() => {}); // surfaced when awaited below, in order
+    queue.push(pending);
+    if (queue.length >= readAhead) yield await queue.shift()!;
+  }
+  while (queue.length > 0) yield await queue.shift()!;
+}
