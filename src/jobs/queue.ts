@@ -6,7 +6,7 @@
  * that lost its lease (crash, pause, network) can never overwrite the result of the one that took over.
  * Times come from the injected clock (epoch ms), never from the database, so tests can move time.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import type { Database, JobRow } from '../store/schema.ts';
 import { randomBase36 } from '../domain/ids.ts';
@@ -116,12 +116,13 @@ export class JobQueue {
     if (kinds && kinds.length === 0) return undefined;
     await this.reapExpired(kinds);
     const now = this.clock.now();
+    const claimable = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.or([
+      eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
+      eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
+        eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
+    ]);
     const pick = this.db.selectFrom('jobs').select('id')
-      .where((eb) => eb.or([
-        eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
-        eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
-          eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
-      ]))
+      .where(claimable)
       .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
       .orderBy('run_at').orderBy('id').limit(1);
     const locked = this.dialect === 'postgres' ? pick.forUpdate().skipLocked() : pick;
@@ -134,6 +135,7 @@ export class JobQueue {
         updated_at: now,
       }))
       .where('id', '=', locked)
+      .where(claimable) // re-checked on the row itself, so a stale pick can never claim twice
       .returningAll()
       .executeTakeFirst();
   }
