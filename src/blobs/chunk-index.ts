@@ -171,6 +171,19 @@ export class KyselyChunkIndex implements ChunkIndex {
       );
     }
   }
+
+  async claimOrphans(region: string, refs: ChunkRef[]): Promise<ChunkRef[]> {
+    const now = this.now();
+    const claimed: ChunkRef[] = [];
+    for (const part of batches([...new Set(refs)].sort())) {
+      const rows = part.map((ref) => ({ region, ref, size: 0, refcount: 0, state: 'deleting', touched_at: now }));
+      const out = await retrying(() =>
+        this.db.insertInto('chunks').values(rows).onConflict((oc) => oc.columns(['region', 'ref']).doNothing()).returning('ref').execute(),
+      );
+      for (const r of out) claimed.push(r.ref);
+    }
+    return claimed.sort();
+  }
 }
 
 /**

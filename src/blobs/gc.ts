@@ -17,6 +17,8 @@ export interface GcOptions {
   concurrency?: number;
   /** Leave this much of the lease unused, for a delete already sent when the lease ends. */
   leaseMarginMs?: number;
+  /** Also list the store and delete bytes that have no row (costly on S3: one LIST per 1000 chunks). */
+  sweepOrphans?: boolean;
 }
 
 export interface GcResult {
@@ -24,12 +26,15 @@ export interface GcResult {
   deleted: number;
   /** Claimed but left alone because the lease ran out first; a later run or a touch finishes them. */
   expired: number;
+  /** Stored bytes without a row that were deleted (included in `deleted`). */
+  orphans: number;
 }
 
 export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const now = opts.now ?? Date.now;
   const batchSize = opts.batchSize ?? 256;
-  const result: GcResult = { claimed: 0, deleted: 0, expired: 0 };
+  const result: GcResult = { claimed: 0, deleted: 0, expired: 0, orphans: 0 };
+  if (opts.sweepOrphans) await sweepOrphans(opts, result);
   for (;;) {
     const claimedAt = now();
     const refs = await opts.index.claimGarbage(opts.region, claimedAt - opts.graceMs, batchSize);
@@ -43,6 +48,27 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
     if (errors.length > 0) throw errors[0];
     if (refs.length < batchSize || expired.length > 0) return result;
   }
+}
+
+async function sweepOrphans(opts: GcOptions, result: GcResult): Promise<void> {
+  const now = opts.now ?? Date.now;
+  const batchSize = opts.batchSize ?? 256;
+  let listed: ChunkRef[] = [];
+  const sweep = async () => {
+    const claimedAt = now();
+    const refs = await opts.index.claimOrphans(opts.region, listed);
+    listed = [];
+    const { deleted, errors } = await deleteClaimed(refs, claimedAt, opts);
+    result.orphans += deleted.length;
+    result.deleted += deleted.length;
+    await opts.index.forget(opts.region, deleted);
+    if (errors.length > 0) throw errors[0];
+  };
+  for await (const ref of opts.store.list()) {
+    listed.push(ref);
+    if (listed.length >= batchSize) await sweep();
+  }
+  if (listed.length > 0) await sweep();
 }
 
 /**

@@ -77,6 +77,11 @@ export interface ChunkIndex {
   claimGarbage(region: string, cutoffMs: number, limit: number): Promise<ChunkRef[]>;
   /** Drop the rows of refs whose bytes were deleted. */
   forget(region: string, refs: ChunkRef[]): Promise<void>;
+  /**
+   * Claims stored refs that have no row at all (bytes an import put after GC had collected its row) by
+   * inserting `deleting` rows; returns the refs claimed. Delete and forget them like claimGarbage's.
+   */
+  claimOrphans(region: string, refs: ChunkRef[]): Promise<ChunkRef[]>;
 }
 
 /** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */

@@ -1,0 +1,93 @@
+/** FsChunkStore behaviour beyond the shared contract: layout, crash leftovers, both durability modes. */
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { FsChunkStore } from '../../src/blobs/fs-store.ts';
+import { refHex, sha256Ref } from '../../src/blobs/refs.ts';
+import { ChunkCorruptError } from '../../src/blobs/errors.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function chunk(size = 70_000) {
+  const data = crypto.randomBytes(size);
+  return { ref: sha256Ref(data), data };
+}
+
+describe('FsChunkStore', () => {
+  it('stores each chunk at root/<2 hex>/<64 hex> and leaves no temp files', async () => {
+    const store = new FsChunkStore(path.join(dir, 'cas'));
+    const c = chunk();
+    await store.put(c.ref, c.data);
+    await store.flush();
+    const hex = refHex(c.ref);
+    const file = path.join(dir, 'cas', hex.slice(0, 2), hex);
+    assert.ok(fs.readFileSync(file).equals(c.data));
+    assert.deepEqual(fs.readdirSync(path.dirname(file)), [hex]);
+  });
+
+  it('a second instance over the same root sees flushed chunks', async () => {
+    const root = path.join(dir, 'cas');
+    const a = new FsChunkStore(root);
+    const c = chunk();
+    await a.put(c.ref, c.data);
+    await a.close();
+    const b = new FsChunkStore(root);
+    assert.ok((await b.get(c.ref)).equals(c.data));
+  });
+
+  it('ignores temp files and foreign names when listing', async () => {
+    const root = path.join(dir, 'cas');
+    const store = new FsChunkStore(root);
+    const c = chunk();
+    await store.put(c.ref, c.data);
+    const sub = path.join(root, refHex(c.ref).slice(0, 2));
+    fs.writeFileSync(path.join(sub, '.tmp-deadbeef0000'), 'partial');
+    fs.writeFileSync(path.join(sub, 'README'), 'x');
+    fs.mkdirSync(path.join(root, 'zz'));
+    fs.writeFileSync(path.join(root, 'zz', 'a'.repeat(64)), 'x');
+    const listed: string[] = [];
+    for await (const r of store.list()) listed.push(r);
+    assert.deepEqual(listed, [c.ref]);
+  });
+
+  it('replaces a truncated chunk file (a crash before fsync) on the next put, and get refuses an empty one', async () => {
+    const root = path.join(dir, 'cas');
+    const store = new FsChunkStore(root);
+    const c = chunk();
+    const hex = refHex(c.ref);
+    fs.mkdirSync(path.join(root, hex.slice(0, 2)), { recursive: true });
+    fs.writeFileSync(path.join(root, hex.slice(0, 2), hex), '');
+    await assert.rejects(store.get(c.ref), ChunkCorruptError);
+    await store.put(c.ref, c.data);
+    await store.flush();
+    assert.ok((await store.get(c.ref)).equals(c.data));
+  });
+
+  it('works in eager durability mode (fdatasync before rename)', async () => {
+    const store = new FsChunkStore(path.join(dir, 'cas'), { durability: 'eager' });
+    const chunks = Array.from({ length: 6 }, () => chunk());
+    await Promise.all(chunks.map((c) => store.put(c.ref, c.data)));
+    await store.flush();
+    for (const c of chunks) assert.ok((await store.get(c.ref)).equals(c.data));
+  });
+
+  it('flush reports a failure and keeps the batch for the next flush', async () => {
+    const root = path.join(dir, 'cas');
+    const store = new FsChunkStore(root);
+    const c = chunk();
+    await store.put(c.ref, c.data);
+    const hex = refHex(c.ref);
+    const file = path.join(root, hex.slice(0, 2), hex);
+    fs.renameSync(file, file + '.moved');
+    await assert.rejects(store.flush(), /ENOENT/);
+    fs.renameSync(file + '.moved', file);
+    await store.flush();
+  });
+});

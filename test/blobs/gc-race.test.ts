@@ -1,0 +1,294 @@
+/**
+ * GC against imports, interleaved step by step on SQLite and PostgreSQL: no chunk that a committed
+ * manifest references is ever deleted, whatever the order of claim / delete / forget and touch / upload /
+ * mark / commit, including collectors that die mid-way and imports that outlive the grace period.
+ */
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { storeBackends } from '../support/stores.ts';
+import { collectGarbage, deleteClaimed } from '../../src/blobs/gc.ts';
+import { ChunkNotLiveError } from '../../src/blobs/errors.ts';
+import { sha256Ref } from '../../src/blobs/refs.ts';
+import type { Manifest } from '../../src/blobs/types.ts';
+import { openBlobEnv, REGION, type BlobEnv } from './env.ts';
+
+const GRACE = 1_000;
+const LEASE = 10_000;
+
+const blob = (i: number) => Buffer.from(`chunk number ${i}`);
+const refOf = (i: number) => sha256Ref(blob(i));
+const manifestOf = (...ids: number[]): Manifest => ({
+  virtualSize: ids.length * 4 * 1024 * 1024,
+  chunks: ids.map((i) => ({ ref: refOf(i), zeroMap: '0000000000000000' })),
+});
+
+/** An import of chunks `ids`, in explicit steps. */
+function importer(env: BlobEnv, ids: number[]) {
+  const refs = ids.map(refOf);
+  let tickets = new Map<string, string>();
+  return {
+    async touch() {
+      tickets = await env.index.touch(REGION, refs, new Map(refs.map((r) => [r, blob(0).length])));
+      return tickets;
+    },
+    async upload() {
+      for (const [ref] of tickets) await env.cas.put(ref, blob(ids[refs.indexOf(ref)]));
+      await env.cas.flush();
+    },
+    mark: () => env.index.markStored(REGION, tickets),
+    commit: () => env.repo.commit(REGION, manifestOf(...ids)),
+    async all() {
+      await this.touch();
+      await this.upload();
+      assert.deepEqual(await this.mark(), []);
+      return this.commit();
+    },
+  };
+}
+
+async function gcClaim(env: BlobEnv) {
+  const claimedAt = env.clock.now();
+  const refs = await env.index.claimGarbage(REGION, claimedAt - GRACE, 100);
+  return { claimedAt, refs };
+}
+
+async function settled(p: Promise<unknown>, ms = 40): Promise<boolean> {
+  let done = false;
+  p.then(() => (done = true), () => (done = true));
+  await new Promise((r) => setTimeout(r, ms));
+  return done;
+}
+
+for (const backend of storeBackends()) {
+  describe(`GC vs import on ${backend.name}`, { skip: backend.skip }, () => {
+    let env: BlobEnv;
+    beforeEach(async () => {
+      env = await openBlobEnv(backend, { leaseMs: LEASE });
+    });
+    afterEach(() => env.dispose());
+
+    it('a touch after the claim waits for the deletion, then re-uploads', async () => {
+      // A chunk whose last manifest was dropped: garbage once the grace period is over.
+      await env.repo.release(await importer(env, [1]).all());
+      env.clock.advance(GRACE + 1);
+
+      const gc = await gcClaim(env);
+      assert.deepEqual(gc.refs, [refOf(1)]);
+      const imp = importer(env, [1]);
+      const touching = imp.touch();
+      assert.equal(await settled(touching), false, 'touch must wait while the row is deleting');
+      const { deleted } = await deleteClaimed(gc.refs, gc.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      assert.deepEqual(deleted, [refOf(1)]);
+      assert.equal(await settled(touching), false);
+      await env.index.forget(REGION, deleted);
+      assert.deepEqual([...(await touching).keys()], [refOf(1)]);
+      await imp.upload();
+      assert.deepEqual(await imp.mark(), []);
+      await imp.commit();
+      assert.equal(await env.cas.has(refOf(1)), true);
+      env.clock.advance(GRACE * 10);
+      const run = await collectGarbage({ index: env.index, store: env.cas, region: REGION, graceMs: GRACE, now: env.clock.now });
+      assert.equal(run.deleted, 0);
+      assert.equal(await env.cas.has(refOf(1)), true);
+    });
+
+    it('a touch before the claim keeps the chunk out of the claim', async () => {
+      await env.repo.release(await importer(env, [1]).all());
+      env.clock.advance(GRACE + 1);
+      const imp = importer(env, [1]);
+      assert.equal((await imp.touch()).size, 0, 'live: nothing to upload');
+      assert.deepEqual((await gcClaim(env)).refs, []);
+      await imp.commit();
+      assert.equal(await env.cas.has(refOf(1)), true);
+    });
+
+    it('a collector that dies after claiming: the touch takes over after the lease; the stale collector deletes nothing', async () => {
+      await env.repo.release(await importer(env, [1]).all());
+      env.clock.advance(GRACE + 1);
+      const stale = await gcClaim(env);
+      assert.deepEqual(stale.refs, [refOf(1)]);
+
+      const imp = importer(env, [1]);
+      const touching = imp.touch();
+      assert.equal(await settled(touching), false);
+      env.clock.advance(LEASE + 1);
+      assert.deepEqual([...(await touching).keys()], [refOf(1)]);
+      await imp.upload();
+      assert.deepEqual(await imp.mark(), []);
+      await imp.commit();
+
+      // The collector wakes up and carries on with its old claim.
+      const { deleted, expired } = await deleteClaimed(stale.refs, stale.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      assert.deepEqual(deleted, []);
+      assert.deepEqual(expired, [refOf(1)]);
+      await env.index.forget(REGION, stale.refs);
+      assert.equal(await env.cas.has(refOf(1)), true);
+      assert.equal((await env.row(refOf(1)))?.state, 'live');
+      assert.equal((await env.row(refOf(1)))?.refcount, 1);
+    });
+
+    it('an import that outlives the grace period fails to commit instead of referencing deleted bytes', async () => {
+      const imp = importer(env, [1, 2]);
+      await imp.touch();
+      await imp.upload();
+      env.clock.advance(GRACE + 1);
+      const run = await collectGarbage({ index: env.index, store: env.cas, region: REGION, graceMs: GRACE, now: env.clock.now });
+      assert.equal(run.deleted, 2);
+      assert.deepEqual((await imp.mark()).sort(), [refOf(1), refOf(2)].sort());
+      await assert.rejects(imp.commit(), ChunkNotLiveError);
+      assert.equal((await env.meta.db.selectFrom('manifests').selectAll().execute()).length, 0);
+    });
+
+    it('two imports of the same new chunk both commit, whoever marks it first', async () => {
+      const a = importer(env, [1]);
+      const b = importer(env, [1]);
+      const ta = await a.touch();
+      const tb = await b.touch();
+      assert.equal(ta.size, 1);
+      assert.equal(tb.size, 1);
+      await b.upload();
+      assert.deepEqual(await b.mark(), []);
+      await b.commit();
+      await a.upload();
+      assert.deepEqual(await a.mark(), []);
+      await a.commit();
+      assert.equal((await env.row(refOf(1)))?.refcount, 2);
+    });
+
+    it('randomised interleavings of importers and collectors never delete a referenced chunk', async () => {
+      const seeds = backend.name === 'sqlite' ? [1, 2, 3] : [4, 5];
+      for (const seed of seeds) await interleave(env, seed, 120);
+      await sweepEverything(env);
+    });
+  });
+}
+
+/** Mulberry32: a small seeded PRNG so failures replay. */
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Actors run until their next `gate`; the scheduler releases one gated actor at a time in a random order
+ * and moves the clock between steps. Importers may block inside touch (waiting for a deletion), so the
+ * scheduler only waits a little for them; collectors always run a whole step.
+ */
+async function interleave(env: BlobEnv, seed: number, steps: number) {
+  const rnd = prng(seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+  const held = new Map<string, number[]>(); // manifest id -> chunk ids
+  const gates = new Map<string, () => void>();
+  let arrived: (() => void) | undefined;
+  let stop = false;
+  const gate = (name: string) =>
+    new Promise<void>((resume) => {
+      gates.set(name, resume);
+      arrived?.();
+    });
+
+  const violations: string[] = [];
+  async function checkHeld() {
+    for (const [id, ids] of held) {
+      for (const i of ids) if (!(await env.cas.has(refOf(i)))) violations.push(`manifest ${id} lost chunk ${i}`);
+    }
+  }
+
+  async function importerActor(name: string) {
+    while (!stop) {
+      await gate(name);
+      const ids = Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * 6));
+      const imp = importer(env, ids);
+      await imp.touch();
+      await gate(name);
+      await imp.upload();
+      await gate(name);
+      if ((await imp.mark()).length > 0) continue; // collected meanwhile: this import gives up
+      await gate(name);
+      try {
+        held.set(await imp.commit(), ids);
+      } catch (err) {
+        if (!(err instanceof ChunkNotLiveError)) throw err;
+      }
+      await gate(name);
+      if (held.size > 0 && rnd() < 0.6) {
+        const id = pick([...held.keys()]);
+        held.delete(id);
+        await env.repo.release(id);
+      }
+    }
+  }
+
+  async function collectorActor(name: string, diesSometimes: boolean) {
+    while (!stop) {
+      await gate(name);
+      const claim = await gcClaim(env);
+      if (claim.refs.length === 0) continue;
+      await gate(name);
+      if (diesSometimes && rnd() < 0.3) continue; // died: the claim is abandoned
+      const { deleted } = await deleteClaimed(claim.refs, claim.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      for (const ref of deleted) {
+        const row = await env.row(ref);
+        if (row?.state !== 'deleting') violations.push(`collector deleted ${ref} while its row was ${row?.state}`);
+      }
+      await checkHeld();
+      await gate(name);
+      await env.index.forget(REGION, deleted);
+    }
+  }
+
+  const actors = new Map<string, Promise<void>>([
+    ['imp-a', importerActor('imp-a')],
+    ['imp-b', importerActor('imp-b')],
+    ['gc-1', collectorActor('gc-1', false)],
+    ['gc-2', collectorActor('gc-2', true)],
+  ]);
+  for (const [name, p] of actors) p.catch((err) => violations.push(`${name} crashed: ${err.stack ?? err}`));
+
+  for (let step = 0; step < steps && violations.length === 0; step++) {
+    const r = rnd();
+    if (r < 0.15) env.clock.advance(GRACE + 1);
+    else if (r < 0.2) env.clock.advance(LEASE + 1);
+    else if (r < 0.5) env.clock.advance(Math.floor(rnd() * 200));
+    while (gates.size === 0) await new Promise<void>((resolve) => (arrived = resolve));
+    const name = pick([...gates.keys()]);
+    const resume = gates.get(name)!;
+    gates.delete(name);
+    const next = new Promise<void>((resolve) => (arrived = resolve));
+    resume();
+    if (name.startsWith('gc')) {
+      while (!gates.has(name)) await new Promise<void>((resolve) => (arrived = resolve));
+    } else {
+      await Promise.race([next, new Promise((r) => setTimeout(r, 15))]);
+    }
+    await checkHeld();
+  }
+  // Wind down: let blocked touches finish by expiring leases, then stop every actor at its gate.
+  stop = true;
+  env.clock.advance(LEASE + 1);
+  for (;;) {
+    for (const [, resume] of gates) resume();
+    gates.clear();
+    const running = await Promise.race([Promise.all(actors.values()).then(() => false), new Promise((r) => setTimeout(() => r(true), 20))]);
+    if (!running) break;
+  }
+  await checkHeld();
+  assert.deepEqual(violations, [], `seed ${seed}`);
+  for (const id of held.keys()) await env.repo.release(id);
+}
+
+/** After everything is released, one GC (with the orphan sweep) empties store and index. */
+async function sweepEverything(env: BlobEnv) {
+  env.clock.advance(LEASE + GRACE + 1);
+  await collectGarbage({ index: env.index, store: env.cas, region: REGION, graceMs: GRACE, now: env.clock.now, sweepOrphans: true });
+  const left: string[] = [];
+  for await (const r of env.cas.list()) left.push(r);
+  assert.deepEqual(left, []);
+  assert.deepEqual(await env.rows(), []);
+}
