@@ -30,6 +30,8 @@ export interface QueueOptions {
    * cancelled), whoever caused it: a worker, CancelTask, or the reaper failing an exhausted job.
    */
   onFinished?: JobTrxHook;
+  /** Reports a job the reaper could not finish (its hook threw); claiming goes on. Default console.error. */
+  onError?: (err: unknown) => void;
 }
 
 export interface NewJob {
@@ -190,6 +192,7 @@ export class JobQueue {
   /**
    * Records a failure. With `retry` and attempts left (and no cancel requested) the job goes back to
    * `queued` after `delayMs`; otherwise it is `failed`. Undefined if the lease was lost.
+   * `atomically` sees the resulting row (`queued` means it will run again); onFinished only a final failure.
    */
   async fail(id: string, owner: string, code: string, message: string, opts: FailOptions = {}, atomically?: JobTrxHook): Promise<JobRow | undefined> {
     return this.finishHeld(id, owner, atomically, async (trx, now) => {
@@ -278,6 +281,7 @@ export class JobQueue {
       .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
       .limit(REAP_BATCH).execute();
     for (const { id, lease_owner } of dead) {
+      // One job's failing hook must not stop the queue: it is retried on the next claim.
       await this.db.transaction().execute(async (trx) => {
         const held = await trx.selectFrom('jobs').selectAll()
           .where('id', '=', id).where('state', '=', 'running').where('lease_until', '<', now)
@@ -293,7 +297,7 @@ export class JobQueue {
           .set({ ...patch, lease_until: null, updated_at: now, finished_at: now })
           .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
         await this.options.onFinished?.(trx, row);
-      });
+      }).catch(this.options.onError ?? ((err) => console.error('[jobs] reaping', id, err)));
     }
   }
 

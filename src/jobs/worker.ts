@@ -67,6 +67,7 @@ export function startWorker(opts: WorkerOptions): Worker {
   const kinds = Object.keys(opts.handlers);
   const onError = opts.onError ?? ((err: unknown) => console.error('[jobs]', err));
   const retryDelayMs = opts.retryDelayMs ?? defaultRetryDelayMs;
+  /** Keyed by the per-claim lease owner: a job re-claimed by this worker is a separate run. */
   const running = new Map<string, { abort(r: AbortReason): void; stopBeating(): void; done: Promise<void> }>();
   let stopped = false;
   let claims = 0;
@@ -105,8 +106,8 @@ export function startWorker(opts: WorkerOptions): Worker {
     const beats = { stopped: false };
     const done = runJob(job, leaseOwner, ac.signal, abort, () => reason, beats)
       .catch(onError)
-      .finally(() => { running.delete(job.id); wakeNap?.(); });
-    running.set(job.id, { abort, stopBeating: () => { beats.stopped = true; }, done });
+      .finally(() => { running.delete(leaseOwner); wakeNap?.(); });
+    running.set(leaseOwner, { abort, stopBeating: () => { beats.stopped = true; }, done });
   }
 
   async function runJob(

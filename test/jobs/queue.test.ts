@@ -177,6 +177,23 @@ for (const backend of storeBackends()) {
     assert.deepEqual(finished.map((j) => j.id), [id]);
   });
 
+  t('a reaping hook that throws does not block claiming other jobs', async (_q, clock, store) => {
+    const errors: unknown[] = [];
+    const q = new JobQueue(store.db, store.dialect, clock, {
+      onFinished: async (_trx, j) => { if (j.id === 't-poison') throw new Error('hook down'); },
+      onError: (err) => errors.push(err),
+    });
+    await q.enqueue(q.db, job({ id: 't-poison', maxAttempts: 1 }));
+    await q.claim('dead', 1000);
+    clock.advance(1001);
+    await q.enqueue(q.db, job({ id: 't-next' }));
+    assert.equal((await q.claim('w', 1000))?.id, 't-next');
+    assert.equal(errors.length, 1);
+    const poison = await q.get('t-poison');
+    assert.equal(poison?.state, 'running', 'the failed reap was rolled back and will be retried');
+    assert.equal(poison.attempts, 1, 'and the job was not re-run');
+  });
+
   t('release gives a job back without counting the attempt', async (q) => {
     const { id } = await q.enqueue(q.db, job());
     await q.claim('w', 1000);
