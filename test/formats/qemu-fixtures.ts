@@ -140,3 +140,69 @@ export async function inspectFile(file: string, declared?: ImportFormat, opts: I
     await src.close();
   }
 }
+
+export function readAt(file: string, offset: number, length: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    fs.readSync(fd, buf, 0, length, offset);
+    return buf;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function patch(file: string, offset: number, bytes: Buffer): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function u32be(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+export function u64be(n: bigint | number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n));
+  return b;
+}
+
+export function u32le(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n >>> 0);
+  return b;
+}
+
+export function u64le(n: bigint | number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(n));
+  return b;
+}
+
+/** A copy of `file` under a new name in the same directory. */
+export function copyTo(file: string, name: string): string {
+  const out = path.join(path.dirname(file), name);
+  fs.copyFileSync(file, out);
+  return out;
+}
+
+/**
+ * qemu-img times PBKDF2 with getrusage at millisecond resolution and gives up with "Unable to get accurate CPU
+ * usage" when a fast CPU measures 0 ms; that is noise, so retry.
+ */
+export function createLuks(create: () => void): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      create();
+      return;
+    } catch (e) {
+      if (attempt >= 20 || !/accurate CPU usage/.test(String((e as { stderr?: string }).stderr ?? e))) throw e;
+    }
+  }
+}
