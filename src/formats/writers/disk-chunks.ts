@@ -56,7 +56,7 @@ export function runBytes(run: BlockRun, chunkLen: number): [number, number] {
 export async function* readChunks(
   disk: VirtualDisk,
   indices: readonly number[],
-  depth = 3,
+  depth = 4,
 ): AsyncGenerator<[number, Buffer]> {
   const pending: Promise<Buffer>[] = [];
   let next = 0;
