@@ -86,12 +86,15 @@ export function* zeros(n: number): Generator<Buffer> {
   for (let left = n; left > 0; left -= CHUNK_SIZE) yield ZERO_CHUNK.subarray(0, Math.min(left, CHUNK_SIZE));
 }
 
-/** Sector-based formats (VHD, VMDK, and qcow2 as QEMU reads it) cannot describe a size that is not a multiple of 512 bytes. */
+/**
+ * Sector-based formats (VHD, VMDK, and qcow2 as QEMU reads it) cannot describe a size that is not a
+ * multiple of 512 bytes, and QEMU cannot open them at size 0.
+ */
 export function requireWholeSectors(size: number, format: string): void {
-  if (size % 512 !== 0) {
+  if (size <= 0 || size % 512 !== 0) {
     throw new ApiError(
       'InvalidImageFormat.Malformed',
-      `${format} needs a virtual size that is a multiple of 512 bytes; this image is ${size} bytes. Export it as raw instead.`,
+      `${format} needs a non-empty virtual size that is a multiple of 512 bytes; this image is ${size} bytes. Export it as raw instead.`,
     );
   }
 }
