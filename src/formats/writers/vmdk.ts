@@ -50,7 +50,7 @@ async function* vmdkBytes(disk: VirtualDisk, cid: number): AsyncGenerator<Buffer
   let gtIndex = -1;
   let sector = OVERHEAD_SECTORS; // where the next thing goes
 
-  yield header(capacity, BigInt(GD_AT_END));
+  yield header(capacity, GD_AT_END);
   yield descriptor(capacity, cid);
 
   const flushGt = function* (): Generator<Buffer> {
