@@ -9,7 +9,7 @@ import type { Piece } from '../pieces.ts';
 import { checkClear, checkDistinct, checkInFile, fail, u64be, type Region } from '../bytes.ts';
 import { checkTableBytes, MAX_L1_BYTES, type Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
-import { TableCache } from '../table-cache.ts';
+import { readTableRun, TableCache } from '../table-cache.ts';
 import { parseQcow2Header, type Qcow2Header } from './header.ts';
 
 const TWO32 = 0x1_0000_0000;
@@ -84,15 +84,30 @@ class Qcow2Image implements OpenedImage {
     checkDistinct(Float64Array.from(starts), this.cs, 'qcow2 L2 table or refcount block');
 
     let allocated = 0;
-    for (let i = 0; i < l1Used; i++) {
-      const off = this.l2Offset(i);
-      if (off === 0) continue;
-      const table = await readExact(this.src, off, this.cs, 'qcow2 L2 table');
-      const first = i * this.h.l2Entries;
-      const last = Math.min(this.clusters, first + this.h.l2Entries);
-      for (let c = first; c < last; c++) allocated += this.decode(table, c - first, c, 0, null);
+    for (let i = 0; i < l1Used;) {
+      if (this.l2Offset(i) === 0) {
+        i++;
+        continue;
+      }
+      for (const table of await this.readL2Run(i, l1Used)) {
+        const first = i * this.h.l2Entries;
+        const last = Math.min(this.clusters, first + this.h.l2Entries);
+        for (let c = first; c < last; c++) allocated += this.decode(table, c - first, c, 0, null);
+        i++;
+      }
     }
     return allocated;
+  }
+
+  /** L2 table `i` and the ones stored right after it (up to L1 index `to`). */
+  private readL2Run(i: number, to: number): Promise<Buffer[]> {
+    return readTableRun(this.src, (k) => this.l2Offset(k), i, to, this.cs, 'qcow2 L2 table');
+  }
+
+  private async loadL2(i: number): Promise<Buffer> {
+    const run = await this.readL2Run(i, Math.ceil(this.clusters / this.h.l2Entries));
+    run.forEach((t, k) => k > 0 && this.cache.put(i + k, t));
+    return run[0];
   }
 
   /** Walks the snapshot table (entries have their own L1 tables, which we bounds-check but never read). */
@@ -133,7 +148,7 @@ class Qcow2Image implements OpenedImage {
         c = stop;
         continue;
       }
-      const table = await this.cache.get(l1i, () => readExact(this.src, off, cs, 'qcow2 L2 table'));
+      const table = await this.cache.get(l1i, () => this.loadL2(l1i));
       for (; c < stop; c++) this.decode(table, c - first, c, base, pieces);
     }
     return pieces.length > 0 ? pieces : null;

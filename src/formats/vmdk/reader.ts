@@ -11,11 +11,11 @@ import type { Piece } from '../pieces.ts';
 import { checkClear, checkDistinct, checkInFile, fail } from '../bytes.ts';
 import { checkTableBytes, type Limits } from '../limits.ts';
 import { readClipped, readExact } from '../source.ts';
-import { TableCache } from '../table-cache.ts';
+import { readTableRun, TableCache } from '../table-cache.ts';
 import { rejectDescriptorFile } from './descriptor.ts';
 import { parseVmdkHeader, type VmdkHeader } from './header.ts';
 
-const GT_CACHE_BYTES = 1024 * 1024;
+const GT_CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_DESCRIPTOR_FILE = 1024 * 1024;
 
 export async function openVmdk(src: ByteSource, limits: Limits, detection: Detection): Promise<OpenedImage> {
@@ -60,15 +60,30 @@ class SparseVmdk implements OpenedImage {
     checkTableBytes(starts.length * 8, this.limits, 'VMDK grain table index');
     checkDistinct(Float64Array.from(starts), this.h.gtEntries * 4, 'VMDK grain table');
     let allocated = 0;
-    for (let i = 0; i < this.h.gdEntries; i++) {
-      const off = this.gtOffset(i);
-      if (off === 0) continue;
-      const gt = await readExact(this.src, off, this.h.gtEntries * 4, 'VMDK grain table');
-      const first = i * this.h.gtEntries;
-      const last = Math.min(this.grains, first + this.h.gtEntries);
-      for (let g = first; g < last; g++) allocated += this.decode(gt, g - first, g, 0, null);
+    for (let i = 0; i < this.h.gdEntries;) {
+      if (this.gtOffset(i) === 0) {
+        i++;
+        continue;
+      }
+      for (const gt of await this.readGtRun(i)) {
+        const first = i * this.h.gtEntries;
+        const last = Math.min(this.grains, first + this.h.gtEntries);
+        for (let g = first; g < last; g++) allocated += this.decode(gt, g - first, g, 0, null);
+        i++;
+      }
     }
     return allocated;
+  }
+
+  /** Grain table `i` and the ones stored right after it. */
+  private readGtRun(i: number): Promise<Buffer[]> {
+    return readTableRun(this.src, (k) => this.gtOffset(k), i, this.h.gdEntries, this.h.gtEntries * 4, 'VMDK grain table');
+  }
+
+  private async loadGt(i: number): Promise<Buffer> {
+    const run = await this.readGtRun(i);
+    run.forEach((gt, k) => k > 0 && this.cache.put(i + k, gt));
+    return run[0];
   }
 
   async plan(index: number): Promise<Piece[] | null> {
@@ -87,7 +102,7 @@ class SparseVmdk implements OpenedImage {
         g = stop;
         continue;
       }
-      const gt = await this.cache.get(i, () => readExact(this.src, off, h.gtEntries * 4, 'VMDK grain table'));
+      const gt = await this.cache.get(i, () => this.loadGt(i));
       for (; g < stop; g++) this.decode(gt, g - first, g, base, pieces);
     }
     return pieces.length > 0 ? pieces : null;
