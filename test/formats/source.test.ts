@@ -1,0 +1,92 @@
+/** Byte sources, bounds-checked reads, CRC-32C, and chunk assembly from pieces. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomFillSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { deflateRawSync, deflateSync } from 'node:zlib';
+import { bufferSource, openFileSource, readExact } from '../../src/formats/index.ts';
+import { crc32c } from '../../src/formats/crc32c.ts';
+import { fillChunk } from '../../src/formats/pieces.ts';
+import { forEachSetRun } from '../../src/formats/vhd/reader.ts';
+import { makeTempDir, rejectsWith, removeDir } from './qemu-fixtures.ts';
+
+test('readExact returns the bytes and rejects reads past the end as truncated', async () => {
+  const data = randomFillSync(Buffer.alloc(1000));
+  const src = bufferSource(data);
+  assert.ok((await readExact(src, 100, 200)).equals(data.subarray(100, 300)));
+  assert.equal((await readExact(src, 1000, 0)).length, 0);
+  await rejectsWith(readExact(src, 900, 200), 'InvalidImage.Truncated');
+  await rejectsWith(readExact(src, 2 ** 60, 8), 'InvalidImage.Truncated');
+  await rejectsWith(readExact(src, -1, 8), 'InvalidImage.Truncated');
+});
+
+test('file sources read like buffer sources', async () => {
+  const dir = makeTempDir();
+  try {
+    const data = randomFillSync(Buffer.alloc(70000));
+    const file = path.join(dir, 'f.bin');
+    fs.writeFileSync(file, data);
+    const src = await openFileSource(file);
+    try {
+      assert.equal(src.size, 70000);
+      assert.ok((await readExact(src, 65000, 5000)).equals(data.subarray(65000)));
+      await rejectsWith(readExact(src, 69999, 2), 'InvalidImage.Truncated');
+    } finally {
+      await src.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('crc32c matches the standard check value', () => {
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+  assert.equal(crc32c(Buffer.alloc(0)), 0);
+  assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa);
+});
+
+test('fillChunk places data, zero-fills gaps, coalesces runs and inflates compressed pieces', async () => {
+  const file = randomFillSync(Buffer.alloc(64 * 1024));
+  const unit = Buffer.alloc(4096, 0x77);
+  unit.fill(0x12, 100, 200);
+  const raw = deflateRawSync(unit);
+  const z = deflateSync(unit);
+  const marker = Buffer.concat([Buffer.alloc(12), z]);
+  marker.writeUInt32LE(z.length, 8);
+  const host = Buffer.concat([file, raw, Buffer.alloc(3), z, marker]);
+  const rawAt = file.length;
+  const zAt = rawAt + raw.length + 3;
+  const markerAt = zAt + z.length;
+  const chunk = await fillChunk(bufferSource(host), [
+    { kind: 'data', at: 10, length: 100, host: 0 },
+    { kind: 'data', at: 110, length: 50, host: 100 },
+    { kind: 'compressed', codec: 'deflate-raw', at: 1000, length: 4096, host: rawAt, window: raw.length + 512, unit: 4096, skip: 0 },
+    { kind: 'compressed', codec: 'zlib', at: 6000, length: 1000, host: zAt, window: z.length, unit: 4096, skip: 50 },
+    { kind: 'compressed', codec: 'vmdk-marker', at: 8000, length: 4096, host: markerAt, window: 8192, unit: 4096, skip: 0 },
+  ], 16384);
+  const expected = Buffer.alloc(16384);
+  file.copy(expected, 10, 0, 150);
+  unit.copy(expected, 1000);
+  unit.copy(expected, 6000, 50, 1050);
+  unit.copy(expected, 8000);
+  assert.ok(chunk.equals(expected));
+});
+
+test('fillChunk rejects corrupt compressed data and oversize output', async () => {
+  const bomb = deflateRawSync(Buffer.alloc(1 << 20));
+  const src = bufferSource(Buffer.concat([bomb, Buffer.alloc(512, 0xff)]));
+  await rejectsWith(fillChunk(src, [{ kind: 'compressed', codec: 'deflate-raw', at: 0, length: 4096, host: 0, window: bomb.length, unit: 4096, skip: 0 }], 4096), 'InvalidImage.Malformed');
+  await rejectsWith(fillChunk(src, [{ kind: 'compressed', codec: 'zlib', at: 0, length: 4096, host: bomb.length, window: 512, unit: 4096, skip: 0 }], 4096), 'InvalidImage.Malformed');
+  await rejectsWith(fillChunk(src, [{ kind: 'data', at: 0, length: 4096, host: src.size - 100 }], 4096), 'InvalidImage.Truncated');
+});
+
+test('forEachSetRun finds runs of set bits, most significant bit first', () => {
+  const runs: [number, number][] = [];
+  const bitmap = Buffer.from([0xff, 0xff, 0x0f, 0x00, 0x80, 0xff]);
+  forEachSetRun(bitmap, 0, 48, (s, n) => runs.push([s, n]));
+  assert.deepEqual(runs, [[0, 16], [20, 4], [32, 1], [40, 8]]);
+  const partial: [number, number][] = [];
+  forEachSetRun(bitmap, 3, 22, (s, n) => partial.push([s, n]));
+  assert.deepEqual(partial, [[3, 13], [20, 2]]);
+});
