@@ -58,12 +58,17 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const server = Fastify({ logger: opts.logger === false ? false : { level: config.logLevel } });
   await server.register(async (scope) => registerEcsGateway(scope, { services, box, maxClockSkewMs: config.maxClockSkewMs }));
 
+  // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
+  const maintenance = setInterval(() => void store.optimize().catch((e) => server.log.warn({ err: e }, 'optimize failed')), 3600_000);
+  maintenance.unref();
+
   return {
     server,
     services,
     store,
     box,
     async close() {
+      clearInterval(maintenance);
       await server.close();
       await store.close();
     },

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
@@ -11,6 +11,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** Refreshes planner statistics (SQLite; PostgreSQL's autovacuum does this by itself). */
+  optimize(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,5 +56,10 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     await db.destroy();
     throw error instanceof Error ? error : new Error(String(error));
   }
-  return { db, dialect, close: () => db.destroy() };
+  const optimize = async () => {
+    // 0x10002: analyse every table whose statistics are missing or stale (cheap when they are fresh).
+    if (dialect === 'sqlite') await sql`PRAGMA optimize=0x10002`.execute(db);
+  };
+  await optimize();
+  return { db, dialect, optimize, close: () => db.destroy() };
 }

@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { postgresBaseUrl, type TestStore } from '../support/stores.ts';
+import type { TestStore } from '../support/stores.ts';
 
 /** Polls `check` until it returns something truthy (a hang guard of 30 s, not a timing assertion). */
 export async function waitFor<T>(check: () => Promise<T | undefined | false | null>, intervalMs = 10, giveUpMs = 30_000): Promise<T> {
@@ -18,26 +17,7 @@ export function untilAborted(signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
 }
 
-/**
- * Closes a test store and waits until the server has really ended its sessions before dropping the
- * database. pg.Pool#end() resolves before its connections are gone, and the drop's `with (force)` then
- * kills them mid-goodbye, which surfaces as an uncaught "terminating connection" error.
- */
+/** Closes a test store and drops its database (stores.ts waits for the server to end the sessions first). */
 export async function disposeStore(store: TestStore): Promise<void> {
-  await store.close();
-  const base = postgresBaseUrl();
-  if (base && store.url.startsWith('postgres')) {
-    const name = new URL(store.url).pathname.slice(1);
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    try {
-      await waitFor(async () => {
-        const { rows } = await admin.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
-        return rows[0].n === 0;
-      }, 10, 5_000).catch(() => undefined);
-    } finally {
-      await admin.end();
-    }
-  }
   await store.dispose();
 }

@@ -43,6 +43,13 @@ export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: str
       const c = new pg.Client({ connectionString: baseUrl });
       await c.connect();
       try {
+        // pg.Pool#end() resolves before the server has ended its sessions; a forced drop would then kill
+        // them mid-goodbye, which surfaces as an uncaught "terminating connection" error in the test.
+        for (let i = 0; i < 500; i++) {
+          const { rows } = await c.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
         await c.query(`drop database if exists ${name} with (force)`);
       } finally {
         await c.end();

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { OwnerAlias } from '../../domain/image-rules.ts';
-import { aliasCondition, ownerAliasFor, visibleTo } from './visibility.ts';
+import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 
 export interface ImageFilter {
   region: string;
@@ -35,13 +35,17 @@ export interface ImageView {
   isSelfShared: boolean;
 }
 
+function newestFirst(a: ImageRow, b: ImageRow): number {
+  return b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
 function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function filtered(db: Kysely<Database>, f: ImageFilter) {
+function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
   return db.selectFrom('images as i').where('i.region', '=', f.region).where((eb) => {
-    const c = [aliasCondition(eb, f.viewer, f.alias, f.isPublic === true)];
+    const c = [part(eb)];
     if (f.ids?.length) c.push(eb('i.id', 'in', f.ids));
     if (f.name) c.push(sql<SqlBool>`lower(i.name) like ${`%${escapeLike(f.name.toLowerCase())}%`} escape '\\'`);
     if (f.family) c.push(eb('i.family', '=', f.family));
@@ -53,13 +57,14 @@ function filtered(db: Kysely<Database>, f: ImageFilter) {
     if (f.ownerId) c.push(eb('i.owner_id', '=', f.ownerId));
     if (f.createdFrom !== undefined) c.push(eb('i.created_at', '>=', f.createdFrom));
     if (f.createdTo !== undefined) c.push(eb('i.created_at', '<=', f.createdTo));
+    // Subqueries driven by their own indexes (snapshot, tag) rather than probed once per image.
     if (f.snapshotId) {
-      c.push(eb.exists(eb.selectFrom('image_disks as d').select('d.image_id').whereRef('d.image_id', '=', 'i.id').where('d.snapshot_id', '=', f.snapshotId)));
+      c.push(eb('i.id', 'in', eb.selectFrom('image_disks as d').select('d.image_id').where('d.snapshot_id', '=', f.snapshotId)));
     }
     for (const t of f.tags ?? []) {
-      let sub = eb.selectFrom('tags as t').select('t.resource_id').whereRef('t.resource_id', '=', 'i.id').where('t.tag_key', '=', t.key);
+      let sub = eb.selectFrom('tags as t').select('t.resource_id').where('t.tag_key', '=', t.key);
       if (t.value !== undefined) sub = sub.where('t.tag_value', '=', t.value);
-      c.push(eb.exists(sub));
+      c.push(eb('i.id', 'in', sub));
     }
     if (f.usage && f.inUse) {
       const used = [...f.inUse];
@@ -75,10 +80,19 @@ export async function describeImages(
   f: ImageFilter,
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
-  const [{ n }] = await filtered(db, f).select((eb) => eb.fn.countAll<number>().as('n')).execute();
-  const rows = await filtered(db, f).selectAll('i').orderBy('i.created_at', 'desc').orderBy('i.id', 'desc')
-    .offset(page.offset).limit(page.limit).execute();
-  return { total: Number(n), items: await views(db, rows, f.viewer) };
+  const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
+  const counts = await Promise.all(parts.map((part) => filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n')).execute()));
+  const total = counts.reduce((sum, [{ n }]) => sum + Number(n), 0);
+  const ordered = (part: VisibilityPart) => filtered(db, f, part).selectAll('i').orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+  let rows: ImageRow[];
+  if (parts.length === 1) {
+    rows = await ordered(parts[0]).offset(page.offset).limit(page.limit).execute();
+  } else {
+    // Each part yields its own newest rows; merging them gives the page without sorting the whole region.
+    const heads = await Promise.all(parts.map((part, i) => (Number(counts[i][0].n) ? ordered(part).limit(page.offset + page.limit).execute() : [])));
+    rows = heads.flat().sort(newestFirst).slice(page.offset, page.offset + page.limit);
+  }
+  return { total, items: await views(db, rows, f.viewer) };
 }
 
 /** Adds disks, tags and share state to image rows (three queries for the whole page). */

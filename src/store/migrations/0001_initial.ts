@@ -55,10 +55,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('images_pk', ['region', 'id'])
     .execute();
   await db.schema.createIndex('images_id').ifNotExists().on('images').column('id').execute();
-  await db.schema.createIndex('images_region_owner').ifNotExists().on('images').columns(['region', 'owner_id', 'status', 'created_at']).execute();
-  await db.schema.createIndex('images_region_category').ifNotExists().on('images').columns(['region', 'category', 'status', 'created_at']).execute();
-  await db.schema.createIndex('images_family').ifNotExists().on('images').columns(['region', 'family', 'created_at']).execute();
-  await db.schema.createIndex('images_owner_name').ifNotExists().on('images').columns(['owner_id', 'region', 'name']).execute();
+  // Listing indexes: each DescribeImages visibility part (own / by category) filters and orders on one of these;
+  // the trailing columns cover the common filters, so counts and pages need no table lookups.
+  const covered = ['family', 'architecture', 'os_type', 'name'];
+  await db.schema.createIndex('images_owner_status').ifNotExists().on('images').columns(['region', 'owner_id', 'category', 'status', 'created_at', 'id', ...covered]).execute();
+  await db.schema.createIndex('images_owner_created').ifNotExists().on('images').columns(['region', 'owner_id', 'category', 'created_at', 'id']).execute();
+  await db.schema.createIndex('images_category_status').ifNotExists().on('images').columns(['region', 'category', 'status', 'created_at', 'id', ...covered]).execute();
+  await db.schema.createIndex('images_family').ifNotExists().on('images').columns(['region', 'family', 'status', 'created_at']).execute();
 
   await db.schema.createTable('image_disks').ifNotExists()
     .addColumn('image_id', 'varchar(128)', (c) => c.notNull())
