@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001_initial.ts';
+import * as m0002 from './migrations/0002_compute.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -19,6 +20,7 @@ export interface Store {
 /** Numbered migrations, in order. Add new ones at the end; never edit a released one. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_compute': m0002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -140,7 +140,77 @@ export interface IdempotencyRow {
   created_at: number;
 }
 
+export interface InstanceRow {
+  id: string;
+  region: string;
+  zone: string;
+  owner_id: string;
+  name: string;
+  instance_type: string;
+  /** Pending | Running | Starting | Stopping | Stopped */
+  status: string;
+  image_id: string;
+  charge_type: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DiskRow {
+  id: string;
+  region: string;
+  zone: string;
+  owner_id: string;
+  instance_id: string;
+  name: string;
+  type: 'system' | 'data';
+  category: string;
+  size_gib: number;
+  device: string;
+  /** In_use | Available */
+  status: string;
+  source_image_id: string;
+  source_snapshot_id: string;
+  manifest_id: string;
+  version: number;
+  delete_with_instance: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SnapshotRow {
+  id: string;
+  region: string;
+  owner_id: string;
+  name: string;
+  description: string;
+  source_disk_id: string;
+  source_disk_type: 'system' | 'data';
+  source_disk_size_gib: number;
+  source_snapshot_id: string;
+  source_region: string;
+  snapshot_type: string;
+  manifest_id: string;
+  /** progressing | accomplished | failed */
+  status: string;
+  progress: number;
+  unique_bytes: number;
+  retention_days: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface BucketRow {
+  name: string;
+  owner_id: string;
+  region: string;
+  created_at: number;
+}
+
 export interface Database {
+  instances: InstanceRow;
+  disks: DiskRow;
+  snapshots: SnapshotRow;
+  buckets: BucketRow;
   accounts: AccountRow;
   access_keys: AccessKeyRow;
   images: ImageRow;
