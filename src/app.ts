@@ -9,7 +9,15 @@ import { createSecretBox, loadMasterKey, type SecretBox } from './services/secre
 import { ensureSystemAccount } from './services/accounts.ts';
 import { seedPublicImages } from './services/catalog-seed.ts';
 import type { Clock, Services } from './services/context.ts';
-import { registerEcsGateway } from './api/ecs/gateway.ts';
+import { registerEcsGateway, type GatewayDeps } from './api/ecs/gateway.ts';
+import { registerDiskRoutes } from './api/disks/routes.ts';
+import { registerTransferRoutes } from './api/transfer/routes.ts';
+import { createDataPlane } from './services/data-plane.ts';
+import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
+import type { JobKind } from './services/job-kinds.ts';
+import { imageJobKinds } from './services/images/jobs.ts';
+import { transferJobKinds } from './services/transfer/jobs.ts';
+import os from 'node:os';
 
 export interface App {
   server: FastifyInstance;
@@ -22,6 +30,10 @@ export interface App {
 export interface AppOptions {
   clock?: Clock;
   logger?: boolean;
+  /** Run the job worker in this process (default true). */
+  worker?: boolean;
+  /** Job lease; a crashed worker's jobs are resumed this long after its last heartbeat. */
+  jobLeaseMs?: number;
 }
 
 export function loadRegionTable(config: Pick<Config, 'regionsFile'>): Regions {
@@ -44,6 +56,13 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const systemAccount = await ensureSystemAccount(store.db);
   await seedPublicImages(store.db, systemAccount, catalog, regions);
 
+  const dataPlane = await createDataPlane(config, store.db, store.dialect, () => clock.now());
+  let worker: Worker | undefined;
+  let kinds: Record<string, JobKind> = {};
+  const jobs = new JobQueue(store.db, store.dialect, clock, {
+    onFinished: async (trx, job) => kinds[job.kind]?.onFinished?.(trx, job),
+  });
+
   const services: Services = {
     db: store.db,
     dialect: store.dialect,
@@ -51,12 +70,38 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     instanceTypes: loadInstanceTypes(undefined, regionInfos),
     clock,
     limits: { imageQuota: config.imageQuota },
-    // Instances arrive with the compute resources; until then no image is in use.
-    imagesInUse: async () => new Set<string>(),
+    dataDir: config.dataDir,
+    dataPlane,
+    jobs,
+    wakeWorker: () => worker?.wake(),
+    imagesInUse: async (region, ids) => {
+      let q = store.db.selectFrom('instances').select('image_id').distinct().where('region', '=', region);
+      if (ids) {
+        if (ids.length === 0) return new Set<string>();
+        q = q.where('image_id', 'in', ids);
+      }
+      return new Set((await q.execute()).map((r) => r.image_id));
+    },
   };
+  kinds = { ...imageJobKinds(services), ...transferJobKinds(services) };
 
   const server = Fastify({ logger: opts.logger === false ? false : { level: config.logLevel } });
-  await server.register(async (scope) => registerEcsGateway(scope, { services, box, maxClockSkewMs: config.maxClockSkewMs }));
+  const deps: GatewayDeps = { services, box, maxClockSkewMs: config.maxClockSkewMs };
+  await server.register(async (scope) => registerEcsGateway(scope, deps));
+  await server.register(async (scope) => registerDiskRoutes(scope, deps));
+  await server.register(async (scope) => registerTransferRoutes(scope, deps));
+
+  if (opts.worker !== false) {
+    worker = startWorker({
+      queue: jobs,
+      owner: `${os.hostname().slice(0, 30)}-${process.pid}`,
+      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
+      leaseMs: opts.jobLeaseMs ?? 30_000,
+      pollMs: 250,
+      concurrency: 4,
+      onError: (err) => server.log.error({ err }, 'job worker error'),
+    });
+  }
 
   // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
   const maintenance = setInterval(() => void store.optimize().catch((e) => server.log.warn({ err: e }, 'optimize failed')), 3600_000);
@@ -69,7 +114,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     box,
     async close() {
       clearInterval(maintenance);
+      await worker?.stop();
       await server.close();
+      await dataPlane.close();
       await store.close();
     },
   };

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Dialect } from '../store/db.ts';
-import type { ChunkIndex, ChunkRef, UploadTickets } from './types.ts';
+import type { ChunkIndex, ChunkRef, GarbageClaim, UploadTickets } from './types.ts';
 import { ChunkNotLiveError } from './errors.ts';
 
 export interface ChunkIndexOptions {
@@ -134,7 +134,7 @@ export class KyselyChunkIndex implements ChunkIndex {
     await retrying(() => this.db.transaction().execute((trx) => releaseRefsIn(trx, region, refs, this.now())));
   }
 
-  async claimGarbage(region: string, cutoffMs: number, limit: number): Promise<ChunkRef[]> {
+  async claimGarbage(region: string, cutoffMs: number, limit: number): Promise<GarbageClaim> {
     const now = this.now();
     const abandonedBefore = now - this.leaseMs;
     const claimable = (eb: ExpressionBuilder<Database, 'chunks'>) =>
@@ -156,10 +156,10 @@ export class KyselyChunkIndex implements ChunkIndex {
         .returning('ref')
         .execute(),
     );
-    return out.map((r) => r.ref).sort();
+    return { refs: out.map((r) => r.ref).sort(), claimedAt: now };
   }
 
-  async forget(region: string, refs: ChunkRef[]): Promise<void> {
+  async forget(region: string, refs: ChunkRef[], claimedAt: number): Promise<void> {
     for (const part of batches([...new Set(refs)].sort())) {
       await retrying(() =>
         this.db
@@ -167,12 +167,13 @@ export class KyselyChunkIndex implements ChunkIndex {
           .where('region', '=', region)
           .where('ref', 'in', part)
           .where('state', '=', 'deleting')
+          .where('touched_at', '=', claimedAt)
           .execute(),
       );
     }
   }
 
-  async claimOrphans(region: string, refs: ChunkRef[]): Promise<ChunkRef[]> {
+  async claimOrphans(region: string, refs: ChunkRef[]): Promise<GarbageClaim> {
     const now = this.now();
     const claimed: ChunkRef[] = [];
     for (const part of batches([...new Set(refs)].sort())) {
@@ -182,7 +183,7 @@ export class KyselyChunkIndex implements ChunkIndex {
       );
       for (const r of out) claimed.push(r.ref);
     }
-    return claimed.sort();
+    return { refs: claimed.sort(), claimedAt: now };
   }
 }
 

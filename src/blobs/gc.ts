@@ -3,7 +3,7 @@
  * `deleting`), deletes their bytes while the claim's lease holds, then forgets the rows. Deleting bytes
  * before forgetting the row is what lets `touch` wait for (or, after the lease, take over) a deletion.
  */
-import type { ChunkIndex, ChunkRef, ChunkStore } from './types.ts';
+import type { ChunkIndex, ChunkRef, ChunkStore, GarbageClaim } from './types.ts';
 import { createLimiter } from './limit.ts';
 
 export interface GcOptions {
@@ -36,14 +36,14 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const result: GcResult = { claimed: 0, deleted: 0, expired: 0, orphans: 0 };
   if (opts.sweepOrphans) await sweepOrphans(opts, result);
   for (;;) {
-    const claimedAt = now();
-    const refs = await opts.index.claimGarbage(opts.region, claimedAt - opts.graceMs, batchSize);
+    const claim = await opts.index.claimGarbage(opts.region, now() - opts.graceMs, batchSize);
+    const { refs } = claim;
     if (refs.length === 0) return result;
     result.claimed += refs.length;
-    const { deleted, expired, errors } = await deleteClaimed(refs, claimedAt, opts);
+    const { deleted, expired, errors } = await deleteClaimed(claim, opts);
     result.deleted += deleted.length;
     result.expired += expired.length;
-    await opts.index.forget(opts.region, deleted);
+    await opts.index.forget(opts.region, deleted, claim.claimedAt);
     // Rows whose delete failed stay `deleting`; after the lease a later run (or a touch) finishes them.
     if (errors.length > 0) throw errors[0];
     if (refs.length < batchSize || expired.length > 0) return result;
@@ -51,17 +51,15 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
 }
 
 async function sweepOrphans(opts: GcOptions, result: GcResult): Promise<void> {
-  const now = opts.now ?? Date.now;
   const batchSize = opts.batchSize ?? 256;
   let listed: ChunkRef[] = [];
   const sweep = async () => {
-    const claimedAt = now();
-    const refs = await opts.index.claimOrphans(opts.region, listed);
+    const claim = await opts.index.claimOrphans(opts.region, listed);
     listed = [];
-    const { deleted, errors } = await deleteClaimed(refs, claimedAt, opts);
+    const { deleted, errors } = await deleteClaimed(claim, opts);
     result.orphans += deleted.length;
     result.deleted += deleted.length;
-    await opts.index.forget(opts.region, deleted);
+    await opts.index.forget(opts.region, deleted, claim.claimedAt);
     if (errors.length > 0) throw errors[0];
   };
   for await (const ref of opts.store.list()) {
@@ -72,12 +70,11 @@ async function sweepOrphans(opts: GcOptions, result: GcResult): Promise<void> {
 }
 
 /**
- * Deletes the bytes of claimed refs, each only while the claim made at `claimedAt` is still valid.
+ * Deletes the bytes of claimed refs, each only while the claim is still valid.
  * Exported so tests can run a collector step by step.
  */
 export async function deleteClaimed(
-  refs: ChunkRef[],
-  claimedAt: number,
+  { refs, claimedAt }: GarbageClaim,
   opts: Pick<GcOptions, 'index' | 'store' | 'now' | 'concurrency' | 'leaseMarginMs'>,
 ): Promise<{ deleted: ChunkRef[]; expired: ChunkRef[]; errors: unknown[] }> {
   const now = opts.now ?? Date.now;

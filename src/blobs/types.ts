@@ -51,6 +51,12 @@ export interface ChunkStore {
  */
 export type UploadTickets = Map<ChunkRef, string>;
 
+/** Refs a collector claimed, and when. The time also identifies the claim: a re-claim is always later. */
+export interface GarbageClaim {
+  refs: ChunkRef[];
+  claimedAt: number;
+}
+
 /**
  * Reference counts and GC state of chunks, kept in the metadata store (one row per region+ref).
  * See src/blobs/README.md for the protocol that keeps GC from deleting a chunk an import is about to use.
@@ -72,16 +78,20 @@ export interface ChunkIndex {
   releaseRefs(region: string, refs: ChunkRef[]): Promise<void>;
   /**
    * Refs with refcount 0 last touched before `cutoff` (ms epoch), marked as deleting atomically, plus
-   * deletions whose lease expired. The caller deletes their bytes within `leaseMs`, then calls `forget`.
+   * deletions whose lease expired. The caller deletes their bytes before `claimedAt + leaseMs`, then
+   * calls `forget`.
    */
-  claimGarbage(region: string, cutoffMs: number, limit: number): Promise<ChunkRef[]>;
-  /** Drop the rows of refs whose bytes were deleted. */
-  forget(region: string, refs: ChunkRef[]): Promise<void>;
+  claimGarbage(region: string, cutoffMs: number, limit: number): Promise<GarbageClaim>;
+  /**
+   * Drop the rows of claimed refs whose bytes were deleted. Rows claimed again since (the lease expired
+   * and another collector took them) are left to that collector.
+   */
+  forget(region: string, refs: ChunkRef[], claimedAt: number): Promise<void>;
   /**
    * Claims stored refs that have no row at all (bytes an import put after GC had collected its row) by
    * inserting `deleting` rows; returns the refs claimed. Delete and forget them like claimGarbage's.
    */
-  claimOrphans(region: string, refs: ChunkRef[]): Promise<ChunkRef[]>;
+  claimOrphans(region: string, refs: ChunkRef[]): Promise<GarbageClaim>;
 }
 
 /** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */

@@ -3,9 +3,12 @@ import { EXIT } from './command.ts';
 import { parseFlags } from '../config.ts';
 import { serve } from './commands/serve.ts';
 import { accountCreate, accountList } from './commands/account.ts';
+import { computeCommands } from './commands/compute/index.ts';
+import { transferCommands } from './commands/transfer/index.ts';
+import { imagesCommands } from './commands/images/index.ts';
 
 /** Every command, by its name path. */
-export const COMMANDS: Command[] = [serve, accountCreate, accountList];
+export const COMMANDS: Command[] = [serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands];
 
 function help(io: CliIo): void {
   io.out('imagehouse: a cloud VM image service that speaks the Alibaba Cloud ECS API\n');

@@ -76,32 +76,43 @@ for (const backend of storeBackends()) {
       await env.index.touch(REGION, [refs[1]], sizes(refs[1])); // fresh touch: inside the grace period
       const cutoff = env.clock.now() - 500;
       const first = await env.index.claimGarbage(REGION, cutoff, 2);
-      assert.equal(first.length, 2);
+      assert.equal(first.refs.length, 2);
+      assert.equal(first.claimedAt, env.clock.now());
+      env.clock.advance(1);
       const second = await env.index.claimGarbage(REGION, cutoff, 10);
-      assert.deepEqual([...first, ...second].sort(), [refs[2], refs[3], refs[4]].sort());
-      assert.deepEqual(await env.index.claimGarbage(REGION, cutoff, 10), []);
-      for (const r of first) assert.equal((await env.row(r))?.state, 'deleting');
+      assert.deepEqual([...first.refs, ...second.refs].sort(), [refs[2], refs[3], refs[4]].sort());
+      assert.deepEqual((await env.index.claimGarbage(REGION, cutoff, 10)).refs, []);
+      for (const r of first.refs) assert.equal((await env.row(r))?.state, 'deleting');
       assert.equal((await env.row(refs[0]))?.state, 'live');
-      await env.index.forget(REGION, [...first, refs[0], refs[1]]);
-      assert.deepEqual((await env.rows()).map((r) => r.ref).sort(), [refs[0], refs[1], ...second].sort());
+      await env.index.forget(REGION, [...first.refs, refs[0], refs[1]], first.claimedAt);
+      assert.deepEqual((await env.rows()).map((r) => r.ref).sort(), [refs[0], refs[1], ...second.refs].sort());
+      await env.index.forget(REGION, second.refs, first.claimedAt);
+      assert.equal((await env.rows()).length, 2 + second.refs.length, 'forget only removes rows of its own claim');
     });
 
-    it('reclaims a deletion whose lease expired (the collector died)', async () => {
+    it('reclaims a deletion whose lease expired (the collector died); the dead claim can no longer forget', async () => {
       const a = ref(1);
       await live(env, a);
       env.clock.advance(1000);
-      assert.deepEqual(await env.index.claimGarbage(REGION, env.clock.now(), 10), [a]);
-      assert.deepEqual(await env.index.claimGarbage(REGION, env.clock.now(), 10), []);
+      const dead = await env.index.claimGarbage(REGION, env.clock.now(), 10);
+      assert.deepEqual(dead.refs, [a]);
+      assert.deepEqual((await env.index.claimGarbage(REGION, env.clock.now(), 10)).refs, []);
       env.clock.advance(env.index.leaseMs + 1);
-      assert.deepEqual(await env.index.claimGarbage(REGION, env.clock.now(), 10), [a]);
+      const again = await env.index.claimGarbage(REGION, env.clock.now(), 10);
+      assert.deepEqual(again.refs, [a]);
+      await env.index.forget(REGION, [a], dead.claimedAt);
+      assert.equal((await env.row(a))?.state, 'deleting', 'still claimed by the live collector');
+      await env.index.forget(REGION, [a], again.claimedAt);
+      assert.equal(await env.row(a), undefined);
     });
 
     it('markStored fails for a row that was collected and re-created meanwhile', async () => {
       const a = ref(1);
       const mine = await env.index.touch(REGION, [a], sizes(a));
       env.clock.advance(1000);
-      assert.deepEqual(await env.index.claimGarbage(REGION, env.clock.now(), 10), [a]);
-      await env.index.forget(REGION, [a]);
+      const claim = await env.index.claimGarbage(REGION, env.clock.now(), 10);
+      assert.deepEqual(claim.refs, [a]);
+      await env.index.forget(REGION, [a], claim.claimedAt);
       const theirs = await env.index.touch(REGION, [a], sizes(a));
       assert.notEqual(theirs.get(a), mine.get(a));
       assert.deepEqual(await env.index.markStored(REGION, mine), [a]);
@@ -111,7 +122,7 @@ for (const backend of storeBackends()) {
     it('claims orphans (bytes without a row) but never a ref that has a row', async () => {
       const [a, b] = [ref(1), ref(2)];
       await live(env, a);
-      assert.deepEqual(await env.index.claimOrphans(REGION, [a, b]), [b]);
+      assert.deepEqual((await env.index.claimOrphans(REGION, [a, b])).refs, [b]);
       assert.equal((await env.row(b))?.state, 'deleting');
       assert.equal((await env.row(a))?.state, 'live');
     });

@@ -46,7 +46,7 @@ export async function openBlobEnv(
     row: (ref) => meta.db.selectFrom('chunks').selectAll().where('region', '=', REGION).where('ref', '=', ref).executeTakeFirst(),
     rows: () => meta.db.selectFrom('chunks').selectAll().where('region', '=', REGION).orderBy('ref').execute(),
     async dispose() {
-      await cas.close();
+      if (!opts.cas) await cas.close(); // a store passed in belongs to the caller
       await meta.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     },

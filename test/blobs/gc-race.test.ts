@@ -9,7 +9,7 @@ import { storeBackends } from '../support/stores.ts';
 import { collectGarbage, deleteClaimed } from '../../src/blobs/gc.ts';
 import { ChunkNotLiveError } from '../../src/blobs/errors.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
-import type { Manifest } from '../../src/blobs/types.ts';
+import type { GarbageClaim, Manifest } from '../../src/blobs/types.ts';
 import { openBlobEnv, REGION, type BlobEnv } from './env.ts';
 
 const GRACE = 1_000;
@@ -46,11 +46,8 @@ function importer(env: BlobEnv, ids: number[]) {
   };
 }
 
-async function gcClaim(env: BlobEnv) {
-  const claimedAt = env.clock.now();
-  const refs = await env.index.claimGarbage(REGION, claimedAt - GRACE, 100);
-  return { claimedAt, refs };
-}
+const gcClaim = (env: BlobEnv) => env.index.claimGarbage(REGION, env.clock.now() - GRACE, 100);
+const gcDelete = (env: BlobEnv, claim: GarbageClaim) => deleteClaimed(claim, { index: env.index, store: env.cas, now: env.clock.now });
 
 async function settled(p: Promise<unknown>, ms = 40): Promise<boolean> {
   let done = false;
@@ -77,10 +74,10 @@ for (const backend of storeBackends()) {
       const imp = importer(env, [1]);
       const touching = imp.touch();
       assert.equal(await settled(touching), false, 'touch must wait while the row is deleting');
-      const { deleted } = await deleteClaimed(gc.refs, gc.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      const { deleted } = await gcDelete(env, gc);
       assert.deepEqual(deleted, [refOf(1)]);
       assert.equal(await settled(touching), false);
-      await env.index.forget(REGION, deleted);
+      await env.index.forget(REGION, deleted, gc.claimedAt);
       assert.deepEqual([...(await touching).keys()], [refOf(1)]);
       await imp.upload();
       assert.deepEqual(await imp.mark(), []);
@@ -118,13 +115,34 @@ for (const backend of storeBackends()) {
       await imp.commit();
 
       // The collector wakes up and carries on with its old claim.
-      const { deleted, expired } = await deleteClaimed(stale.refs, stale.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      const { deleted, expired } = await gcDelete(env, stale);
       assert.deepEqual(deleted, []);
       assert.deepEqual(expired, [refOf(1)]);
-      await env.index.forget(REGION, stale.refs);
+      await env.index.forget(REGION, stale.refs, stale.claimedAt);
       assert.equal(await env.cas.has(refOf(1)), true);
       assert.equal((await env.row(refOf(1)))?.state, 'live');
       assert.equal((await env.row(refOf(1)))?.refcount, 1);
+    });
+
+    it('a collector that stalls between delete and forget cannot forget the row out from under a newer claim', async () => {
+      await env.repo.release(await importer(env, [1]).all());
+      env.clock.advance(GRACE + 1);
+      const slow = await gcClaim(env);
+      assert.deepEqual((await gcDelete(env, slow)).deleted, [refOf(1)]);
+      env.clock.advance(LEASE + 1); // slow stalls; its claim expires and another collector re-claims
+      const fresh = await gcClaim(env);
+      assert.deepEqual(fresh.refs, [refOf(1)]);
+      await env.index.forget(REGION, slow.refs, slow.claimedAt); // slow wakes up
+      const imp = importer(env, [1]);
+      const touching = imp.touch();
+      assert.equal(await settled(touching), false, 'the row is still claimed by the fresh collector');
+      const { deleted } = await gcDelete(env, fresh);
+      await env.index.forget(REGION, deleted, fresh.claimedAt);
+      await touching;
+      await imp.upload();
+      assert.deepEqual(await imp.mark(), []);
+      await imp.commit();
+      assert.equal(await env.cas.has(refOf(1)), true);
     });
 
     it('an import that outlives the grace period fails to commit instead of referencing deleted bytes', async () => {
@@ -232,14 +250,14 @@ async function interleave(env: BlobEnv, seed: number, steps: number) {
       if (claim.refs.length === 0) continue;
       await gate(name);
       if (diesSometimes && rnd() < 0.3) continue; // died: the claim is abandoned
-      const { deleted } = await deleteClaimed(claim.refs, claim.claimedAt, { index: env.index, store: env.cas, now: env.clock.now });
+      const { deleted } = await gcDelete(env, claim);
       for (const ref of deleted) {
         const row = await env.row(ref);
         if (row?.state !== 'deleting') violations.push(`collector deleted ${ref} while its row was ${row?.state}`);
       }
       await checkHeld();
       await gate(name);
-      await env.index.forget(REGION, deleted);
+      await env.index.forget(REGION, deleted, claim.claimedAt);
     }
   }
 
@@ -256,7 +274,11 @@ async function interleave(env: BlobEnv, seed: number, steps: number) {
     if (r < 0.15) env.clock.advance(GRACE + 1);
     else if (r < 0.2) env.clock.advance(LEASE + 1);
     else if (r < 0.5) env.clock.advance(Math.floor(rnd() * 200));
-    while (gates.size === 0) await new Promise<void>((resolve) => (arrived = resolve));
+    // Nobody at a gate: importers wait in touch for a claim a dead collector left; let its lease run out.
+    while (gates.size === 0) {
+      await Promise.race([new Promise<void>((resolve) => (arrived = resolve)), new Promise((r) => setTimeout(r, 50))]);
+      if (gates.size === 0) env.clock.advance(LEASE + 1);
+    }
     const name = pick([...gates.keys()]);
     const resume = gates.get(name)!;
     gates.delete(name);
@@ -271,8 +293,8 @@ async function interleave(env: BlobEnv, seed: number, steps: number) {
   }
   // Wind down: let blocked touches finish by expiring leases, then stop every actor at its gate.
   stop = true;
-  env.clock.advance(LEASE + 1);
   for (;;) {
+    env.clock.advance(LEASE + 1);
     for (const [, resume] of gates) resume();
     gates.clear();
     const running = await Promise.race([Promise.all(actors.values()).then(() => false), new Promise((r) => setTimeout(() => r(true), 20))]);

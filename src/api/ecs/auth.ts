@@ -49,14 +49,23 @@ async function checkNonce(accessKeyId: string, nonce: string | undefined, name: 
   if (!fresh) throw apiError('SignatureNonceUsed');
 }
 
-async function authenticateV3(req: RpcRequest, authorization: string, ports: AuthPorts): Promise<string> {
+/** Data endpoints stream their bodies, so they may sign `x-acs-content-sha256: UNSIGNED-PAYLOAD` instead of a hash. */
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+export interface AuthOptions {
+  allowUnsignedPayload?: boolean;
+}
+
+async function authenticateV3(req: RpcRequest, authorization: string, ports: AuthPorts, opts: AuthOptions): Promise<string> {
   const auth = parseV3Authorization(authorization);
   if (!auth) throw apiError('IncompleteSignature');
   if (auth.algorithm !== V3_ALGORITHM) throw apiError('UnsupportedSignatureMethod');
   checkTimestamp(header(req, 'x-acs-date'), 'x-acs-date', ports);
-  const payloadHash = sha256Hex(req.rawBody);
   const declared = header(req, 'x-acs-content-sha256');
-  if (declared !== undefined && declared.toLowerCase() !== payloadHash) {
+  const unsigned = opts.allowUnsignedPayload === true && declared === UNSIGNED_PAYLOAD;
+  if (unsigned && !auth.signedHeaders.includes('x-acs-content-sha256')) throw apiError('IncompleteSignature');
+  const payloadHash = unsigned ? UNSIGNED_PAYLOAD : sha256Hex(req.rawBody);
+  if (declared !== undefined && !unsigned && declared.toLowerCase() !== payloadHash) {
     throw apiError('SignatureDoesNotMatch', `x-acs-content-sha256 does not match the request body (expected ${payloadHash})`);
   }
   const key = await ports.findAccessKey(auth.accessKeyId);
@@ -87,8 +96,9 @@ async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string
   return key.accountId;
 }
 
-export async function authenticate(req: RpcRequest, ports: AuthPorts): Promise<string> {
+export async function authenticate(req: RpcRequest, ports: AuthPorts, opts: AuthOptions = {}): Promise<string> {
   const authorization = header(req, 'authorization');
-  if (authorization && authorization.startsWith('ACS3-')) return authenticateV3(req, authorization, ports);
+  if (authorization && authorization.startsWith('ACS3-')) return authenticateV3(req, authorization, ports, opts);
+  if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
   return authenticateV1(req, ports);
 }

@@ -51,14 +51,19 @@ function nonceStore(services: Services) {
   };
 }
 
-export function registerEcsGateway(app: FastifyInstance, deps: GatewayDeps): void {
-  const { services } = deps;
-  const ports: AuthPorts = {
-    findAccessKey: (id) => findAccessKey(services.db, deps.box, id),
-    useNonce: nonceStore(services),
-    now: () => services.clock.now(),
+/** How requests are authenticated, shared by the RPC gateway and the data endpoints. */
+export function authPorts(deps: GatewayDeps): AuthPorts {
+  return {
+    findAccessKey: (id) => findAccessKey(deps.services.db, deps.box, id),
+    useNonce: nonceStore(deps.services),
+    now: () => deps.services.clock.now(),
     maxSkewMs: deps.maxClockSkewMs,
   };
+}
+
+export function registerEcsGateway(app: FastifyInstance, deps: GatewayDeps): void {
+  const { services } = deps;
+  const ports = authPorts(deps);
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const rpc = intake(req);

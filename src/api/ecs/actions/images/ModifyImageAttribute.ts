@@ -1,7 +1,7 @@
-import { defineAction } from '../action.ts';
-import { p } from '../params.ts';
-import { BOOT_MODES } from '../../../domain/image-rules.ts';
-import { modifyImageAttribute } from '../../../services/images/modify.ts';
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { BOOT_MODES } from '../../../../domain/image-rules.ts';
+import { modifyImageAttribute } from '../../../../services/images/modify.ts';
 
 export default defineAction({
   name: 'ModifyImageAttribute',

@@ -1,7 +1,7 @@
-import { defineAction } from '../action.ts';
-import { p } from '../params.ts';
-import { newestOfFamily } from '../../../services/images/describe.ts';
-import { imageToWire } from '../views/image.ts';
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { newestOfFamily } from '../../../../services/images/describe.ts';
+import { imageToWire } from '../../views/image.ts';
 
 export default defineAction({
   name: 'DescribeImageFromFamily',

@@ -1,11 +1,11 @@
-import { defineAction } from '../action.ts';
-import { p, page, pageParams } from '../params.ts';
-import { apiError } from '../../../domain/errors.ts';
-import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES } from '../../../domain/image-rules.ts';
-import { describeImages, type ImageFilter } from '../../../services/images/describe.ts';
-import { imageToWire } from '../views/image.ts';
-import { parseApiTime } from '../views/time.ts';
-import type { Services } from '../../../services/context.ts';
+import { defineAction } from '../../action.ts';
+import { p, page, pageParams } from '../../params.ts';
+import { apiError } from '../../../../domain/errors.ts';
+import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES } from '../../../../domain/image-rules.ts';
+import { describeImages, type ImageFilter } from '../../../../services/images/describe.ts';
+import { imageToWire } from '../../views/image.ts';
+import { parseApiTime } from '../../views/time.ts';
+import type { Services } from '../../../../services/context.ts';
 
 const FEATURE_FILTERS = ['CpuOnlineUpgrade', 'CpuOnlineDowngrade', 'MemoryOnlineUpgrade', 'MemoryOnlineDowngrade'];
 
