@@ -52,6 +52,10 @@ export interface StoredManifest {
   createdAt: number;
 }
 
+export function newManifestId(): string {
+  return 'mf-' + crypto.randomBytes(12).toString('hex');
+}
+
 export class ManifestRepo {
   private readonly now: () => number;
 
@@ -64,13 +68,14 @@ export class ManifestRepo {
    * `holders` starts at 1: the caller is its first holder. Throws ChunkNotLiveError (nothing committed)
    * when a chunk is not live, e.g. because the import outlived the GC grace period.
    */
-  async commit(region: string, manifest: Manifest, opts: { holders?: number } = {}): Promise<string> {
+  async commit(region: string, manifest: Manifest, opts: { holders?: number; id?: string } = {}): Promise<string> {
     if (manifest.chunks.length !== chunkCount(manifest.virtualSize)) {
       throw new Error(`manifest has ${manifest.chunks.length} chunks for ${manifest.virtualSize} bytes`);
     }
     const holders = opts.holders ?? 1;
     if (!Number.isInteger(holders) || holders < 1) throw new RangeError('a committed manifest needs at least one holder');
-    const id = 'mf-' + crypto.randomBytes(12).toString('hex');
+    // A caller may choose the id up front (and checkpoint it) so that a crash right after the commit can be resumed.
+    const id = opts.id ?? newManifestId();
     const body = encodeManifestBody(manifest);
     await retrying(() =>
       this.db.transaction().execute(async (trx) => {
