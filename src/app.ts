@@ -96,7 +96,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       queue: jobs,
       owner: `${os.hostname().slice(0, 30)}-${process.pid}`,
       handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
-      leaseMs: opts.jobLeaseMs ?? 30_000,
+      leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,
       concurrency: 4,
       onError: (err) => server.log.error({ err }, 'job worker error'),

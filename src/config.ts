@@ -17,6 +17,8 @@ export interface Config {
   /** Custom images per account per region. */
   imageQuota: number;
   logLevel: string;
+  /** Job lease: a crashed worker's jobs are resumed this long after its last heartbeat. */
+  jobLeaseMs: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -48,6 +50,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   const dataDir = path.resolve(str(flags.data) ?? env.IMAGEHOUSE_DATA ?? './data');
   const port = Number(str(flags.port) ?? env.IMAGEHOUSE_PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
+  const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
+  if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
   return {
     dataDir,
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
@@ -59,6 +63,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     maxClockSkewMs: 15 * 60 * 1000,
     imageQuota: Number(env.IMAGEHOUSE_IMAGE_QUOTA ?? 100),
     logLevel: env.IMAGEHOUSE_LOG_LEVEL ?? 'info',
+    jobLeaseMs,
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',
