@@ -132,7 +132,9 @@ export class FsChunkStore implements ChunkStore {
     this.unsyncedDirs = new Set();
     try {
       const limit = createLimiter(this.syncConcurrency);
-      await Promise.all([...files].map((f) => limit.run(() => syncPath(f))));
+      // A file deleted meanwhile was collected by GC: nothing to make durable, and the import that put it
+      // fails at markStored because its row is gone.
+      await Promise.all([...files].map((f) => limit.run(() => syncPath(f).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err))))));
       await Promise.all([...dirs].map((d) => limit.run(() => syncPath(d))));
     } catch (err) {
       for (const f of files) this.unsyncedFiles.add(f);

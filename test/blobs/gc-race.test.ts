@@ -267,7 +267,13 @@ async function interleave(env: BlobEnv, seed: number, steps: number) {
     ['gc-1', collectorActor('gc-1', false)],
     ['gc-2', collectorActor('gc-2', true)],
   ]);
-  for (const [name, p] of actors) p.catch((err) => violations.push(`${name} crashed: ${err.stack ?? err}`));
+  const finished = new Set<string>();
+  for (const [name, p] of actors) {
+    p.catch((err) => violations.push(`${name} crashed: ${err.stack ?? err}`)).finally(() => {
+      finished.add(name);
+      arrived?.();
+    });
+  }
 
   for (let step = 0; step < steps && violations.length === 0; step++) {
     const r = rnd();
@@ -275,17 +281,18 @@ async function interleave(env: BlobEnv, seed: number, steps: number) {
     else if (r < 0.2) env.clock.advance(LEASE + 1);
     else if (r < 0.5) env.clock.advance(Math.floor(rnd() * 200));
     // Nobody at a gate: importers wait in touch for a claim a dead collector left; let its lease run out.
-    while (gates.size === 0) {
+    while (gates.size === 0 && finished.size < actors.size) {
       await Promise.race([new Promise<void>((resolve) => (arrived = resolve)), new Promise((r) => setTimeout(r, 50))]);
       if (gates.size === 0) env.clock.advance(LEASE + 1);
     }
+    if (gates.size === 0) break;
     const name = pick([...gates.keys()]);
     const resume = gates.get(name)!;
     gates.delete(name);
     const next = new Promise<void>((resolve) => (arrived = resolve));
     resume();
     if (name.startsWith('gc')) {
-      while (!gates.has(name)) await new Promise<void>((resolve) => (arrived = resolve));
+      while (!gates.has(name) && !finished.has(name)) await new Promise<void>((resolve) => (arrived = resolve));
     } else {
       await Promise.race([next, new Promise((r) => setTimeout(r, 15))]);
     }
