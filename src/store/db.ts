@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
+import * as m0003 from './migrations/0003_compute_sources.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -21,6 +22,7 @@ export interface Store {
 const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_compute': m0002,
+  '0003_compute_sources': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -153,6 +153,10 @@ export interface InstanceRow {
   charge_type: string;
   created_at: number;
   updated_at: number;
+  /** OS facts of the image (0003; optional so older row literals still type-check). */
+  os_name?: string;
+  os_name_en?: string;
+  os_type?: string;
 }
 
 export interface DiskRow {
@@ -169,6 +173,8 @@ export interface DiskRow {
   /** In_use | Available */
   status: string;
   source_image_id: string;
+  /** Owner of the source image when the disk was made (0003): tells an own deleted image from a shared one. */
+  source_image_owner_id?: string;
   source_snapshot_id: string;
   manifest_id: string;
   version: number;
