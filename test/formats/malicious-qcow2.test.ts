@@ -147,6 +147,7 @@ test('absurd sizes: L1 entries, virtual size 2^63, virtual size over the policy,
   await rejectsWith(inspectFile(variant('size63.qcow2', (f) => patch(f, 24, u64be(1n << 63n))), 'qcow2'), 'InvalidImage.AbsurdSize');
   await rejectsWith(inspectFile(variant('size3t.qcow2', (f) => patch(f, 24, u64be(3n << 40n))), 'qcow2'), 'InvalidImage.AbsurdSize');
   await rejectsWith(inspectFile(good, 'qcow2', { maxVirtualSize: 8 * MiB }), 'InvalidImage.AbsurdSize');
+  await rejectsWith(inspectFile(good, 'qcow2', { maxMetadataBytes: 4096 }), 'InvalidImage.AbsurdSize'); // 64 KiB refcount table
   await rejectsWith(inspectFile(variant('snaps.qcow2', (f) => patch(f, 60, u32be(1_000_000))), 'qcow2'), 'InvalidImage.AbsurdSize');
   // An L1 table too small to map the virtual size.
   await rejectsWith(inspectFile(variant('l1small.qcow2', (f) => patch(f, 24, u64be(1n << 40n))), 'qcow2'), 'InvalidImage.Malformed');
