@@ -191,31 +191,33 @@ function withZeros(disk: Buffer, unallocated: Set<number>) {
   return out;
 }
 
-const s3rver = s3Backends().find((b) => b.name === 's3rver')!;
 const sqlite = storeBackends().find((b) => b.name === 'sqlite')!;
 
-describe('importer on sqlite + S3 (s3rver)', () => {
-  it('imports, re-imports without uploads, reads back, and collects', async () => {
-    const s3 = await s3rver.open({ prefix: 'cn-test/' });
-    const env = await openBlobEnv(sqlite, { cas: s3.store });
-    const hashPool = new HashPool();
-    try {
-      const { disk, unallocated } = sampleDisk();
-      const deps = { store: s3.store, index: env.index, region: REGION, hashPool };
-      const first = await importDiskWithStats(memoryReader(disk, unallocated), deps);
-      assert.equal(first.stats.uploadedChunks, 3);
-      const id = await env.repo.commit(REGION, first.manifest);
-      const again = await importDiskWithStats(memoryReader(disk, unallocated), deps);
-      assert.equal(again.stats.uploadedChunks, 0);
-      assert.ok((await readBack(first.manifest, s3.store)).equals(withZeros(disk, unallocated)));
-      await env.repo.release(id);
-      env.clock.advance(GRACE + 1);
-      assert.equal((await collectGarbage({ index: env.index, store: s3.store, region: REGION, graceMs: GRACE, now: env.clock.now })).deleted, 3);
-      assert.deepEqual(await listRefs(s3.store), []);
-    } finally {
-      await hashPool.close();
-      await env.dispose();
-      await s3.dispose();
-    }
+for (const s3 of s3Backends()) {
+  describe(`importer on sqlite + S3 (${s3.name})`, { skip: s3.skip }, () => {
+    it('imports, re-imports without uploads, reads back, and collects', async () => {
+      const bucket = await s3.open({ prefix: 'cn-test/' });
+      const env = await openBlobEnv(sqlite, { cas: bucket.store });
+      const hashPool = new HashPool();
+      try {
+        const { disk, unallocated } = sampleDisk();
+        const deps = { store: bucket.store, index: env.index, region: REGION, hashPool };
+        const first = await importDiskWithStats(memoryReader(disk, unallocated), deps);
+        assert.equal(first.stats.uploadedChunks, 3);
+        const id = await env.repo.commit(REGION, first.manifest);
+        const again = await importDiskWithStats(memoryReader(disk, unallocated), deps);
+        assert.equal(again.stats.uploadedChunks, 0);
+        assert.ok((await readBack(first.manifest, bucket.store)).equals(withZeros(disk, unallocated)));
+        await env.repo.release(id);
+        env.clock.advance(GRACE + 1);
+        const run = await collectGarbage({ index: env.index, store: bucket.store, region: REGION, graceMs: GRACE, now: env.clock.now });
+        assert.equal(run.deleted, 3);
+        assert.deepEqual(await listRefs(bucket.store), []);
+      } finally {
+        await hashPool.close();
+        await env.dispose();
+        await bucket.dispose();
+      }
+    });
   });
-});
+}
