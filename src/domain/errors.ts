@@ -90,6 +90,31 @@ export const ERRORS = {
   'InvalidImage.UnsupportedFeature': [400, 'The image file uses a feature that is not supported: %s'],
   'InvalidImageFormat.Mismatch': [400, 'The image format was declared as %s but the file is %s.'],
   'InvalidImageFormat.Malformed': [400, 'The specified image format is not valid.'],
+
+  // transfer: ImportImage, ExportImage, tasks, and the object buckets standing in for OSS
+  'InvalidOSSBucket.Malformed': [400, 'The specified OSS bucket name is wrongly formed.'],
+  'InvalidOSSBucket.NotFound': [400, 'The specified OSS bucket does not exist in this region.'],
+  'InvalidOSSObject.Malformed': [400, 'The specified OSS object name is wrongly formed.'],
+  'InvalidOSSObject.NotFound': [400, 'The specified OSS object does not exist in this region.'],
+  'InvalidOSSObject.Size': [400, 'The specified OSS object size is zero.'],
+  'InvalidOSS.NotAuthorized': [403, 'The ECS service is not authorized to access the specified OSS bucket.'],
+  'InvalidOSSPrefix.Malformed': [400, 'The specified OSSPrefix is wrongly formed: 1 to 30 letters and digits.'],
+  'MissingParameter.DiskDeviceMapping': [403, 'The input parameter DiskDeviceMapping that is mandatory for processing this request is not supplied.'],
+  InvalidImageSize: [400, 'The specified DiskImageSize is not valid: %s'],
+  InvalidDataDiskSize: [400, 'The specified data disk size is not valid: %s'],
+  'InvalidImage.DiskAmountOrSize': [400, 'An image with more than 4 data disks or a data disk larger than 500 GiB cannot be exported.'],
+  ImportImageFailed: [403, 'The image import failed: %s'],
+  ExportImageFailed: [403, 'The image export failed: %s'],
+  'InvalidTaskId.NotFound': [400, 'The specified "TaskId" is not found.'],
+  'InvalidTaskId.TaskActionNotSupport': [403, 'The specified task action not support.'],
+  'InvalidTaskId.IncorrectTaskStatus': [403, 'The specified task status is not invalid.'],
+  InvalidBucketName: [400, 'The specified bucket name is not valid: 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit.'],
+  BucketAlreadyExists: [409, 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.'],
+  NoSuchBucket: [404, 'The specified bucket does not exist.'],
+  NoSuchKey: [404, 'The specified key does not exist.'],
+  InvalidObjectName: [400, 'The specified object key is not valid: %s'],
+  AccessDenied: [403, 'You have no right to access this bucket.'],
+  'InvalidUpload.Empty': [400, 'The uploaded image file is empty.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

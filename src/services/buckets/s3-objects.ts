@@ -1,0 +1,141 @@
+/**
+ * Buckets as S3 buckets of the same name on the configured S3-compatible endpoint, so any S3 tool can put
+ * and get their objects too. Puts are multipart uploads: an object appears only when the upload completes.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { apiError } from '../../domain/errors.ts';
+import { openFileSource, type ClosableByteSource } from '../../formats/index.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore } from './store.ts';
+
+const PART_SIZE = 16 * 1024 * 1024;
+
+function status(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function missing(err: unknown, what: 'bucket' | 'key'): Error {
+  const name = (err as Error)?.name;
+  if (name === 'NoSuchBucket') return apiError('NoSuchBucket');
+  if (status(err) === 404 || name === 'NoSuchKey' || name === 'NotFound') return apiError(what === 'bucket' ? 'NoSuchBucket' : 'NoSuchKey');
+  return err as Error;
+}
+
+export class S3ObjectStore implements ObjectStore {
+  readonly kind = 's3';
+
+  constructor(private readonly client: S3Client, private readonly tmpDir: string) {}
+
+  async createBucket(bucket: string): Promise<void> {
+    // Storage we did not create (the chunk store's bucket, someone else's) is never adopted.
+    const exists = await this.client.send(new HeadBucketCommand({ Bucket: bucket })).then(
+      () => true,
+      (err) => (status(err) === 404 ? false : status(err) === 403 ? true : Promise.reject(err)),
+    );
+    if (exists) throw apiError('BucketAlreadyExists');
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'BucketAlreadyOwnedByYou' || name === 'BucketAlreadyExists') throw apiError('BucketAlreadyExists');
+      throw err;
+    }
+  }
+
+  async put(bucket: string, key: string, body: ObjectBody, opts: { signal?: AbortSignal } = {}): Promise<{ size: number }> {
+    let size = 0;
+    const source = 'writeFile' in body ? body.stream() : body;
+    async function* counted() {
+      for await (const b of source) {
+        size += b.byteLength;
+        yield b;
+      }
+    }
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: bucket, Key: key, Body: Readable.from(counted()) },
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    const abort = () => void upload.abort().catch(() => {});
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await upload.done();
+    } catch (err) {
+      opts.signal?.throwIfAborted();
+      throw missing(err, 'bucket');
+    } finally {
+      opts.signal?.removeEventListener('abort', abort);
+    }
+    return { size };
+  }
+
+  async head(bucket: string, key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return { key, size: Number(res.ContentLength ?? 0), lastModified: res.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async get(bucket: string, key: string) {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { size: Number(res.ContentLength ?? 0), body: res.Body as Readable };
+    } catch (err) {
+      throw missing(err, 'key');
+    }
+  }
+
+  async list(bucket: string, opts: { prefix?: string; startAfter?: string; max?: number } = {}): Promise<ObjectListing> {
+    const max = Math.min(opts.max ?? 1000, 1000);
+    try {
+      // One page of the server's default size, cut here: s3rver fails on truncated listings with a small MaxKeys.
+      const res = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: opts.prefix || undefined, StartAfter: opts.startAfter }));
+      const all = res.Contents ?? [];
+      return {
+        objects: all.slice(0, max).map((o) => ({ key: o.Key!, size: Number(o.Size ?? 0), lastModified: o.LastModified?.getTime() ?? 0 })),
+        truncated: res.IsTruncated === true || all.length > max,
+      };
+    } catch (err) {
+      throw missing(err, 'bucket');
+    }
+  }
+
+  async delete(bucket: string, key: string): Promise<void> {
+    if (!(await this.head(bucket, key))) throw apiError('NoSuchKey');
+    await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  }
+
+  async openSource(bucket: string, key: string, opts: { signal?: AbortSignal } = {}): Promise<ClosableByteSource> {
+    const { body } = await this.get(bucket, key);
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    const tmp = path.join(this.tmpDir, `spool-${crypto.randomBytes(8).toString('hex')}`);
+    try {
+      await pipeline(body, createWriteStream(tmp), { signal: opts.signal });
+      const src = await openFileSource(tmp);
+      return {
+        size: src.size,
+        read: (buf, offset, length, position) => src.read(buf, offset, length, position),
+        async close() {
+          await src.close();
+          await fs.rm(tmp, { force: true });
+        },
+      };
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}

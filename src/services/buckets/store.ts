@@ -1,0 +1,74 @@
+/**
+ * Object storage behind buckets (the service's stand-in for OSS). Two backends: a folder per bucket under
+ * `<dataDir>/buckets/` (default), or real S3 buckets of the same name on the S3-compatible endpoint the
+ * chunk store is configured with. Bucket rows (owner, region) live in the metadata store (repo.ts);
+ * this layer only moves bytes, and every key it receives has passed `checkObjectKey`.
+ */
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { ClosableByteSource } from '../../formats/index.ts';
+import { S3ChunkStore } from '../../blobs/s3-store.ts';
+import type { Services } from '../context.ts';
+import { FsObjectStore } from './fs-objects.ts';
+import { S3ObjectStore } from './s3-objects.ts';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Epoch ms. */
+  lastModified: number;
+}
+
+export interface ObjectListing {
+  objects: ObjectInfo[];
+  /** More keys follow the last one returned. */
+  truncated: boolean;
+}
+
+/**
+ * An object's content: a stream of bytes, or something that can also write itself into a local file
+ * (an export writes raw disks there as sparse files instead of streaming their zeros).
+ */
+export type ObjectBody = AsyncIterable<Uint8Array> | { writeFile(path: string): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
+
+export interface ObjectStore {
+  readonly kind: 'fs' | 's3';
+  /** Creates the bucket's storage. Throws BucketAlreadyExists when storage of that name exists already. */
+  createBucket(bucket: string): Promise<void>;
+  /**
+   * Writes `body` as the object. Readers never see a partial object under `key`: it appears only once
+   * complete and durable (a crash leaves either the old object or none).
+   */
+  put(bucket: string, key: string, body: ObjectBody, opts?: { signal?: AbortSignal }): Promise<{ size: number }>;
+  head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
+  /** The object's bytes as a stream; throws NoSuchKey. */
+  get(bucket: string, key: string): Promise<{ size: number; body: Readable }>;
+  /** Keys in lexical order, after `startAfter`, starting with `prefix`. */
+  list(bucket: string, opts?: { prefix?: string; startAfter?: string; max?: number }): Promise<ObjectListing>;
+  delete(bucket: string, key: string): Promise<void>;
+  /**
+   * Random access to the object for inspection and import: the file itself (fs), or a copy spooled to the
+   * temp directory (S3) that `close()` removes. Throws NoSuchKey.
+   */
+  openSource(bucket: string, key: string, opts?: { signal?: AbortSignal }): Promise<ClosableByteSource>;
+}
+
+/** Where transfers keep temp files: the data volume, so renames into buckets stay on one filesystem. */
+export function tempDir(services: Pick<Services, 'dataDir'>): string {
+  return path.join(services.dataDir, 'tmp');
+}
+
+const stores = new WeakMap<Services, ObjectStore>();
+
+/** The app's object store: S3 when the chunk store is on S3, folders in the data directory otherwise. */
+export function objectStoreFor(services: Services): ObjectStore {
+  let store = stores.get(services);
+  if (!store) {
+    const chunks = services.dataPlane.store(services.regions.all[0].id);
+    store = chunks instanceof S3ChunkStore
+      ? new S3ObjectStore(chunks.client, tempDir(services))
+      : new FsObjectStore(path.join(services.dataDir, 'buckets'), tempDir(services));
+    stores.set(services, store);
+  }
+  return store;
+}
