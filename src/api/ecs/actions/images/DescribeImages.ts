@@ -5,6 +5,7 @@ import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES } from '../../..
 import { describeImages, type ImageFilter } from '../../../../services/images/describe.ts';
 import { imageToWire } from '../../views/image.ts';
 import { parseApiTime } from '../../views/time.ts';
+import { architecturesOf } from '../../../../services/images/instance-types.ts';
 import type { Services } from '../../../../services/context.ts';
 
 const FEATURE_FILTERS = ['CpuOnlineUpgrade', 'CpuOnlineDowngrade', 'MemoryOnlineUpgrade', 'MemoryOnlineDowngrade'];
@@ -17,12 +18,10 @@ function statuses(raw: string | undefined): string[] | undefined {
   return list;
 }
 
-/** Architectures an instance type can run: arm types run arm64; 32-bit images need < 4 GiB memory. */
 function architecturesFor(services: Services, instanceType: string): string[] {
   const t = services.instanceTypes.find((x) => x.InstanceTypeId === instanceType);
   if (!t) throw apiError('InvalidInstanceType.ValueNotSupported', instanceType);
-  if (t.CpuArchitecture === 'ARM') return ['arm64'];
-  return t.MemorySize >= 4 ? ['x86_64'] : ['x86_64', 'i386'];
+  return architecturesOf(t);
 }
 
 function applyFilters(filter: ImageFilter, filters: { Key?: string; Value?: string }[]): void {

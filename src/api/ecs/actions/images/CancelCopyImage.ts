@@ -1,0 +1,15 @@
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { cancelCopy } from '../../../../services/images/copy.ts';
+
+export default defineAction({
+  name: 'CancelCopyImage',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    ImageId: p.str({ required: true, maxLength: 128 }),
+  },
+  async run({ services, accountId }, params) {
+    await cancelCopy(services, { region: params.RegionId, imageId: params.ImageId, caller: accountId });
+    return {};
+  },
+});

@@ -1,0 +1,25 @@
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { deleteImage } from '../../../../services/images/delete.ts';
+
+export default defineAction({
+  name: 'DeleteImage',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    ImageId: p.str({ required: true, maxLength: 128 }),
+    Force: p.bool(),
+    DryRun: p.bool(),
+  },
+  async run({ services, accountId }, params) {
+    const region = services.regions.require(params.RegionId);
+    await deleteImage(services.db, {
+      region: region.id,
+      imageId: params.ImageId,
+      owner: accountId,
+      force: params.Force ?? false,
+      dryRun: params.DryRun,
+      inUse: async () => (await services.imagesInUse(region.id, [params.ImageId])).size > 0,
+    });
+    return {};
+  },
+});
