@@ -187,7 +187,7 @@ test('sharing: bob sees and may use the image only while shared, and can change 
 test('share quota: at most 50 accounts per image, 10 per call', async () => {
   const { imageId } = await createFromSnapshot('quota_img', sampleDisk(1, 9));
   await waitForImage(aliceClient, Ecs, R, imageId);
-  const accounts = [];
+  const accounts: string[] = [];
   for (let i = 0; i < 51; i++) accounts.push((await server.account(`sharee${i}`)).accountId);
   for (let i = 0; i < 50; i += 10) {
     await aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: accounts.slice(i, i + 12) }));

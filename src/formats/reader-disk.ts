@@ -1,0 +1,44 @@
+/**
+ * A VirtualDisk over a streaming reader, for local conversions: one pass computes every chunk's zero mask
+ * (so writers can lay out tables up front), a second pass serves the chunks in index order as writers ask.
+ */
+import { chunkCount, type VirtualDisk } from '../blobs/types.ts';
+import type { DiskReader, ReadChunk } from './types.ts';
+import { isAllZero, zeroMaskOf } from './zero.ts';
+
+export async function readerDisk(reader: DiskReader): Promise<VirtualDisk> {
+  const count = chunkCount(reader.virtualSize);
+  const masks: (bigint | null)[] = new Array(count).fill(null);
+  for await (const c of reader.chunks()) {
+    if (c.data && !isAllZero(c.data)) masks[c.index] = zeroMaskOf(c.data);
+  }
+  let cursor: AsyncIterator<ReadChunk> | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  let last = -1;
+
+  async function next(index: number): Promise<Buffer | null> {
+    if (index <= last || !cursor) {
+      await cursor?.return?.();
+      cursor = reader.chunks()[Symbol.asyncIterator]();
+      last = -1;
+    }
+    for (;;) {
+      const r = await cursor.next();
+      if (r.done) throw new Error(`chunk ${index} is past the end of the disk`);
+      last = r.value.index;
+      if (r.value.index === index) return r.value.data;
+    }
+  }
+
+  return {
+    virtualSize: reader.virtualSize,
+    chunkCount: count,
+    zeroMask: (i) => masks[i],
+    // Writers ask in increasing order with a few requests in flight; serialising keeps the cursor forward-only.
+    readChunk(index) {
+      const p = chain.then(() => (masks[index] === null ? null : next(index)));
+      chain = p.catch(() => undefined);
+      return p;
+    },
+  };
+}
