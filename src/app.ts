@@ -18,6 +18,7 @@ import type { JobKind } from './services/job-kinds.ts';
 import { imageJobKinds } from './services/images/jobs.ts';
 import { transferJobKinds } from './services/transfer/jobs.ts';
 import os from 'node:os';
+import { collectGarbage } from './blobs/gc.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -103,6 +104,17 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     });
   }
 
+  // Chunks no manifest references are deleted once they are older than the grace period: an import that
+  // touched them but has not committed its manifest yet is protected by that period.
+  const collect = async () => {
+    for (const region of regions.all) {
+      const r = await collectGarbage({ index: dataPlane.index, store: dataPlane.store(region.id), region: region.id, graceMs: config.gcGraceMs, now: () => clock.now() });
+      if (r.deleted) server.log.info({ region: region.id, ...r }, 'garbage collected');
+    }
+  };
+  const gcTimer = setInterval(() => void collect().catch((e) => server.log.warn({ err: e }, 'garbage collection failed')), config.gcIntervalMs);
+  gcTimer.unref();
+
   // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
   const maintenance = setInterval(() => void store.optimize().catch((e) => server.log.warn({ err: e }, 'optimize failed')), 3600_000);
   maintenance.unref();
@@ -114,6 +126,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     box,
     async close() {
       clearInterval(maintenance);
+      clearInterval(gcTimer);
       await worker?.stop();
       await server.close();
       await dataPlane.close();

@@ -17,6 +17,9 @@ export interface Config {
   /** Custom images per account per region. */
   imageQuota: number;
   logLevel: string;
+  /** Unreferenced chunks younger than this are kept; the collector runs every gcIntervalMs. */
+  gcGraceMs: number;
+  gcIntervalMs: number;
   /** Job lease: a crashed worker's jobs are resumed this long after its last heartbeat. */
   jobLeaseMs: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
@@ -63,6 +66,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     maxClockSkewMs: 15 * 60 * 1000,
     imageQuota: Number(env.IMAGEHOUSE_IMAGE_QUOTA ?? 100),
     logLevel: env.IMAGEHOUSE_LOG_LEVEL ?? 'info',
+    gcGraceMs: Number(env.IMAGEHOUSE_GC_GRACE_MS ?? 3600_000),
+    gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
