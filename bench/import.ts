@@ -1,0 +1,145 @@
+/**
+ * Import throughput: a qcow2 (4 GiB virtual, 1 GiB of random data as 64 × 16 MiB extents, made by
+ * `qemu-img convert -O qcow2`) imported into a fresh FsChunkStore + SQLite chunk index, durable (the store
+ * is flushed and the manifest committed), against the anchor `qemu-img convert -O raw -t writeback` of the
+ * same file (durable too: one fdatasync at close). Then a re-import into the same store, where every chunk
+ * already exists. Prints medians, the ratios ours/qemu-img (< 1 is faster), and our peak RSS.
+ *
+ * Env: IMPORT_BENCH_VIRTUAL_MIB (default 4096), IMPORT_BENCH_DATA_MIB (default 1024, in 64 equal extents),
+ *      IMPORT_BENCH_RUNS (default 3, median of interleaved runs), IMPORT_BENCH_DIR (default the OS temp dir),
+ *      IMPORT_BENCH_DURABILITY (batched | eager | both; default batched),
+ *      IMPORT_BENCH_DROP_CACHES=1 (root: drop the page cache before each timed run, as the spec's figures).
+ * Quick run: IMPORT_BENCH_VIRTUAL_MIB=512 IMPORT_BENCH_DATA_MIB=128 IMPORT_BENCH_RUNS=1 node --import tsx bench/import.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CHUNK_SIZE } from '../src/blobs/types.ts';
+import { inspect, openFileSource, openReader } from '../src/formats/index.ts';
+import { openStore } from '../src/store/db.ts';
+import { FsChunkStore } from '../src/blobs/fs-store.ts';
+import { KyselyChunkIndex } from '../src/blobs/chunk-index.ts';
+import { ManifestRepo } from '../src/blobs/manifests.ts';
+import { HashPool } from '../src/blobs/hash-pool.ts';
+import { importDiskWithStats, type ImportStats } from '../src/blobs/importer.ts';
+
+const MiB = 1024 * 1024;
+const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
+const DATA = Number(process.env.IMPORT_BENCH_DATA_MIB ?? 1024) * MiB;
+const RUNS = Number(process.env.IMPORT_BENCH_RUNS ?? 3);
+const DROP_CACHES = process.env.IMPORT_BENCH_DROP_CACHES === '1';
+const MODES = (process.env.IMPORT_BENCH_DURABILITY ?? 'batched') === 'both' ? ['batched', 'eager'] as const : [process.env.IMPORT_BENCH_DURABILITY ?? 'batched'] as ('batched' | 'eager')[];
+const EXTENTS = 64;
+const REGION = 'bench';
+
+const dir = fs.mkdtempSync(path.join(process.env.IMPORT_BENCH_DIR ?? os.tmpdir(), 'ih-bench-import-'));
+try {
+  await main();
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const raw = path.join(dir, 'in.raw');
+  const image = path.join(dir, 'in.qcow2');
+  let t = performance.now();
+  buildInput(raw);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, image]);
+  fs.rmSync(raw);
+  console.log(`input: qcow2, ${VIRTUAL / MiB} MiB virtual, ${DATA / MiB} MiB random data in ${EXTENTS} extents (built in ${secs(t)} s)`);
+  console.log(`runs: ${RUNS} (median), page cache ${DROP_CACHES ? 'dropped before each run' : 'warm'}, both sides durable\n`);
+
+  const hashPool = new HashPool();
+  const results: Record<string, number[]> = { qemu: [] };
+  let lastStats: Record<string, ImportStats> = {};
+  for (let run = 0; run < RUNS; run++) {
+    const out = path.join(dir, 'out.raw');
+    dropCaches();
+    t = performance.now();
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', '-t', 'writeback', image, out]);
+    results.qemu.push(secs(t));
+    fs.rmSync(out);
+
+    for (const mode of MODES) {
+      const root = path.join(dir, `run-${run}-${mode}`);
+      const meta = await openStore({ sqlitePath: path.join(root, 'meta.sqlite') });
+      const store = new FsChunkStore(path.join(root, 'chunks'), { durability: mode });
+      const index = new KyselyChunkIndex(meta.db, meta.dialect);
+      const repo = new ManifestRepo(meta.db);
+      const deps = { store, index, region: REGION, hashPool };
+      for (const phase of ['import', 'reimport'] as const) {
+        dropCaches();
+        t = performance.now();
+        const src = await openFileSource(image);
+        try {
+          const reader = await openReader(src, await inspect(src));
+          const { manifest, stats } = await importDiskWithStats(reader, deps);
+          await repo.commit(REGION, manifest);
+          (results[`${phase} ${mode}`] ??= []).push(secs(t));
+          lastStats = { ...lastStats, [`${phase} ${mode}`]: stats };
+        } finally {
+          await src.close();
+        }
+      }
+      await store.close();
+      await meta.close();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }
+  await hashPool.close();
+
+  const qemu = median(results.qemu);
+  const rows = [['what', 'median s', 'runs', 'MB/s of data', 'ours/qemu-img', 'chunks uploaded']];
+  rows.push(['qemu-img convert -O raw -t writeback', qemu.toFixed(2), results.qemu.map((x) => x.toFixed(2)).join(' '), mbps(DATA, qemu), '1.00', '']);
+  for (const [name, times] of Object.entries(results)) {
+    if (name === 'qemu') continue;
+    const m = median(times);
+    rows.push([`ours: ${name} (fs ${name.split(' ')[1]}, sqlite)`, m.toFixed(2), times.map((x) => x.toFixed(2)).join(' '), mbps(DATA, m), (m / qemu).toFixed(2), String(lastStats[name]?.uploadedChunks ?? '')]);
+  }
+  printTable(rows);
+  console.log(`\npeak RSS of this process (ours only; qemu-img runs as a child): ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
+}
+
+function buildInput(file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.ftruncateSync(fd, VIRTUAL);
+    const extent = DATA / EXTENTS;
+    const stride = Math.floor(VIRTUAL / EXTENTS / CHUNK_SIZE) * CHUNK_SIZE;
+    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
+    const zero = Buffer.alloc(Math.min(extent, 16 * MiB));
+    for (let i = 0; i < EXTENTS; i++) {
+      for (let done = 0; done < extent; done += zero.length) {
+        const n = Math.min(zero.length, extent - done);
+        fs.writeSync(fd, cipher.update(zero.subarray(0, n)), 0, n, i * stride + done);
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function dropCaches(): void {
+  execFileSync('sync');
+  if (DROP_CACHES) fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+}
+
+function secs(t0: number): number {
+  return (performance.now() - t0) / 1000;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function mbps(bytes: number, s: number): string {
+  return String(Math.round(bytes / 1e6 / s));
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+}
