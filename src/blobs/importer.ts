@@ -81,8 +81,11 @@ export async function storeChunks(
   let failure: unknown;
   let doneBytes = 0;
 
+  let wakeOnFailure!: () => void;
+  const failed = new Promise<false>((resolve) => (wakeOnFailure = () => resolve(false)));
   const fail = (err: unknown) => {
     failure ??= err;
+    wakeOnFailure();
   };
   const track = (p: Promise<void>) => {
     const t = p.catch(fail).finally(() => tasks.delete(t));
@@ -150,7 +153,9 @@ export async function storeChunks(
   const it = source[Symbol.asyncIterator]();
   try {
     for (;;) {
-      await slots.acquire();
+      // Chunks waiting for a touch hold slots; if that touch failed, only the failure wakes us.
+      const acquired = await Promise.race([slots.acquire().then(() => true), failed]);
+      if (!acquired) break;
       if (failure !== undefined) {
         slots.release();
         break;

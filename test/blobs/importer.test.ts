@@ -127,6 +127,21 @@ for (const backend of storeBackends()) {
       assert.deepEqual(await env.rows(), []);
     });
 
+    it('fails (does not hang) when the index or the store fails mid-import', async () => {
+      const { disk } = sampleDisk();
+      let touches = 0;
+      const flakyIndex = Object.create(env.index, {
+        touch: { value: (...args: Parameters<typeof env.index.touch>) => (++touches === 2 ? Promise.reject(new Error('index down')) : env.index.touch(...args)) },
+      });
+      await assert.rejects(importDisk(memoryReader(disk), { ...deps(), index: flakyIndex }, { maxInFlight: 2 }), /index down/);
+      let puts = 0;
+      const flakyStore = Object.create(env.cas, {
+        put: { value: (ref: string, data: Buffer) => (++puts === 2 ? Promise.reject(new Error('disk full')) : env.cas.put(ref, data)) },
+      });
+      await assert.rejects(importDisk(memoryReader(disk), { ...deps(), store: flakyStore }, { maxInFlight: 2 }), /disk full/);
+      assert.ok((await env.rows()).every((r) => r.state !== 'live'), 'nothing was marked live');
+    });
+
     it('rejects a reader whose chunk has the wrong length', async () => {
       const reader = { virtualSize: 2 * CHUNK_SIZE, async *chunks() { yield { index: 0, data: Buffer.alloc(10, 1) }; } };
       await assert.rejects(importDisk(reader, deps()), RangeError);
