@@ -1,0 +1,61 @@
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { apiError } from '../../../../domain/errors.ts';
+import { describeSnapshots, type SnapshotFilter } from '../../../../services/snapshots/describe.ts';
+import { paging } from '../../../../services/compute/paging.ts';
+import { parseApiTime } from '../../views/time.ts';
+import { snapshotToWire } from '../../views/snapshot.ts';
+import { jsonIds, listParams, pageRequest, pageResponse, tagFilters } from './params.ts';
+
+function applyFilters(filter: SnapshotFilter, filters: { Key?: string; Value?: string }[]): void {
+  for (const { Key, Value } of filters) {
+    if (!Key) continue;
+    if (Key !== 'CreationStartTime' && Key !== 'CreationEndTime') throw apiError('InvalidFilterKey.NotFound');
+    const t = Value === undefined ? undefined : parseApiTime(Value);
+    if (t === undefined) throw apiError('InvalidFilterValue');
+    if (Key === 'CreationStartTime') filter.createdFrom = t;
+    else filter.createdTo = t;
+  }
+}
+
+export default defineAction({
+  name: 'DescribeSnapshots',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    SnapshotIds: p.str({ maxLength: 16384 }),
+    DiskId: p.str({ maxLength: 64 }),
+    /** Not an Alibaba parameter: an alias of DiskId (the snapshot's source disk). */
+    SourceDiskId: p.str({ maxLength: 64 }),
+    InstanceId: p.str({ maxLength: 64 }),
+    SnapshotName: p.str({ maxLength: 256 }),
+    Status: p.str({ enum: ['progressing', 'accomplished', 'failed', 'all'], invalid: 'InvalidStatus.NotFound' }),
+    SnapshotType: p.str({ enum: ['auto', 'user', 'all'], invalid: 'InvalidSnapshotType.NotFound' }),
+    SourceDiskType: p.str({ enum: ['system', 'data'], caseInsensitive: true, invalid: 'InvalidSourceDiskType' }),
+    Usage: p.str({ enum: ['image', 'disk', 'image_disk', 'none'], invalid: 'InvalidUsage' }),
+    Encrypted: p.bool(),
+    Filter: p.structs({ Key: p.str({ maxLength: 64 }), Value: p.str({ maxLength: 256 }) }, { max: 20 }),
+    ...listParams,
+  },
+  async run({ services, accountId }, params) {
+    const region = services.regions.require(params.RegionId);
+    const filter: SnapshotFilter = {
+      region: region.id,
+      owner: accountId,
+      ids: jsonIds(params.SnapshotIds, 'InvalidSnapshotIds.Malformed'),
+      diskId: params.DiskId ?? params.SourceDiskId,
+      instanceId: params.InstanceId,
+      name: params.SnapshotName,
+      statuses: params.Status && params.Status !== 'all' ? [params.Status] : undefined,
+      snapshotType: params.SnapshotType === 'all' ? undefined : params.SnapshotType,
+      sourceDiskType: params.SourceDiskType,
+      usage: params.Usage,
+      encrypted: params.Encrypted,
+      tags: tagFilters(params.Tag),
+    };
+    applyFilters(filter, params.Filter);
+    const pg = paging(pageRequest(params));
+    if (params.DryRun) throw apiError('DryRunOperation');
+    const page = await describeSnapshots(services, filter, pg);
+    return { ...pageResponse(page), Snapshots: { Snapshot: page.items.map(snapshotToWire) } };
+  },
+});

@@ -1,0 +1,58 @@
+/** Parameters shared by the compute actions: JSON-array ID lists, token paging, tag filters and disk fields. */
+import { apiError, type ErrorCode } from '../../../../domain/errors.ts';
+import { p, pageParams } from '../../params.ts';
+import { DISK_CATEGORIES, PERFORMANCE_LEVELS } from '../../../../services/compute/disk-rules.ts';
+import type { PageRequest } from '../../../../services/compute/paging.ts';
+
+/** `["i-1","i-2"]` (≤ 100 IDs), as InstanceIds, DiskIds and SnapshotIds are sent. */
+export function jsonIds(raw: string | undefined, code: ErrorCode): string[] | undefined {
+  if (raw === undefined) return undefined;
+  let ids: unknown;
+  try {
+    ids = JSON.parse(raw);
+  } catch {
+    throw apiError(code);
+  }
+  if (!Array.isArray(ids) || ids.length > 100 || !ids.every((x) => typeof x === 'string' && x.length <= 128)) throw apiError(code);
+  return ids as string[];
+}
+
+export const listParams = {
+  NextToken: p.str({ maxLength: 512 }),
+  MaxResults: p.int({ min: 1, max: 500 }),
+  ...pageParams,
+  Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }),
+  DryRun: p.bool(),
+} as const;
+
+export function pageRequest(params: { NextToken?: string; MaxResults?: number; PageNumber?: number; PageSize?: number }): PageRequest {
+  return { nextToken: params.NextToken, maxResults: params.MaxResults, pageNumber: params.PageNumber, pageSize: params.PageSize };
+}
+
+/** Tag.N filters: ≤ 20, a value needs a key. */
+export function tagFilters(tags: { Key?: string; Value?: string }[]): { key: string; value?: string }[] {
+  if (tags.length > 20) throw apiError('InvalidTagCount');
+  if (tags.some((t) => !t.Key && t.Value !== undefined)) throw apiError('InvalidTag.Mismatch');
+  return tags.filter((t) => t.Key).map((t) => ({ key: t.Key!, value: t.Value }));
+}
+
+export function pageResponse(page: { total: number; nextToken: string; pageNumber: number; pageSize: number }) {
+  return { TotalCount: page.total, NextToken: page.nextToken, PageNumber: page.pageNumber, PageSize: page.pageSize };
+}
+
+export const systemDiskParams = {
+  Category: p.str({ enum: DISK_CATEGORIES, invalid: 'InvalidSystemDiskCategory.ValueNotSupported' }),
+  Size: p.int({ min: 1, max: 1_000_000, invalid: 'InvalidSystemDiskSize.ValueNotSupported' }),
+  PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
+  DiskName: p.str({ maxLength: 128 }),
+} as const;
+
+export const dataDiskParams = {
+  Size: p.int({ min: 1, max: 1_000_000, invalid: 'InvalidDataDiskSize.ValueNotSupported' }),
+  SnapshotId: p.str({ maxLength: 64 }),
+  Category: p.str({ enum: DISK_CATEGORIES, invalid: 'InvalidDataDiskCategory.ValueNotSupported' }),
+  PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
+  DeleteWithInstance: p.bool(),
+  Device: p.str({ maxLength: 32 }),
+  DiskName: p.str({ maxLength: 128 }),
+} as const;

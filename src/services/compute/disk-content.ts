@@ -1,0 +1,136 @@
+/**
+ * Reading and writing a disk's bytes. Writes are copy-on-write (writeRange stores new chunks and derives
+ * a new manifest) and swap in optimistically (swapDiskContent); a streamed write is cut at chunk
+ * boundaries into pieces of at most 4 MiB, each its own atomic write, so memory stays bounded.
+ * Reads hold the manifest they read for as long as they stream, so a concurrent write cannot free it.
+ */
+import type { DiskRow } from '../../store/schema.ts';
+import { apiError } from '../../domain/errors.ts';
+import { CHUNK_SIZE, chunkLength, type ChunkStore, type Manifest } from '../../blobs/types.ts';
+import { manifestDisk } from '../../blobs/manifests.ts';
+import { writeRange } from '../../blobs/write-range.ts';
+import type { Services } from '../context.ts';
+import { requireOwnDisk, swapDiskContent } from './disks.ts';
+import { GIB } from './disk-rules.ts';
+
+export function diskBytes(disk: Pick<DiskRow, 'size_gib'>): number {
+  return disk.size_gib * GIB;
+}
+
+function assertInside(disk: DiskRow, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || offset + length > diskBytes(disk)) {
+    throw apiError('InvalidParameter', 'offset');
+  }
+}
+
+/** Writes `data` at `offset` of a disk, copy-on-write. */
+export async function writeDisk(services: Services, disk: DiskRow, offset: number, data: Buffer): Promise<void> {
+  assertInside(disk, offset, data.length);
+  if (data.length === 0) return;
+  const repo = services.dataPlane.manifests;
+  await swapDiskContent(services, disk.id, async (current) => {
+    const base = await repo.load(current.manifest_id);
+    // Gone only when another writer swapped and released it since the row was read: start again.
+    if (!base) return undefined;
+    const manifest = await writeRange(base.manifest, offset, data, services.dataPlane.importDeps(current.region));
+    return { id: await repo.commit(current.region, manifest), fresh: true };
+  });
+}
+
+/**
+ * Writes a stream at `offset`. With `declaredLength` the range is checked before any byte is written;
+ * without it, a stream that runs past the end fails at the piece that would cross it.
+ */
+export async function writeDiskStream(
+  services: Services,
+  accountId: string,
+  diskId: string,
+  offset: number,
+  body: AsyncIterable<Uint8Array>,
+  declaredLength?: number,
+): Promise<number> {
+  const disk = await requireOwnDisk(services, diskId, accountId);
+  assertInside(disk, offset, declaredLength ?? 0);
+  let position = offset;
+  let piece = Buffer.alloc(0);
+  const room = () => CHUNK_SIZE - (position % CHUNK_SIZE);
+  const flush = async (n: number) => {
+    await writeDisk(services, disk, position, piece.subarray(0, n));
+    position += n;
+    piece = piece.subarray(n);
+  };
+  for await (const part of body) {
+    piece = piece.length ? Buffer.concat([piece, part]) : Buffer.from(part);
+    while (piece.length >= room()) await flush(room());
+  }
+  if (piece.length) await flush(piece.length);
+  return position - offset;
+}
+
+const ZEROS = Buffer.alloc(CHUNK_SIZE);
+
+/** The bytes [start, end) of a manifest, chunk by chunk (zero chunks come from a shared zero buffer). */
+export async function* readManifestRange(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncGenerator<Buffer> {
+  const disk = manifestDisk(manifest, store);
+  let next: Promise<Buffer | null> | undefined;
+  for (let i = Math.floor(start / CHUNK_SIZE); i * CHUNK_SIZE < end; i++) {
+    const current = next ?? disk.readChunk(i);
+    // One chunk read ahead while the previous one is being sent.
+    next = (i + 1) * CHUNK_SIZE < end ? disk.readChunk(i + 1) : undefined;
+    const data = (await current) ?? ZEROS.subarray(0, chunkLength(manifest.virtualSize, i));
+    const base = i * CHUNK_SIZE;
+    yield data.subarray(Math.max(start, base) - base, Math.min(end, base + data.length) - base);
+  }
+}
+
+export interface DiskReadHandle {
+  disk: DiskRow;
+  manifest: Manifest;
+  store: ChunkStore;
+  /** Drops the hold on the manifest being read. */
+  close(): Promise<void>;
+}
+
+/** The disk's current content, held until `close()` so that concurrent writes cannot free its chunks. */
+export async function openDiskRead(services: Services, accountId: string, diskId: string): Promise<DiskReadHandle> {
+  const repo = services.dataPlane.manifests;
+  for (let attempt = 0; ; attempt++) {
+    const disk = await requireOwnDisk(services, diskId, accountId);
+    if (!(await repo.hold(disk.manifest_id))) {
+      // Swapped and released since the row was read.
+      if (attempt >= 200) throw apiError('Operation.Conflict');
+      continue;
+    }
+    const loaded = await repo.load(disk.manifest_id);
+    if (!loaded) throw new Error(`manifest ${disk.manifest_id} vanished while held`);
+    let closed = false;
+    return {
+      disk,
+      manifest: loaded.manifest,
+      store: services.dataPlane.store(disk.region),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await repo.release(disk.manifest_id);
+      },
+    };
+  }
+}
+
+/** Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a size; undefined when unsatisfiable or malformed. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    start = Math.max(0, size - n);
+    end = size;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
+  }
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start >= size || end <= start) return undefined;
+  return { start, end };
+}

@@ -1,0 +1,204 @@
+/**
+ * Instances (never executed) and the disks they are launched with: RunInstances / CreateInstance,
+ * StartInstance / StopInstance (immediate), DeleteInstance.
+ */
+import type { DiskRow, InstanceRow } from '../../store/schema.ts';
+import { apiError } from '../../domain/errors.ts';
+import { newResourceId } from '../../domain/ids.ts';
+import type { Tag } from '../../domain/image-rules.ts';
+import type { Services } from '../context.ts';
+import { assertLaunchable, assertTypeRunsImage, requireInstanceType, resolveLaunchImage } from './launch-rules.ts';
+import { holdPreparedIn, imageDiskSources, prepareManifest, releaseFresh, type PreparedManifest } from './clone.ts';
+import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rules.ts';
+import { deleteDisksIn } from './disks.ts';
+import { requireOwnSnapshot } from '../snapshots/lookup.ts';
+
+export interface DataDiskInput {
+  size?: number;
+  snapshotId?: string;
+  category?: string;
+  performanceLevel?: string;
+  deleteWithInstance?: boolean;
+  device?: string;
+  name?: string;
+}
+
+export interface LaunchInput {
+  region: string;
+  accountId: string;
+  zoneId?: string;
+  imageId?: string;
+  imageFamily?: string;
+  instanceType: string;
+  amount: number;
+  /** RunInstances starts instances; CreateInstance leaves them Stopped. */
+  status: 'Running' | 'Stopped';
+  name?: string;
+  chargeType?: string;
+  systemDisk: { category?: string; performanceLevel?: string; size?: number; name?: string };
+  dataDisks: DataDiskInput[];
+  tags: Tag[];
+  dryRun?: boolean;
+}
+
+/** What one disk of each launched instance is made of. */
+interface DiskPlan {
+  type: 'system' | 'data';
+  device: string;
+  category: string;
+  sizeGib: number;
+  name: string;
+  deleteWithInstance: boolean;
+  sourceSnapshotId: string;
+  /** '' = an all-zero disk */
+  sourceManifestId: string;
+}
+
+const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
+
+function checkInstanceName(name: string): void {
+  if (name.length < 2 || name.length > 128 || !/^[A-Za-z\u4e00-\u9fa5]/.test(name) || /^https?:\/\//i.test(name)) {
+    throw apiError('InvalidInstanceName.Malformed');
+  }
+}
+
+async function planDisks(services: Services, input: LaunchInput, image: Awaited<ReturnType<typeof resolveLaunchImage>>): Promise<DiskPlan[]> {
+  const sources = await imageDiskSources(services, image);
+  const system = sources.find((s) => s.type === 'system');
+  const sd = input.systemDisk;
+  const category = sd.category ?? DEFAULT_CATEGORY;
+  const plans: DiskPlan[] = [{
+    type: 'system', device: '/dev/xvda', category, name: sd.name ?? '', deleteWithInstance: true, sourceSnapshotId: '',
+    sizeGib: systemDiskSize({ category, performanceLevel: sd.performanceLevel, size: sd.size, imageGib: image.row.size_gib, osType: image.row.os_type }),
+    sourceManifestId: system?.snapshot?.manifest_id ?? '',
+  }];
+  const overrides = new Map(input.dataDisks.filter((d) => d.device).map((d) => [d.device!, d]));
+  for (const s of sources.filter((x) => x.type === 'data')) {
+    const o = overrides.get(s.device);
+    overrides.delete(s.device);
+    const c = o?.category ?? DEFAULT_CATEGORY;
+    plans.push({
+      type: 'data', device: s.device, category: c, name: o?.name ?? '', deleteWithInstance: o?.deleteWithInstance ?? true,
+      sizeGib: dataDiskSize(c, o?.performanceLevel, o?.size, s.sizeGib),
+      sourceSnapshotId: s.snapshot?.id ?? '', sourceManifestId: s.snapshot?.manifest_id ?? '',
+    });
+  }
+  if (overrides.size) throw apiError('InvalidParameter', 'DataDisk.n.Device');
+  for (const d of input.dataDisks.filter((x) => !x.device)) {
+    const c = d.category ?? DEFAULT_CATEGORY;
+    const snap = d.snapshotId ? await requireOwnSnapshot(services, d.snapshotId, input.accountId, input.region) : undefined;
+    if (snap && snap.status !== 'accomplished') throw apiError('InvalidSnapshotId.NotReady');
+    const device = DATA_DEVICES.find((x) => !plans.some((p) => p.device === x));
+    if (!device) throw apiError('InvalidParameter', 'DataDisk');
+    plans.push({
+      type: 'data', device, category: c, name: d.name ?? '', deleteWithInstance: d.deleteWithInstance ?? true,
+      sizeGib: dataDiskSize(c, d.performanceLevel, d.size, snap?.source_disk_size_gib),
+      sourceSnapshotId: snap?.id ?? '', sourceManifestId: snap?.manifest_id ?? '',
+    });
+  }
+  if (plans.length > 17) throw apiError('InvalidParameter', 'DataDisk');
+  return plans;
+}
+
+/** Creates `amount` instances, each with copy-on-write clones of the image's disks plus the requested data disks. */
+export async function launchInstances(services: Services, input: LaunchInput): Promise<string[]> {
+  const region = services.regions.require(input.region);
+  const zone = input.zoneId ?? region.zones[0] ?? `${region.id}-a`;
+  if (input.zoneId && !region.zones.includes(input.zoneId)) throw apiError('InvalidZoneId.NotFound');
+  const type = requireInstanceType(services, region.id, input.instanceType);
+  if (input.name !== undefined) checkInstanceName(input.name);
+  const image = await resolveLaunchImage(services, region.id, input.accountId, { imageId: input.imageId, imageFamily: input.imageFamily });
+  await assertLaunchable(services, image, input.accountId);
+  assertTypeRunsImage(type, image);
+  const plans = await planDisks(services, input, image);
+  if (input.dryRun) throw apiError('DryRunOperation');
+
+  const now = services.clock.now();
+  const ids: string[] = [];
+  const prepared: PreparedManifest[] = [];
+  try {
+    const rows: { instance: InstanceRow; disks: DiskRow[] }[] = [];
+    for (let n = 0; n < input.amount; n++) {
+      const id = newResourceId('instance', region.infix);
+      ids.push(id);
+      const instance: InstanceRow = {
+        id, region: region.id, zone, owner_id: input.accountId, name: input.name ?? id, instance_type: type.InstanceTypeId,
+        status: input.status, image_id: image.row.id, charge_type: input.chargeType ?? 'PostPaid', created_at: now + n, updated_at: now,
+        os_name: image.row.os_name, os_name_en: image.row.os_name_en, os_type: image.row.os_type,
+      };
+      const disks: DiskRow[] = [];
+      for (const p of plans) {
+        const m = await prepareManifest(services, region.id, p.sourceManifestId, p.sizeGib * GIB);
+        prepared.push(m);
+        disks.push({
+          id: newResourceId('disk', region.infix), region: region.id, zone, owner_id: input.accountId, instance_id: id, name: p.name,
+          type: p.type, category: p.category, size_gib: p.sizeGib, device: p.device, status: 'In_use',
+          source_image_id: p.type === 'system' ? image.row.id : '', source_image_owner_id: p.type === 'system' ? image.row.owner_id : '',
+          source_snapshot_id: p.sourceSnapshotId, manifest_id: m.id, version: 0, delete_with_instance: p.deleteWithInstance ? 1 : 0,
+          created_at: now + n, updated_at: now,
+        });
+      }
+      rows.push({ instance, disks });
+    }
+    await services.db.transaction().execute(async (trx) => {
+      await holdPreparedIn(trx, prepared);
+      for (const r of rows) {
+        await trx.insertInto('instances').values(r.instance).execute();
+        await trx.insertInto('disks').values(r.disks).execute();
+        if (input.tags.length) {
+          await trx.insertInto('tags').values(input.tags.map((t) => ({ resource_id: r.instance.id, resource_type: 'instance', tag_key: t.key, tag_value: t.value }))).execute();
+        }
+      }
+    });
+  } catch (e) {
+    await releaseFresh(services, prepared);
+    throw e;
+  }
+  return ids;
+}
+
+/** The caller's instance (its region comes from the ID, or from RegionId when given), or InvalidInstanceId.NotFound. */
+export async function requireOwnInstance(services: Services, instanceId: string, accountId: string): Promise<InstanceRow> {
+  const region = services.regions.ofResourceId(instanceId);
+  const row = region
+    ? await services.db.selectFrom('instances').selectAll().where('id', '=', instanceId).where('region', '=', region.id).where('owner_id', '=', accountId).executeTakeFirst()
+    : undefined;
+  if (!row) throw apiError('InvalidInstanceId.NotFound');
+  return row;
+}
+
+/** Start (Stopped → Running) or stop (Running → Stopped); anything else is IncorrectInstanceStatus. */
+export async function changeInstanceStatus(services: Services, instanceId: string, accountId: string, to: 'Running' | 'Stopped', dryRun?: boolean): Promise<void> {
+  const from = to === 'Running' ? 'Stopped' : 'Running';
+  const row = await requireOwnInstance(services, instanceId, accountId);
+  if (row.status !== from) throw apiError('IncorrectInstanceStatus');
+  if (dryRun) throw apiError('DryRunOperation');
+  const res = await services.db.updateTable('instances').set({ status: to, updated_at: services.clock.now() })
+    .where('id', '=', row.id).where('status', '=', from).executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw apiError('IncorrectInstanceStatus');
+}
+
+/** Throws IncorrectInstanceStatus unless the instance is Stopped (operations that rewrite its disks). */
+export function assertStopped(instance: Pick<InstanceRow, 'status'>): void {
+  if (instance.status !== 'Stopped') throw apiError('IncorrectInstanceStatus');
+}
+
+/**
+ * Releases the instance: disks with DeleteWithInstance go (their manifests' holds dropped), the others stay
+ * as Available disks. A Running instance needs `force`.
+ */
+export async function deleteInstance(services: Services, instanceId: string, accountId: string, opts: { force?: boolean; dryRun?: boolean } = {}): Promise<void> {
+  const row = await requireOwnInstance(services, instanceId, accountId);
+  if (!opts.force) assertStopped(row);
+  if (opts.dryRun) throw apiError('DryRunOperation');
+  const now = services.clock.now();
+  await services.db.transaction().execute(async (trx) => {
+    const gone = await trx.deleteFrom('instances').where('id', '=', row.id).executeTakeFirst();
+    if (Number(gone.numDeletedRows) !== 1) throw apiError('InvalidInstanceId.NotFound');
+    await trx.deleteFrom('tags').where('resource_id', '=', row.id).execute();
+    const disks = await trx.selectFrom('disks').selectAll().where('instance_id', '=', row.id).execute();
+    await deleteDisksIn(trx, disks.filter((d) => d.delete_with_instance === 1), now);
+    await trx.updateTable('disks').set({ instance_id: '', status: 'Available', updated_at: now })
+      .where('instance_id', '=', row.id).execute();
+  });
+}

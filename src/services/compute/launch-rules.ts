@@ -1,0 +1,41 @@
+/**
+ * Which image an account may launch from (RunInstances, CreateInstance, ReplaceSystemDisk): visible to it
+ * in the region (own, system, shared with it, community, Marketplace), Available, or Deprecated only when it
+ * is the caller's own, and able to run on the instance type.
+ */
+import { apiError } from '../../domain/errors.ts';
+import { isInRegion, type InstanceType } from '../../domain/catalog/index.ts';
+import type { Services } from '../context.ts';
+import { findVisibleImage, newestOfFamily, type ImageView } from '../images/describe.ts';
+import { typeRunsImage } from '../images/instance-types.ts';
+
+export function requireInstanceType(services: Services, region: string, id: string): InstanceType {
+  const t = services.instanceTypes.find((x) => x.InstanceTypeId === id);
+  if (!t || !isInRegion(t, region)) throw apiError('InvalidInstanceType.ValueNotSupported', id);
+  return t;
+}
+
+/** The image named by ImageId, or the newest Available image of ImageFamily, as the caller sees it. */
+export async function resolveLaunchImage(services: Services, region: string, accountId: string, ref: { imageId?: string; imageFamily?: string }): Promise<ImageView> {
+  if (!ref.imageId && !ref.imageFamily) throw apiError('MissingParameter', 'ImageId');
+  const image = ref.imageId
+    ? await findVisibleImage(services.db, region, ref.imageId, accountId)
+    : await newestOfFamily(services.db, region, ref.imageFamily!, accountId);
+  if (!image) throw apiError('InvalidImageId.NotFound');
+  return image;
+}
+
+/** Status rules, and the single place where Marketplace images are checked before launch. */
+export async function assertLaunchable(_services: Services, image: ImageView, accountId: string): Promise<void> {
+  const r = image.row;
+  const own = r.category === 'self' && r.owner_id === accountId;
+  if (r.status !== 'Available' && !(r.status === 'Deprecated' && own)) throw apiError('OperationDenied.ImageNotValid');
+  if (r.product_code) {
+    // Marketplace hook: the billing issue checks the caller's subscription to `r.product_code` here
+    // (ImageNotSubscribed / ImageRemovedInMarket / QuotaExceed.BuyImage).
+  }
+}
+
+export function assertTypeRunsImage(type: InstanceType, image: ImageView): void {
+  if (!typeRunsImage(type, image.row)) throw apiError('ImageNotSupportInstanceType');
+}
