@@ -19,6 +19,7 @@ import { imageJobKinds } from './services/images/jobs.ts';
 import { transferJobKinds } from './services/transfer/jobs.ts';
 import os from 'node:os';
 import { collectGarbage } from './blobs/gc.ts';
+import { clientErrorHandler, registerHttpErrors } from './api/http-errors.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -86,7 +87,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   };
   kinds = { ...imageJobKinds(services), ...transferJobKinds(services) };
 
-  const server = Fastify({ logger: opts.logger === false ? false : { level: config.logLevel } });
+  const server = Fastify({ logger: opts.logger === false ? false : { level: config.logLevel }, clientErrorHandler });
+  registerHttpErrors(server);
   const deps: GatewayDeps = { services, box, maxClockSkewMs: config.maxClockSkewMs };
   await server.register(async (scope) => registerEcsGateway(scope, deps));
   await server.register(async (scope) => registerDiskRoutes(scope, deps));
