@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { JobQueue, startWorker, type JobRow } from '../../src/jobs/index.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
-import { waitFor, disposeStore } from './helpers.ts';
+import { waitFor } from './helpers.ts';
 
 const base = postgresBaseUrl();
 const skip = base ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set';
@@ -19,9 +19,8 @@ async function withStores(n: number, fn: (stores: Store[]) => Promise<void>): Pr
     for (let i = 0; i < n; i++) stores.push(await openStore({ databaseUrl: url }));
     await fn(stores);
   } finally {
-    for (const s of stores.slice(1)) await s.close();
-    if (stores[0]) await disposeStore({ ...stores[0], url, dispose: drop });
-    else await drop();
+    for (const s of stores) await s.close();
+    await drop();
   }
 }
 

@@ -13,7 +13,7 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { JobQueue, parseJson } from '../../src/jobs/index.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
-import { waitFor, disposeStore } from './helpers.ts';
+import { waitFor } from './helpers.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.join(here, 'fixtures', 'step-worker.ts');
@@ -91,6 +91,7 @@ test('postgres: a job killed with -9 resumes from its checkpoint in a new proces
     try {
       await crashAndResume(store, url);
     } finally {
-      await disposeStore({ ...store, url, dispose: drop });
+      await store.close();
+      await drop();
     }
   });
