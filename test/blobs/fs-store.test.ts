@@ -70,12 +70,29 @@ describe('FsChunkStore', () => {
     assert.ok((await store.get(c.ref)).equals(c.data));
   });
 
-  it('works in eager durability mode (fdatasync before rename)', async () => {
-    const store = new FsChunkStore(path.join(dir, 'cas'), { durability: 'eager' });
-    const chunks = Array.from({ length: 6 }, () => chunk());
-    await Promise.all(chunks.map((c) => store.put(c.ref, c.data)));
+  for (const durability of ['background', 'batched', 'eager'] as const) {
+    it(`stores and flushes in ${durability} durability mode`, async () => {
+      const root = path.join(dir, 'cas');
+      const store = new FsChunkStore(root, { durability });
+      const chunks = Array.from({ length: 6 }, () => chunk());
+      await Promise.all(chunks.map((c) => store.put(c.ref, c.data)));
+      await store.put(chunks[0].ref, chunks[0].data);
+      await store.flush();
+      for (const c of chunks) assert.ok((await store.get(c.ref)).equals(c.data));
+      assert.equal((await fs.promises.readdir(root)).length, new Set(chunks.map((c) => refHex(c.ref).slice(0, 2))).size);
+    });
+  }
+
+  it('rewrites a same-size chunk file whose bytes are wrong', async () => {
+    const root = path.join(dir, 'cas');
+    const store = new FsChunkStore(root);
+    const c = chunk();
+    const hex = refHex(c.ref);
+    fs.mkdirSync(path.join(root, hex.slice(0, 2)), { recursive: true });
+    fs.writeFileSync(path.join(root, hex.slice(0, 2), hex), Buffer.alloc(c.data.length));
+    await store.put(c.ref, c.data);
     await store.flush();
-    for (const c of chunks) assert.ok((await store.get(c.ref)).equals(c.data));
+    assert.ok((await store.get(c.ref)).equals(c.data));
   });
 
   it('flush skips a chunk deleted before it was synced (GC collected it) and syncs the rest', async () => {
