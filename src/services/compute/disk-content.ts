@@ -39,7 +39,8 @@ export async function writeDisk(services: Services, disk: DiskRow, offset: numbe
 
 /**
  * Writes a stream at `offset`. With `declaredLength` the range is checked before any byte is written;
- * without it, a stream that runs past the end fails at the piece that would cross it.
+ * without it, the write fails as soon as the bytes received run past the end (bytes before that point
+ * that were already received in earlier parts may have been written, as on a real disk).
  */
 export async function writeDiskStream(
   services: Services,
@@ -61,6 +62,7 @@ export async function writeDiskStream(
   };
   for await (const part of body) {
     piece = piece.length ? Buffer.concat([piece, part]) : Buffer.from(part);
+    assertInside(disk, position, piece.length);
     while (piece.length >= room()) await flush(room());
   }
   if (piece.length) await flush(piece.length);
