@@ -1,8 +1,7 @@
 /** CreateImage from an instance: every disk is snapshotted at that moment, then the image is made from the snapshots. */
 import type { Services } from '../context.ts';
 import { apiError } from '../../domain/errors.ts';
-import { newResourceId } from '../../domain/ids.ts';
-import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
+import { snapshotDisk } from '../snapshots/create.ts';
 import { createImageFromSnapshots, type CreateImageInput } from './create-image.ts';
 import { dropSnapshotsIn } from './manifest-holds.ts';
 import { checkImageName } from '../../domain/image-rules.ts';
@@ -26,21 +25,10 @@ export async function createImageFromInstance(services: Services, input: Omit<Cr
   await assertImageQuota(db, region.id, input.owner, services.limits.imageQuota);
   if (input.dryRun) throw apiError('DryRunOperation');
 
-  const now = services.clock.now();
   const created: string[] = [];
   try {
     for (const disk of disks) {
-      if (!(await services.dataPlane.manifests.hold(disk.manifest_id))) throw apiError('InternalError');
-      const snapshotId = newResourceId('snapshot', region.infix);
-      const stored = await services.dataPlane.manifests.load(disk.manifest_id);
-      const base = disk.source_image_id ? await sourceManifest(services, region.id, disk.source_image_id) : undefined;
-      await insertSnapshot(db, {
-        id: snapshotId, region: region.id, owner_id: input.owner, manifest_id: disk.manifest_id,
-        name: `image-snapshot-${snapshotId.slice(2)}`, description: `Created for image from instance ${instance.id}`,
-        source_disk_id: disk.id, source_disk_type: disk.type, source_disk_size_gib: disk.size_gib,
-        unique_bytes: stored ? uniqueBytes(stored.manifest, base) : 0,
-      }, now);
-      created.push(snapshotId);
+      created.push(await snapshotDisk(services, disk, { description: `Created for image from instance ${instance.id}` }));
     }
     return await createImageFromSnapshots(services, {
       ...input,
@@ -52,10 +40,4 @@ export async function createImageFromInstance(services: Services, input: Omit<Cr
     await db.transaction().execute((trx) => dropSnapshotsIn(trx, created, services.clock.now()));
     throw e;
   }
-}
-
-async function sourceManifest(services: Services, region: string, imageId: string) {
-  const row = await services.db.selectFrom('image_disks as d').innerJoin('snapshots as s', 's.id', 'd.snapshot_id')
-    .select('s.manifest_id').where('d.image_id', '=', imageId).where('d.type', '=', 'system').executeTakeFirst();
-  return row ? (await services.dataPlane.manifests.load(row.manifest_id))?.manifest : undefined;
 }
