@@ -92,7 +92,7 @@ test('ranges, whole-disk reads, bounds, ownership and authentication', () => wit
   assert.equal((await failure(getBytes(cfg, 'd-bp1doesnotexist00000', 0, 10))).code, 'InvalidDiskId.NotFound');
   const anonymous = await fetch(`${server.endpoint}/disks/${diskId}/content`, { headers: { range: 'bytes=0-9' } });
   assert.ok(anonymous.status >= 400 && anonymous.status < 500);
-  assert.ok((await anonymous.json()).Code);
+  assert.ok(((await anonymous.json()) as { Code?: string }).Code);
   const forged = await failure(dataRequest({ ...cfg, accessKeySecret: 'x'.repeat(30) }, 'GET', `/disks/${diskId}/content`, {}));
   assert.equal(forged.code, 'SignatureDoesNotMatch');
 }));
