@@ -1,0 +1,15 @@
+import { defineAction } from '../../action.ts';
+import { p } from '../../params.ts';
+import { cancelTask } from '../../../../services/transfer/tasks.ts';
+
+export default defineAction({
+  name: 'CancelTask',
+  schema: {
+    RegionId: p.str({ required: true, maxLength: 64 }),
+    TaskId: p.str({ required: true, maxLength: 64 }),
+  },
+  async run({ services, accountId }, params) {
+    await cancelTask(services, params.RegionId, accountId, params.TaskId);
+    return {};
+  },
+});

@@ -1,0 +1,104 @@
+/** What the transfer commands share: argument checks, API errors as exit codes, and waiting for tasks. */
+import { ApiCallError, MissingCredentialsError, callAction, clientConfig, type ClientConfig } from '../../api.ts';
+import { EXIT, type CliIo } from '../../command.ts';
+import { ProgressBar, terminalWriter } from './progress.ts';
+
+type Flags = Record<string, string | true>;
+
+export class UsageError extends Error {}
+
+export function flag(flags: Flags, name: string): string | undefined {
+  const v = flags[name];
+  if (v === true) throw new UsageError(`--${name} needs a value`);
+  return v;
+}
+
+export function exitCodeOf(e: ApiCallError): number {
+  if (e.status === 0 || e.status >= 500) return EXIT.unavailable;
+  if (/^(InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp)/.test(e.code ?? '')) return EXIT.auth;
+  if (e.status === 404 || /NotFound$|^NoSuch/.test(e.code ?? '')) return EXIT.notFound;
+  if (e.status === 409 || /Duplicated$|AlreadyExists$|^ImageIs/.test(e.code ?? '')) return EXIT.conflict;
+  return EXIT.rejected;
+}
+
+/** Runs a command body with the client config; API failures print `name: Code: Message` and map to exit codes. */
+export async function withClient(
+  name: string, flags: Flags, io: CliIo, body: (cfg: ClientConfig) => Promise<number>,
+): Promise<number> {
+  try {
+    return await body(clientConfig(flags, io.env));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`${name}: ${e.message}`);
+      return EXIT.usage;
+    }
+    if (e instanceof MissingCredentialsError) {
+      io.err(`${name}: ${e.message}`);
+      return EXIT.auth;
+    }
+    if (e instanceof ApiCallError) {
+      io.err(`${name}: ${e.code}: ${e.message}${e.requestId ? ` (RequestId ${e.requestId})` : ''}`);
+      return exitCodeOf(e);
+    }
+    throw e;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pollMs(io: CliIo): number {
+  return Number(io.env.IMAGEHOUSE_POLL_MS ?? 1000);
+}
+
+export interface TaskOutcome {
+  TaskId: string;
+  TaskStatus: string;
+  TaskProcess: string;
+  ErrorCode: string;
+  ErrorMsg: string;
+  Objects: string[];
+}
+
+export async function taskOutcome(cfg: ClientConfig, taskId: string): Promise<TaskOutcome> {
+  const t = await callAction(cfg, 'DescribeTaskAttribute', { RegionId: cfg.region, TaskId: taskId });
+  const ops: any[] = t.OperationProgressSet?.OperationProgress ?? [];
+  const failed = ops.find((o) => o.ErrorCode);
+  return {
+    TaskId: taskId,
+    TaskStatus: t.TaskStatus,
+    TaskProcess: t.TaskProcess,
+    ErrorCode: failed?.ErrorCode ?? '',
+    ErrorMsg: failed?.ErrorMsg ?? '',
+    Objects: ops.flatMap((o) => (o.RelatedItemSet?.RelatedItem ?? []).filter((r: any) => r.Name === 'OSSObject').map((r: any) => r.Value)),
+  };
+}
+
+/** Polls the task until it ends, drawing its progress on stderr; returns its final state. */
+export async function waitForTask(cfg: ClientConfig, io: CliIo, taskId: string, label: string): Promise<TaskOutcome> {
+  const bar = new ProgressBar(io, label, 100, { unit: 'percent', write: terminalWriter(io) });
+  for (;;) {
+    const t = await taskOutcome(cfg, taskId);
+    bar.set(parseInt(t.TaskProcess, 10) || 0);
+    if (t.TaskStatus !== 'Processing') {
+      bar.finish(t.TaskStatus);
+      return t;
+    }
+    await sleep(pollMs(io));
+  }
+}
+
+/** Polls the image until it leaves Waiting/Creating, drawing its Progress; returns its final status. */
+export async function waitForImage(cfg: ClientConfig, io: CliIo, imageId: string, label: string): Promise<string> {
+  const bar = new ProgressBar(io, label, 100, { unit: 'percent', write: terminalWriter(io) });
+  for (;;) {
+    const res = await callAction(cfg, 'DescribeImages', { RegionId: cfg.region, ImageId: imageId, Status: 'Waiting,Creating,Available,CreateFailed,UnAvailable' });
+    const image = res.Images?.Image?.[0];
+    if (!image) throw new ApiCallError('InvalidImageId.NotFound', `image ${imageId} is gone`, 404, res.RequestId);
+    bar.set(parseInt(image.Progress, 10) || 0);
+    if (image.Status !== 'Waiting' && image.Status !== 'Creating') {
+      bar.finish(image.Status);
+      return image.Status;
+    }
+    await sleep(pollMs(io));
+  }
+}

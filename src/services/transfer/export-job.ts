@@ -1,0 +1,73 @@
+/**
+ * The ExportImage job: each disk's snapshot manifest is written to the bucket in the requested format,
+ * one object per disk. An object appears under its final name only once complete (see ObjectStore.put),
+ * and each finished object is checkpointed, so a job resumed after a crash writes only what is missing.
+ */
+import type { JobRow } from '../../store/schema.ts';
+import { apiError } from '../../domain/errors.ts';
+import { manifestDisk } from '../../blobs/manifests.ts';
+import type { VirtualDisk } from '../../blobs/types.ts';
+import { exportImage, writeExportFile } from '../../formats/writers/index.ts';
+import type { JobContext } from '../../jobs/index.ts';
+import type { Services } from '../context.ts';
+import type { JobKind } from '../job-kinds.ts';
+import { objectStoreFor } from '../buckets/store.ts';
+import { ProgressReporter } from './progress.ts';
+import type { ExportPayload } from './kinds.ts';
+
+export function exportJobKind(services: Services): JobKind {
+  return { handler: (job, ctx) => runExport(services, job, ctx) };
+}
+
+/** The disk, counting the data chunks read (for progress) and stopping at the job's abort signal. */
+function observedDisk(disk: VirtualDisk, signal: AbortSignal, onChunk: () => void): VirtualDisk {
+  return {
+    virtualSize: disk.virtualSize,
+    chunkCount: disk.chunkCount,
+    zeroMask: (i) => disk.zeroMask(i),
+    async readChunk(i) {
+      signal.throwIfAborted();
+      const data = await disk.readChunk(i);
+      if (data) onChunk();
+      return data;
+    },
+  };
+}
+
+function dataChunks(disk: VirtualDisk): number {
+  let n = 0;
+  for (let i = 0; i < disk.chunkCount; i++) if (disk.zeroMask(i) !== null) n++;
+  return n;
+}
+
+async function runExport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {
+  const { bucket, format, objects } = ctx.payload as unknown as ExportPayload;
+  const done = new Set((ctx.state.done as number[] | undefined) ?? []);
+  const store = objectStoreFor(services);
+  const chunks = services.dataPlane.store(job.region);
+
+  const disks = new Map<number, VirtualDisk>();
+  for (const o of objects) {
+    if (done.has(o.idx)) continue;
+    const snapshot = await services.db.selectFrom('snapshots').select('manifest_id').where('id', '=', o.snapshotId).executeTakeFirst();
+    const stored = snapshot && (await services.dataPlane.manifests.load(snapshot.manifest_id));
+    if (!stored) throw apiError('ExportImageFailed', `the snapshot ${o.snapshotId || '(none)'} of disk ${o.idx} no longer exists`);
+    disks.set(o.idx, manifestDisk(stored.manifest, chunks));
+  }
+
+  const total = [...disks.values()].reduce((n, d) => n + dataChunks(d), 0);
+  let read = 0;
+  const reporter = new ProgressReporter(ctx);
+  for (const o of objects) {
+    const source = disks.get(o.idx);
+    if (!source) continue;
+    const disk = observedDisk(source, ctx.signal, () => reporter.report(++read, total));
+    await store.put(bucket, o.key, {
+      writeFile: (path: string) => writeExportFile(disk, format, path),
+      stream: () => exportImage(disk, format).stream(),
+    }, { signal: ctx.signal });
+    done.add(o.idx);
+    await ctx.checkpoint({ done: [...done] });
+  }
+  await reporter.flush();
+}

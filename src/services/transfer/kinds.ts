@@ -1,0 +1,58 @@
+/** Job kinds of the transfer service (they are also the API's TaskAction values) and their payloads. */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../store/schema.ts';
+import type { ExportFormat, ImportFormat } from '../../formats/types.ts';
+
+export const IMPORT_KIND = 'ImportImage';
+export const EXPORT_KIND = 'ExportImage';
+/** Largest disk an import accepts (DiskImageSize), in GiB. */
+export const MAX_DISK_GIB = 2048;
+/** Tasks CancelTask accepts. */
+export const CANCELLABLE_KINDS: readonly string[] = [IMPORT_KIND, EXPORT_KIND];
+
+/** One disk to import: an object in a bucket, or a file uploaded to the service (direct import). */
+export interface ImportDiskPlan {
+  bucket: string;
+  key: string;
+  /** Path of the spooled upload (direct import); the job removes it when it ends. */
+  upload?: string;
+  /** Declared format; absent = detect. */
+  format?: ImportFormat;
+  /** DiskImageSize; absent = the file's virtual size rounded up to GiB. */
+  sizeGib?: number;
+}
+export interface ImportPayload {
+  disks: ImportDiskPlan[];
+}
+
+/** What the import job checkpoints per finished disk (keyed by disk index). */
+export interface ImportedDisk {
+  manifestId: string;
+  virtualSize: number;
+  sizeGib: number;
+  format: ImportFormat;
+  uniqueBytes: number;
+}
+
+export interface ExportObjectPlan {
+  idx: number;
+  snapshotId: string;
+  key: string;
+}
+export interface ExportPayload {
+  bucket: string;
+  format: ExportFormat;
+  objects: ExportObjectPlan[];
+}
+
+/**
+ * The transfer running on an image, if any: DeleteImage refuses an image while it is importing
+ * (`ImageIsImporting`) or exporting (`ImageIsExporting`).
+ */
+export async function activeTransferOf(db: Kysely<Database>, imageId: string): Promise<'import' | 'export' | undefined> {
+  const row = await db.selectFrom('jobs').select('kind').where('resource_id', '=', imageId)
+    .where('kind', 'in', [IMPORT_KIND, EXPORT_KIND]).where('state', 'in', ['queued', 'running'])
+    .orderBy('kind', 'desc').executeTakeFirst();
+  if (!row) return undefined;
+  return row.kind === IMPORT_KIND ? 'import' : 'export';
+}

@@ -1,0 +1,62 @@
+/**
+ * Direct import (`imagehouse image import FILE`): the request is validated before the upload is read, the
+ * body is spooled to the data volume while it is hashed, and the spooled file becomes the import's source.
+ * Partial spools live in the temp folder (swept if a crash leaves them); complete ones move to `uploads/`,
+ * and the import job deletes them when it ends.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { apiError, isApiError } from '../../domain/errors.ts';
+import type { Services } from '../context.ts';
+import { tempDir } from '../buckets/store.ts';
+import { startImport, type ImportInput, type StartedImport } from './import.ts';
+
+export interface DirectImportInput extends Omit<ImportInput, 'disks' | 'dryRun' | 'tags'> {
+  format?: string;
+  diskImageSize?: number;
+}
+
+export async function directImport(services: Services, body: Readable, input: DirectImportInput): Promise<StartedImport & { Size: number; Sha256: string }> {
+  const request = (upload: string, dryRun: boolean): ImportInput => ({
+    ...input, dryRun, disks: [{ upload, format: input.format, diskImageSize: input.diskImageSize }],
+  });
+  // Everything but the file itself is checked before a byte is spooled.
+  await startImport(services, request('(pending)', true)).catch((e) => {
+    if (!(isApiError(e) && e.code === 'DRYRUN.SUCCESS')) throw e;
+  });
+
+  const tmp = tempDir(services);
+  await fs.mkdir(tmp, { recursive: true });
+  const spool = path.join(tmp, `upload-${crypto.randomBytes(8).toString('hex')}`);
+  const hash = crypto.createHash('sha256');
+  let size = 0;
+  try {
+    const out = createWriteStream(spool, { flags: 'wx' });
+    await pipeline(body, new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    }), out);
+    if (size === 0) throw apiError('InvalidUpload.Empty');
+    const fh = await fs.open(spool, 'r');
+    await fh.sync().finally(() => fh.close());
+    const uploads = path.join(services.dataDir, 'uploads');
+    await fs.mkdir(uploads, { recursive: true });
+    const file = path.join(uploads, path.basename(spool));
+    await fs.rename(spool, file);
+    try {
+      return { ...(await startImport(services, request(file, false))), Size: size, Sha256: hash.digest('hex') };
+    } catch (e) {
+      await fs.rm(file, { force: true });
+      throw e;
+    }
+  } finally {
+    await fs.rm(spool, { force: true });
+  }
+}
