@@ -8,9 +8,8 @@ import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import { checkDescription, type Tag } from '../../domain/image-rules.ts';
 import { ManifestRepo } from '../../blobs/manifests.ts';
-import type { Manifest } from '../../blobs/types.ts';
 import type { Services } from '../context.ts';
-import { insertSnapshot, uniqueBytes } from './repo.ts';
+import { insertSnapshot, storedUniqueBytes } from './repo.ts';
 import { checkSnapshotName } from './lookup.ts';
 import { requireOwnDisk } from '../compute/disks.ts';
 
@@ -18,7 +17,7 @@ import { requireOwnDisk } from '../compute/disks.ts';
 export const SNAPSHOTS_PER_DISK = 2000;
 
 /** The manifest the disk was cloned from: its image's disk of the same type, or its source snapshot. */
-async function originManifest(services: Services, disk: DiskRow): Promise<Manifest | undefined> {
+async function originManifestId(services: Services, disk: DiskRow): Promise<string | undefined> {
   const db = services.db;
   let snapshotId = disk.source_snapshot_id;
   if (!snapshotId && disk.type === 'system' && disk.source_image_id) {
@@ -27,8 +26,7 @@ async function originManifest(services: Services, disk: DiskRow): Promise<Manife
     snapshotId = mapping?.snapshot_id ?? '';
   }
   if (!snapshotId) return undefined;
-  const snap = await db.selectFrom('snapshots').select('manifest_id').where('id', '=', snapshotId).executeTakeFirst();
-  return snap ? (await services.dataPlane.manifests.load(snap.manifest_id))?.manifest : undefined;
+  return (await db.selectFrom('snapshots').select('manifest_id').where('id', '=', snapshotId).executeTakeFirst())?.manifest_id;
 }
 
 export interface SnapshotOptions {
@@ -41,13 +39,11 @@ export interface SnapshotOptions {
 /** Freezes the disk's current content as a new snapshot of its owner; returns the snapshot ID. */
 export async function snapshotDisk(services: Services, disk: DiskRow, opts: SnapshotOptions = {}): Promise<string> {
   const region = services.regions.require(disk.region);
-  const repo = services.dataPlane.manifests;
   for (let attempt = 0; attempt < 200; attempt++) {
     const current = await services.db.selectFrom('disks').selectAll().where('id', '=', disk.id).executeTakeFirst();
     if (!current) throw apiError('InvalidDiskId.NotFound');
-    const loaded = await repo.load(current.manifest_id);
-    if (!loaded) continue; // swapped and released since the row was read
-    const bytes = uniqueBytes(loaded.manifest, await originManifest(services, current));
+    const bytes = await storedUniqueBytes(services.db, current.manifest_id, await originManifestId(services, current));
+    if (bytes === undefined) continue; // swapped and released since the row was read
     const id = newResourceId('snapshot', region.infix);
     const now = services.clock.now();
     const held = await services.db.transaction().execute(async (trx) => {

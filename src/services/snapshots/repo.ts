@@ -3,18 +3,48 @@ import type { Kysely } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
 import { CHUNK_SIZE, chunkLength, type Manifest } from '../../blobs/types.ts';
 
+/** Distinct bytes of `entries` (chunk index, ref) whose refs are not in `baseRefs`. */
+function distinctBytesBeyond(virtualSize: number, entries: Iterable<[number, string]>, baseRefs: Iterable<string>): number {
+  const seen = new Set<string>(baseRefs);
+  let bytes = 0;
+  for (const [i, ref] of entries) {
+    if (seen.has(ref)) continue;
+    seen.add(ref);
+    bytes += chunkLength(virtualSize, i);
+  }
+  return bytes;
+}
+
+function* denseEntries(m: Manifest): Generator<[number, string]> {
+  for (let i = 0; i < m.chunks.length; i++) {
+    const e = m.chunks[i];
+    if (e) yield [i, e.ref];
+  }
+}
+
 /** Distinct bytes `m` stores that `base` (e.g. the disk's source image) does not: what the snapshot costs. */
 export function uniqueBytes(m: Manifest, base?: Manifest): number {
-  const inBase = new Set<string>();
-  for (const e of base?.chunks ?? []) if (e) inBase.add(e.ref);
-  const seen = new Set<string>();
-  let bytes = 0;
-  m.chunks.forEach((e, i) => {
-    if (!e || inBase.has(e.ref) || seen.has(e.ref)) return;
-    seen.add(e.ref);
-    bytes += chunkLength(m.virtualSize, i);
-  });
-  return bytes;
+  return distinctBytesBeyond(m.virtualSize, denseEntries(m), base ? [...denseEntries(base)].map(([, ref]) => ref) : []);
+}
+
+/**
+ * The stored chunks of a committed manifest, read from its sparse body (see encodeManifestBody in
+ * src/blobs/manifests.ts) without materialising its null entries: the cost follows the chunks it
+ * stores, not the disk's size. Undefined when the manifest is gone.
+ */
+async function storedEntries(db: Kysely<Database>, manifestId: string): Promise<{ virtualSize: number; entries: [number, string][] } | undefined> {
+  const row = await db.selectFrom('manifests').select(['virtual_size', 'body']).where('id', '=', manifestId).executeTakeFirst();
+  if (!row) return undefined;
+  const rows = JSON.parse(row.body) as [number, string, string][];
+  return { virtualSize: Number(row.virtual_size), entries: rows.map(([i, ref]) => [i, ref]) };
+}
+
+/** uniqueBytes for committed manifests, by ID; undefined when `manifestId` is gone. */
+export async function storedUniqueBytes(db: Kysely<Database>, manifestId: string, baseManifestId?: string): Promise<number | undefined> {
+  const m = await storedEntries(db, manifestId);
+  if (!m) return undefined;
+  const base = baseManifestId ? await storedEntries(db, baseManifestId) : undefined;
+  return distinctBytesBeyond(m.virtualSize, m.entries, (base?.entries ?? []).map(([, ref]) => ref));
 }
 
 export function gibOf(bytes: number): number {
