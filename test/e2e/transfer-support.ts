@@ -107,3 +107,22 @@ export function importRequest(bucket: string, disks: { object: string; format?: 
     ...extra,
   });
 }
+
+/**
+ * A qcow2 where every 4 MiB chunk of `virtualMiB` holds data (one marker byte): the file stays small
+ * (a 64 KiB cluster per chunk) but importing and exporting it touch the whole virtual size, which takes
+ * seconds, long enough to kill the service in the middle.
+ */
+export function makeMarkerDisk(dir: string, name: string, virtualMiB: number): DiskFixture {
+  const raw = path.join(dir, `${name}.raw`);
+  const fd = fs.openSync(raw, 'w');
+  try {
+    fs.ftruncateSync(fd, virtualMiB * MiB);
+    for (let off = 0; off < virtualMiB * MiB; off += 4 * MiB) fs.writeSync(fd, Buffer.from([0x42]), 0, 1, off + 512);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const file = path.join(dir, `${name}.qcow2`);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, file]);
+  return { file, raw, format: 'qcow2', virtualSize: virtualMiB * MiB };
+}

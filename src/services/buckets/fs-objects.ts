@@ -11,7 +11,7 @@ import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import type { ClosableByteSource } from '../../formats/index.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore } from './store.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './store.ts';
 
 const PROC_FD = '/proc/self/fd';
 
@@ -35,10 +35,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async put(bucket: string, key: string, body: ObjectBody): Promise<{ size: number }> {
+  async put(bucket: string, key: string, body: ObjectBody, opts: PutOptions = {}): Promise<{ size: number }> {
     const dir = await this.bucketDir(bucket);
     await fs.mkdir(this.tmpDir, { recursive: true });
-    const tmp = path.join(this.tmpDir, `put-${crypto.randomBytes(8).toString('hex')}`);
+    const tmp = path.join(this.tmpDir, opts.tempName ?? `put-${crypto.randomBytes(8).toString('hex')}`);
     try {
       if ('writeFile' in body) await body.writeFile(tmp);
       else await writeStreamToFile(asBuffers(body), tmp);

@@ -14,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { apiError } from '../../domain/errors.ts';
 import { openFileSource, type ClosableByteSource } from '../../formats/index.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore } from './store.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './store.ts';
 
 const PART_SIZE = 16 * 1024 * 1024;
 
@@ -50,7 +50,7 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(bucket: string, key: string, body: ObjectBody, opts: { signal?: AbortSignal } = {}): Promise<{ size: number }> {
+  async put(bucket: string, key: string, body: ObjectBody, opts: PutOptions = {}): Promise<{ size: number }> {
     let size = 0;
     const source = 'writeFile' in body ? body.stream() : body;
     async function* counted() {

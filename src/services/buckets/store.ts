@@ -31,6 +31,15 @@ export interface ObjectListing {
  */
 export type ObjectBody = AsyncIterable<Uint8Array> | { writeFile(path: string): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
 
+export interface PutOptions {
+  signal?: AbortSignal;
+  /**
+   * Base name of the temp file the folder backend writes before the rename (default random), so a job can
+   * find and remove what an attempt that crashed left behind.
+   */
+  tempName?: string;
+}
+
 export interface ObjectStore {
   readonly kind: 'fs' | 's3';
   /** Creates the bucket's storage. Throws BucketAlreadyExists when storage of that name exists already. */
@@ -39,7 +48,7 @@ export interface ObjectStore {
    * Writes `body` as the object. Readers never see a partial object under `key`: it appears only once
    * complete and durable (a crash leaves either the old object or none).
    */
-  put(bucket: string, key: string, body: ObjectBody, opts?: { signal?: AbortSignal }): Promise<{ size: number }>;
+  put(bucket: string, key: string, body: ObjectBody, opts?: PutOptions): Promise<{ size: number }>;
   head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
   /** The object's bytes as a stream; throws NoSuchKey. */
   get(bucket: string, key: string): Promise<{ size: number; body: Readable }>;

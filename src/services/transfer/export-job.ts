@@ -11,7 +11,8 @@ import { exportImage, writeExportFile } from '../../formats/writers/index.ts';
 import type { JobContext } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
-import { objectStoreFor } from '../buckets/store.ts';
+import { objectStoreFor, tempDir } from '../buckets/store.ts';
+import { removeTempFiles } from './temp-files.ts';
 import { ProgressReporter } from './progress.ts';
 import type { ExportPayload } from './kinds.ts';
 
@@ -46,6 +47,10 @@ async function runExport(services: Services, job: JobRow, ctx: JobContext): Prom
   const store = objectStoreFor(services);
   const chunks = services.dataPlane.store(job.region);
 
+  // What an attempt that crashed mid-object left in the temp folder (the folder backend's partial files).
+  const tempPrefix = `export-${job.id}-`;
+  await removeTempFiles(tempDir(services), { prefix: tempPrefix });
+
   const disks = new Map<number, VirtualDisk>();
   for (const o of objects) {
     if (done.has(o.idx)) continue;
@@ -65,7 +70,7 @@ async function runExport(services: Services, job: JobRow, ctx: JobContext): Prom
     await store.put(bucket, o.key, {
       writeFile: (path: string) => writeExportFile(disk, format, path),
       stream: () => exportImage(disk, format).stream(),
-    }, { signal: ctx.signal });
+    }, { signal: ctx.signal, tempName: `${tempPrefix}${o.idx}` });
     done.add(o.idx);
     await ctx.checkpoint({ done: [...done] });
   }

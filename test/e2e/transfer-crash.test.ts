@@ -1,0 +1,203 @@
+/**
+ * kill -9 during an import and during an export: the service is a child process with a short job lease;
+ * after a restart the same task resumes (finished disks and objects are not redone) and ends with an
+ * Available image holding the original bytes, no partial object under a final name, and no chunk leaked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.ts';
+import { openConfiguredStore } from '../../src/app.ts';
+import type { Store } from '../../src/store/db.ts';
+import { parseJson } from '../../src/jobs/index.ts';
+import { KyselyChunkIndex } from '../../src/blobs/chunk-index.ts';
+import { FsChunkStore } from '../../src/blobs/fs-store.ts';
+import { collectGarbage } from '../../src/blobs/gc.ts';
+import { decodeManifestBody } from '../../src/blobs/manifests.ts';
+import { createBucket, getObject, putObject } from '../../src/cli/commands/transfer/client.ts';
+import { Ecs, ecsClient } from '../support/sdk.ts';
+import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
+import { REGION, clientConfig, importRequest, makeDisk, makeMarkerDisk, sameContent, settledImage, settledTask } from './transfer-support.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const LEASE_MS = 1500;
+
+interface Service { proc: ChildProcess; endpoint: string; hostPort: string; exited: Promise<number | null>; output(): string }
+
+async function startService(dataDir: string, databaseUrl: string): Promise<Service> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', dataDir], {
+    cwd: repoRoot,
+    env: { ...process.env, IMAGEHOUSE_JOB_LEASE_MS: String(LEASE_MS), IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d) => { out += d; });
+  proc.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    };
+    proc.stderr!.on('data', check);
+    proc.on('exit', () => { clearTimeout(timer); reject(new Error(`service exited:\n${out}`)); });
+  });
+  return { proc, endpoint, hostPort: new URL(endpoint).host, exited, output: () => out };
+}
+
+async function kill9(s: Service): Promise<void> {
+  s.proc.kill('SIGKILL');
+  await s.exited;
+}
+
+async function stop(s: Service): Promise<void> {
+  s.proc.kill('SIGTERM');
+  await s.exited;
+}
+
+async function createAccount(dataDir: string, databaseUrl: string) {
+  let json = '';
+  const code = await main(['account', 'create', '--name', 'alice', '--json', '--data', dataDir], {
+    out: (l) => { json += l; }, err: () => {}, isTTY: false, env: { IMAGEHOUSE_DATABASE_URL: databaseUrl },
+  });
+  assert.equal(code, 0);
+  return JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string };
+}
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function jobState(store: Store, id: string) {
+  const job = await store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return { job, result: parseJson(job.result) };
+}
+
+/**
+ * After the GC reclaims everything unreferenced: every stored chunk is referenced by a manifest, every
+ * chunk's refcount counts exactly the manifests' references, and every manifest is held by a snapshot or disk.
+ */
+async function assertNoLeaks(store: Store, dataDir: string): Promise<void> {
+  const index = new KyselyChunkIndex(store.db, store.dialect);
+  const chunks = new FsChunkStore(path.join(dataDir, 'chunks', REGION));
+  try {
+    await collectGarbage({ index, store: chunks, region: REGION, graceMs: 0, sweepOrphans: true });
+    const manifests = await store.db.selectFrom('manifests').selectAll().execute();
+    const refs = new Map<string, number>();
+    for (const m of manifests) {
+      for (const e of decodeManifestBody(Number(m.virtual_size), m.body).chunks) if (e) refs.set(e.ref, (refs.get(e.ref) ?? 0) + 1);
+      const held = await store.db.selectFrom('snapshots').select('id').where('manifest_id', '=', m.id).execute();
+      const disks = await store.db.selectFrom('disks').select('id').where('manifest_id', '=', m.id).execute();
+      assert.equal(m.holders, held.length + disks.length, `manifest ${m.id} is held by exactly its snapshots and disks`);
+    }
+    const rows = await store.db.selectFrom('chunks').selectAll().where('region', '=', REGION).execute();
+    assert.deepEqual(new Map(rows.map((r) => [r.ref, [r.refcount, r.state]])), new Map([...refs].map(([ref, n]) => [ref, [n, 'live']])));
+    const stored: string[] = [];
+    for await (const ref of chunks.list()) stored.push(ref);
+    assert.deepEqual(stored.sort(), [...refs.keys()].sort(), 'the chunk store holds exactly the referenced chunks');
+  } finally {
+    await chunks.close();
+  }
+}
+
+async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-crash-'));
+  const fixtures = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-crash-fixtures-'));
+  const account = await createAccount(dataDir, databaseUrl);
+  const system = makeDisk(fixtures, 'system', { virtualMiB: 64, dataMiB: 24, format: 'qcow2' });
+  const data = makeMarkerDisk(fixtures, 'data', 768);
+  const store = await openConfiguredStore({ dataDir, databaseUrl });
+  let service = await startService(dataDir, databaseUrl);
+  try {
+    const cfg = clientConfig(service.endpoint, account);
+    await createBucket(cfg, 'crash-bucket');
+    await putObject(cfg, 'crash-bucket', 'system.qcow2', system.file);
+    await putObject(cfg, 'crash-bucket', 'data.qcow2', data.file);
+    let client = ecsClient(service.hostPort, account);
+
+    // Import: killed while the data disk (768 MiB to read and hash) is in progress, after the system disk's checkpoint.
+    const imported = (await client.importImage(importRequest('crash-bucket', [{ object: 'system.qcow2' }, { object: 'data.qcow2' }], { imageName: 'survivor' }))).body;
+    const atKill = await waitUntil('the system disk checkpoint', async () => {
+      const s = await jobState(store, imported.taskId);
+      return (s.result.disks as Record<string, { manifestId: string }> | undefined)?.['0'] ? s : undefined;
+    });
+    await kill9(service);
+    const afterKill = await jobState(store, imported.taskId);
+    assert.equal(afterKill.job.state, 'running', 'killed mid-task');
+    assert.equal((afterKill.result.disks as Record<string, unknown>)['1'], undefined, 'the data disk was not finished');
+    const image = await store.db.selectFrom('images').selectAll().where('id', '=', imported.imageId).executeTakeFirstOrThrow();
+    assert.equal(image.status, 'Creating');
+    const systemManifest = (atKill.result.disks as Record<string, { manifestId: string }>)['0'].manifestId;
+
+    service = await startService(dataDir, databaseUrl);
+    client = ecsClient(service.hostPort, account);
+    const done = await settledImage(client, imported.imageId);
+    assert.equal(done.status, 'Available', service.output());
+    const finished = await jobState(store, imported.taskId);
+    assert.equal(finished.job.state, 'succeeded');
+    assert.equal(finished.job.attempts, 2, 'the same task resumed in the new process');
+    assert.equal((finished.result.disks as Record<string, { manifestId: string }>)['0'].manifestId, systemManifest, 'the system disk was not imported again');
+    const snapshot0 = await store.db.selectFrom('snapshots').select('manifest_id').where('id', '=', done.diskDeviceMappings.diskDeviceMapping[0].snapshotId).executeTakeFirstOrThrow();
+    assert.equal(snapshot0.manifest_id, systemManifest);
+
+    // Export: killed while the data disk's object is being written, after the system disk's object is complete.
+    const exported = (await client.exportImage(new Ecs.ExportImageRequest({ regionId: REGION, imageId: imported.imageId, OSSBucket: 'crash-bucket', imageFormat: 'qcow2', OSSPrefix: 'crash' }))).body;
+    const bucketDir = path.join(dataDir, 'buckets', 'crash-bucket');
+    const keys = [`crash_${imported.imageId}_${exported.taskId}.qcow2`, `crash_${imported.imageId}_${exported.taskId}_1.qcow2`];
+    await waitUntil('the system disk object', async () => ((await jobState(store, exported.taskId)).result.done as number[] | undefined)?.includes(0) ? true : undefined);
+    await kill9(service);
+    assert.equal((await jobState(store, exported.taskId)).job.state, 'running', 'killed mid-export');
+    assert.ok(fs.existsSync(path.join(bucketDir, keys[0])));
+    assert.equal(fs.existsSync(path.join(bucketDir, keys[1])), false, 'no partial object under the final name');
+    const firstObject = fs.statSync(path.join(bucketDir, keys[0]));
+
+    service = await startService(dataDir, databaseUrl);
+    client = ecsClient(service.hostPort, account);
+    const task = await settledTask(client, exported.taskId);
+    assert.equal(task.taskStatus, 'Finished', service.output());
+    assert.equal((await jobState(store, exported.taskId)).job.attempts, 2);
+    assert.equal(fs.statSync(path.join(bucketDir, keys[0])).ino, firstObject.ino, 'the finished object was not written again');
+    assert.deepEqual(fs.readdirSync(path.join(dataDir, 'tmp')).filter((f) => f.startsWith('export-')), [], 'the crashed attempt\'s temp file is gone');
+    const out = [path.join(fixtures, 'out-system.qcow2'), path.join(fixtures, 'out-data.qcow2')];
+    const cfg2 = clientConfig(service.endpoint, account);
+    await getObject(cfg2, 'crash-bucket', keys[0], out[0]);
+    await getObject(cfg2, 'crash-bucket', keys[1], out[1]);
+    assert.ok(sameContent(out[0], 'qcow2', system.raw, 'raw'), 'the system disk came back intact');
+    assert.ok(sameContent(out[1], 'qcow2', data.raw, 'raw'), 'the data disk came back intact');
+
+    await stop(service);
+    await assertNoLeaks(store, dataDir);
+  } finally {
+    if (service.proc.exitCode === null && service.proc.signalCode === null) await kill9(service);
+    await store.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(fixtures, { recursive: true, force: true });
+  }
+}
+
+test('sqlite: kill -9 during an import and during an export; both tasks resume and finish cleanly', { timeout: 240_000 }, async () => {
+  await crashDuringImportAndExport('');
+});
+
+test('postgres: kill -9 during an import and during an export; both tasks resume and finish cleanly', {
+  timeout: 240_000,
+  skip: postgresBaseUrl() ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set',
+}, async () => {
+  const pg = await freshPostgresDatabase(postgresBaseUrl()!);
+  try {
+    await crashDuringImportAndExport(pg.url);
+  } finally {
+    await pg.drop();
+  }
+});
