@@ -305,7 +305,17 @@ test('Alice cancels an import in progress: the task ends Deleted, the image UnAv
   });
   assert.equal(running.taskStatus, 'Processing');
   assert.equal(running.supportCancel, 'true');
-  assert.equal((await describeImage(client, res.body.imageId)).status, 'Creating');
+  // Progress really moves while the 2 GiB disk is read: the image, its disk and the task all show it.
+  const moving = await waitForValue(async () => {
+    const image = await describeImage(client, res.body.imageId);
+    return parseInt(image.progress, 10) >= 5 ? image : undefined;
+  });
+  assert.equal(moving.status, 'Creating');
+  assert.ok(parseInt(moving.progress, 10) < 100);
+  const diskProgress = parseInt(moving.diskDeviceMappings.diskDeviceMapping[1].progress, 10);
+  assert.ok(diskProgress > 0 && diskProgress < 100, moving.diskDeviceMappings.diskDeviceMapping[1].progress);
+  assert.equal(moving.diskDeviceMappings.diskDeviceMapping[0].progress, '100%');
+  assert.ok(parseInt((await taskAttribute(client, res.body.taskId)).taskProcess, 10) >= 5);
   await client.cancelTask(new Ecs.CancelTaskRequest({ regionId: REGION, taskId: res.body.taskId }));
   const task = await settledTask(client, res.body.taskId);
   assert.equal(task.taskStatus, 'Deleted');
