@@ -19,6 +19,7 @@ import { imageJobKinds } from './services/images/jobs.ts';
 import { transferJobKinds } from './services/transfer/jobs.ts';
 import os from 'node:os';
 import { collectGarbage } from './blobs/gc.ts';
+import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { clientErrorHandler, registerHttpErrors } from './api/http-errors.ts';
 
 export interface App {
@@ -109,6 +110,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   // Chunks no manifest references are deleted once they are older than the grace period: an import that
   // touched them but has not committed its manifest yet is protected by that period.
   const collect = async () => {
+    const swept = await sweepOrphanManifests(store.db, { graceMs: config.gcGraceMs, now: clock.now() });
+    if (swept) server.log.warn({ swept }, 'released manifests that no disk or snapshot holds');
     for (const region of regions.all) {
       const r = await collectGarbage({ index: dataPlane.index, store: dataPlane.store(region.id), region: region.id, graceMs: config.gcGraceMs, now: () => clock.now() });
       if (r.deleted) server.log.info({ region: region.id, ...r }, 'garbage collected');
