@@ -1,0 +1,177 @@
+/**
+ * End-to-end import: the time from ImportImage (official SDK) until DescribeImages shows the image
+ * Available, for a qcow2 with 1 GiB of random data (4 GiB virtual) in a bucket, against
+ * `qemu-img convert -O raw -t writeback` of the same file (qemu's durable qcow2 → raw, one flush at close).
+ * Each timed import runs on a fresh service (fresh chunk store, so every chunk is new) after a small warm-up
+ * import (starts the hash workers); a re-import of the same file into the same service (all chunks known)
+ * is reported too. The image is checked against the input (export → qemu-img compare) once.
+ *
+ * Env: IMPORT_BENCH_VIRTUAL_MIB (default 4096), IMPORT_BENCH_DATA_MIB (default 1024, 64 random extents),
+ *      IMPORT_BENCH_RUNS (default 3, median reported), IMPORT_BENCH_DIR (default the OS temp dir; the service's
+ *      data directory goes there too), IMPORT_BENCH_DROP_CACHES=1 (root: drop the page cache before each run).
+ * Usage: node --import tsx bench/import-e2e.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { createCipheriv, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, type TestServer } from '../test/support/server.ts';
+import { Ecs, ecsClient } from '../test/support/sdk.ts';
+import { createBucket, getObject, putObject } from '../src/cli/commands/transfer/client.ts';
+import type { ClientConfig } from '../src/cli/api.ts';
+
+const MiB = 1024 * 1024;
+const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
+const DATA = Number(process.env.IMPORT_BENCH_DATA_MIB ?? 1024) * MiB;
+const RUNS = Number(process.env.IMPORT_BENCH_RUNS ?? 3);
+const DROP_CACHES = process.env.IMPORT_BENCH_DROP_CACHES === '1';
+const EXTENTS = 64;
+const REGION = 'cn-hangzhou';
+
+const base = process.env.IMPORT_BENCH_DIR ?? os.tmpdir();
+const dir = fs.mkdtempSync(path.join(base, 'ih-bench-import-'));
+process.env.TMPDIR = base; // startServer puts the service's data directory under os.tmpdir()
+try {
+  await main();
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const raw = path.join(dir, 'input.raw');
+  const qcow2 = path.join(dir, 'input.qcow2');
+  let t = performance.now();
+  buildInput(raw);
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
+  const small = path.join(dir, 'warmup.qcow2');
+  execFileSync('qemu-img', ['create', '-f', 'qcow2', small, '64M']);
+  console.log(`input: ${VIRTUAL / MiB} MiB virtual qcow2 with ${DATA / MiB} MiB of random data in ${EXTENTS} extents, ${(fs.statSync(qcow2).size / MiB).toFixed(0)} MiB file (built in ${secs(t)} s)`);
+  console.log(`runs: ${RUNS} (median), page cache ${DROP_CACHES ? 'dropped before each run' : 'warm'}\n`);
+
+  const ours: number[] = [];
+  const qemu: number[] = [];
+  let reimport = 0;
+  for (let run = 0; run < RUNS; run++) {
+    const server = await startServer();
+    try {
+      const { client, cfg } = await prepare(server, qcow2, small);
+      prepareRun();
+      const s = performance.now();
+      const imageId = await importAndWait(client, 'input.qcow2', `bench-${run}`);
+      ours.push((performance.now() - s) / 1000);
+      if (run === 0) {
+        await verify(cfg, client, imageId, raw);
+        const r = performance.now();
+        await importAndWait(client, 'input.qcow2', 'bench-again');
+        reimport = (performance.now() - r) / 1000;
+      }
+    } finally {
+      await server.stop();
+    }
+    const out = path.join(dir, 'qemu.raw');
+    fs.rmSync(out, { force: true });
+    prepareRun();
+    const s = performance.now();
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', '-t', 'writeback', qcow2, out]);
+    qemu.push((performance.now() - s) / 1000);
+    fs.rmSync(out, { force: true });
+    console.log(`run ${run + 1}: ImportImage → Available ${ours[run].toFixed(2)} s; qemu-img convert ${qemu[run].toFixed(2)} s`);
+  }
+  const o = median(ours);
+  const q = median(qemu);
+  console.log(`\nre-import of the same file (every chunk already stored): ${reimport.toFixed(2)} s`);
+  console.log(`MB/s = random data bytes (${DATA / MiB} MiB) / wall time; ours/qemu < 1 means we are faster.\n`);
+  printTable([
+    ['', 'seconds (median)', 'MB/s'],
+    ['ImportImage → Available', o.toFixed(2), mbps(o)],
+    ['qemu-img convert qcow2 → raw', q.toFixed(2), mbps(q)],
+    ['ours / qemu', (o / q).toFixed(2), ''],
+  ]);
+}
+
+/** An account, a bucket with the input in it, and a finished warm-up import. */
+async function prepare(server: TestServer, qcow2: string, small: string) {
+  const account = await server.account('bench');
+  const cfg = { endpoint: server.endpoint, region: REGION, accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret };
+  await createBucket(cfg, 'bench');
+  await putObject(cfg, 'bench', 'input.qcow2', qcow2);
+  await putObject(cfg, 'bench', 'warmup.qcow2', small);
+  const client = ecsClient(server.hostPort, account);
+  await importAndWait(client, 'warmup.qcow2', 'warmup');
+  return { client, cfg };
+}
+
+async function importAndWait(client: any, object: string, name: string): Promise<string> {
+  const res = await client.importImage(new Ecs.ImportImageRequest({
+    regionId: REGION, imageName: name, diskDeviceMapping: [new Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: 'bench', OSSObject: object })],
+  }));
+  const imageId: string = res.body.imageId;
+  for (;;) {
+    const image = (await client.describeImages(new Ecs.DescribeImagesRequest({ regionId: REGION, imageId, status: 'Waiting,Creating,Available,CreateFailed' }))).body.images.image[0];
+    if (image.status === 'Available') return imageId;
+    if (image.status === 'CreateFailed') throw new Error(`import failed: ${JSON.stringify(image)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Exports the image as qcow2 and compares it with the input. */
+async function verify(cfg: ClientConfig, client: any, imageId: string, raw: string): Promise<void> {
+  const res = await client.exportImage(new Ecs.ExportImageRequest({ regionId: REGION, imageId, OSSBucket: 'bench', imageFormat: 'qcow2' }));
+  for (;;) {
+    const t = (await client.describeTaskAttribute(new Ecs.DescribeTaskAttributeRequest({ regionId: REGION, taskId: res.body.taskId }))).body;
+    if (t.taskStatus === 'Finished') break;
+    if (t.taskStatus !== 'Processing') throw new Error(`export failed: ${JSON.stringify(t)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const out = path.join(dir, 'exported.qcow2');
+  await getObject(cfg, 'bench', `${imageId}_${res.body.taskId}.qcow2`, out);
+  const r = execFileSync('qemu-img', ['compare', '-f', 'raw', '-F', 'qcow2', raw, out], { encoding: 'utf8' });
+  if (!r.includes('identical')) throw new Error(`the imported image differs from the input: ${r}`);
+  fs.rmSync(out);
+  console.log('checked: the imported image exports back to the input bytes (qemu-img compare)');
+}
+
+/** A sparse raw file with EXTENTS equal random extents spread evenly, from an AES-CTR keystream. */
+function buildInput(file: string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.ftruncateSync(fd, VIRTUAL);
+    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
+    const extent = DATA / EXTENTS;
+    const stride = Math.floor(VIRTUAL / EXTENTS / (4 * MiB)) * 4 * MiB;
+    const block = Buffer.alloc(Math.min(extent, 16 * MiB));
+    for (let e = 0; e < EXTENTS; e++) {
+      for (let done = 0; done < extent; done += block.length) {
+        const n = Math.min(block.length, extent - done);
+        const random = cipher.update(block.subarray(0, n));
+        fs.writeSync(fd, random, 0, random.length, e * stride + done);
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function prepareRun(): void {
+  execFileSync('sync');
+  if (DROP_CACHES) fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function mbps(seconds: number): string {
+  return (DATA / 1e6 / seconds).toFixed(0);
+}
+
+function secs(start: number): string {
+  return ((performance.now() - start) / 1000).toFixed(2);
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+}
