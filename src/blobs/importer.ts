@@ -11,6 +11,7 @@ import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';
 import { sha256Ref } from './refs.ts';
+import type { ChunkBufferPool } from './buffer-pool.ts';
 
 export interface ImportDeps {
   store: ChunkStore;
@@ -26,6 +27,11 @@ export interface ImportOptions {
   maxInFlight?: number;
   /** Largest touch batch (also capped at half of maxInFlight). Default 64. */
   touchBatch?: number;
+  /**
+   * Where the reader got its chunk buffers: each one is released here once stored (or found to be a
+   * duplicate or all zero), so the reader can reuse it.
+   */
+  buffers?: ChunkBufferPool;
 }
 
 export interface ImportStats {
@@ -91,6 +97,7 @@ export async function storeChunks(
     const t = p.catch(fail).finally(() => tasks.delete(t));
     tasks.add(t);
   };
+  const done = (data: Buffer) => opts.buffers?.release(data);
   const progress = (bytes: number) => {
     doneBytes += bytes;
     opts.onProgress?.(doneBytes, virtualSize);
@@ -119,6 +126,7 @@ export async function storeChunks(
       if (ticket === undefined || tickets.has(hashed.ref)) {
         slots.release();
         progress(hashed.data.length);
+        done(hashed.data);
         continue;
       }
       tickets.set(hashed.ref, ticket);
@@ -129,6 +137,7 @@ export async function storeChunks(
             stats.uploadedChunks++;
             stats.uploadedBytes += hashed.data.length;
             progress(hashed.data.length);
+            done(hashed.data);
           })
           .finally(() => slots.release()),
       );
@@ -176,6 +185,7 @@ export async function storeChunks(
         stats.zeroChunks++;
         slots.release();
         progress(want);
+        if (data !== null) done(data);
         continue;
       }
       if (data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);

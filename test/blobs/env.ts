@@ -10,6 +10,7 @@ import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength, type ChunkStore } from '../../src/blobs/types.ts';
 import type { DiskReader, ReadChunk } from '../../src/formats/types.ts';
 import type { ChunkRow } from '../../src/store/schema.ts';
+import type { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
 
 export const REGION = 'cn-test';
 
@@ -61,9 +62,10 @@ export function randomChunk(seed: number, length = CHUNK_SIZE): Buffer {
 
 /**
  * A DiskReader over an in-memory disk. Chunks listed in `unallocated` are reported as null (no I/O),
- * the others are copied into fresh buffers (the importer may transfer them to a worker).
+ * the others are copied into fresh buffers, or buffers from `buffers` (the importer may transfer them to a
+ * worker, and releases them to `buffers` when done).
  */
-export function memoryReader(disk: Buffer, unallocated: Set<number> = new Set()): DiskReader {
+export function memoryReader(disk: Buffer, unallocated: Set<number> = new Set(), buffers?: ChunkBufferPool): DiskReader {
   return {
     virtualSize: disk.length,
     async *chunks(): AsyncGenerator<ReadChunk> {
@@ -72,7 +74,8 @@ export function memoryReader(disk: Buffer, unallocated: Set<number> = new Set())
           yield { index: i, data: null };
           continue;
         }
-        const data = Buffer.alloc(chunkLength(disk.length, i));
+        const length = chunkLength(disk.length, i);
+        const data = buffers ? buffers.acquire(length) : Buffer.alloc(length);
         disk.copy(data, 0, i * CHUNK_SIZE, i * CHUNK_SIZE + data.length);
         yield { index: i, data };
       }

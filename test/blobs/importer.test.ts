@@ -10,6 +10,7 @@ import { collectGarbage } from '../../src/blobs/gc.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { HashPool } from '../../src/blobs/hash-pool.ts';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
+import { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE, type ChunkStore, type Manifest } from '../../src/blobs/types.ts';
 import { listRefs, memoryReader, openBlobEnv, randomChunk, REGION, type BlobEnv } from './env.ts';
@@ -88,6 +89,19 @@ for (const backend of storeBackends()) {
       const again = await importDiskWithStats(memoryReader(disk, unallocated), deps());
       assert.equal(again.stats.uploadedChunks, 0);
       assert.deepEqual(again.manifest, first);
+    });
+
+    it('recycles chunk buffers through a pool without mixing up chunks', async () => {
+      const { disk, unallocated } = sampleDisk();
+      const big = Buffer.concat([disk.subarray(0, 5 * CHUNK_SIZE), randomChunk(7), randomChunk(8), disk.subarray(5 * CHUNK_SIZE)]);
+      const plain = await importDisk(memoryReader(big, unallocated), deps());
+      const buffers = new ChunkBufferPool();
+      const pooled = await importDiskWithStats(memoryReader(big, unallocated, buffers), deps(), { buffers, maxInFlight: 3 });
+      assert.deepEqual(pooled.manifest, plain);
+      assert.ok(buffers.idle >= 1 && buffers.idle <= 3, `idle ${buffers.idle}`);
+      const again = await importDisk(memoryReader(big, unallocated, buffers), deps(), { buffers, maxInFlight: 3 });
+      assert.deepEqual(again, plain);
+      assert.ok((await readBack(again, env.cas)).equals(withZeros(big, unallocated)));
     });
 
     it('GC keeps referenced chunks, and removes unreferenced ones only after the grace period', async () => {
