@@ -23,7 +23,7 @@ export interface ImportDeps {
 export interface ImportOptions {
   onProgress?(doneBytes: number, totalBytes: number): void;
   signal?: AbortSignal;
-  /** Chunk buffers held at once (reading, hashing, waiting for touch, uploading). Default 12. */
+  /** Chunk buffers held at once (reading, hashing, waiting for touch, uploading). Default 8. */
   maxInFlight?: number;
   /** Largest touch batch (also capped at half of maxInFlight). Default 64. */
   touchBatch?: number;
@@ -73,7 +73,7 @@ export async function storeChunks(
   opts: ImportOptions = {},
 ): Promise<ImportStats> {
   const { store, index, region, hashPool } = deps;
-  const maxInFlight = opts.maxInFlight ?? 12;
+  const maxInFlight = opts.maxInFlight ?? 8;
   // Touch as soon as half the buffers wait for it, or nothing else is being hashed.
   const touchBatch = Math.min(opts.touchBatch ?? 64, Math.max(1, Math.floor(maxInFlight / 2)));
   const slots = createLimiter(maxInFlight);
