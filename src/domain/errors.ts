@@ -178,6 +178,16 @@ export const ERRORS = {
   'InvalidSnapshotType.NotFound': [404, 'The specified SnapshotType is not found.'],
   InvalidSourceDiskType: [404, 'The specified SourceDiskType is not valid.'],
   'Operation.Conflict': [403, 'The operation may conflicts with others.'],
+
+  // billing and Marketplace (subscriptions, DescribePrice, bills)
+  ImageNotSubscribed: [403, 'The specified image has not be subscribed.'],
+  'OperationDenied.NotPublished': [403, 'The marketplace image is not published in the destination region.'],
+  'OperationDenied.NotAuthorized': [403, 'The marketplace image is not authorized to the user.'],
+  'InvalidProductCode.NotFound': [404, 'The specified ProductCode does not exist.'],
+  'InvalidPeriod.ValueNotSupported': [400, 'The specified parameter Period is not valid.'],
+  'InvalidPriceUnit.ValueNotSupported': [400, 'The specified parameter PriceUnit is not valid.'],
+  'InvalidResourceType.ValueNotSupported': [400, 'The specified parameter ResourceType is not valid.'],
+  'InvalidMonth.Malformed': [400, 'The specified parameter Month is not valid; expected YYYY-MM.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -7,6 +7,7 @@ import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
+import * as m0004 from './migrations/0004_billing.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_compute': m0002,
   '0003_compute_sources': m0003,
+  '0004_billing': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -12,6 +12,7 @@ import { holdPreparedIn, imageDiskSources, prepareManifest, releaseFresh, type P
 import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rules.ts';
 import { deleteDisksIn } from './disks.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
+import { closeSeatsIn, openSeatsIn } from '../billing/lifecycle.ts';
 
 export interface DataDiskInput {
   size?: number;
@@ -145,6 +146,9 @@ export async function launchInstances(services: Services, input: LaunchInput): P
       for (const r of rows) {
         await trx.insertInto('instances').values(r.instance).execute();
         await trx.insertInto('disks').values(r.disks).execute();
+        await openSeatsIn(trx, r.disks.filter((d) => d.type === 'system').map((d) => ({
+          diskId: d.id, instanceId: r.instance.id, accountId: input.accountId, region: region.id, image: image.row, vcpu: type.CpuCoreCount, at: d.created_at,
+        })));
         if (input.tags.length) {
           await trx.insertInto('tags').values(input.tags.map((t) => ({ resource_id: r.instance.id, resource_type: 'instance', tag_key: t.key, tag_value: t.value }))).execute();
         }
@@ -195,6 +199,7 @@ export async function deleteInstance(services: Services, instanceId: string, acc
   await services.db.transaction().execute(async (trx) => {
     const gone = await trx.deleteFrom('instances').where('id', '=', row.id).executeTakeFirst();
     if (Number(gone.numDeletedRows) !== 1) throw apiError('InvalidInstanceId.NotFound');
+    await closeSeatsIn(trx, { instanceId: row.id }, now);
     await trx.deleteFrom('tags').where('resource_id', '=', row.id).execute();
     const disks = await trx.selectFrom('disks').selectAll().where('instance_id', '=', row.id).execute();
     await deleteDisksIn(trx, disks.filter((d) => d.delete_with_instance === 1), now);

@@ -8,6 +8,7 @@ import { isInRegion, type InstanceType } from '../../domain/catalog/index.ts';
 import type { Services } from '../context.ts';
 import { findVisibleImage, newestOfFamily, type ImageView } from '../images/describe.ts';
 import { typeRunsImage } from '../images/instance-types.ts';
+import { assertSubscribed } from '../marketplace/subscriptions.ts';
 
 export function requireInstanceType(services: Services, region: string, id: string): InstanceType {
   const t = services.instanceTypes.find((x) => x.InstanceTypeId === id);
@@ -26,14 +27,12 @@ export async function resolveLaunchImage(services: Services, region: string, acc
 }
 
 /** Status rules, and the single place where Marketplace images are checked before launch. */
-export async function assertLaunchable(_services: Services, image: ImageView, accountId: string): Promise<void> {
+export async function assertLaunchable(services: Services, image: ImageView, accountId: string): Promise<void> {
   const r = image.row;
   const own = r.category === 'self' && r.owner_id === accountId;
   if (r.status !== 'Available' && !(r.status === 'Deprecated' && own)) throw apiError('OperationDenied.ImageNotValid');
-  if (r.product_code) {
-    // Marketplace hook: the billing issue checks the caller's subscription to `r.product_code` here
-    // (ImageNotSubscribed / ImageRemovedInMarket / QuotaExceed.BuyImage).
-  }
+  // Marketplace images, and images derived from them (they keep the ProductCode), need a subscription.
+  if (r.product_code) await assertSubscribed(services, accountId, r.product_code);
 }
 
 export function assertTypeRunsImage(type: InstanceType, image: ImageView): void {

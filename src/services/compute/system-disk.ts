@@ -13,6 +13,7 @@ import { GIB, systemDiskSize } from './disk-rules.ts';
 import { deleteDisksIn, requireOwnDisk, swapDiskContent } from './disks.ts';
 import { assertStopped, requireOwnInstance } from './instances.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
+import { closeSeatsIn, openSeatsIn } from '../billing/lifecycle.ts';
 
 export async function replaceSystemDisk(
   services: Services,
@@ -22,7 +23,8 @@ export async function replaceSystemDisk(
   assertStopped(instance);
   const image = await resolveLaunchImage(services, instance.region, input.accountId, { imageId: input.imageId });
   await assertLaunchable(services, image, input.accountId);
-  assertTypeRunsImage(requireInstanceType(services, instance.region, instance.instance_type), image);
+  const type = requireInstanceType(services, instance.region, instance.instance_type);
+  assertTypeRunsImage(type, image);
   if (image.disks.some((d) => d.type === 'data' && d.snapshot_id)) {
     throw apiError('OperationDenied', 'The specified image contains the snapshot of the data disk,does not support this operation.');
   }
@@ -44,6 +46,8 @@ export async function replaceSystemDisk(
       if (Number(moved.numUpdatedRows) !== 1) throw apiError('IncorrectInstanceStatus');
       await holdPreparedIn(trx, [prepared]);
       await deleteDisksIn(trx, [old], now);
+      await closeSeatsIn(trx, { diskId: old.id }, now);
+      await openSeatsIn(trx, [{ diskId, instanceId: instance.id, accountId: input.accountId, region: region.id, image: image.row, vcpu: type.CpuCoreCount, at: now }]);
       await trx.insertInto('disks').values({
         ...old, id: diskId, size_gib: sizeGib, status: 'In_use', source_image_id: image.row.id, source_image_owner_id: image.row.owner_id,
         source_snapshot_id: '', manifest_id: prepared.id, version: 0, created_at: now, updated_at: now,

@@ -12,6 +12,7 @@ import type { Services } from '../context.ts';
 import { assertImageQuota, insertImage } from './create.ts';
 import { assertNameFree } from './modify.ts';
 import { findVisibleImage } from './describe.ts';
+import { assertMarketplaceCopy } from '../marketplace/rules.ts';
 
 export const COPY_JOB = 'CopyImage';
 
@@ -50,6 +51,7 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
     if (dst.id !== src.id) throw apiError('OperationDenied.SameRegionOnly');
   }
   if (image.status !== 'Available') throw new ApiError('IncorrectImageStatus', 'The image not available.');
+  if (image.product_code) await assertMarketplaceCopy(services, image.product_code, dst.id, input.caller);
   if (await copyInFlight(db, dst.id, image.id)) throw apiError('OperationDenied.ImageCopyConflict');
   const name = input.name ?? image.name;
   checkImageName(name);

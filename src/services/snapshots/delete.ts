@@ -8,6 +8,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { releaseManifestIn } from '../images/manifest-holds.ts';
 import { requireOwnSnapshot } from './lookup.ts';
+import { recordSnapshotsGoneIn } from '../billing/lifecycle.ts';
 
 export async function deleteSnapshot(services: Services, input: { accountId: string; snapshotId: string; force?: boolean }): Promise<void> {
   const snap = await requireOwnSnapshot(services, input.snapshotId, input.accountId);
@@ -21,6 +22,7 @@ export async function deleteSnapshot(services: Services, input: { accountId: str
     const gone = await trx.deleteFrom('snapshots').where('id', '=', snap.id).executeTakeFirst();
     if (Number(gone.numDeletedRows) !== 1) throw apiError('InvalidSnapshotId.NotFound');
     await trx.deleteFrom('tags').where('resource_id', '=', snap.id).execute();
+    await recordSnapshotsGoneIn(trx, [snap], services.clock.now());
     await releaseManifestIn(trx, snap.manifest_id, services.clock.now());
   });
 }
