@@ -83,7 +83,15 @@ export async function describeImages(
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
   const counts = await Promise.all(parts.map((part) => filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n')).execute()));
   const total = counts.reduce((sum, [{ n }]) => sum + Number(n), 0);
-  const ordered = (part: VisibilityPart) => filtered(db, f, part).selectAll('i').orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+  // With a selective filter (IDs, snapshot, tags) the few matching rows are found by their own index and sorted;
+  // `+column` stops the planner from walking a listing index in order and filtering every row of the region.
+  const selective = !!(f.ids?.length || f.snapshotId || f.tags?.length);
+  const ordered = (part: VisibilityPart) => {
+    const q = filtered(db, f, part).selectAll('i');
+    return selective
+      ? q.orderBy(sql`+i.created_at`, 'desc').orderBy(sql`i.id || ''`, 'desc')
+      : q.orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+  };
   let rows: ImageRow[];
   if (parts.length === 1) {
     rows = await ordered(parts[0]).offset(page.offset).limit(page.limit).execute();
