@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import { sha256Hex, v3CanonicalRequest, v3Signature, v3StringToSign, V3_ALGORITHM } from '../api/ecs/signature.ts';
 import { UNSIGNED_PAYLOAD } from '../api/ecs/auth.ts';
+import { selectedProfile } from './profile.ts';
 
 export interface ClientConfig {
   endpoint: string;
@@ -21,15 +22,18 @@ export class ApiCallError extends Error {
 
 export class MissingCredentialsError extends Error {}
 
+/** Flags, then IMAGEHOUSE_* environment variables, then the selected profile, then defaults. */
 export function clientConfig(flags: Record<string, string | true>, env: Record<string, string | undefined>): ClientConfig {
   const str = (v: string | true | undefined) => (typeof v === 'string' ? v : undefined);
-  const endpoint = str(flags.endpoint) ?? env.IMAGEHOUSE_ENDPOINT ?? `http://127.0.0.1:${env.IMAGEHOUSE_PORT ?? 8080}`;
-  const accessKeyId = str(flags['access-key-id']) ?? env.IMAGEHOUSE_ACCESS_KEY_ID ?? '';
-  const accessKeySecret = str(flags['access-key-secret']) ?? env.IMAGEHOUSE_ACCESS_KEY_SECRET ?? '';
+  const { name, profile = {} } = selectedProfile(flags, env);
+  const endpoint = str(flags.endpoint) ?? env.IMAGEHOUSE_ENDPOINT ?? profile.endpoint ?? `http://127.0.0.1:${env.IMAGEHOUSE_PORT ?? 8080}`;
+  const accessKeyId = str(flags['access-key-id']) ?? env.IMAGEHOUSE_ACCESS_KEY_ID ?? profile.accessKeyId ?? '';
+  const accessKeySecret = str(flags['access-key-secret']) ?? env.IMAGEHOUSE_ACCESS_KEY_SECRET ?? profile.accessKeySecret ?? '';
   if (!accessKeyId || !accessKeySecret) {
-    throw new MissingCredentialsError('no credentials: set IMAGEHOUSE_ACCESS_KEY_ID and IMAGEHOUSE_ACCESS_KEY_SECRET (see `imagehouse account create`)');
+    throw new MissingCredentialsError(`no credentials in profile "${name}": run \`imagehouse configure\` or set IMAGEHOUSE_ACCESS_KEY_ID and IMAGEHOUSE_ACCESS_KEY_SECRET (see \`imagehouse account create\`)`);
   }
-  return { endpoint: endpoint.replace(/\/+$/, ''), region: str(flags.region) ?? env.IMAGEHOUSE_REGION ?? 'cn-hangzhou', accessKeyId, accessKeySecret };
+  const region = str(flags.region) ?? env.IMAGEHOUSE_REGION ?? profile.region ?? 'cn-hangzhou';
+  return { endpoint: endpoint.replace(/\/+$/, ''), region, accessKeyId, accessKeySecret };
 }
 
 function isoNow(): string {

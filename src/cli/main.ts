@@ -6,15 +6,32 @@ import { accountCreate, accountList } from './commands/account.ts';
 import { computeCommands } from './commands/compute/index.ts';
 import { transferCommands } from './commands/transfer/index.ts';
 import { imagesCommands } from './commands/images/index.ts';
+import { configure, configureList } from './commands/configure.ts';
+import { completionCommand } from './commands/completion.ts';
 
 /** Every command, by its name path. */
-export const COMMANDS: Command[] = [serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands];
+export const COMMANDS: Command[] = [
+  configure, configureList, serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands,
+  completionCommand(() => COMMANDS),
+];
+
+const GLOBAL_OPTIONS = [
+  '  --profile NAME     use a saved profile (see `imagehouse configure`); or $IMAGEHOUSE_PROFILE',
+  '  --region R         region to act in; or $IMAGEHOUSE_REGION, the profile\'s region, cn-hangzhou',
+  '  --endpoint URL     service address; or $IMAGEHOUSE_ENDPOINT, the profile\'s endpoint',
+  '  --json             stable, scriptable JSON on stdout instead of tables',
+  '  --help             a command\'s options and examples',
+].join('\n');
+
+const EXIT_CODES = '  0 ok  1 failure  2 usage  3 rejected by the service  4 not found  5 authentication  6 conflict  7 unavailable';
 
 function help(io: CliIo): void {
   io.out('imagehouse: a cloud VM image service that speaks the Alibaba Cloud ECS API\n');
   io.out('Usage: imagehouse <command> [options]\n\nCommands:');
   const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
   for (const c of COMMANDS) io.out(`  ${c.path.join(' ').padEnd(width)}  ${c.summary}`);
+  io.out(`\nGlobal options:\n${GLOBAL_OPTIONS}\n\nExit codes:\n${EXIT_CODES}`);
+  io.out('\nExamples:\n  imagehouse configure\n  imagehouse image list --owner self\n  imagehouse image import ./disk.qcow2 --name base --wait');
   io.out('\nRun `imagehouse <command> --help` for a command\'s options and examples.');
 }
 
@@ -28,7 +45,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     return rest.length === 0 || flags.help ? EXIT.ok : EXIT.usage;
   }
   if (flags.help) {
-    io.out(`${command.summary}\n\nUsage: ${command.usage}`);
+    io.out(`${command.summary}\n\nUsage: ${command.usage}\n\nGlobal options:\n${GLOBAL_OPTIONS}`);
     return EXIT.ok;
   }
   return command.run({ flags, rest: rest.slice(command.path.length) }, io);

@@ -44,7 +44,7 @@ export const accountCreate: Command = {
 export const accountList: Command = {
   path: ['account', 'list'],
   summary: 'List accounts and their AccessKeyIds',
-  usage: 'imagehouse account list [--json] [--data DIR]',
+  usage: 'imagehouse account list [--json] [--data DIR]\n\nExample:\n  imagehouse account list --data /var/lib/imagehouse',
   async run({ flags }, io) {
     const config = loadConfig(flags, io.env);
     const store = await openConfiguredStore(config);

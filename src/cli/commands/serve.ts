@@ -5,7 +5,7 @@ import { createApp } from '../../app.ts';
 export const serve: Command = {
   path: ['serve'],
   summary: 'Start the service (SQLite + local files unless IMAGEHOUSE_DATABASE_URL says otherwise)',
-  usage: 'imagehouse serve [--port 8080] [--host 127.0.0.1] [--data ./data]',
+  usage: 'imagehouse serve [--port 8080] [--host 127.0.0.1] [--data ./data]\n\nExample:\n  IMAGEHOUSE_DATA=/var/lib/imagehouse imagehouse serve --port 8080',
   async run({ flags }, io) {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const config = loadConfig(flags, io.env);

@@ -10,7 +10,7 @@ import { UsageError, arg, int, listAll, str, withClient } from './client.ts';
 export const diskList: Command = {
   path: ['disk', 'list'],
   summary: 'List your disks in the region (DescribeDisks)',
-  usage: 'imagehouse disk list [--instance INSTANCE_ID] [--type system|data] [--region R] [--json]',
+  usage: 'imagehouse disk list [--instance INSTANCE_ID] [--type system|data] [--region R] [--json]\n\nExample:\n  imagehouse disk list --instance i-bp1abc...',
   async run({ flags }, io) {
     return withClient('disk list', flags, io, async (cfg) => {
       const items = await listAll(cfg, 'DescribeDisks', { InstanceId: str(flags, 'instance'), DiskType: str(flags, 'type') }, (b) => b.Disks.Disk);

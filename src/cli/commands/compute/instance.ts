@@ -44,7 +44,7 @@ export const instanceRun: Command = {
 export const instanceList: Command = {
   path: ['instance', 'list'],
   summary: 'List your instances in the region (DescribeInstances)',
-  usage: 'imagehouse instance list [--image IMAGE_ID] [--status Running|Stopped] [--region R] [--json]',
+  usage: 'imagehouse instance list [--image IMAGE_ID] [--status Running|Stopped] [--region R] [--json]\n\nExample:\n  imagehouse instance list --status Running',
   async run({ flags }, io) {
     return withClient('instance list', flags, io, async (cfg) => {
       const items = await listAll(cfg, 'DescribeInstances', { ImageId: str(flags, 'image'), Status: str(flags, 'status') }, (b) => b.Instances.Instance);
@@ -60,7 +60,7 @@ function simple(verb: string, action: string, summary: string, extra = ''): Comm
   return {
     path: ['instance', verb],
     summary,
-    usage: `imagehouse instance ${verb} INSTANCE_ID${extra} [--json]`,
+    usage: `imagehouse instance ${verb} INSTANCE_ID${extra} [--json]\n\nExample:\n  imagehouse instance ${verb} i-bp1abc...`,
     async run({ flags, rest }, io) {
       return withClient(`instance ${verb}`, flags, io, async (cfg) => {
         const id = arg(rest, 0, 'INSTANCE_ID');

@@ -7,7 +7,7 @@ import { arg, listAll, str, withClient } from './client.ts';
 export const snapshotCreate: Command = {
   path: ['snapshot', 'create'],
   summary: 'Snapshot a disk, instantly (CreateSnapshot)',
-  usage: 'imagehouse snapshot create DISK_ID [--name NAME] [--description TEXT] [--json]',
+  usage: 'imagehouse snapshot create DISK_ID [--name NAME] [--description TEXT] [--json]\n\nExample:\n  imagehouse snapshot create d-bp1abc... --name before-upgrade',
   async run({ flags, rest }, io) {
     return withClient('snapshot create', flags, io, async (cfg) => {
       const body = await callAction(cfg, 'CreateSnapshot', { DiskId: arg(rest, 0, 'DISK_ID'), SnapshotName: str(flags, 'name'), Description: str(flags, 'description') });
@@ -20,7 +20,7 @@ export const snapshotCreate: Command = {
 export const snapshotList: Command = {
   path: ['snapshot', 'list'],
   summary: 'List your snapshots in the region (DescribeSnapshots)',
-  usage: 'imagehouse snapshot list [--disk DISK_ID] [--instance INSTANCE_ID] [--usage image|disk|image_disk|none] [--region R] [--json]',
+  usage: 'imagehouse snapshot list [--disk DISK_ID] [--instance INSTANCE_ID] [--usage image|disk|image_disk|none] [--region R] [--json]\n\nExample:\n  imagehouse snapshot list --disk d-bp1abc...',
   async run({ flags }, io) {
     return withClient('snapshot list', flags, io, async (cfg) => {
       const items = await listAll(cfg, 'DescribeSnapshots',
@@ -36,7 +36,7 @@ export const snapshotList: Command = {
 export const snapshotDelete: Command = {
   path: ['snapshot', 'delete'],
   summary: 'Delete a snapshot that no image uses (DeleteSnapshot)',
-  usage: 'imagehouse snapshot delete SNAPSHOT_ID [--force] [--json]',
+  usage: 'imagehouse snapshot delete SNAPSHOT_ID [--force] [--json]\n\nExample:\n  imagehouse snapshot delete s-bp1abc...',
   async run({ flags, rest }, io) {
     return withClient('snapshot delete', flags, io, async (cfg) => {
       const id = arg(rest, 0, 'SNAPSHOT_ID');

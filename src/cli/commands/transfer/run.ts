@@ -1,47 +1,17 @@
 /** What the transfer commands share: argument checks, API errors as exit codes, and waiting for tasks. */
-import { ApiCallError, MissingCredentialsError, callAction, clientConfig, type ClientConfig } from '../../api.ts';
-import { EXIT, type CliIo } from '../../command.ts';
+import { ApiCallError, callAction, type ClientConfig } from '../../api.ts';
+import type { CliIo } from '../../command.ts';
+import { UsageError } from '../../errors.ts';
 import { ProgressBar, terminalWriter } from './progress.ts';
 
 type Flags = Record<string, string | true>;
 
-export class UsageError extends Error {}
+export { UsageError, exitCodeOf, withClient } from '../../errors.ts';
 
 export function flag(flags: Flags, name: string): string | undefined {
   const v = flags[name];
   if (v === true) throw new UsageError(`--${name} needs a value`);
   return v;
-}
-
-export function exitCodeOf(e: ApiCallError): number {
-  if (e.status === 0 || e.status >= 500) return EXIT.unavailable;
-  if (/^(InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidTimeStamp)/.test(e.code ?? '')) return EXIT.auth;
-  if (e.status === 404 || /NotFound$|^NoSuch/.test(e.code ?? '')) return EXIT.notFound;
-  if (e.status === 409 || /Duplicated$|AlreadyExists$|^ImageIs/.test(e.code ?? '')) return EXIT.conflict;
-  return EXIT.rejected;
-}
-
-/** Runs a command body with the client config; API failures print `name: Code: Message` and map to exit codes. */
-export async function withClient(
-  name: string, flags: Flags, io: CliIo, body: (cfg: ClientConfig) => Promise<number>,
-): Promise<number> {
-  try {
-    return await body(clientConfig(flags, io.env));
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(`${name}: ${e.message}`);
-      return EXIT.usage;
-    }
-    if (e instanceof MissingCredentialsError) {
-      io.err(`${name}: ${e.message}`);
-      return EXIT.auth;
-    }
-    if (e instanceof ApiCallError) {
-      io.err(`${name}: ${e.code}: ${e.message}${e.requestId ? ` (RequestId ${e.requestId})` : ''}`);
-      return exitCodeOf(e);
-    }
-    throw e;
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@ import { UsageError, flag, withClient } from './run.ts';
 export const taskList: Command = {
   path: ['task', 'list'],
   summary: 'List tasks, newest first',
-  usage: 'imagehouse task list [--action ImportImage|ExportImage] [--status Processing|Finished|Failed|Deleted] [--resource ID] [--json]',
+  usage: 'imagehouse task list [--action ImportImage|ExportImage] [--status Processing|Finished|Failed|Deleted] [--resource ID] [--json]\n\nExample:\n  imagehouse task list --status Processing',
   run: ({ flags }, io) => withClient('task list', flags, io, async (cfg) => {
     const tasks: any[] = [];
     for (let page = 1; ; page++) {
@@ -30,7 +30,7 @@ export const taskList: Command = {
 export const taskShow: Command = {
   path: ['task', 'show'],
   summary: "Show a task's status, progress, items and error",
-  usage: 'imagehouse task show TASK_ID [--json]',
+  usage: 'imagehouse task show TASK_ID [--json]\n\nExample:\n  imagehouse task show t-bp1abc...',
   run: ({ flags, rest }, io) => withClient('task show', flags, io, async (cfg) => {
     if (rest.length !== 1) throw new UsageError('give one TASK_ID');
     const t = await callAction(cfg, 'DescribeTaskAttribute', { RegionId: cfg.region, TaskId: rest[0] });
@@ -59,7 +59,7 @@ export const taskShow: Command = {
 export const taskCancel: Command = {
   path: ['task', 'cancel'],
   summary: 'Cancel a running import or export',
-  usage: 'imagehouse task cancel TASK_ID',
+  usage: 'imagehouse task cancel TASK_ID\n\nExample:\n  imagehouse task cancel t-bp1abc...',
   run: ({ flags, rest }, io) => withClient('task cancel', flags, io, async (cfg) => {
     if (rest.length !== 1) throw new UsageError('give one TASK_ID');
     await callAction(cfg, 'CancelTask', { RegionId: cfg.region, TaskId: rest[0] });
