@@ -2,7 +2,7 @@ import type { ImageView } from '../../../services/images/describe.ts';
 import { isoSeconds } from './time.ts';
 
 /** An image as DescribeImages and DescribeImageFromFamily show it. */
-export function imageToWire(v: ImageView, inUse: boolean): Record<string, unknown> {
+export function imageToWire(v: ImageView, inUse: boolean, subscribed = false): Record<string, unknown> {
   const r = v.row;
   return {
     ImageId: r.id,
@@ -28,7 +28,7 @@ export function imageToWire(v: ImageView, inUse: boolean): Record<string, unknow
     IsCopied: r.is_copied === 1,
     IsPublic: r.is_public === 1,
     IsSelfShared: String(v.isSelfShared),
-    IsSubscribed: false,
+    IsSubscribed: subscribed && r.product_code !== '',
     ProductCode: r.product_code,
     LicenseType: r.license_type,
     LoginAsNonRootSupported: false,

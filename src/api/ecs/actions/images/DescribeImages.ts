@@ -7,6 +7,7 @@ import { imageToWire } from '../../views/image.ts';
 import { parseApiTime } from '../../views/time.ts';
 import { architecturesOf } from '../../../../services/images/instance-types.ts';
 import type { Services } from '../../../../services/context.ts';
+import { subscribedCodes } from '../../../../services/marketplace/subscriptions.ts';
 
 const FEATURE_FILTERS = ['CpuOnlineUpgrade', 'CpuOnlineDowngrade', 'MemoryOnlineUpgrade', 'MemoryOnlineDowngrade'];
 
@@ -107,12 +108,13 @@ export default defineAction({
     const pg = page(params);
     const { total, items } = await describeImages(services.db, filter, { offset: pg.offset, limit: pg.pageSize });
     const used = filter.inUse ?? (await services.imagesInUse(region.id, items.map((i) => i.row.id)));
+    const subscribed = await subscribedCodes(services, accountId, items.map((i) => i.row.product_code));
     return {
       RegionId: region.id,
       TotalCount: total,
       PageNumber: pg.pageNumber,
       PageSize: pg.pageSize,
-      Images: { Image: items.map((v) => imageToWire(v, used.has(v.row.id))) },
+      Images: { Image: items.map((v) => imageToWire(v, used.has(v.row.id), subscribed.has(v.row.product_code))) },
     };
   },
 });
