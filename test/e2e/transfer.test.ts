@@ -293,9 +293,10 @@ test('DescribeTaskAttribute and CancelTask answer only for the caller\'s tasks',
 });
 
 test('Alice cancels an import in progress: the task ends Deleted, the image UnAvailable, nothing stays held', async () => {
-  // Every cluster allocated: the importer reads 2 GiB (seconds), though the file holds 16 MiB. It goes straight
-  // into the bucket's folder, as the folder backend allows, instead of sending 2 GiB of holes over HTTP.
-  const slow = makeDisk(dir, 'slow', { virtualMiB: 2048, dataMiB: 16, format: 'qcow2', preallocate: true });
+  // Every cluster allocated: the importer would read 8 GiB (many seconds; the cancel comes long before), though
+  // the file holds 16 MiB. It goes straight into the bucket's folder, as the folder backend allows, instead of
+  // sending 8 GiB of holes over HTTP.
+  const slow = makeDisk(dir, 'slow', { virtualMiB: 8192, dataMiB: 16, format: 'qcow2', preallocate: true });
   fs.renameSync(slow.file, path.join(server.dataDir, 'buckets', 'alice-images', 'slow.qcow2'));
   const manifestsBefore = await countManifests();
   const res = await client.importImage(importRequest('alice-images', [{ object: 'disks/data.vhd' }, { object: 'slow.qcow2' }], { imageName: 'to-cancel' }));
@@ -305,7 +306,7 @@ test('Alice cancels an import in progress: the task ends Deleted, the image UnAv
   });
   assert.equal(running.taskStatus, 'Processing');
   assert.equal(running.supportCancel, 'true');
-  // Progress really moves while the 2 GiB disk is read: the image, its disk and the task all show it.
+  // Progress really moves while the big disk is read: the image, its disk and the task all show it.
   const moving = await waitForValue(async () => {
     const image = await describeImage(client, res.body.imageId);
     return parseInt(image.progress, 10) >= 5 ? image : undefined;
