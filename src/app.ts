@@ -12,6 +12,8 @@ import type { Clock, Services } from './services/context.ts';
 import { registerEcsGateway, type GatewayDeps } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/disks/routes.ts';
 import { registerTransferRoutes } from './api/transfer/routes.ts';
+import { registerBillingRoutes } from './api/billing/routes.ts';
+import { startMeterTimer } from './services/billing/meter.ts';
 import { createDataPlane } from './services/data-plane.ts';
 import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
 import type { JobKind } from './services/job-kinds.ts';
@@ -94,6 +96,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerEcsGateway(scope, deps));
   await server.register(async (scope) => registerDiskRoutes(scope, deps));
   await server.register(async (scope) => registerTransferRoutes(scope, deps));
+  await server.register(async (scope) => registerBillingRoutes(scope, deps));
+  const stopMeter = startMeterTimer(services, { onError: (e) => server.log.warn({ err: e }, 'metering failed') });
 
   if (opts.worker !== false) {
     worker = startWorker({
@@ -131,6 +135,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     box,
     async close() {
       clearInterval(maintenance);
+      stopMeter();
       clearInterval(gcTimer);
       await worker?.stop();
       await server.close();

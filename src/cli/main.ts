@@ -6,6 +6,7 @@ import { accountCreate, accountList } from './commands/account.ts';
 import { computeCommands } from './commands/compute/index.ts';
 import { transferCommands } from './commands/transfer/index.ts';
 import { imagesCommands } from './commands/images/index.ts';
+import { billingCommands } from './commands/billing/index.ts';
 import { configure, configureList } from './commands/configure.ts';
 import { completionCommand } from './commands/completion.ts';
 

@@ -5,10 +5,11 @@
  * per product from the records whose payee they are.
  */
 import { apiError } from '../../domain/errors.ts';
-import type { Services } from '../context.ts';
+import type { BillingDeps } from './tables.ts';
 import { billingDb } from './tables.ts';
 import { centsOf, formatCents } from './money.ts';
 import { prices } from './prices.ts';
+import { meterHours } from './meter.ts';
 
 export interface BillLine {
   resourceId: string;
@@ -41,7 +42,7 @@ export function monthRange(month: string): { from: number; to: number } {
   return { from: Date.UTC(y, mo, 1), to: Date.UTC(y, mo + 1, 1) };
 }
 
-export async function billFor(services: Services, accountId: string, month: string): Promise<Bill> {
+export async function billFor(services: BillingDeps, accountId: string, month: string): Promise<Bill> {
   const { from, to } = monthRange(month);
   const rows = await billingDb(services.db).selectFrom('usage_records')
     .select((eb) => ['resource_id', 'kind', 'region', 'product_code', 'detail',
@@ -69,7 +70,7 @@ export interface RevenueLine {
   amount: string;
 }
 
-export async function revenueFor(services: Services, isvId: string, month: string): Promise<{ isvId: string; month: string; currency: string; products: RevenueLine[]; totalCents: number; total: string }> {
+export async function revenueFor(services: BillingDeps, isvId: string, month: string): Promise<{ isvId: string; month: string; currency: string; products: RevenueLine[]; totalCents: number; total: string }> {
   const { from, to } = monthRange(month);
   const rows = await billingDb(services.db).selectFrom('usage_records')
     .select((eb) => ['product_code', eb.fn.count<number>('account_id').distinct().as('customers'), eb.fn.sum<number>('amount_micro').as('amount')])
@@ -82,4 +83,17 @@ export async function revenueFor(services: Services, isvId: string, month: strin
   });
   const totalCents = products.reduce((s, p) => s + p.amountCents, 0);
   return { isvId, month, currency: prices().currency, products, totalCents, total: formatCents(totalCents) };
+}
+
+/** Meters the month's ended hours first (idempotent), so a bill never waits for the hourly timer. */
+export async function currentBill(services: BillingDeps, accountId: string, month: string): Promise<Bill> {
+  const { from, to } = monthRange(month);
+  await meterHours(services, from, to);
+  return billFor(services, accountId, month);
+}
+
+export async function currentRevenue(services: BillingDeps, isvId: string, month: string): ReturnType<typeof revenueFor> {
+  const { from, to } = monthRange(month);
+  await meterHours(services, from, to);
+  return revenueFor(services, isvId, month);
 }
