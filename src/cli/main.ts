@@ -12,7 +12,7 @@ import { completionCommand } from './commands/completion.ts';
 
 /** Every command, by its name path. */
 export const COMMANDS: Command[] = [
-  configure, configureList, serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands,
+  configure, configureList, serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands, ...billingCommands,
   completionCommand(() => COMMANDS),
 ];
 
