@@ -14,6 +14,7 @@ import { registerDiskRoutes } from './api/disks/routes.ts';
 import { registerTransferRoutes } from './api/transfer/routes.ts';
 import { registerBillingRoutes } from './api/billing/routes.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
+import { registerConsole } from './console/routes.ts';
 import { createDataPlane } from './services/data-plane.ts';
 import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
 import type { JobKind } from './services/job-kinds.ts';
@@ -98,6 +99,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerTransferRoutes(scope, deps));
   await server.register(async (scope) => registerBillingRoutes(scope, deps));
   const stopMeter = startMeterTimer(services, { onError: (e) => server.log.warn({ err: e }, 'metering failed') });
+  await server.register(async (scope) => registerConsole(scope, deps));
 
   if (opts.worker !== false) {
     worker = startWorker({
