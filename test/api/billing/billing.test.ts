@@ -64,7 +64,8 @@ async function at(t: number, step?: () => Promise<unknown>): Promise<void> {
 }
 
 before(async () => {
-  server = await startServer({ clock });
+  // On PostgreSQL when IMAGEHOUSE_TEST_DATABASE_URL is set, on SQLite otherwise.
+  server = await startServer({ clock, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
   [isv, alice, bob] = await Promise.all([server.account('isv'), server.account('alice'), server.account('bob')]);
   const now = new Date();
   V = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
