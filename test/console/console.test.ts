@@ -138,6 +138,11 @@ test('import through the upload form until Available, share it, see it as the ot
   await page.getByRole('alert').filter({ hasText: 'does not match' }).waitFor();
   await page.getByLabel('Type the image ID to confirm').fill(imageId);
   await page.getByRole('button', { name: 'Delete image' }).click();
+  await page.getByRole('alert').filter({ hasText: 'ImageUseShared' }).waitFor();
+  await page.getByRole('button', { name: 'Unshare' }).click();
+  await page.getByText('Not shared with anyone.').waitFor();
+  await page.getByLabel('Type the image ID to confirm').fill(imageId);
+  await page.getByRole('button', { name: 'Delete image' }).click();
   await page.getByRole('tab', { name: 'Custom', selected: true }).waitFor();
   await page.getByText('No custom images yet').waitFor();
   await shot('images-custom-empty');

@@ -11,7 +11,7 @@ function h(tag, attrs = {}, ...children) {
     else if (k === 'class') el.className = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 
@@ -126,7 +126,8 @@ function imageDetail(params) {
           h('h4', {}, i.Status === 'Deprecated' ? 'Make available again' : 'Deprecate'),
           h('button', { onclick: async () => { await call('ModifyImageAttribute', { ImageId: id, Status: i.Status === 'Deprecated' ? 'Available' : 'Deprecated' }); reload(); } }, i.Status === 'Deprecated' ? 'Undeprecate' : 'Deprecate'),
           h('h4', {}, 'Delete'),
-          h('p', {}, 'Deleting removes the image for you and everyone it is shared with. Its snapshots stay (delete them on the Snapshots page), and disks created from it can no longer be re-initialised.'),
+          h('p', {}, 'Deleting removes the image for you. Its snapshots stay (delete them on the Snapshots page), and disks created from it can no longer be re-initialised.'),
+          shares.length > 0 && h('p', { class: 'notice' }, `It is shared with ${shares.length} account(s): unshare it first.`),
           form([['confirm', `Type the image ID to confirm`, { required: true, autocomplete: 'off' }]], 'Delete image', async (v) => {
             if (v.confirm !== id) throw Object.assign(new Error('the ID does not match'), { code: 'NotConfirmed' });
             await call('DeleteImage', { ImageId: id, Force: true });
