@@ -25,6 +25,7 @@ import { KyselyChunkIndex } from '../src/blobs/chunk-index.ts';
 import { ManifestRepo } from '../src/blobs/manifests.ts';
 import { HashPool } from '../src/blobs/hash-pool.ts';
 import { importDiskWithStats, type ImportStats } from '../src/blobs/importer.ts';
+import { ChunkBufferPool } from '../src/blobs/buffer-pool.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -74,14 +75,15 @@ async function main(): Promise<void> {
       const index = new KyselyChunkIndex(meta.db, meta.dialect);
       const repo = new ManifestRepo(meta.db);
       const deps = { store, index, region: REGION, hashPool };
+      const buffers = new ChunkBufferPool();
       for (const phase of ['import', 'reimport'] as const) {
         dropCaches();
         t = performance.now();
         const cpu0 = process.cpuUsage();
         const src = await openFileSource(image);
         try {
-          const reader = await openReader(src, await inspect(src));
-          const { manifest, stats } = await importDiskWithStats(reader, deps, { maxInFlight: IN_FLIGHT });
+          const reader = await openReader(src, await inspect(src), { allocate: (n) => buffers.acquire(n) });
+          const { manifest, stats } = await importDiskWithStats(reader, deps, { maxInFlight: IN_FLIGHT, buffers });
           await repo.commit(REGION, manifest);
           (results[`${phase} ${mode}`] ??= []).push(secs(t));
           const used = process.cpuUsage(cpu0);

@@ -40,8 +40,8 @@ const MERGE_GAP = 64 * 1024;
 const MAX_MERGED_READ = 16 * 1024 * 1024;
 
 /** Builds the `length`-byte chunk from pieces sorted by `at` and not overlapping. */
-export async function fillChunk(src: ByteSource, pieces: Piece[], length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+export async function fillChunk(src: ByteSource, pieces: Piece[], length: number, allocate: (length: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
+  const buf = allocate(length);
   const compressed: CompressedPiece[] = [];
   let cursor = 0;
   let run: DataPiece | null = null;

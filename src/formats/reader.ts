@@ -14,6 +14,8 @@ import { fail } from './bytes.ts';
 export interface ReaderOptions extends Omit<InspectOptions, 'declared'> {
   /** Chunks read ahead of the consumer (default 4, i.e. 16 MiB of buffers). */
   readAhead?: number;
+  /** Where chunk buffers come from (default a fresh Buffer each): an importer passes a pool it refills. */
+  allocate?: (length: number) => Buffer;
 }
 
 export async function openReader(src: ByteSource, inspection: Inspection, opts: ReaderOptions = {}): Promise<DiskReader> {
@@ -23,17 +25,17 @@ export async function openReader(src: ByteSource, inspection: Inspection, opts: 
   if (image.virtualSize !== inspection.virtualSize) {
     fail('InvalidImage.Malformed', `virtual size ${image.virtualSize} differs from the inspected ${inspection.virtualSize}; the file changed`);
   }
-  return readerOf(src, image, Math.max(1, opts.readAhead ?? 4));
+  return readerOf(src, image, Math.max(1, opts.readAhead ?? 4), opts.allocate);
 }
 
-function readerOf(src: ByteSource, image: OpenedImage, readAhead: number): DiskReader {
+function readerOf(src: ByteSource, image: OpenedImage, readAhead: number, allocate?: (length: number) => Buffer): DiskReader {
   return {
     virtualSize: image.virtualSize,
-    chunks: () => streamChunks(src, image, readAhead),
+    chunks: () => streamChunks(src, image, readAhead, allocate),
   };
 }
 
-async function* streamChunks(src: ByteSource, image: OpenedImage, readAhead: number): AsyncGenerator<ReadChunk> {
+async function* streamChunks(src: ByteSource, image: OpenedImage, readAhead: number, allocate?: (length: number) => Buffer): AsyncGenerator<ReadChunk> {
   const size = image.virtualSize;
   const n = chunkCount(size);
   const queue: Promise<ReadChunk>[] = [];
@@ -45,7 +47,7 @@ async function* streamChunks(src: ByteSource, image: OpenedImage, readAhead: num
     }
     const pending = pieces === null
       ? Promise.resolve({ index, data: null })
-      : fillChunk(src, pieces, chunkLength(size, index)).then((data) => ({ index, data }));
+      : fillChunk(src, pieces, chunkLength(size, index), allocate).then((data) => ({ index, data }));
     pending.catch(() => {}); // surfaced when awaited below, in order
     queue.push(pending);
     if (queue.length >= readAhead) yield await queue.shift()!;
