@@ -128,17 +128,18 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
 
     // Import: killed while the data disk (768 MiB to read and hash) is in progress, after the system disk's checkpoint.
     const imported = (await client.importImage(importRequest('crash-bucket', [{ object: 'system.qcow2' }, { object: 'data.qcow2' }], { imageName: 'survivor' }))).body;
-    const atKill = await waitUntil('the system disk checkpoint', async () => {
+    type Disks = Record<string, { manifestId: string; snapshotId?: string }>;
+    const atKill = await waitUntil('the system disk\'s snapshot', async () => {
       const s = await jobState(store, imported.taskId);
-      return (s.result.disks as Record<string, { manifestId: string }> | undefined)?.['0'] ? s : undefined;
+      return (s.result.disks as Disks | undefined)?.['0']?.snapshotId ? s : undefined;
     });
     await kill9(service);
     const afterKill = await jobState(store, imported.taskId);
     assert.equal(afterKill.job.state, 'running', 'killed mid-task');
-    assert.equal((afterKill.result.disks as Record<string, unknown>)['1'], undefined, 'the data disk was not finished');
+    assert.equal((afterKill.result.disks as Disks)['1']?.snapshotId, undefined, 'the data disk was not finished');
     const image = await store.db.selectFrom('images').selectAll().where('id', '=', imported.imageId).executeTakeFirstOrThrow();
     assert.equal(image.status, 'Creating');
-    const systemManifest = (atKill.result.disks as Record<string, { manifestId: string }>)['0'].manifestId;
+    const system0 = (atKill.result.disks as Disks)['0'];
 
     service = await startService(dataDir, databaseUrl);
     client = ecsClient(service.hostPort, account);
@@ -147,9 +148,10 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     const finished = await jobState(store, imported.taskId);
     assert.equal(finished.job.state, 'succeeded');
     assert.equal(finished.job.attempts, 2, 'the same task resumed in the new process');
-    assert.equal((finished.result.disks as Record<string, { manifestId: string }>)['0'].manifestId, systemManifest, 'the system disk was not imported again');
-    const snapshot0 = await store.db.selectFrom('snapshots').select('manifest_id').where('id', '=', done.diskDeviceMappings.diskDeviceMapping[0].snapshotId).executeTakeFirstOrThrow();
-    assert.equal(snapshot0.manifest_id, systemManifest);
+    assert.deepEqual((finished.result.disks as Disks)['0'], system0, 'the system disk was not imported again');
+    assert.equal(done.diskDeviceMappings.diskDeviceMapping[0].snapshotId, system0.snapshotId);
+    const snapshot0 = await store.db.selectFrom('snapshots').select('manifest_id').where('id', '=', system0.snapshotId!).executeTakeFirstOrThrow();
+    assert.equal(snapshot0.manifest_id, system0.manifestId);
 
     // Export: killed while the data disk's object is being written, after the system disk's object is complete.
     const exported = (await client.exportImage(new Ecs.ExportImageRequest({ regionId: REGION, imageId: imported.imageId, OSSBucket: 'crash-bucket', imageFormat: 'qcow2', OSSPrefix: 'crash' }))).body;

@@ -1,26 +1,27 @@
 /**
- * The ImportImage job. Every disk file is opened and inspected first (a bad data disk fails the task before
- * the system disk is read in full), then imported chunk by chunk. Each imported disk's manifest is committed
- * in the same transaction as the checkpoint that records it, so a job resumed after a crash skips finished
- * disks and nothing it committed is ever lost track of. While running, the job holds those manifests; when
- * it ends they pass to the image's new snapshots (success) or are released (failure, cancel).
+ * The ImportImage job. Every disk file still to import is opened and inspected first (a bad data disk fails
+ * the task before the system disk is read in full), then imported chunk by chunk. Per disk, the manifest's
+ * id is checkpointed before it is committed, and a snapshot holding it is attached in the next checkpoint,
+ * so a job resumed after a crash skips finished disks, attaches a manifest committed just before the crash,
+ * and never loses track of what it stored. A failed or cancelled import drops those snapshots again.
  */
 import fs from 'node:fs/promises';
 import type { Transaction } from 'kysely';
 import type { Database, JobRow } from '../../store/schema.ts';
-import { ApiError, apiError } from '../../domain/errors.ts';
+import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { Inspection } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
-import { retrying } from '../../blobs/chunk-index.ts';
+import { newManifestId } from '../../blobs/manifests.ts';
 import { ChunkNotLiveError } from '../../blobs/errors.ts';
+import type { Manifest } from '../../blobs/types.ts';
 import { parseJson, type JobContext } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
+import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { objectStoreFor } from '../buckets/store.ts';
-import { commitManifestIn, newManifestId, releaseManifestIn } from './manifest-tx.ts';
 import { ProgressReporter } from './progress.ts';
 import { MAX_DISK_GIB, type ImportDiskPlan, type ImportPayload, type ImportedDisk } from './kinds.ts';
 
@@ -61,17 +62,42 @@ function sizeOf(d: ImportDiskPlan, idx: number, insp: Inspection): number {
 }
 
 async function runImport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {
-  const { db } = services;
+  const { db, dataPlane } = services;
   const imageId = job.resource_id;
   const { disks } = ctx.payload as unknown as ImportPayload;
   const done: Done = { ...((ctx.state.disks as Done | undefined) ?? {}) };
+  const infix = services.regions.require(job.region).infix;
   await db.updateTable('images').set({ status: 'Creating', updated_at: services.clock.now() })
     .where('id', '=', imageId).where('status', '=', 'Waiting').execute();
+
+  /** Records the disk, then gives it a snapshot (which holds its manifest from then on). */
+  const attach = async (idx: number, entry: ImportedDisk) => {
+    const snapshotId = newResourceId('snapshot', infix);
+    await ctx.checkpoint({ disks: { ...done, [idx]: { ...entry, snapshotId } } }, async (trx) => {
+      // A manifest committed long ago and never attached may have been swept meanwhile: import it again.
+      if (!(await trx.selectFrom('manifests').select('id').where('id', '=', entry.manifestId).executeTakeFirst())) {
+        throw Object.assign(new Error(`manifest ${entry.manifestId} of disk ${idx} is gone`), { retryable: true });
+      }
+      await insertSnapshot(trx, {
+        id: snapshotId, region: job.region, owner_id: job.account_id, manifest_id: entry.manifestId,
+        description: `Imported for image ${imageId}`, source_disk_type: idx === 0 ? 'system' : 'data',
+        source_disk_size_gib: entry.sizeGib, unique_bytes: entry.uniqueBytes,
+      }, services.clock.now());
+      await trx.updateTable('image_disks').set({ snapshot_id: snapshotId, size_gib: entry.sizeGib, format: entry.format.toUpperCase(), progress: 100 })
+        .where('image_id', '=', imageId).where('idx', '=', idx).execute();
+    });
+    done[idx] = { ...entry, snapshotId };
+  };
 
   const pending: { idx: number; src: ClosableByteSource; insp: Inspection; sizeGib: number }[] = [];
   try {
     for (const [idx, d] of disks.entries()) {
-      if (done[idx]) continue;
+      const prior = done[idx];
+      if (prior?.snapshotId) continue;
+      if (prior && (await dataPlane.manifests.load(prior.manifestId))) {
+        await attach(idx, prior); // committed just before a crash
+        continue;
+      }
       const src = await openDisk(services, d, ctx.signal);
       let insp: Inspection;
       try {
@@ -84,30 +110,19 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
       await db.updateTable('image_disks').set({ format: insp.format.toUpperCase() }).where('image_id', '=', imageId).where('idx', '=', idx).execute();
     }
 
-    const total = Object.values(done).reduce((n, d) => n + d.virtualSize, 0) + pending.reduce((n, p) => n + p.insp.virtualSize, 0);
-    let before = Object.values(done).reduce((n, d) => n + d.virtualSize, 0);
+    const finished = Object.values(done).filter((d) => d.snapshotId).reduce((n, d) => n + d.virtualSize, 0);
+    const total = finished + pending.reduce((n, p) => n + p.insp.virtualSize, 0);
+    let before = finished;
     for (const p of pending) {
-      const reporter = new ProgressReporter(ctx, {
-        write: async (pct, diskPct) => {
-          await db.updateTable('images').set({ progress: pct }).where('id', '=', imageId).execute();
-          await db.updateTable('image_disks').set({ progress: diskPct }).where('image_id', '=', imageId).where('idx', '=', p.idx).execute();
-        },
-      });
-      const reader = await openReader(p.src, p.insp);
-      const manifest = await importDisk(reader, services.dataPlane.importDeps(job.region), {
-        signal: ctx.signal,
-        onProgress: (bytes, of) => reporter.report(before + bytes, total, (100 * bytes) / Math.max(1, of)),
-      });
-      await reporter.flush();
+      const manifest = await importOne(services, job, ctx, p, before, total);
       const entry: ImportedDisk = {
-        manifestId: newManifestId(), virtualSize: manifest.virtualSize, sizeGib: p.sizeGib, format: p.insp.format, uniqueBytes: uniqueBytes(manifest),
+        manifestId: done[p.idx]?.manifestId ?? newManifestId(),
+        virtualSize: manifest.virtualSize, sizeGib: p.sizeGib, format: p.insp.format, uniqueBytes: uniqueBytes(manifest),
       };
-      await retrying(() => ctx.checkpoint({ disks: { ...done, [p.idx]: entry } }, async (trx) => {
-        await commitManifestIn(trx, entry.manifestId, job.region, manifest, services.clock.now());
-        await trx.updateTable('image_disks').set({ progress: 100, size_gib: p.sizeGib })
-          .where('image_id', '=', imageId).where('idx', '=', p.idx).execute();
-      }));
+      await ctx.checkpoint({ disks: { ...done, [p.idx]: entry } });
       done[p.idx] = entry;
+      await dataPlane.manifests.commit(job.region, manifest, { id: entry.manifestId });
+      await attach(p.idx, entry);
       before += entry.virtualSize;
     }
   } catch (e) {
@@ -120,43 +135,46 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
   await removeUploads(disks);
 }
 
+/** Imports one inspected disk file into the region's chunk store, reporting progress as bytes go in. */
+async function importOne(
+  services: Services, job: JobRow, ctx: JobContext,
+  p: { idx: number; src: ClosableByteSource; insp: Inspection }, before: number, total: number,
+): Promise<Manifest> {
+  const { db } = services;
+  const reporter = new ProgressReporter(ctx, {
+    write: async (pct, diskPct) => {
+      await db.updateTable('images').set({ progress: pct }).where('id', '=', job.resource_id).execute();
+      await db.updateTable('image_disks').set({ progress: diskPct }).where('image_id', '=', job.resource_id).where('idx', '=', p.idx).execute();
+    },
+  });
+  const manifest = await importDisk(await openReader(p.src, p.insp), services.dataPlane.importDeps(job.region), {
+    signal: ctx.signal,
+    onProgress: (bytes, of) => reporter.report(before + bytes, total, (100 * bytes) / Math.max(1, of)),
+  });
+  await reporter.flush();
+  return manifest;
+}
+
 async function removeUploads(disks: ImportDiskPlan[]): Promise<void> {
   await Promise.all(disks.filter((d) => d.upload).map((d) => fs.rm(d.upload!, { force: true })));
 }
 
 /** Runs in the transaction that ends the job: the image becomes Available, CreateFailed or UnAvailable. */
 async function finishImport(services: Services, trx: Transaction<Database>, job: JobRow): Promise<void> {
-  const done = (parseJson(job.result).disks ?? {}) as Done;
+  const done = Object.values((parseJson(job.result).disks ?? {}) as Done);
   const now = services.clock.now();
   const imageId = job.resource_id;
-  if (job.state !== 'succeeded') {
-    for (const d of Object.values(done)) await releaseManifestIn(trx, d.manifestId, now);
-    const failed = { status: 'CreateFailed', error_code: job.error_code, error_message: job.error_message };
-    await trx.updateTable('images').set({ ...(job.state === 'cancelled' ? { status: 'UnAvailable' } : failed), updated_at: now })
+  if (job.state === 'succeeded') {
+    const system = await trx.selectFrom('image_disks').select('size_gib').where('image_id', '=', imageId).where('idx', '=', 0).executeTakeFirst();
+    await trx.updateTable('images').set({ status: 'Available', progress: 100, size_gib: system?.size_gib ?? 0, updated_at: now })
       .where('id', '=', imageId).execute();
-    await removeUploads(((parseJson(job.payload) as unknown as ImportPayload).disks ?? []));
     return;
   }
-  const region = services.regions.get(job.region);
-  if (!region) throw new Error(`unknown region ${job.region}`);
-  const disks = await trx.selectFrom('image_disks').selectAll().where('image_id', '=', imageId).orderBy('idx').execute();
-  for (const disk of disks) {
-    const d = done[disk.idx];
-    if (!d) throw new ApiError('InternalError', `import of ${imageId} finished without disk ${disk.idx}`);
-    const snapshotId = newResourceId('snapshot', region.infix);
-    await insertSnapshot(trx, {
-      id: snapshotId,
-      region: region.id,
-      owner_id: job.account_id,
-      manifest_id: d.manifestId,
-      description: `Imported for image ${imageId}`,
-      source_disk_type: disk.type,
-      source_disk_size_gib: d.sizeGib,
-      unique_bytes: d.uniqueBytes,
-    }, now);
-    await trx.updateTable('image_disks').set({ snapshot_id: snapshotId, size_gib: d.sizeGib, format: d.format.toUpperCase(), progress: 100 })
-      .where('image_id', '=', imageId).where('idx', '=', disk.idx).execute();
-  }
-  await trx.updateTable('images').set({ status: 'Available', progress: 100, size_gib: done[0]?.sizeGib ?? 0, updated_at: now })
+  await dropSnapshotsIn(trx, done.flatMap((d) => (d.snapshotId ? [d.snapshotId] : [])), now);
+  for (const d of done) if (!d.snapshotId) await releaseManifestIn(trx, d.manifestId, now);
+  await trx.updateTable('image_disks').set({ snapshot_id: '' }).where('image_id', '=', imageId).execute();
+  const failed = { status: 'CreateFailed', error_code: job.error_code, error_message: job.error_message };
+  await trx.updateTable('images').set({ ...(job.state === 'cancelled' ? { status: 'UnAvailable' } : failed), updated_at: now })
     .where('id', '=', imageId).execute();
+  await removeUploads((parseJson(job.payload) as unknown as ImportPayload).disks ?? []);
 }

@@ -25,9 +25,12 @@ export interface ImportPayload {
   disks: ImportDiskPlan[];
 }
 
-/** What the import job checkpoints per finished disk (keyed by disk index). */
+/** What the import job checkpoints per imported disk (keyed by disk index). */
 export interface ImportedDisk {
+  /** Checkpointed before the manifest is committed: on resume, a missing manifest means import it again. */
   manifestId: string;
+  /** Set once a snapshot holds the manifest: the disk is done. */
+  snapshotId?: string;
   virtualSize: number;
   sizeGib: number;
   format: ImportFormat;
