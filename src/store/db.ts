@@ -35,6 +35,32 @@ export interface StoreConfig {
   sqlitePath?: string;
 }
 
+/**
+ * Kysely prepares every query anew; preparing costs more than running a typical indexed lookup. Statements are
+ * reusable (better-sqlite3 runs each to completion synchronously), so keep the recent ones.
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 512): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = (source: string): SQLite.Statement => {
+    let stmt = cache.get(source);
+    if (stmt) {
+      cache.delete(source); // most recently used goes last
+    } else {
+      stmt = sqlite.prepare(source);
+      if (cache.size >= size) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(source, stmt);
+    return stmt;
+  };
+  return new Proxy(sqlite, {
+    get(target, prop) {
+      if (prop === 'prepare') return prepare;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 /** Opens the metadata store and brings its schema to the latest migration. */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   let db: Kysely<Database>;
@@ -54,7 +80,10 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    // The listing indexes of a 100k-image store do not fit SQLite's default 2 MiB page cache.
+    sqlite.pragma('cache_size = -65536');
+    sqlite.pragma('mmap_size = 268435456');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     dialect = 'sqlite';
   }
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
