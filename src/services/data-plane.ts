@@ -10,6 +10,7 @@ import { KyselyChunkIndex } from '../blobs/chunk-index.ts';
 import { ManifestRepo } from '../blobs/manifests.ts';
 import { HashPool } from '../blobs/hash-pool.ts';
 import type { ImportDeps } from '../blobs/importer.ts';
+import { ChunkBufferPool } from '../blobs/buffer-pool.ts';
 
 export interface ChunkStoreConfig {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface DataPlane {
   index: KyselyChunkIndex;
   manifests: ManifestRepo;
   hashPool: HashPool;
+  /** Reused 4 MiB chunk buffers: readers allocate from it and the importer gives them back once stored. */
+  buffers: ChunkBufferPool;
   /** Everything an import or a copy-on-write write into `region` needs. */
   importDeps(region: string): ImportDeps;
   close(): Promise<void>;
@@ -61,6 +64,7 @@ export async function createDataPlane(cfg: ChunkStoreConfig, db: Kysely<Database
     index,
     manifests,
     hashPool,
+    buffers: new ChunkBufferPool(),
     importDeps: (region) => ({ store: store(region), index, region, hashPool }),
     async close() {
       await hashPool.close();

@@ -147,8 +147,10 @@ async function importOne(
       await db.updateTable('image_disks').set({ progress: diskPct }).where('image_id', '=', job.resource_id).where('idx', '=', p.idx).execute();
     },
   });
-  const manifest = await importDisk(await openReader(p.src, p.insp), services.dataPlane.importDeps(job.region), {
+  const { buffers } = services.dataPlane;
+  const manifest = await importDisk(await openReader(p.src, p.insp, { allocate: (n) => buffers.acquire(n) }), services.dataPlane.importDeps(job.region), {
     signal: ctx.signal,
+    buffers,
     onProgress: (bytes, of) => reporter.report(before + bytes, total, (100 * bytes) / Math.max(1, of)),
   });
   await reporter.flush();

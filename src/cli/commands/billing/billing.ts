@@ -72,6 +72,6 @@ export const billingBill: Command = {
 export const billingRevenue: Command = {
   path: ['billing', 'revenue'],
   summary: 'An ISV\'s Marketplace revenue per product for a month',
-  usage: 'imagehouse billing revenue --month YYYY-MM [--account ISV_ACCOUNT_ID (admin)] [--json]',
+  usage: 'imagehouse billing revenue --month YYYY-MM [--account ISV_ACCOUNT_ID (admin)] [--json]\n\nExample:\n  imagehouse billing revenue --month 2026-11 --json',
   run: ({ flags }, io) => fetchReport('billing revenue', '/billing/revenue', flags, io, currentRevenue, printRevenue),
 };

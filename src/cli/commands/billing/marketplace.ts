@@ -14,7 +14,7 @@ import { arg, int, str, withClient } from '../compute/client.ts';
 export const marketplaceList: Command = {
   path: ['marketplace', 'list'],
   summary: 'Marketplace products sold in the region, their prices, versions and whether you are subscribed',
-  usage: 'imagehouse marketplace list [--code CODE] [--region R] [--json]',
+  usage: 'imagehouse marketplace list [--code CODE] [--region R] [--json]\n\nExample:\n  imagehouse marketplace list --region cn-hangzhou',
   async run({ flags }, io) {
     return withClient('marketplace list', flags, io, async (cfg) => {
       const code = str(flags, 'code');
@@ -35,7 +35,7 @@ export const marketplaceList: Command = {
 export const marketplaceSubscribe: Command = {
   path: ['marketplace', 'subscribe'],
   summary: 'Subscribe to (or buy) a Marketplace product so that its images can run',
-  usage: 'imagehouse marketplace subscribe CODE [--months N (monthly products)] [--json]',
+  usage: 'imagehouse marketplace subscribe CODE [--months N (monthly products)] [--json]\n\nExample:\n  imagehouse marketplace subscribe cmjj012345 --months 3',
   async run({ flags, rest }, io) {
     return withClient('marketplace subscribe', flags, io, async (cfg) => {
       const body = await callAction(cfg, 'SubscribeMarketplaceProduct', { ProductCode: arg(rest, 0, 'CODE'), Period: int(flags, 'months') });
