@@ -61,11 +61,13 @@ for (const deployment of deployments) {
 
       // alice imports a qcow2 through a bucket.
       const disk = makeDisk(dir, 'base', { virtualMiB: 24, dataMiB: 6, format: 'qcow2' });
-      await createBucket(aCfg, 'alice-story');
-      await putObject(aCfg, 'alice-story', 'base.qcow2', disk.file);
+      // On S3 deployments buckets are real S3 buckets, whose names are global: never reuse one.
+      const bucket = `alice-story-${crypto.randomBytes(4).toString('hex')}`;
+      await createBucket(aCfg, bucket);
+      await putObject(aCfg, bucket, 'base.qcow2', disk.file);
       const imported = await a.importImage(new Ecs.ImportImageRequest({
         regionId: 'cn-hangzhou', imageName: 'story_base', platform: 'Ubuntu',
-        diskDeviceMapping: [new Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: 'alice-story', OSSObject: 'base.qcow2', format: 'QCOW2', diskImageSize: 1 })],
+        diskDeviceMapping: [new Ecs.ImportImageRequestDiskDeviceMapping({ OSSBucket: bucket, OSSObject: 'base.qcow2', format: 'QCOW2', diskImageSize: 1 })],
       }));
       assert.equal((await settledImage(a, imported.body.imageId)).status, 'Available');
 
@@ -116,12 +118,12 @@ for (const deployment of deployments) {
       assert.ok((await getBytes(bCfg, bobDisk.diskId, offset, file.length)).equals(file));
 
       // An export of alice's image holds exactly the imported bytes with her file written in.
-      const exp = await a.exportImage(new Ecs.ExportImageRequest({ regionId: 'cn-hangzhou', imageId: made.body.imageId, OSSBucket: 'alice-story', OSSPrefix: 'story', imageFormat: 'qcow2' }));
+      const exp = await a.exportImage(new Ecs.ExportImageRequest({ regionId: 'cn-hangzhou', imageId: made.body.imageId, OSSBucket: bucket, OSSPrefix: 'story', imageFormat: 'qcow2' }));
       const task = await settledTask(a, exp.body.taskId);
       assert.equal(task.taskStatus, 'Finished');
       const key = task.operationProgressSet.operationProgress[0].relatedItemSet.relatedItem.find((r: any) => r.name === 'OSSObject').value;
       const out = path.join(dir, 'export.qcow2');
-      await getObject(aCfg, 'alice-story', key, out);
+      await getObject(aCfg, bucket, key, out);
       const expected = path.join(dir, 'expected.raw');
       const patched = Buffer.from(rawBase);
       file.copy(patched, offset);
