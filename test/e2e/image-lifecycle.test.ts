@@ -5,6 +5,7 @@ import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
 import { sampleDisk, seedSnapshot, waitForImage } from '../support/snapshots.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
+import { createBucket } from '../../src/cli/commands/transfer/client.ts';
 
 let server: TestServer;
 let alice: NewAccount;
@@ -182,6 +183,22 @@ test('sharing: bob sees and may use the image only while shared, and can change 
   assert.deepEqual(await bobSees(), [], 'unsharing takes effect at once');
   await aliceClient.modifyImageAttribute(new Ecs.ModifyImageAttributeRequest({ regionId: R, imageId, status: 'Deprecated' }));
   assert.equal((await sdkError(() => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: [bob.accountId] })))).code, 'OperationDenied.InvalidImageStatus');
+});
+
+test('encrypted images: service-key copies cannot be shared, CMK copies can, and neither can be published', async () => {
+  const { imageId } = await createFromSnapshot('enc_src', sampleDisk(1, 13));
+  await waitForImage(aliceClient, Ecs, R, imageId);
+  const serviceKey = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationImageName: 'enc_service', encrypted: true }));
+  const cmk = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationImageName: 'enc_cmk', encrypted: true, KMSKeyId: 'key-0001' }));
+  await waitForImage(aliceClient, Ecs, R, serviceKey.body.imageId);
+  await waitForImage(aliceClient, Ecs, R, cmk.body.imageId);
+  const share = (id: string, extra: Record<string, unknown> = {}) => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId: id, addAccount: [bob.accountId], ...extra }));
+  assert.equal((await sdkError(() => share(serviceKey.body.imageId))).code, 'InvalidOperation.ServiceKeyEncryptedImageUnsupported');
+  await share(cmk.body.imageId);
+  assert.equal((await sdkError(() => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId: cmk.body.imageId, isPublic: true })))).code, 'InvalidParameter.IsPublic');
+  await createBucket({ endpoint: server.endpoint, region: R, accessKeyId: alice.accessKeyId, accessKeySecret: alice.accessKeySecret }, 'alice-enc');
+  const exported = await sdkError(() => aliceClient.exportImage(new Ecs.ExportImageRequest({ regionId: R, imageId: cmk.body.imageId, OSSBucket: 'alice-enc' })));
+  assert.equal(exported.code, 'ImageNotSupported', 'encrypted images cannot be exported');
 });
 
 test('share quota: at most 50 accounts per image, 10 per call', async () => {

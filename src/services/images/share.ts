@@ -21,6 +21,13 @@ export async function modifySharePermission(
     if (image.status === 'Deprecated') throw apiError('OperationDenied.InvalidImageStatus');
     if (image.status !== 'Available') throw apiError('IncorrectImageStatus');
     if (image.product_code) throw apiError('ImageNotSupported');
+    if (image.encrypted) {
+      if (input.isPublic) throw apiError('InvalidParameter.IsPublic');
+      // Only a customer master key can be granted to others; the service key cannot.
+      if (!image.kms_key_id) throw apiError('InvalidOperation.ServiceKeyEncryptedImageUnsupported');
+      const { n } = await db.selectFrom('image_disks').select((eb) => eb.fn.countAll<number>().as('n')).where('image_id', '=', image.id).executeTakeFirstOrThrow();
+      if (Number(n) > 1) throw apiError('OperationDeined.FullImage');
+    }
   }
   for (const id of add) {
     if (id === input.owner) throw apiError('InvalidAccount.Forbbiden');
