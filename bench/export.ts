@@ -11,13 +11,13 @@
  * Usage: node --import tsx bench/export.ts
  */
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExportFormat } from '../src/formats/types.ts';
 import { writeExportFile } from '../src/formats/writers/index.ts';
 import { openRawVirtualDisk } from '../test/formats/raw-virtual-disk.ts';
+import { buildSparseRaw, median, printTable } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.EXPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   if (DATA % (EXTENTS * 64 * 1024) !== 0 || DATA > VIRTUAL) throw new Error('data must be ≤ virtual and a multiple of 4 MiB');
   const input = path.join(dir, 'in.raw');
   let t = performance.now();
-  buildInput(input);
+  buildSparseRaw(input, VIRTUAL, DATA, EXTENTS);
   console.log(`input: ${mib(VIRTUAL)} MiB virtual, ${mib(DATA)} MiB random data in ${EXTENTS} extents (built in ${secs(t)} s)`);
   t = performance.now();
   const disk = await openRawVirtualDisk(input);
@@ -85,27 +85,6 @@ async function main(): Promise<void> {
   printTable(rows);
 }
 
-/** A sparse raw file with EXTENTS equal random extents spread evenly, from an AES-CTR keystream. */
-function buildInput(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.ftruncateSync(fd, VIRTUAL);
-    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
-    const extent = DATA / EXTENTS;
-    const stride = Math.floor(VIRTUAL / EXTENTS / (4 * MiB)) * 4 * MiB;
-    const block = Buffer.alloc(Math.min(extent, 16 * MiB));
-    for (let e = 0; e < EXTENTS; e++) {
-      for (let done = 0; done < extent; done += block.length) {
-        const n = Math.min(block.length, extent - done);
-        const random = cipher.update(block.subarray(0, n));
-        fs.writeSync(fd, random, 0, random.length, e * stride + done);
-      }
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function prepareRun(): void {
   execFileSync('sync');
@@ -117,10 +96,6 @@ function verify(input: string, out: string, format: ExportFormat): void {
   if (!r.includes('identical')) throw new Error(`${format}: export differs from the input: ${r}`);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function mbps(seconds: number): string {
   return (DATA / 1e6 / seconds).toFixed(0);
@@ -134,7 +109,3 @@ function secs(start: number): string {
   return ((performance.now() - start) / 1000).toFixed(2);
 }
 
-function printTable(rows: string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
-}

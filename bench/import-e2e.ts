@@ -12,7 +12,6 @@
  * Usage: node --import tsx bench/import-e2e.ts
  */
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +19,7 @@ import { startServer, type TestServer } from '../test/support/server.ts';
 import { Ecs, ecsClient } from '../test/support/sdk.ts';
 import { createBucket, getObject, putObject } from '../src/cli/commands/transfer/client.ts';
 import type { ClientConfig } from '../src/cli/api.ts';
+import { buildSparseRaw, median, printTable } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   const raw = path.join(dir, 'input.raw');
   const qcow2 = path.join(dir, 'input.qcow2');
   let t = performance.now();
-  buildInput(raw);
+  buildSparseRaw(raw, VIRTUAL, DATA, EXTENTS);
   execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, qcow2]);
   const small = path.join(dir, 'warmup.qcow2');
   execFileSync('qemu-img', ['create', '-f', 'qcow2', small, '64M']);
@@ -134,36 +134,12 @@ async function verify(cfg: ClientConfig, client: any, imageId: string, raw: stri
   console.log('checked: the imported image exports back to the input bytes (qemu-img compare)');
 }
 
-/** A sparse raw file with EXTENTS equal random extents spread evenly, from an AES-CTR keystream. */
-function buildInput(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.ftruncateSync(fd, VIRTUAL);
-    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
-    const extent = DATA / EXTENTS;
-    const stride = Math.floor(VIRTUAL / EXTENTS / (4 * MiB)) * 4 * MiB;
-    const block = Buffer.alloc(Math.min(extent, 16 * MiB));
-    for (let e = 0; e < EXTENTS; e++) {
-      for (let done = 0; done < extent; done += block.length) {
-        const n = Math.min(block.length, extent - done);
-        const random = cipher.update(block.subarray(0, n));
-        fs.writeSync(fd, random, 0, random.length, e * stride + done);
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 function prepareRun(): void {
   execFileSync('sync');
   if (DROP_CACHES) fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function mbps(seconds: number): string {
   return (DATA / 1e6 / seconds).toFixed(0);
@@ -173,7 +149,3 @@ function secs(start: number): string {
   return ((performance.now() - start) / 1000).toFixed(2);
 }
 
-function printTable(rows: string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
-}

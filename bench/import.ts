@@ -13,11 +13,9 @@
  * Quick run: IMPORT_BENCH_VIRTUAL_MIB=512 IMPORT_BENCH_DATA_MIB=128 IMPORT_BENCH_RUNS=1 node --import tsx bench/import.ts
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHUNK_SIZE } from '../src/blobs/types.ts';
 import { inspect, openFileSource, openReader } from '../src/formats/index.ts';
 import { openStore } from '../src/store/db.ts';
 import { FsChunkStore, type FsDurability } from '../src/blobs/fs-store.ts';
@@ -26,6 +24,7 @@ import { ManifestRepo } from '../src/blobs/manifests.ts';
 import { HashPool } from '../src/blobs/hash-pool.ts';
 import { importDiskWithStats, type ImportStats } from '../src/blobs/importer.ts';
 import { ChunkBufferPool } from '../src/blobs/buffer-pool.ts';
+import { buildSparseRaw, median, printTable, dropCaches } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -49,7 +48,7 @@ async function main(): Promise<void> {
   const raw = path.join(dir, 'in.raw');
   const image = path.join(dir, 'in.qcow2');
   let t = performance.now();
-  buildInput(raw);
+  buildSparseRaw(raw, VIRTUAL, DATA, EXTENTS);
   execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, image]);
   fs.rmSync(raw);
   console.log(`input: qcow2, ${VIRTUAL / MiB} MiB virtual, ${DATA / MiB} MiB random data in ${EXTENTS} extents (built in ${secs(t)} s)`);
@@ -62,7 +61,7 @@ async function main(): Promise<void> {
   let lastStats: Record<string, ImportStats> = {};
   for (let run = 0; run < RUNS; run++) {
     const out = path.join(dir, 'out.raw');
-    dropCaches();
+    dropCaches(DROP_CACHES);
     t = performance.now();
     cpu.qemu.push(runTimed('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', '-t', 'writeback', image, out]));
     results.qemu.push(secs(t));
@@ -77,7 +76,7 @@ async function main(): Promise<void> {
       const deps = { store, index, region: REGION, hashPool };
       const buffers = new ChunkBufferPool();
       for (const phase of ['import', 'reimport'] as const) {
-        dropCaches();
+        dropCaches(DROP_CACHES);
         t = performance.now();
         const cpu0 = process.cpuUsage();
         const src = await openFileSource(image);
@@ -113,25 +112,6 @@ async function main(): Promise<void> {
   console.log(`\npeak RSS of this process (ours only; qemu-img runs as a child): ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB`);
 }
 
-function buildInput(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.ftruncateSync(fd, VIRTUAL);
-    const extent = DATA / EXTENTS;
-    const stride = Math.floor(VIRTUAL / EXTENTS / CHUNK_SIZE) * CHUNK_SIZE;
-    // One reused buffer, so building the input does not inflate this process's peak RSS.
-    const buf = Buffer.alloc(Math.min(extent, 16 * MiB));
-    for (let i = 0; i < EXTENTS; i++) {
-      for (let done = 0; done < extent; done += buf.length) {
-        const n = Math.min(buf.length, extent - done);
-        randomFillSync(buf, 0, n);
-        fs.writeSync(fd, buf, 0, n, i * stride + done);
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Runs a command; returns its CPU seconds when GNU time is installed, NaN otherwise. */
 function runTimed(cmd: string, args: string[]): number {
@@ -145,25 +125,13 @@ function runTimed(cmd: string, args: string[]): number {
   return user + sys;
 }
 
-function dropCaches(): void {
-  execFileSync('sync');
-  if (DROP_CACHES) fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-}
 
 function secs(t0: number): number {
   return (performance.now() - t0) / 1000;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function mbps(bytes: number, s: number): string {
   return String(Math.round(bytes / 1e6 / s));
 }
 
-function printTable(rows: string[][]): void {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
-}

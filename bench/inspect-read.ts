@@ -12,13 +12,13 @@
  * Usage: node --import tsx bench/inspect-read.ts
  */
 import { execFileSync } from 'node:child_process';
-import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CHUNK_SIZE } from '../src/blobs/types.ts';
 import { inspect, openFileSource, openReader } from '../src/formats/index.ts';
 import type { ImportFormat } from '../src/formats/types.ts';
+import { buildSparseRaw, median, dropCaches } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.INSPECT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -48,7 +48,7 @@ try {
 async function main(): Promise<void> {
   const input = path.join(dir, 'in.raw');
   let t = performance.now();
-  buildInput(input);
+  buildSparseRaw(input, VIRTUAL, DATA, EXTENTS);
   console.log(`input: ${VIRTUAL / MiB} MiB virtual, ${DATA / MiB} MiB random data in ${EXTENTS} extents (built in ${secs(t)} s)`);
   console.log(`runs: ${RUNS} (median), page cache ${DROP_CACHES ? 'dropped before each run' : 'warm'}, no fsync on either side\n`);
   const rows = [['format', 'qemu-img s', 'ours read s', 'ours to-raw s', 'read MB/s', 'to-raw MB/s', 'to-raw/qemu time']];
@@ -105,43 +105,15 @@ function writeAt(fd: number, data: Buffer, position: number): Promise<void> {
   return new Promise((resolve, reject) => fs.write(fd, data, 0, data.length, position, (e) => (e ? reject(e) : resolve())));
 }
 
-/** Sparse raw file with DATA bytes of fast pseudo-random data (AES-CTR) in EXTENTS equal extents spread evenly. */
-function buildInput(file: string): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.ftruncateSync(fd, VIRTUAL);
-    const extent = DATA / EXTENTS;
-    const stride = Math.floor(VIRTUAL / EXTENTS / CHUNK_SIZE) * CHUNK_SIZE;
-    const cipher = createCipheriv('aes-128-ctr', randomBytes(16), randomBytes(16));
-    const zero = Buffer.alloc(Math.min(extent, 16 * MiB));
-    for (let i = 0; i < EXTENTS; i++) {
-      for (let done = 0; done < extent; done += zero.length) {
-        const n = Math.min(zero.length, extent - done);
-        fs.writeSync(fd, cipher.update(zero.subarray(0, n)), 0, n, i * stride + done);
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
-function dropCaches(): void {
-  if (!DROP_CACHES) return;
-  execFileSync('sync');
-  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
-}
 
 async function timed(f: () => Promise<void>): Promise<number> {
-  dropCaches();
+  dropCaches(DROP_CACHES);
   const t = performance.now();
   await f();
   return (performance.now() - t) / 1000;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 function secs(t: number): string {
   return ((performance.now() - t) / 1000).toFixed(2);
