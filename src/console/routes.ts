@@ -4,6 +4,7 @@
  *   GET    /console/api/session         who is signed in (and the CSRF token again, after a reload)
  *   DELETE /console/api/session         sign out
  *   POST   /console/api/call/:Action    any ECS action as the session's account (JSON object of flat parameters)
+ *   GET    /console/api/billing?Month=  the month's bill (default: the current month), cost per day, storage per image
  *   POST   /console/api/import?...      direct image import; the body is the disk file (as POST /images/import)
  * Every state-changing request needs the `x-csrf-token` header of its session.
  */
@@ -13,6 +14,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, apiError } from '../domain/errors.ts';
 import { findAccessKey } from '../services/accounts.ts';
 import { directImport } from '../services/transfer/upload.ts';
+import { currentBill } from '../services/billing/bill.ts';
+import { dailyCost, storageByImage } from '../services/billing/daily.ts';
 import type { GatewayDeps } from '../api/ecs/gateway.ts';
 import { ACTIONS } from '../api/ecs/dispatch.ts';
 import { runAction } from '../api/ecs/action.ts';
@@ -111,6 +114,18 @@ export async function registerConsole(scope: FastifyInstance, deps: GatewayDeps)
         .filter(([, v]) => v !== undefined && v !== null && v !== '').map(([k, v]) => [k, String(v)]));
       const result = await runAction(action, { accountId: s.accountId, requestId, services }, raw);
       return sendJson(reply, 200, { RequestId: requestId, ...result });
+    } catch (e) {
+      return sendFailure(req, reply, e);
+    }
+  });
+
+  scope.get('/console/api/billing', async (req, reply) => {
+    try {
+      const s = requireSession(req);
+      const month = (req.query as { Month?: string }).Month || new Date(services.clock.now()).toISOString().slice(0, 7);
+      const bill = await currentBill(services, s.accountId, month);
+      const days = await dailyCost(services, s.accountId, month);
+      return sendJson(reply, 200, { RequestId: newRequestId(), ...bill, days, storageByImage: storageByImage(bill) });
     } catch (e) {
       return sendFailure(req, reply, e);
     }

@@ -1,6 +1,8 @@
 /**
  * The web console in real Chromium (Debian's package, driven by playwright-core): sign-in, import through the
- * upload form until Available, share, see it as the other account, delete. Screenshots go to test-artifacts/console.
+ * upload form until Available, share, see it as the other account, delete; the launch cost of an image, the
+ * Marketplace, and the bill of a month (the service clock is moved two hours ahead so those hours get metered).
+ * Screenshots go to test-artifacts/console; the billing one is also copied to docs/screenshots/billing.png.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,9 +13,16 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, type TestServer } from '../support/server.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
+import { publishProduct } from '../../src/services/marketplace/products.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = path.resolve(import.meta.dirname, '../../test-artifacts/console');
+const DOC_SHOT = path.resolve(import.meta.dirname, '../../docs/screenshots/billing.png');
+const WINDOWS = 'win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd';
+const HOUR = 3_600_000;
+
+let clockOffset = 0;
+const clock = { now: () => Date.now() + clockOffset };
 
 let server: TestServer;
 let alice: NewAccount;
@@ -23,7 +32,7 @@ let context: BrowserContext;
 let page: Page;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ clock });
   alice = await server.account('alice');
   bob = await server.account('bob');
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-console-'));
@@ -146,4 +155,68 @@ test('import through the upload form until Available, share it, see it as the ot
   await page.getByRole('tab', { name: 'Custom', selected: true }).waitFor();
   await page.getByText('No custom images yet').waitFor();
   await shot('images-custom-empty');
+});
+
+test('launch cost in the image view, Marketplace subscribe, the bill with its daily chart and storage per image', async () => {
+  await publishProduct(server.app.services, {
+    isvId: bob.accountId, code: 'acme-lamp', name: 'ACME LAMP', description: 'LAMP stack', priceModel: 'hourly', hourlyTiers: [{ maxVcpu: 4, micro: 300_000 }],
+  });
+  await publishProduct(server.app.services, { isvId: bob.accountId, code: 'acme-db', name: 'ACME DB', priceModel: 'monthly', monthlyMicro: 50_000_000 });
+  const month = new Date(clock.now()).toISOString().slice(0, 7);
+
+  // The snapshot left by the deleted import becomes a new image, so its storage shows under that image.
+  await page.getByRole('link', { name: 'Snapshots', exact: true }).click();
+  const snapshotId = (await page.getByRole('cell', { name: /^s-/ }).first().textContent())!;
+  await page.getByRole('link', { name: 'Images', exact: true }).click();
+  const create = page.getByRole('form', { name: 'Create image' });
+  await create.getByLabel('From snapshot ID').fill(snapshotId);
+  await create.getByLabel('Name').fill('from-snapshot');
+  await create.getByRole('button', { name: 'Create image' }).click();
+  const created = (await create.getByRole('link', { name: /^Creating m-/ }).textContent())!.match(/m-[0-9a-z]+/)![0];
+
+  await page.goto(`${server.endpoint}/console/#/image?id=${WINDOWS}&region=cn-hangzhou`);
+  await page.getByText('0.20 CNY on ecs.g7.large').waitFor();
+  await page.getByRole('button', { name: 'Launch', exact: true }).click();
+  await page.getByText(/^Launched i-/).waitFor();
+  await shot('image-cost');
+
+  await page.getByRole('link', { name: 'Marketplace', exact: true }).click();
+  await page.getByRole('cell', { name: '0.30 CNY/hour up to 4 vCPU' }).waitFor();
+  await page.getByRole('cell', { name: '50.00 CNY/month' }).waitFor();
+  assert.equal(await page.getByRole('cell', { name: 'Subscribed' }).count(), 0);
+  await page.getByRole('button', { name: 'Subscribe to acme-db' }).click();
+  await page.getByRole('row', { name: /acme-db.*Subscribed/ }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Subscribe to acme-lamp' }).count(), 1);
+  await shot('marketplace');
+
+  clockOffset = 2 * HOUR; // two ended hours: 2 × 0.20 licence + the 50.00 subscription
+  await page.getByRole('link', { name: 'Billing', exact: true }).click();
+  await page.goto(`${server.endpoint}/console/#/billing?month=${month}`);
+  await page.getByRole('heading', { name: `Bill for ${month}` }).waitFor();
+  await page.getByRole('cell', { name: 'OS licence' }).first().waitFor();
+  await page.getByRole('cell', { name: 'Marketplace subscription' }).waitFor();
+  const total = (await page.getByText(/^Total: /).textContent())!;
+  assert.match(total, /^Total: 50\.[0-9]{2} CNY$/);
+  const licenceCents = await page.getByRole('row', { name: /OS licence/ }).evaluateAll((rows) => rows.reduce((s, r) => s + Math.round(Number(r.lastElementChild!.textContent) * 100), 0));
+  assert.ok(licenceCents >= 40 && licenceCents <= 60, `licence ${licenceCents}`); // 2 hours, 3 when a day or month boundary splits them
+  const chart = page.getByRole('img', { name: `Cost per day, ${month} (CNY)` });
+  const bars = await chart.locator('rect.bar').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
+  const days = new Date(Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 0)).getUTCDate();
+  assert.equal(bars.length, days);
+  assert.ok(bars.some((b) => b > 100), String(bars));
+  const storage = page.locator('.card').filter({ hasText: 'Snapshot storage per image' });
+  await storage.getByRole('link', { name: created }).waitFor();
+  await storage.getByRole('cell', { name: snapshotId }).waitFor();
+  await shot('billing');
+  fs.mkdirSync(path.dirname(DOC_SHOT), { recursive: true });
+  await page.setViewportSize({ width: 1100, height: 1000 });
+  await page.screenshot({ path: DOC_SHOT });
+  await page.setViewportSize({ width: 1200, height: 800 });
+
+  await page.getByLabel('Month', { exact: true }).fill('2001-01');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.getByText('No usage in 2001-01.').waitFor();
+  await page.getByText('Total: 0.00 CNY').waitFor();
+  assert.equal(await page.getByRole('img', { name: 'Cost per day, 2001-01 (CNY)' }).locator('rect.bar').count(), 31);
+  await shot('billing-empty');
 });

@@ -105,13 +105,14 @@ function imageDetail(params) {
     const own = i.ImageOwnerAlias === 'self';
     const shares = own ? (await call('DescribeImageSharePermission', { ImageId: id, PageSize: 100 })).Accounts.Account : [];
     const tasks = own ? (await call('DescribeTasks', { 'ResourceIds.1': id, PageSize: 10 })).TaskSet.Task : [];
+    const cost = await launchCost(id);
     const reload = () => route();
     return [
       h('h2', {}, i.ImageName, ' ', statusCell(i.Status)),
       h('div', { class: 'card' }, h('dl', {},
         [['Image ID', i.ImageId], ['Owner', `${i.ImageOwnerAlias} (${i.ImageOwnerId})`], ['OS', `${i.OSNameEn || i.OSName} · ${i.Architecture} · ${i.BootMode}`], ['Size', `${i.Size} GiB`],
           ['Progress', h('span', {}, h('progress', { max: 100, value: parseInt(i.Progress, 10) || 0, 'aria-label': 'Image progress' }), ' ', i.Progress)], ['Family', i.ImageFamily || '—'], ['Created', `${i.CreationTime} (${ago(i.CreationTime)})`],
-          ['Description', i.Description || '—']].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
+          ['Description', i.Description || '—'], ['Launch cost per hour', cost]].map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
       h('div', { class: 'card' }, h('h3', {}, 'Disks'), tableOf(['Device', 'Type', 'Size', 'Snapshot', 'Progress'], i.DiskDeviceMappings.DiskDeviceMapping.map((d) => [d.Device, d.Type, `${d.Size} GiB`, d.SnapshotId || '—', d.Progress]), 'No disks.')),
       own && h('div', { class: 'card' }, h('h3', {}, 'Shared with'), tableOf(['Account', 'Since', ''], shares.map((a) => [a.AliyunId, ago(a.SharedTime),
         h('button', { onclick: async () => { await call('ModifyImageSharePermission', { ImageId: id, 'RemoveAccount.1': a.AliyunId }); reload(); } }, 'Unshare')]), 'Not shared with anyone.'),
@@ -137,6 +138,23 @@ function imageDetail(params) {
     ];
   });
   return [h('p', {}, h('a', { href: '#/images' }, '← Images')), body];
+}
+
+/** The image part of DescribePrice (licence + Marketplace fee) for one instance-hour of the default type. */
+const PRICED_TYPE = 'ecs.g7.large';
+async function launchCost(imageId) {
+  try {
+    const price = (await call('DescribePrice', { ImageId: imageId, InstanceType: PRICED_TYPE, PriceUnit: 'Hour', Period: 1 })).PriceInfo.Price;
+    const image = price.DetailInfos.DetailInfo.find((d) => d.Resource === 'image');
+    return `${money(image.TradePrice)} ${price.Currency} on ${PRICED_TYPE}`;
+  } catch (e) {
+    return `unavailable (${e.code || e.message})`;
+  }
+}
+/** 0.2 or "0.200000" → "0.20"; keeps significant decimals beyond the cent ("0.012500" → "0.0125"). */
+function money(v) {
+  const [whole, frac = ''] = String(v).split('.');
+  return `${whole}.${frac.replace(/0+$/, '').padEnd(2, '0')}`;
 }
 
 function importPage() {
@@ -190,8 +208,88 @@ function tasksPage() {
   return [h('h2', {}, 'Tasks'), h('p', {}, 'Refreshes every 3 seconds.'), body];
 }
 
+function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children.flat(Infinity)) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c));
+  return el;
+}
+
+/** Cost per day as an inline SVG bar chart (one bar per day, value in each bar's tooltip). */
+function dayChart(days, currency, month) {
+  const W = 760, H = 220, left = 56, bottom = 24, top = 12;
+  const max = Math.max(1, ...days.map((d) => d.amountCents));
+  const step = (W - left - 8) / days.length;
+  const y = (cents) => top + (H - top - bottom) * (1 - cents / max);
+  const label = `Cost per day, ${month} (${currency})`;
+  return svg('svg', { viewBox: `0 0 ${W} ${H}`, width: '100%', role: 'img', 'aria-label': label, class: 'chart' },
+    svg('title', {}, label),
+    [0, 0.5, 1].map((f) => [
+      svg('line', { x1: left, x2: W - 8, y1: y(max * f), y2: y(max * f), class: 'grid' }),
+      svg('text', { x: left - 6, y: y(max * f) + 4, 'text-anchor': 'end' }, money((max * f / 100).toFixed(2))),
+    ]),
+    days.map((d, i) => {
+      const x = left + i * step;
+      return [
+        svg('rect', { x: x + 1, y: y(d.amountCents), width: Math.max(1, step - 2), height: H - bottom - y(d.amountCents), class: 'bar', 'data-day': d.day },
+          svg('title', {}, `${d.day}: ${d.amount} ${currency}`)),
+        (i === 0 || (i + 1) % 5 === 0) && svg('text', { x: x + step / 2, y: H - 8, 'text-anchor': 'middle' }, String(i + 1)),
+      ];
+    }));
+}
+
+const KIND_NAMES = { license: 'OS licence', marketplace_hourly: 'Marketplace (hourly)', marketplace_subscription: 'Marketplace subscription', marketplace_one_time: 'Marketplace (one-time)', snapshot_storage: 'Snapshot storage' };
+
+function billingPage(params) {
+  const body = h('div');
+  fill(body, async () => {
+    const month = params.get('month');
+    const bill = await request('GET', `/console/api/billing${month ? `?Month=${encodeURIComponent(month)}` : ''}`);
+    const picker = form([['Month', 'Month', { type: 'month', value: bill.month, required: true }]], 'Show', (v) => { go('billing', { month: v.Month }); }, { label: 'Choose a month' });
+    const imageLink = (id) => id ? h('a', { href: `#/image?id=${id}&region=${state.region}` }, id) : '(no image)';
+    return [
+      h('div', { class: 'card' }, picker,
+        h('h3', {}, `Bill for ${bill.month}`),
+        tableOf(['Kind', 'Resource', 'Region', 'Detail', 'Hours', `Amount (${bill.currency})`], bill.lines.map((l) => [KIND_NAMES[l.kind] || l.kind, l.resourceId, l.region, l.detail, l.hours, l.amount]), `No usage in ${bill.month}.`),
+        h('p', { class: 'total' }, h('strong', {}, `Total: ${bill.total} ${bill.currency}`))),
+      h('div', { class: 'card' }, h('h3', {}, 'Cost per day'), dayChart(bill.days, bill.currency, bill.month)),
+      h('div', { class: 'card' }, h('h3', {}, 'Snapshot storage per image'),
+        tableOf(['Image', 'Snapshots', `Amount (${bill.currency})`], bill.storageByImage.map((g) => [imageLink(g.imageId), g.snapshotIds.join(', '), g.amount]), 'No snapshot storage this month.')),
+    ];
+  });
+  return [h('h2', {}, 'Billing'), body];
+}
+
+function priceOf(p, currency) {
+  switch (p.PriceModel) {
+    case 'hourly': return p.HourlyPrices.HourlyPrice.map((t) => `${money(t.Price)} ${currency}/hour up to ${t.MaxVcpu} vCPU`).join('; ');
+    case 'monthly': return `${money(p.MonthlyPrice)} ${currency}/month`;
+    case 'byol': return `BYOL, ${money(p.OneTimePrice)} ${currency} once`;
+    default: return 'Free';
+  }
+}
+
+function marketplacePage() {
+  const body = h('div', { class: 'card' });
+  const draw = () => fill(body, async () => {
+    const res = await call('DescribeMarketplaceProducts', {});
+    return tableOf(['Product', 'Name', 'Supplier', 'Price', 'Versions', 'Subscription'], res.Products.Product.map((p) => [
+      p.ProductCode, h('span', { title: p.Description }, p.ProductName), p.SupplierId, priceOf(p, res.Currency),
+      p.Versions.Version.length ? p.Versions.Version.map((v) => h('a', { href: `#/image?id=${v.ImageId}&region=${state.region}` }, `${v.ImageVersion} `)) : '—',
+      p.IsSubscribed ? h('span', { class: 'status-Available' }, 'Subscribed')
+        : h('button', { class: 'primary', 'aria-label': `Subscribe to ${p.ProductCode}`, onclick: async (ev) => {
+          ev.currentTarget.disabled = true;
+          const button = ev.currentTarget;
+          try { await call('SubscribeMarketplaceProduct', { ProductCode: p.ProductCode }); draw(); } catch (e) { button.replaceWith(errorBox(e)); }
+        } }, 'Subscribe'),
+    ]), `No Marketplace products in ${state.region}.`);
+  });
+  draw();
+  return [h('h2', {}, 'Marketplace'), body];
+}
+
 // ---- shell ----
-const PAGES = { images: imagesPage, image: imageDetail, import: importPage, instances: instancesPage, disks: disksPage, snapshots: snapshotsPage, tasks: tasksPage };
+const PAGES = { images: imagesPage, image: imageDetail, import: importPage, instances: instancesPage, disks: disksPage, snapshots: snapshotsPage, tasks: tasksPage, billing: billingPage, marketplace: marketplacePage };
 function go(page, params = {}) {
   const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''));
   location.hash = `#/${page}${[...qs].length ? '?' + qs : ''}`;
@@ -216,7 +314,7 @@ function route() {
   const regionSelect = h('select', { 'aria-label': 'Region', onchange: (e) => { state.region = e.target.value; route(); } }, state.regions.map((r) => h('option', { value: r, selected: r === state.region }, r)));
   const link = (p, label) => h('a', { href: `#/${p}`, 'aria-current': name === p || (p === 'images' && name === 'image') ? 'page' : undefined }, label);
   app.replaceChildren(
-    h('header', {}, h('h1', {}, 'imagehouse'), h('nav', { 'aria-label': 'Main' }, link('images', 'Images'), link('import', 'Import'), link('instances', 'Instances'), link('disks', 'Disks'), link('snapshots', 'Snapshots'), link('tasks', 'Tasks')),
+    h('header', {}, h('h1', {}, 'imagehouse'), h('nav', { 'aria-label': 'Main' }, link('images', 'Images'), link('import', 'Import'), link('instances', 'Instances'), link('disks', 'Disks'), link('snapshots', 'Snapshots'), link('tasks', 'Tasks'), link('marketplace', 'Marketplace'), link('billing', 'Billing')),
       h('div', { class: 'who' }, regionSelect, h('span', {}, `Account ${state.session.AccountId}`),
         h('button', { onclick: async () => { await request('DELETE', '/console/api/session'); state.session = null; route(); } }, 'Sign out'))),
     h('main', { id: 'main' }, PAGES[name](params)));
