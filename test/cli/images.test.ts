@@ -107,7 +107,8 @@ test('create from a snapshot with --wait, share, copy, deprecate, delete: JSON, 
   const { ImageId: imageId, Status } = JSON.parse(created.stdout);
   assert.equal(Status, 'Available');
   // Without a TTY the progress is whole lines on stderr: no carriage returns, no escape codes.
-  assert.match(created.stderr, /^creating: 100% Available$/m);
+  assert.match(created.stderr, /^creating: 100% [\d.]+ GiB of [\d.]+ GiB, [\d.]+ (MiB|GiB)\/s, ETA \S+ Available$/m);
+  assert.doesNotMatch(created.stderr, /\r|\x1b\[/);
   assert.doesNotMatch(created.stderr, /[\r\x1b]/);
 
   const dup = await cli(['image', 'create', '--snapshot', snapshotId, '--name', 'cli-base'], as(alice));

@@ -59,12 +59,21 @@ export async function waitForTask(cfg: ClientConfig, io: CliIo, taskId: string, 
 
 /** Polls the image until it leaves Waiting/Creating, drawing its Progress; returns its final status. */
 export async function waitForImage(cfg: ClientConfig, io: CliIo, imageId: string, label: string): Promise<string> {
-  const bar = new ProgressBar(io, label, 100, { unit: 'percent', write: terminalWriter(io) });
+  let bar: ProgressBar | undefined;
+  let total = 0;
   for (;;) {
     const res = await callAction(cfg, 'DescribeImages', { RegionId: cfg.region, ImageId: imageId, Status: 'Waiting,Creating,Available,CreateFailed,UnAvailable' });
     const image = res.Images?.Image?.[0];
     if (!image) throw new ApiCallError('InvalidImageId.NotFound', `image ${imageId} is gone`, 404, res.RequestId);
-    bar.set(parseInt(image.Progress, 10) || 0);
+    // The service reports a percentage of the image's disks; over their size it reads as bytes, a rate and an ETA.
+    if (!bar) {
+      total = (Number(image.Size) || 0) * 1024 ** 3;
+      bar = total > 0
+        ? new ProgressBar(io, label, total, { unit: 'bytes', write: terminalWriter(io) })
+        : new ProgressBar(io, label, 100, { unit: 'percent', write: terminalWriter(io) });
+    }
+    const pct = parseInt(image.Progress, 10) || 0;
+    bar.set(total > 0 ? Math.round((pct / 100) * total) : pct);
     if (image.Status !== 'Waiting' && image.Status !== 'Creating') {
       bar.finish(image.Status);
       return image.Status;
