@@ -4,6 +4,7 @@ import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, 
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
+import { CountCache, registerCountCache } from './count-cache.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
@@ -39,9 +40,10 @@ export interface StoreConfig {
  * Kysely prepares every query anew; preparing costs more than running a typical indexed lookup. Statements are
  * reusable (better-sqlite3 runs each to completion synchronously), so keep the recent ones.
  */
-function withStatementCache(sqlite: SQLite.Database, size = 512): SQLite.Database {
+function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 512): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
   const prepare = (source: string): SQLite.Statement => {
+    counts.observe(source);
     let stmt = cache.get(source);
     if (stmt) {
       cache.delete(source); // most recently used goes last
@@ -83,7 +85,9 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     // The listing indexes of a 100k-image store do not fit SQLite's default 2 MiB page cache.
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('mmap_size = 268435456');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const counts = new CountCache();
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, counts) }) });
+    registerCountCache(db, counts);
     dialect = 'sqlite';
   }
   const { error } = await new Migrator({ db, provider }).migrateToLatest();

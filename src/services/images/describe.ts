@@ -1,6 +1,7 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { OwnerAlias } from '../../domain/image-rules.ts';
+import { countCacheOf } from '../../store/count-cache.ts';
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 
 export interface ImageFilter {
@@ -81,7 +82,14 @@ export async function describeImages(
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
-  const counts = await Promise.all(parts.map((part) => filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n')).execute()));
+  const cache = countCacheOf(db);
+  const counts = await Promise.all(parts.map(async (part) => {
+    const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
+    const compiled = query.compile();
+    const count = async () => Number((await query.execute())[0].n);
+    const n = cache ? await cache.get(compiled.sql + JSON.stringify(compiled.parameters), count) : await count();
+    return [{ n }];
+  }));
   const total = counts.reduce((sum, [{ n }]) => sum + Number(n), 0);
   // With a selective filter (IDs, snapshot, tags) the few matching rows are found by their own index and sorted;
   // `+column` stops the planner from walking a listing index in order and filtering every row of the region.

@@ -1,0 +1,44 @@
+/**
+ * Listing counts (DescribeImages' TotalCount) cached until the next write to a table they depend on.
+ * Only for the embedded SQLite store: one process owns the database and better-sqlite3 runs every
+ * statement, and every transaction, to completion on one connection, so a count can never be computed
+ * from a write that is half done. Several processes on PostgreSQL would need a shared generation: no cache there.
+ */
+export const COUNTED_TABLES = new Set(['images', 'image_shares', 'tags', 'image_disks', 'instances']);
+const WRITE = /^\s*(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from|replace\s+into)\s+"?([A-Za-z_]+)"?/i;
+
+export class CountCache {
+  private generation = 0;
+  private readonly entries = new Map<string, { generation: number; value: number }>();
+
+  constructor(private readonly max = 2000) {}
+
+  /** Called with every statement the database prepares; a write to a counted table invalidates every entry. */
+  observe(sql: string): void {
+    const m = WRITE.exec(sql);
+    if (m && COUNTED_TABLES.has(m[1].toLowerCase())) this.generation++;
+  }
+
+  async get(key: string, compute: () => Promise<number>): Promise<number> {
+    const hit = this.entries.get(key);
+    if (hit && hit.generation === this.generation) return hit.value;
+    const generation = this.generation;
+    const value = await compute();
+    if (generation === this.generation) {
+      if (this.entries.size >= this.max) this.entries.clear();
+      this.entries.set(key, { generation, value });
+    }
+    return value;
+  }
+}
+
+const caches = new WeakMap<object, CountCache>();
+
+export function registerCountCache(db: object, cache: CountCache): void {
+  caches.set(db, cache);
+}
+
+/** The count cache of this database handle, if its store keeps one. */
+export function countCacheOf(db: object): CountCache | undefined {
+  return caches.get(db);
+}

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore } from '../../src/store/db.ts';
+import { countCacheOf } from '../../src/store/count-cache.ts';
+import { describeImages } from '../../src/services/images/describe.ts';
+import { insertCustomImage } from '../support/images.ts';
+
+const ALICE = '1000000000000001';
+const BOB = '1000000000000002';
+
+test('SQLite: listing counts are cached until a write to a table they depend on, and never go stale', async () => {
+  const store = await openStore({ sqlitePath: ':memory:' });
+  try {
+    const db = store.db;
+    assert.ok(countCacheOf(db), 'the embedded store keeps a count cache');
+    const count = async (viewer = ALICE) => (await describeImages(db, { region: 'r', viewer, alias: undefined, statuses: ['Available'] }, { offset: 0, limit: 1 })).total;
+    await insertCustomImage(db, { id: 'm-1', region: 'r', owner_id: ALICE, name: 'one' });
+    assert.equal(await count(), 1);
+    await insertCustomImage(db, { id: 'm-2', region: 'r', owner_id: ALICE, name: 'two' });
+    assert.equal(await count(), 2, 'an insert into images invalidates');
+    await db.updateTable('images').set({ status: 'Deprecated' }).where('id', '=', 'm-2').execute();
+    assert.equal(await count(), 1, 'an update invalidates');
+    await insertCustomImage(db, { id: 'm-3', region: 'r', owner_id: BOB, name: 'bobs' });
+    assert.equal(await count(), 1);
+    await db.insertInto('image_shares').values({ image_id: 'm-3', account_id: ALICE, created_at: 0 }).execute();
+    assert.equal(await count(), 2, 'a share invalidates');
+    await db.deleteFrom('image_shares').execute();
+    assert.equal(await count(), 1, 'an unshare invalidates');
+    await db.insertInto('nonces').values({ nonce: 'n', expires_at: 0 }).execute();
+    assert.equal(await count(BOB), 1);
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('images').where('id', '=', 'm-1').execute();
+      await trx.deleteFrom('image_disks').where('image_id', '=', 'm-1').execute();
+    });
+    assert.equal(await count(), 0, 'a delete in a transaction invalidates');
+  } finally {
+    await store.close();
+  }
+});
+
+test('PostgreSQL stores keep no count cache (several processes may write)', { skip: process.env.IMAGEHOUSE_TEST_DATABASE_URL ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set' }, async () => {
+  const { freshPostgresDatabase } = await import('../support/stores.ts');
+  const { url, drop } = await freshPostgresDatabase(process.env.IMAGEHOUSE_TEST_DATABASE_URL!);
+  const store = await openStore({ databaseUrl: url });
+  try {
+    assert.equal(countCacheOf(store.db), undefined);
+  } finally {
+    await store.close();
+    await drop();
+  }
+});
