@@ -8,3 +8,4 @@ export {
   type JobContext, type JobHandler, type Worker, type WorkerOptions,
 } from './worker.ts';
 export { taskStatusOf, statesForTaskStatus, supportsCancel, type TaskStatus } from './task-status.ts';
+export { activeJobKind } from './active.ts';

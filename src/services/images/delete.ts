@@ -2,12 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { isShared, requireOwnImage } from './modify.ts';
-
-/** The kind of an unfinished job working on this image (ImportImage, ExportImage, CopyImage, CreateImage), if any. */
-export async function activeJobOn(db: Kysely<Database>, imageId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('jobs').select('kind').where('resource_id', '=', imageId).where('state', 'in', ['queued', 'running']).executeTakeFirst();
-  return row?.kind;
-}
+import { activeJobKind } from '../../jobs/index.ts';
 
 /**
  * DeleteImage: the image disappears from every listing; its snapshots stay (their Usage no longer says
@@ -19,7 +14,7 @@ export async function deleteImage(
   input: { region: string; imageId: string; owner: string; force: boolean; dryRun?: boolean; inUse(): Promise<boolean> },
 ): Promise<void> {
   const image = await requireOwnImage(db, input.region, input.imageId, input.owner);
-  switch (await activeJobOn(db, image.id)) {
+  switch (await activeJobKind(db, image.id)) {
     case 'ImportImage': throw apiError('ImageIsImporting');
     case 'ExportImage': throw apiError('ImageIsExporting');
     case 'CopyImage': throw apiError('OperationDenied.ImageCopying');

@@ -11,7 +11,8 @@ import { exportExtension } from '../../formats/writers/index.ts';
 import type { Services } from '../context.ts';
 import { findVisibleImage } from '../images/describe.ts';
 import { requireTransferBucket } from '../buckets/repo.ts';
-import { EXPORT_KIND, activeTransferOf, type ExportPayload } from './kinds.ts';
+import { EXPORT_KIND, type ExportPayload } from './kinds.ts';
+import { activeJobKind } from '../../jobs/index.ts';
 
 const FORMATS: Record<string, ExportFormat> = { raw: 'raw', qcow2: 'qcow2', vhd: 'vhd', vmdk: 'vmdk' };
 const MAX_DATA_DISKS = 4;
@@ -54,7 +55,7 @@ export async function startExport(services: Services, input: ExportInput): Promi
   const data = view.disks.filter((d) => d.type === 'data');
   if (data.length > MAX_DATA_DISKS || data.some((d) => d.size_gib > MAX_DATA_DISK_GIB)) throw apiError('InvalidImage.DiskAmountOrSize');
   await requireTransferBucket(services.db, input.bucket, input.owner, region.id);
-  if ((await activeTransferOf(services.db, image.id)) === 'export') throw apiError('ImageIsExporting');
+  if (await activeJobKind(services.db, image.id, [EXPORT_KIND])) throw apiError('ImageIsExporting');
   if (input.dryRun) throw apiError('DryRunOperation');
 
   const taskId = newResourceId('task', region.infix);

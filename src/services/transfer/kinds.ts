@@ -1,6 +1,4 @@
 /** Job kinds of the transfer service (they are also the API's TaskAction values) and their payloads. */
-import type { Kysely } from 'kysely';
-import type { Database } from '../../store/schema.ts';
 import type { ExportFormat, ImportFormat } from '../../formats/types.ts';
 
 export const IMPORT_KIND = 'ImportImage';
@@ -46,16 +44,4 @@ export interface ExportPayload {
   bucket: string;
   format: ExportFormat;
   objects: ExportObjectPlan[];
-}
-
-/**
- * The transfer running on an image, if any: DeleteImage refuses an image while it is importing
- * (`ImageIsImporting`) or exporting (`ImageIsExporting`).
- */
-export async function activeTransferOf(db: Kysely<Database>, imageId: string): Promise<'import' | 'export' | undefined> {
-  const row = await db.selectFrom('jobs').select('kind').where('resource_id', '=', imageId)
-    .where('kind', 'in', [IMPORT_KIND, EXPORT_KIND]).where('state', 'in', ['queued', 'running'])
-    .orderBy('kind', 'desc').executeTakeFirst();
-  if (!row) return undefined;
-  return row.kind === IMPORT_KIND ? 'import' : 'export';
 }
