@@ -9,6 +9,7 @@ import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { CHUNK_SIZE } from '../../src/blobs/types.ts';
 import { dataConfig, getBytes, launch, pattern, putBytes } from '../api/disks/support.ts';
+import { settledImage } from './transfer-support.ts';
 
 let server: TestServer;
 let alice: NewAccount;
@@ -25,23 +26,14 @@ before(async () => {
 });
 after(() => server.stop());
 
-async function available(client: any, imageId: string): Promise<any> {
-  for (let i = 0; i < 200; i++) {
-    const img = (await client.describeImages(new Ecs.DescribeImagesRequest({ regionId: 'cn-hangzhou', imageId, status: 'ALL' }))).body.images.image[0];
-    if (img?.status === 'Available') return img;
-    assert.ok(!img || img.status === 'Creating' || img.status === 'Waiting', `image ${imageId} is ${img?.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`image ${imageId} never became Available`);
-}
-
 test('an image made from an instance launches with its content; shared, unshared and deleted images and ReInitDisk', async () => {
   const content = pattern(CHUNK_SIZE + 4321, 11);
   const src = await launch(a, { dataDisk: [new Ecs.RunInstancesRequestDataDisk({ size: 20 })] });
   await putBytes(dataConfig(server, alice), src.system.diskId, 512, content);
   await putBytes(dataConfig(server, alice), src.data[0].diskId, 0, content.subarray(0, 1000));
   const imageId = (await a.createImage(new Ecs.CreateImageRequest({ regionId: 'cn-hangzhou', instanceId: src.instanceId, imageName: 'from-instance' }))).body.imageId;
-  const image = await available(a, imageId);
+  const image = await settledImage(a, imageId);
+  assert.equal(image.status, 'Available');
   assert.equal(image.diskDeviceMappings.diskDeviceMapping.length, 2);
 
   // Writes after the image never reach it.
@@ -79,7 +71,7 @@ test('CreateImage from a snapshot: the snapshot cannot be deleted while the imag
   await putBytes(dataConfig(server, alice), src.system.diskId, 0, pattern(4096, 12));
   const snapshotId = (await a.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId: src.system.diskId }))).body.snapshotId;
   const imageId = (await a.createImage(new Ecs.CreateImageRequest({ regionId: 'cn-hangzhou', snapshotId, imageName: 'from-snapshot' }))).body.imageId;
-  await available(a, imageId);
+  assert.equal((await settledImage(a, imageId)).status, 'Available');
   const snap = (await a.describeSnapshots(new Ecs.DescribeSnapshotsRequest({ regionId: 'cn-hangzhou', snapshotIds: JSON.stringify([snapshotId]) }))).body.snapshots.snapshot[0];
   assert.equal(snap.usage, 'image');
   assert.equal((await sdkError(() => a.deleteSnapshot(new Ecs.DeleteSnapshotRequest({ snapshotId })))).code, 'SnapshotCreatedImage');

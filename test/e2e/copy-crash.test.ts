@@ -8,7 +8,8 @@ import { loadConfig } from '../../src/config.ts';
 import { createAccount } from '../../src/services/accounts.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { spawnServer } from '../support/child-server.ts';
-import { sampleDisk, seedSnapshot, waitForImage } from '../support/snapshots.ts';
+import { sampleDisk, seedSnapshot } from '../support/snapshots.ts';
+import { settledImage } from './transfer-support.ts';
 import { decodeManifestBody } from '../../src/blobs/manifests.ts';
 
 test('a CopyImage interrupted by kill -9 resumes after restart and ends with every chunk in the destination', async () => {
@@ -25,7 +26,7 @@ test('a CopyImage interrupted by kill -9 resumes after restart and ends with eve
     let server = await spawnServer(dataDir, { IMAGEHOUSE_JOB_LEASE_MS: '1500' });
     let client = ecsClient(server.hostPort, alice);
     const created = await client.createImage(new Ecs.CreateImageRequest({ regionId: 'cn-hangzhou', snapshotId, imageName: 'crash_src' }));
-    await waitForImage(client, Ecs, 'cn-hangzhou', created.body.imageId);
+    await settledImage(client, created.body.imageId, 'cn-hangzhou');
     const copy = await client.copyImage(new Ecs.CopyImageRequest({ regionId: 'cn-hangzhou', imageId: created.body.imageId, destinationRegionId: 'ap-southeast-1', destinationImageName: 'crash_dst' }));
     const copyId = copy.body.imageId;
     // Kill the service as soon as the copy job is running.
@@ -38,7 +39,7 @@ test('a CopyImage interrupted by kill -9 resumes after restart and ends with eve
 
     server = await spawnServer(dataDir, { IMAGEHOUSE_JOB_LEASE_MS: '1500' });
     client = ecsClient(server.hostPort, alice);
-    const done = await waitForImage(client, Ecs, 'ap-southeast-1', copyId, 120_000);
+    const done = await settledImage(client, copyId, 'ap-southeast-1', 120_000);
     await server.stop();
     assert.equal(done.status, 'Available');
 

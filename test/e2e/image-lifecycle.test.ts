@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
-import { sampleDisk, seedSnapshot, waitForImage } from '../support/snapshots.ts';
+import { sampleDisk, seedSnapshot } from '../support/snapshots.ts';
+import { settledImage } from './transfer-support.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
 import { createBucket } from '../../src/cli/commands/transfer/client.ts';
@@ -33,7 +34,7 @@ test('alice makes an image from a snapshot: Creating → Available, sharing the 
   const chunksBefore = await server.app.services.db.selectFrom('chunks').select('ref').execute();
   const { imageId, snapshotId } = await createFromSnapshot('web_base');
   assert.match(imageId, /^m-bp1[0-9a-z]{17}$/);
-  const img = await waitForImage(aliceClient, Ecs, R, imageId);
+  const img = await settledImage(aliceClient, imageId, R);
   assert.equal(img.status, 'Available');
   assert.equal(img.imageOwnerAlias, 'self');
   assert.equal(img.platform, 'Ubuntu');
@@ -67,11 +68,11 @@ test('CreateImage validation: names, missing source, foreign snapshots, duplicat
 
 test('alice copies to cn-beijing: a new independent image whose chunks now live in the destination store', async () => {
   const { imageId, manifest } = await createFromSnapshot('copy_src', sampleDisk(13, 3));
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const res = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationRegionId: 'cn-beijing', destinationImageName: 'copy_dst' }));
   const copyId = res.body.imageId;
   assert.match(copyId, /^m-2ze/, 'the copy has a cn-beijing ID');
-  const copy = await waitForImage(aliceClient, Ecs, 'cn-beijing', copyId);
+  const copy = await settledImage(aliceClient, copyId, 'cn-beijing');
   assert.equal(copy.status, 'Available');
   assert.equal(copy.isCopied, true);
   const snapId = copy.diskDeviceMappings.diskDeviceMapping[0].snapshotId;
@@ -81,7 +82,7 @@ test('alice copies to cn-beijing: a new independent image whose chunks now live 
   for (const e of manifest.chunks) if (e) assert.ok(await store.has(e.ref), `chunk ${e.ref} present in cn-beijing`);
   // Independent: deleting the source leaves the copy intact and Available.
   await aliceClient.deleteImage(new Ecs.DeleteImageRequest({ regionId: R, imageId }));
-  const still = await waitForImage(aliceClient, Ecs, 'cn-beijing', copyId);
+  const still = await settledImage(aliceClient, copyId, 'cn-beijing');
   assert.equal(still.status, 'Available');
   const e = await sdkError(() => aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId: 'm-bp1doesnotexist00000', destinationRegionId: 'cn-beijing' })));
   assert.equal(e.code, 'InvalidImageId.NotFound');
@@ -94,16 +95,16 @@ test('alice copies to cn-beijing: a new independent image whose chunks now live 
 test('a re-copy of an image whose chunks already exist in the destination moves no bytes', async () => {
   const content = sampleDisk(9, 11);
   const { imageId } = await createFromSnapshot('recopy_src', content);
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const first = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationRegionId: 'cn-shanghai', destinationImageName: 'recopy_1' }));
-  await waitForImage(aliceClient, Ecs, 'cn-shanghai', first.body.imageId);
+  await settledImage(aliceClient, first.body.imageId, 'cn-shanghai');
   const store = server.app.services.dataPlane.store('cn-shanghai');
   let puts = 0;
   const put = store.put.bind(store);
   store.put = async (ref, data) => { puts++; return put(ref, data); };
   try {
     const second = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationRegionId: 'cn-shanghai', destinationImageName: 'recopy_2' }));
-    assert.equal((await waitForImage(aliceClient, Ecs, 'cn-shanghai', second.body.imageId)).status, 'Available');
+    assert.equal((await settledImage(aliceClient, second.body.imageId, 'cn-shanghai')).status, 'Available');
   } finally {
     store.put = put;
   }
@@ -112,7 +113,7 @@ test('a re-copy of an image whose chunks already exist in the destination moves 
 
 test('CancelCopyImage leaves nothing behind: no image, and the copied chunks are garbage', async () => {
   const { imageId } = await createFromSnapshot('cancel_src', sampleDisk(17, 5));
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   // Hold the worker's copy at the start by occupying the job: enqueue, then cancel before it can finish.
   const res = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationRegionId: 'eu-central-1', destinationImageName: 'cancel_dst' }));
   const copyId = res.body.imageId;
@@ -151,7 +152,7 @@ async function waitForJobEnd(resourceId: string) {
 
 test('sharing: bob sees and may use the image only while shared, and can change nothing', async () => {
   const { imageId } = await createFromSnapshot('shared_img');
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const bobSees = async () => (await bobClient.describeImages(new Ecs.DescribeImagesRequest({ regionId: R, imageOwnerAlias: 'others' }))).body.images.image.map((i: any) => i.imageId);
   assert.deepEqual(await bobSees(), []);
   await aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: [bob.accountId] }));
@@ -172,7 +173,7 @@ test('sharing: bob sees and may use the image only while shared, and can change 
   ]) assert.equal((await sdkError(call)).code, 'InvalidImageId.NotFound');
   assert.equal((await sdkError(() => bobClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationRegionId: 'cn-beijing' })))).code, 'OperationDenied.SameRegionOnly');
   const bobCopy = await bobClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationImageName: 'bobs_copy' }));
-  assert.equal((await waitForImage(bobClient, Ecs, R, bobCopy.body.imageId)).imageOwnerAlias, 'self');
+  assert.equal((await settledImage(bobClient, bobCopy.body.imageId, R)).imageOwnerAlias, 'self');
   // Alice must unshare before deleting or deprecating.
   assert.equal((await sdkError(() => aliceClient.deleteImage(new Ecs.DeleteImageRequest({ regionId: R, imageId })))).code, 'ImageUseShared');
   assert.equal((await sdkError(() => aliceClient.modifyImageAttribute(new Ecs.ModifyImageAttributeRequest({ regionId: R, imageId, status: 'Deprecated' })))).code, 'ImageUseShared');
@@ -187,11 +188,11 @@ test('sharing: bob sees and may use the image only while shared, and can change 
 
 test('encrypted images: service-key copies cannot be shared, CMK copies can, and neither can be published', async () => {
   const { imageId } = await createFromSnapshot('enc_src', sampleDisk(1, 13));
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const serviceKey = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationImageName: 'enc_service', encrypted: true }));
   const cmk = await aliceClient.copyImage(new Ecs.CopyImageRequest({ regionId: R, imageId, destinationImageName: 'enc_cmk', encrypted: true, KMSKeyId: 'key-0001' }));
-  await waitForImage(aliceClient, Ecs, R, serviceKey.body.imageId);
-  await waitForImage(aliceClient, Ecs, R, cmk.body.imageId);
+  await settledImage(aliceClient, serviceKey.body.imageId, R);
+  await settledImage(aliceClient, cmk.body.imageId, R);
   const share = (id: string, extra: Record<string, unknown> = {}) => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId: id, addAccount: [bob.accountId], ...extra }));
   assert.equal((await sdkError(() => share(serviceKey.body.imageId))).code, 'InvalidOperation.ServiceKeyEncryptedImageUnsupported');
   await share(cmk.body.imageId);
@@ -203,7 +204,7 @@ test('encrypted images: service-key copies cannot be shared, CMK copies can, and
 
 test('share quota: at most 50 accounts per image, 10 per call', async () => {
   const { imageId } = await createFromSnapshot('quota_img', sampleDisk(1, 9));
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const accounts: string[] = [];
   for (let i = 0; i < 51; i++) accounts.push((await server.account(`sharee${i}`)).accountId);
   for (let i = 0; i < 50; i += 10) {
@@ -218,7 +219,7 @@ test('share quota: at most 50 accounts per image, 10 per call', async () => {
 
 test('DeleteImage keeps the snapshots, whose Usage changes, and their chunks stay referenced', async () => {
   const { imageId, snapshotId } = await createFromSnapshot('to_delete');
-  await waitForImage(aliceClient, Ecs, R, imageId);
+  await settledImage(aliceClient, imageId, R);
   const db = server.app.services.db;
   const snap = await db.selectFrom('snapshots').selectAll().where('id', '=', snapshotId).executeTakeFirstOrThrow();
   await aliceClient.deleteImage(new Ecs.DeleteImageRequest({ regionId: R, imageId }));

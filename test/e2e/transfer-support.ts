@@ -81,11 +81,11 @@ export async function describeImage(client: any, imageId: string, region = REGIO
 }
 
 /** Waits until the image leaves Waiting/Creating and returns it. */
-export async function settledImage(client: any, imageId: string, region = REGION): Promise<any> {
+export async function settledImage(client: any, imageId: string, region = REGION, timeoutMs = 60_000): Promise<any> {
   return waitFor(`image ${imageId}`, async () => {
     const image = await describeImage(client, imageId, region);
     return image && image.status !== 'Waiting' && image.status !== 'Creating' ? image : undefined;
-  });
+  }, timeoutMs);
 }
 
 export async function taskAttribute(client: any, taskId: string, region = REGION): Promise<any> {

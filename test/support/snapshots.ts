@@ -32,15 +32,3 @@ export function sampleDisk(mib: number, seed = 1): Buffer {
   }
   return buf;
 }
-
-/** Polls DescribeImages (Status=ALL) until the image leaves Waiting/Creating; returns its final status. */
-export async function waitForImage(client: any, Ecs: any, regionId: string, imageId: string, timeoutMs = 60_000): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await client.describeImages(new Ecs.DescribeImagesRequest({ regionId, imageId, status: 'ALL' }));
-    const img = res.body.images.image[0];
-    if (img && img.status !== 'Waiting' && img.status !== 'Creating') return img;
-    if (Date.now() > deadline) throw new Error(`image ${imageId} still ${img?.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

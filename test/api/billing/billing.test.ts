@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { ecsClient, Ecs, sdkError } from '../../support/sdk.ts';
-import { waitForImage } from '../../support/snapshots.ts';
+import { settledImage } from '../../e2e/transfer-support.ts';
 import { dataConfig, launch, pattern, putBytes } from '../disks/support.ts';
 import { runCli } from '../../support/cli.ts';
 import { callAction, dataRequest } from '../../../src/cli/api.ts';
@@ -47,7 +47,7 @@ async function snapshotWithBytes(account: NewAccount, bytes: number, seed: numbe
   await putBytes(dataConfig(server, account), system.diskId, 0, pattern(bytes, seed));
   const snapshotId = (await c.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId: system.diskId }))).body.snapshotId;
   const imageId = (await c.createImage(new Ecs.CreateImageRequest({ regionId: 'cn-hangzhou', snapshotId, imageName: `img${seed}` }))).body.imageId;
-  assert.equal((await waitForImage(c, Ecs, 'cn-hangzhou', imageId)).status, 'Available');
+  assert.equal((await settledImage(c, imageId, 'cn-hangzhou')).status, 'Available');
   await c.deleteInstance(new Ecs.DeleteInstanceRequest({ instanceId, force: true }));
   return { snapshotId, imageId, instanceId };
 }
@@ -117,7 +117,7 @@ test('Marketplace: listed with ProductCode, refused without a subscription, runn
   const snap = (await c.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId: system.diskId }))).body.snapshotId;
   const derived = (await c.createImage(new Ecs.CreateImageRequest({ regionId: 'cn-hangzhou', snapshotId: snap, imageName: 'derived' }))).body.imageId;
   await c.deleteInstance(new Ecs.DeleteInstanceRequest({ instanceId, force: true }));
-  const d = await waitForImage(c, Ecs, 'cn-hangzhou', derived);
+  const d = await settledImage(c, derived, 'cn-hangzhou');
   assert.equal(d.productCode, 'acme-lamp');
   assert.equal((await sdkError(() => c.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: 'cn-hangzhou', imageId: derived, addAccount: [bob.accountId] })))).code, 'ImageNotSupported');
   assert.equal((await sdkError(() => c.exportImage(new Ecs.ExportImageRequest({ regionId: 'cn-hangzhou', imageId: derived, OSSBucket: 'b', OSSPrefix: 'x' })))).code, 'ImageNotSupported');
