@@ -86,7 +86,7 @@ export async function describeImages(
   const counts = await Promise.all(parts.map(async (part) => {
     const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
     const compiled = query.compile();
-    const count = async () => Number((await query.execute())[0].n);
+    const count = async () => Number((await db.executeQuery(compiled)).rows[0].n);
     const n = cache ? await cache.get(compiled.sql + JSON.stringify(compiled.parameters), count) : await count();
     return [{ n }];
   }));
