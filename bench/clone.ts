@@ -28,7 +28,7 @@ const IMAGE = 'ubuntu_24_04_x64_20G_alibase_20240812.vhd';
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-clone-'));
 const app = await createApp(loadConfig({ data: dataDir, port: '0' }, { IMAGEHOUSE_DATABASE_URL: process.env.IMAGEHOUSE_DATABASE_URL ?? '' }), { logger: false });
 const endpoint = await app.server.listen({ port: 0, host: '127.0.0.1' });
-const owner = await createAccount(app.services.db, app.box, { name: 'bench' });
+const owner = await createAccount(app.services, { name: 'bench' });
 const client = new Ecs.default(new $OpenApiUtil.Config({
   accessKeyId: owner.accessKeyId, accessKeySecret: owner.accessKeySecret, endpoint: new URL(endpoint).host, protocol: 'http', regionId: 'cn-hangzhou',
 }));

@@ -46,7 +46,7 @@ async function waitAvailable(region: string, id: string): Promise<void> {
   }
 }
 
-const alice = await createAccount(services.db, app.box, { name: 'bench' });
+const alice = await createAccount(services, { name: 'bench' });
 let t = performance.now();
 const manifest = await importDisk(reader, services.dataPlane.importDeps('cn-hangzhou'));
 const manifestId = await services.dataPlane.manifests.commit('cn-hangzhou', manifest);

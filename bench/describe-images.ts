@@ -23,7 +23,7 @@ const GLANCE_LIST100_MS = 60;
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-'));
 const app = await createApp(loadConfig({ data: dataDir, port: '0' }, { IMAGEHOUSE_DATABASE_URL: process.env.IMAGEHOUSE_DATABASE_URL ?? '' }), { logger: false });
 const endpoint = await app.server.listen({ port: 0, host: '127.0.0.1' });
-const owner = await createAccount(app.services.db, app.box, { name: 'bench' });
+const owner = await createAccount(app.services, { name: 'bench' });
 
 const t0 = performance.now();
 const families = ['web', 'db', 'cache', 'batch', 'ml'];

@@ -1,35 +1,53 @@
-/** The one app factory: wires config into the store, services and HTTP surfaces. `listen()` lives in the CLI. */
+/**
+ * The one composition root: config → store, chunk stores, object store, job queue, clock and caches →
+ * services → HTTP surfaces. Every other module receives what it uses; `listen()` lives in the CLI.
+ */
+import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { openStore, type Store } from './store/db.ts';
+import { systemClock, type Clock } from './domain/clock.ts';
 import { loadInstanceTypes, loadPublicImages, loadRegions } from './domain/catalog/index.ts';
 import { Regions } from './domain/regions.ts';
-import { createSecretBox, loadMasterKey, type SecretBox } from './services/secret-box.ts';
+import { openStore, type Store } from './store/db.ts';
+import { kyselyNonceStore } from './store/nonces.ts';
+import type { ChunkStore } from './blobs/types.ts';
+import { FsChunkStore } from './blobs/fs-store.ts';
+import { createS3Client, S3ChunkStore } from './blobs/s3-store.ts';
+import { KyselyChunkIndex } from './blobs/chunk-index.ts';
+import { ManifestRepo } from './blobs/manifests.ts';
+import { HashPool } from './blobs/hash-pool.ts';
+import { ChunkBufferPool } from './blobs/buffer-pool.ts';
+import { collectGarbage } from './blobs/gc.ts';
+import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
+import type { Services } from './services/context.ts';
+import { dataPlaneOf } from './services/data-plane.ts';
+import type { ObjectStore } from './services/buckets/object-store.ts';
+import { FsObjectStore } from './services/buckets/fs-objects.ts';
+import { S3ObjectStore } from './services/buckets/s3-objects.ts';
+import { createSecretBox, loadMasterKey } from './services/secret-box.ts';
 import { ensureSystemAccount } from './services/accounts.ts';
 import { seedPublicImages } from './services/catalog-seed.ts';
-import type { Clock, Services } from './services/context.ts';
-import { registerEcsGateway, type GatewayDeps } from './api/ecs/gateway.ts';
-import { registerDiskRoutes } from './api/disks/routes.ts';
-import { registerTransferRoutes } from './api/transfer/routes.ts';
-import { registerBillingRoutes } from './api/billing/routes.ts';
-import { startMeterTimer } from './services/billing/meter.ts';
-import { registerConsole } from './console/routes.ts';
-import { createDataPlane } from './services/data-plane.ts';
-import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
-import type { JobKind } from './services/job-kinds.ts';
-import { imageJobKinds } from './services/images/jobs.ts';
-import { transferJobKinds } from './services/transfer/jobs.ts';
-import os from 'node:os';
-import { collectGarbage } from './blobs/gc.ts';
+import { JOB_KIND, type JobKind } from './services/job-kinds.ts';
+import { createImageJob } from './services/images/verify-job.ts';
+import { copyImageJob } from './services/images/copy-job.ts';
+import { importJobKind } from './services/transfer/import-job.ts';
+import { exportJobKind } from './services/transfer/export-job.ts';
+import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
-import { clientErrorHandler, registerHttpErrors } from './api/http-errors.ts';
+import { startMeterTimer } from './services/billing/meter.ts';
+import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
+import { renderError } from './api/ecs/render.ts';
+import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
+import { registerDiskRoutes } from './api/ecs/data/disks.ts';
+import { registerTransferRoutes } from './api/ecs/data/transfer.ts';
+import { registerBillingRoutes } from './api/ecs/data/billing.ts';
+import { consoleSurface, registerConsole } from './api/console/routes.ts';
 
 export interface App {
   server: FastifyInstance;
   services: Services;
   store: Store;
-  box: SecretBox;
   close(): Promise<void>;
 }
 
@@ -43,7 +61,7 @@ export interface AppOptions {
 }
 
 export function loadRegionTable(config: Pick<Config, 'regionsFile'>): Regions {
-  const infos = config.regionsFile ? loadRegions(config.regionsFile) : loadRegions();
+  const infos = loadRegions(config.regionsFile || undefined);
   return new Regions(infos.map((r) => ({ id: r.RegionId, infix: r.IdInfix, endpoint: r.RegionEndpoint, localNames: r.LocalName, zones: r.Zones })));
 }
 
@@ -52,17 +70,54 @@ export function openConfiguredStore(config: Pick<Config, 'databaseUrl' | 'dataDi
   return openStore({ databaseUrl: config.databaseUrl || undefined, sqlitePath: path.join(config.dataDir, 'imagehouse.db') });
 }
 
-export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const clock = opts.clock ?? { now: () => Date.now() };
-  const store = await openConfiguredStore(config);
-  const regions = loadRegionTable(config);
-  const regionInfos = loadRegions(config.regionsFile || undefined);
-  const catalog = config.publicImagesFile ? loadPublicImages(config.publicImagesFile, regionInfos) : loadPublicImages(undefined, regionInfos);
-  const box = createSecretBox(loadMasterKey(config.dataDir, config.masterKey));
-  const systemAccount = await ensureSystemAccount(store.db);
-  await seedPublicImages(store.db, systemAccount, catalog, regions);
+/** Every durable job kind, by name. */
+export function jobKinds(services: Services): Record<string, JobKind> {
+  return {
+    [JOB_KIND.createImage]: createImageJob(services),
+    [JOB_KIND.copyImage]: copyImageJob(services),
+    [JOB_KIND.importImage]: importJobKind(services),
+    [JOB_KIND.exportImage]: exportJobKind(services),
+  };
+}
 
-  const dataPlane = await createDataPlane(config, store.db, store.dialect, () => clock.now());
+/** The ports administrative commands use on the store directly, without a server. */
+export type AdminServices = Pick<Services, 'db' | 'dialect' | 'counts' | 'secrets' | 'regions' | 'clock'> & { close(): Promise<void> };
+
+export async function openAdmin(config: Config, clock: Clock = systemClock): Promise<AdminServices> {
+  const store = await openConfiguredStore(config);
+  return {
+    db: store.db,
+    dialect: store.dialect,
+    counts: store.counts,
+    secrets: createSecretBox(loadMasterKey(config.dataDir, config.masterKey)),
+    regions: loadRegionTable(config),
+    clock,
+    close: () => store.close(),
+  };
+}
+
+/** Chunk stores for every region and the bucket store: on S3 when configured (checked now, not at first use), else in the data directory. */
+async function openBlobStores(config: Config, regions: Regions, tempDir: string): Promise<{ chunks: Map<string, ChunkStore>; objects: ObjectStore; close(): void }> {
+  const chunks = new Map<string, ChunkStore>();
+  if (config.s3.endpoint) {
+    const client = createS3Client(config.s3);
+    for (const r of regions.all) chunks.set(r.id, new S3ChunkStore({ ...config.s3, prefix: `${r.id}/` }, client));
+    await (chunks.get(regions.all[0].id) as S3ChunkStore).ensureBucket();
+    return { chunks, objects: new S3ObjectStore(client, tempDir), close: () => client.destroy() };
+  }
+  for (const r of regions.all) chunks.set(r.id, new FsChunkStore(path.join(config.dataDir, 'chunks', r.id)));
+  return { chunks, objects: new FsObjectStore(path.join(config.dataDir, 'buckets'), tempDir), close: () => {} };
+}
+
+export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
+  const clock = opts.clock ?? systemClock;
+  const store = await openConfiguredStore(config);
+  const regionInfos = loadRegions(config.regionsFile || undefined);
+  const regions = loadRegionTable(config);
+  const dirs = { temp: path.join(config.dataDir, 'tmp'), uploads: path.join(config.dataDir, 'uploads') };
+  const blobStores = await openBlobStores(config, regions, dirs.temp);
+  const hashPool = new HashPool();
+
   let worker: Worker | undefined;
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
@@ -72,35 +127,47 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const services: Services = {
     db: store.db,
     dialect: store.dialect,
+    counts: store.counts,
+    nonces: kyselyNonceStore(store.db, clock),
+    secrets: createSecretBox(loadMasterKey(config.dataDir, config.masterKey)),
     regions,
     instanceTypes: loadInstanceTypes(undefined, regionInfos),
     clock,
-    limits: { imageQuota: config.imageQuota },
-    dataDir: config.dataDir,
-    dataPlane,
+    limits: { imageQuota: config.imageQuota, maxClockSkewMs: config.maxClockSkewMs },
+    dataPlane: dataPlaneOf({
+      stores: blobStores.chunks,
+      index: new KyselyChunkIndex(store.db, store.dialect, { now: () => clock.now() }),
+      manifests: new ManifestRepo(store.db, { now: () => clock.now() }),
+      hashPool,
+      buffers: new ChunkBufferPool(),
+    }),
+    objects: blobStores.objects,
+    dirs,
     jobs,
     wakeWorker: () => worker?.wake(),
-    imagesInUse: async (region, ids) => {
-      let q = store.db.selectFrom('instances').select('image_id').distinct().where('region', '=', region);
-      if (ids) {
-        if (ids.length === 0) return new Set<string>();
-        q = q.where('image_id', 'in', ids);
-      }
-      return new Set((await q.execute()).map((r) => r.image_id));
-    },
   };
-  kinds = { ...imageJobKinds(services), ...transferJobKinds(services) };
+  kinds = jobKinds(services);
 
-  const server = Fastify({ logger: opts.logger === false ? false : { level: config.logLevel }, clientErrorHandler });
-  registerHttpErrors(server);
-  const deps: GatewayDeps = { services, box, maxClockSkewMs: config.maxClockSkewMs };
-  await server.register(async (scope) => registerEcsGateway(scope, deps));
-  await server.register(async (scope) => registerDiskRoutes(scope, deps));
-  await server.register(async (scope) => registerTransferRoutes(scope, deps));
-  await server.register(async (scope) => registerBillingRoutes(scope, deps));
-  const stopMeter = startMeterTimer(services, { onError: (e) => server.log.warn({ err: e }, 'metering failed') });
-  await server.register(async (scope) => registerConsole(scope, deps));
+  const catalog = loadPublicImages(config.publicImagesFile || undefined, regionInfos);
+  await seedPublicImages(services, await ensureSystemAccount(services), catalog);
 
+  const errors = errorPath([consoleSurface], ecsSurface(services));
+  const server = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    genReqId: newRequestId,
+    frameworkErrors: errors.frameworkErrors,
+    clientErrorHandler: clientErrorHandler((err) => renderError(err, newRequestId(), 'ecs.aliyuncs.com', 'JSON')),
+  });
+  errors.install(server);
+  await server.register(async (scope) => registerEcsGateway(scope, services));
+  await server.register(async (scope) => registerDiskRoutes(scope, services));
+  await server.register(async (scope) => registerTransferRoutes(scope, services));
+  await server.register(async (scope) => registerBillingRoutes(scope, services));
+  await server.register(async (scope) => registerConsole(scope, services));
+
+  const log = server.log;
+  await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
+  const stopMeter = startMeterTimer(services, { onError: (e) => log.warn({ err: e }, 'metering failed') });
   if (opts.worker !== false) {
     worker = startWorker({
       queue: jobs,
@@ -109,39 +176,40 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,
       concurrency: 4,
-      onError: (err) => server.log.error({ err }, 'job worker error'),
+      onError: (err) => log.error({ err }, 'job worker error'),
     });
   }
 
   // Chunks no manifest references are deleted once they are older than the grace period: an import that
   // touched them but has not committed its manifest yet is protected by that period.
   const collect = async () => {
-    const swept = await sweepOrphanManifests(store.db, { graceMs: config.gcGraceMs, now: clock.now() });
-    if (swept) server.log.warn({ swept }, 'released manifests that no disk or snapshot holds');
+    const swept = await sweepOrphanManifests(services, { graceMs: config.gcGraceMs });
+    if (swept) log.warn({ swept }, 'released manifests that no disk or snapshot holds');
     for (const region of regions.all) {
-      const r = await collectGarbage({ index: dataPlane.index, store: dataPlane.store(region.id), region: region.id, graceMs: config.gcGraceMs, now: () => clock.now() });
-      if (r.deleted) server.log.info({ region: region.id, ...r }, 'garbage collected');
+      const r = await collectGarbage({ index: services.dataPlane.index, store: services.dataPlane.store(region.id), region: region.id, graceMs: config.gcGraceMs, now: () => clock.now() });
+      if (r.deleted) log.info({ region: region.id, ...r }, 'garbage collected');
     }
   };
-  const gcTimer = setInterval(() => void collect().catch((e) => server.log.warn({ err: e }, 'garbage collection failed')), config.gcIntervalMs);
+  const gcTimer = setInterval(() => void collect().catch((e) => log.warn({ err: e }, 'garbage collection failed')), config.gcIntervalMs);
   gcTimer.unref();
 
   // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
-  const maintenance = setInterval(() => void store.optimize().catch((e) => server.log.warn({ err: e }, 'optimize failed')), 3600_000);
+  const maintenance = setInterval(() => void store.optimize().catch((e) => log.warn({ err: e }, 'optimize failed')), 3600_000);
   maintenance.unref();
 
   return {
     server,
     services,
     store,
-    box,
     async close() {
       clearInterval(maintenance);
       stopMeter();
       clearInterval(gcTimer);
       await worker?.stop();
       await server.close();
-      await dataPlane.close();
+      await hashPool.close();
+      await Promise.all([...blobStores.chunks.values()].map((s) => s.close()));
+      blobStores.close();
       await store.close();
     },
   };

@@ -31,6 +31,20 @@ export interface S3ChunkStoreConfig {
   concurrency?: number;
 }
 
+export type S3Endpoint = Pick<S3ChunkStoreConfig, 'endpoint' | 'region' | 'accessKeyId' | 'secretAccessKey'>;
+
+/** A client for an S3-compatible endpoint (path-style, checksums only where the API requires them). */
+export function createS3Client(cfg: S3Endpoint): S3Client {
+  return new S3Client({
+    endpoint: cfg.endpoint,
+    region: cfg.region,
+    credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
 const KEY_RE = /chunks\/([0-9a-f]{2})\/([0-9a-f]{64})$/;
 
 export class S3ChunkStore implements ChunkStore {
@@ -40,15 +54,12 @@ export class S3ChunkStore implements ChunkStore {
   private readonly base: string;
   private readonly limit: Limiter;
 
-  constructor(cfg: S3ChunkStoreConfig) {
-    this.client = new S3Client({
-      endpoint: cfg.endpoint,
-      region: cfg.region,
-      credentials: { accessKeyId: cfg.accessKeyId, secretAccessKey: cfg.secretAccessKey },
-      forcePathStyle: true,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+  private readonly ownsClient: boolean;
+
+  /** With `client`, the store shares a client its owner closes; otherwise it makes and closes its own. */
+  constructor(cfg: S3ChunkStoreConfig, client?: S3Client) {
+    this.client = client ?? createS3Client(cfg);
+    this.ownsClient = !client;
     this.bucket = cfg.bucket;
     this.base = (cfg.prefix ?? '') + 'chunks/';
     this.limit = createLimiter(cfg.concurrency ?? 8);
@@ -134,7 +145,7 @@ export class S3ChunkStore implements ChunkStore {
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
-    this.client.destroy();
+    if (this.ownsClient) this.client.destroy();
   }
 }
 

@@ -8,6 +8,7 @@ export const ERRORS = {
   MissingParameter: [400, 'The input parameter "%s" that is mandatory for processing this request is not supplied.'],
   InvalidParameter: [400, 'The specified parameter "%s" is not valid.'],
   InvalidParamter: [400, 'Invalid Parameter.'],
+  'InvalidParameter.Duplicate': [400, 'The parameter "%s" appears more than once.'],
   SignatureDoesNotMatch: [400, 'Specified signature is not matched with our calculation. server string to sign is:%s'],
   IncompleteSignature: [400, 'The request signature does not conform to Aliyun standards.'],
   'InvalidAccessKeyId.NotFound': [404, 'Specified access key is not found.'],

@@ -45,9 +45,3 @@ function base62(n: number): string {
   }
   return s;
 }
-
-/** The kind of a resource ID by its prefix, or undefined. */
-export function kindOfId(id: string): ResourceKind | undefined {
-  const p = id.split('-', 1)[0];
-  return (Object.keys(PREFIX) as ResourceKind[]).find((k) => PREFIX[k] === p);
-}

@@ -1,4 +1,4 @@
-/** Naming and validation rules for images (alibaba-ecs-api.md §3.4). */
+/** Naming and validation rules for images, as Alibaba ECS applies them. */
 import { apiError } from './errors.ts';
 
 const NAME_CHARS = /^[A-Za-z\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5.:_-]*$/;
@@ -56,3 +56,11 @@ export type OwnerAlias = (typeof OWNER_ALIASES)[number];
 export const ARCHITECTURES = ['i386', 'x86_64', 'arm64'] as const;
 export const OS_TYPES = ['windows', 'linux'] as const;
 export const BOOT_MODES = ['BIOS', 'UEFI', 'UEFI-Preferred'] as const;
+/** What a public catalog entry may be: the catalog has no images in flight. */
+export const CATALOG_STATUSES = ['Available', 'Deprecated'] as const satisfies readonly ImageStatus[];
+/** DescribeImages' `Usage`: launched by an instance or not. */
+export const USAGES = ['instance', 'none'] as const;
+/** Licence classes the price catalog charges by (`none` is free). */
+export const LICENSE_CLASSES = ['windows', 'rhel', 'suse', 'none'] as const;
+/** Largest disk an image holds, in GiB (imports, catalog entries). */
+export const MAX_DISK_GIB = 2048;

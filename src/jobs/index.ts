@@ -1,11 +1,10 @@
 export {
-  JobQueue, newTaskId, parseJson, systemClock, ATTEMPTS_EXHAUSTED,
-  type Clock, type FailOptions, type JobRow, type JobState, type JobTrxHook, type NewJob, type QueueOptions, type RenewOutcome,
+  JobQueue, newTaskId, parseJson, ATTEMPTS_EXHAUSTED,
+  type FailOptions, type JobRow, type JobState, type JobTrxHook, type NewJob, type QueueOptions, type RenewOutcome,
 } from './queue.ts';
 export type { JobListFilter } from './list-filter.ts';
 export {
   startWorker, defaultRetryDelayMs, JobAbortedError,
   type JobContext, type JobHandler, type Worker, type WorkerOptions,
 } from './worker.ts';
-export { taskStatusOf, statesForTaskStatus, supportsCancel, type TaskStatus } from './task-status.ts';
 export { activeJobKind } from './active.ts';

@@ -1,5 +1,5 @@
 /**
- * Durable job queue on the `jobs` table (see specs/dependencies.md §4). Jobs are also the API's tasks.
+ * Durable job queue on the `jobs` table. Jobs are also the API's tasks.
  *
  * A worker claims a job with a lease (lease_owner + lease_until), renews it while it works, and
  * finishes it. Every change a worker makes is conditional on still holding the lease, so a worker
@@ -10,16 +10,11 @@ import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import type { Database, JobRow } from '../store/schema.ts';
 import { randomBase36 } from '../domain/ids.ts';
+import { systemClock, type Clock } from '../domain/clock.ts';
 import { jobFilter, type JobListFilter } from './list-filter.ts';
 
 export type { JobRow };
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface Clock {
-  now(): number;
-}
-
-export const systemClock: Clock = { now: () => Date.now() };
 
 /** Runs inside the transaction that changes the job, so resource rows and the job row change together. */
 export type JobTrxHook = (trx: Transaction<Database>, job: JobRow) => Promise<void>;

@@ -1,7 +1,6 @@
-import type { Kysely } from 'kysely';
-import type { AccountRow, Database } from '../store/schema.ts';
+import type { AccountRow } from '../store/schema.ts';
 import { newAccessKeyId, newAccessKeySecret, newAccountId } from '../domain/ids.ts';
-import type { SecretBox } from './secret-box.ts';
+import type { Services } from './context.ts';
 
 export interface NewAccount {
   accountId: string;
@@ -17,16 +16,16 @@ export class AccountError extends Error {}
 
 /** Creates an account with one AccessKey pair. The secret is returned once and stored only encrypted. */
 export async function createAccount(
-  db: Kysely<Database>,
-  box: SecretBox,
+  services: Pick<Services, 'db' | 'secrets' | 'clock'>,
   input: { name: string; kind?: AccountRow['kind'] },
 ): Promise<NewAccount> {
+  const { db, secrets } = services;
   if (!ACCOUNT_NAME.test(input.name)) {
     throw new AccountError(`invalid account name "${input.name}": 1-64 characters, a letter first, then letters, digits, . _ -`);
   }
   const existing = await db.selectFrom('accounts').select('id').where('name', '=', input.name).executeTakeFirst();
   if (existing) throw new AccountError(`an account named "${input.name}" already exists (${existing.id})`);
-  const now = Date.now();
+  const now = services.clock.now();
   const account: NewAccount = {
     accountId: newAccountId(),
     name: input.name,
@@ -36,7 +35,7 @@ export async function createAccount(
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('accounts').values({ id: account.accountId, name: input.name, kind: input.kind ?? 'user', created_at: now }).execute();
     await trx.insertInto('access_keys')
-      .values({ id: account.accessKeyId, account_id: account.accountId, secret_enc: box.seal(account.accessKeySecret), created_at: now })
+      .values({ id: account.accessKeyId, account_id: account.accountId, secret_enc: secrets.seal(account.accessKeySecret), created_at: now })
       .execute();
   });
   return account;
@@ -50,7 +49,8 @@ export interface AccountSummary {
   accessKeyIds: string[];
 }
 
-export async function listAccounts(db: Kysely<Database>): Promise<AccountSummary[]> {
+export async function listAccounts(services: Pick<Services, 'db'>): Promise<AccountSummary[]> {
+  const { db } = services;
   const accounts = await db.selectFrom('accounts').selectAll().orderBy('created_at').orderBy('id').execute();
   const keys = await db.selectFrom('access_keys').select(['id', 'account_id']).execute();
   return accounts.map((a) => ({
@@ -64,24 +64,25 @@ export async function listAccounts(db: Kysely<Database>): Promise<AccountSummary
 
 /** The account and plain secret behind an AccessKeyId, for signature verification. */
 export async function findAccessKey(
-  db: Kysely<Database>,
-  box: SecretBox,
+  services: Pick<Services, 'db' | 'secrets'>,
   accessKeyId: string,
 ): Promise<{ accountId: string; secret: string } | undefined> {
-  const row = await db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', accessKeyId).executeTakeFirst();
-  return row && { accountId: row.account_id, secret: box.open(row.secret_enc) };
+  const row = await services.db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', accessKeyId).executeTakeFirst();
+  return row && { accountId: row.account_id, secret: services.secrets.open(row.secret_enc) };
 }
 
 /** The system account that owns public images; created on first start. */
-export async function ensureSystemAccount(db: Kysely<Database>): Promise<string> {
+export async function ensureSystemAccount(services: Pick<Services, 'db' | 'clock'>): Promise<string> {
+  const { db } = services;
   const row = await db.selectFrom('accounts').select('id').where('name', '=', SYSTEM_ACCOUNT_NAME).executeTakeFirst();
   if (row) return row.id;
   const id = newAccountId();
-  await db.insertInto('accounts').values({ id, name: SYSTEM_ACCOUNT_NAME, kind: 'system', created_at: Date.now() })
+  await db.insertInto('accounts').values({ id, name: SYSTEM_ACCOUNT_NAME, kind: 'system', created_at: services.clock.now() })
     .onConflict((oc) => oc.column('name').doNothing()).execute();
   return (await db.selectFrom('accounts').select('id').where('name', '=', SYSTEM_ACCOUNT_NAME).executeTakeFirstOrThrow()).id;
 }
 
-export async function accountExists(db: Kysely<Database>, id: string): Promise<boolean> {
+export async function accountExists(services: Pick<Services, 'db'>, id: string): Promise<boolean> {
+  const { db } = services;
   return !!(await db.selectFrom('accounts').select('id').where('id', '=', id).executeTakeFirst());
 }

@@ -1,14 +1,14 @@
-import type { Kysely } from 'kysely';
-import type { Database, ImageRow } from '../store/schema.ts';
+import type { ImageRow } from '../store/schema.ts';
+import type { Services } from './context.ts';
 import { isInRegion, type PublicImage } from '../domain/catalog/index.ts';
-import type { Regions } from '../domain/regions.ts';
 
 /**
  * Writes the public catalog into every region it is released to. Idempotent: re-running applies
  * catalog edits (status, names) and adds new entries.
  */
-export async function seedPublicImages(db: Kysely<Database>, systemAccountId: string, catalog: PublicImage[], regions: Regions): Promise<number> {
-  const now = Date.now();
+export async function seedPublicImages(services: Pick<Services, 'db' | 'regions' | 'clock'>, systemAccountId: string, catalog: PublicImage[]): Promise<number> {
+  const { db, regions } = services;
+  const now = services.clock.now();
   let n = 0;
   await db.transaction().execute(async (trx) => {
     for (const img of catalog) {

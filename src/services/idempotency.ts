@@ -3,8 +3,7 @@
  * response; the same token with different parameters is IdempotentParameterMismatch.
  */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.ts';
+import type { Services } from './context.ts';
 import { apiError } from '../domain/errors.ts';
 
 /** Protocol parameters that differ between retries of the same call. */
@@ -16,10 +15,11 @@ export function paramsHash(params: Record<string, unknown>): string {
 }
 
 export async function withClientToken<T extends Record<string, unknown>>(
-  db: Kysely<Database>,
-  key: { accountId: string; action: string; token: string | undefined; params: Record<string, unknown>; now: number },
+  services: Pick<Services, 'db' | 'clock'>,
+  key: { accountId: string; action: string; token: string | undefined; params: Record<string, unknown> },
   create: () => Promise<T>,
 ): Promise<T> {
+  const { db } = services;
   if (!key.token) return create();
   if (key.token.length > 64 || !/^[\x20-\x7e]+$/.test(key.token)) throw apiError('InvalidClientToken.Malformed');
   const hash = paramsHash(key.params);
@@ -32,7 +32,7 @@ export async function withClientToken<T extends Record<string, unknown>>(
   }
   const response = await create();
   const inserted = await db.insertInto('idempotency')
-    .values({ account_id: key.accountId, action: key.action, token: key.token, params_hash: hash, response: JSON.stringify(response), created_at: key.now })
+    .values({ account_id: key.accountId, action: key.action, token: key.token, params_hash: hash, response: JSON.stringify(response), created_at: services.clock.now() })
     .onConflict((oc) => oc.columns(['account_id', 'action', 'token']).doNothing()).executeTakeFirst();
   if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
     // A concurrent call with the same token won the race: answer as it did.

@@ -1,6 +1,19 @@
-/** A kind of durable job: its handler, and what happens to its resource rows when it ends. */
+/** The durable job kinds. Each name is also the task's TaskAction on the wire. */
 import type { JobHandler, JobTrxHook } from '../jobs/index.ts';
 
+export const JOB_KIND = {
+  createImage: 'CreateImage',
+  copyImage: 'CopyImage',
+  importImage: 'ImportImage',
+  exportImage: 'ExportImage',
+} as const;
+
+export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];
+
+/** Tasks CancelTask accepts. */
+export const CANCELLABLE_KINDS: readonly string[] = [JOB_KIND.importImage, JOB_KIND.exportImage];
+
+/** A kind of durable job: its handler, and what happens to its resource rows when it ends. */
 export interface JobKind {
   handler: JobHandler;
   /** Runs in the transaction that moves the job to succeeded / failed / cancelled. */

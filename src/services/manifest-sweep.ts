@@ -3,13 +3,14 @@
  * attaching it to a disk or snapshot is held by nobody. Once it is older than the grace period and no disk
  * or snapshot points at it, its hold is dropped, so its chunks become garbage like any other.
  */
-import type { Kysely } from 'kysely';
-import type { Database } from '../store/schema.ts';
+import type { Services } from './context.ts';
 import { releaseManifestIn } from './images/manifest-holds.ts';
 
-export async function sweepOrphanManifests(db: Kysely<Database>, opts: { graceMs: number; now: number; limit?: number }): Promise<number> {
+export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'clock'>, opts: { graceMs: number; limit?: number }): Promise<number> {
+  const { db } = services;
+  const now = services.clock.now();
   const orphans = await db.selectFrom('manifests as m').select('m.id')
-    .where('m.created_at', '<', opts.now - opts.graceMs)
+    .where('m.created_at', '<', now - opts.graceMs)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('disks as d').select('d.id').whereRef('d.manifest_id', '=', 'm.id'))))
     .where((eb) => eb.not(eb.exists(eb.selectFrom('snapshots as s').select('s.id').whereRef('s.manifest_id', '=', 'm.id'))))
     .limit(opts.limit ?? 500).execute();
@@ -20,7 +21,7 @@ export async function sweepOrphanManifests(db: Kysely<Database>, opts: { graceMs
         .union(trx.selectFrom('snapshots').select('id').where('manifest_id', '=', id)).executeTakeFirst();
       if (used) return;
       await trx.updateTable('manifests').set({ holders: 1 }).where('id', '=', id).execute();
-      await releaseManifestIn(trx, id, opts.now);
+      await releaseManifestIn(trx, id, now);
     });
   }
   return orphans.length;

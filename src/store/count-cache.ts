@@ -7,7 +7,7 @@
 export const COUNTED_TABLES = new Set(['images', 'image_shares', 'tags', 'image_disks', 'instances']);
 const WRITE = /^\s*(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from|replace\s+into)\s+"?([A-Za-z_]+)"?/i;
 
-export class CountCache {
+export class CountCache implements ListingCounts {
   private generation = 0;
   private readonly entries = new Map<string, { generation: number; value: number }>();
 
@@ -32,13 +32,10 @@ export class CountCache {
   }
 }
 
-const caches = new WeakMap<object, CountCache>();
-
-export function registerCountCache(db: object, cache: CountCache): void {
-  caches.set(db, cache);
+/** Counts as listings use them: cached where the store can tell when they go stale, computed every time otherwise. */
+export interface ListingCounts {
+  get(key: string, compute: () => Promise<number>): Promise<number>;
 }
 
-/** The count cache of this database handle, if its store keeps one. */
-export function countCacheOf(db: object): CountCache | undefined {
-  return caches.get(db);
-}
+/** PostgreSQL: other processes write too, so every count is computed. */
+export const uncachedCounts: ListingCounts = { get: (_key, compute) => compute() };

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import fs from 'node:fs';
-import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider, type SqliteDatabase } from 'kysely';
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
-import { CountCache, registerCountCache } from './count-cache.ts';
+import { CountCache, uncachedCounts, type ListingCounts } from './count-cache.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
@@ -15,6 +15,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   db: Kysely<Database>;
   dialect: Dialect;
+  /** Listing counts, cached until a write to a table they depend on (SQLite), or computed each time (PostgreSQL). */
+  counts: ListingCounts;
   /** Refreshes planner statistics (SQLite; PostgreSQL's autovacuum does this by itself). */
   optimize(): Promise<void>;
   close(): Promise<void>;
@@ -38,35 +40,33 @@ export interface StoreConfig {
 
 /**
  * Kysely prepares every query anew; preparing costs more than running a typical indexed lookup. Statements are
- * reusable (better-sqlite3 runs each to completion synchronously), so keep the recent ones.
+ * reusable (better-sqlite3 runs each to completion synchronously), so keep the recent ones. Every statement
+ * passes through here, so the listing counts see each write too.
  */
-function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 512): SQLite.Database {
+function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 512): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
-  const prepare = (source: string): SQLite.Statement => {
-    counts.observe(source);
-    let stmt = cache.get(source);
-    if (stmt) {
-      cache.delete(source); // most recently used goes last
-    } else {
-      stmt = sqlite.prepare(source);
-      if (cache.size >= size) cache.delete(cache.keys().next().value!);
-    }
-    cache.set(source, stmt);
-    return stmt;
-  };
-  return new Proxy(sqlite, {
-    get(target, prop) {
-      if (prop === 'prepare') return prepare;
-      const value = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+  return {
+    prepare(source: string) {
+      counts.observe(source);
+      let stmt = cache.get(source);
+      if (stmt) {
+        cache.delete(source); // most recently used goes last
+      } else {
+        stmt = sqlite.prepare(source);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(source, stmt);
+      return stmt;
     },
-  });
+    close: () => sqlite.close(),
+  };
 }
 
 /** Opens the metadata store and brings its schema to the latest migration. */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   let db: Kysely<Database>;
   let dialect: Dialect;
+  let counts: ListingCounts = uncachedCounts;
   if (cfg.databaseUrl && /^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     // int8 comes back as a string by default; every bigint we keep (bytes, epoch ms) fits in 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
@@ -85,9 +85,9 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     // The listing indexes of a 100k-image store do not fit SQLite's default 2 MiB page cache.
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('mmap_size = 268435456');
-    const counts = new CountCache();
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, counts) }) });
-    registerCountCache(db, counts);
+    const cache = new CountCache();
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, cache) }) });
+    counts = cache;
     dialect = 'sqlite';
   }
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
@@ -100,5 +100,5 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     if (dialect === 'sqlite') await sql`PRAGMA optimize=0x10002`.execute(db);
   };
   await optimize();
-  return { db, dialect, optimize, close: () => db.destroy() };
+  return { db, dialect, counts, optimize, close: () => db.destroy() };
 }

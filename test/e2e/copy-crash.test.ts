@@ -18,7 +18,7 @@ test('a CopyImage interrupted by kill -9 resumes after restart and ends with eve
     // Seed an account and an image with ~40 MiB of real bytes, with no server running (the CLI's way).
     const config = loadConfig({ data: dataDir }, {});
     const app = await createApp(config, { logger: false, worker: false });
-    const alice = await createAccount(app.services.db, app.box, { name: 'alice' });
+    const alice = await createAccount(app.services, { name: 'alice' });
     const fake = { app } as any;
     const { snapshotId } = await seedSnapshot(fake, alice.accountId, 'cn-hangzhou', sampleDisk(40, 21));
     await app.close();

@@ -227,7 +227,7 @@ test('DeleteImage keeps the snapshots, whose Usage changes, and their chunks sta
   assert.equal(gone.body.totalCount, 0);
   assert.ok(await db.selectFrom('snapshots').select('id').where('id', '=', snapshotId).executeTakeFirst(), 'the snapshot survives');
   const { snapshotUsage } = await import('../../src/services/snapshots/repo.ts');
-  assert.equal((await snapshotUsage(db, [snapshotId])).get(snapshotId), 'none');
+  assert.equal((await snapshotUsage({ db }, [snapshotId])).get(snapshotId), 'none');
   const m = await server.app.services.dataPlane.manifests.load(snap.manifest_id);
   assert.ok(m, 'the manifest is still held by the snapshot');
   const e = await sdkError(() => aliceClient.deleteImage(new Ecs.DeleteImageRequest({ regionId: R, imageId: 'ubuntu_22_04_x64_20G_alibase_20240530.vhd' })));

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FsObjectStore } from '../../src/services/buckets/fs-objects.ts';
 import { S3ObjectStore } from '../../src/services/buckets/s3-objects.ts';
-import type { ObjectStore } from '../../src/services/buckets/store.ts';
+import type { ObjectStore } from '../../src/services/buckets/object-store.ts';
 import { checkBucketName, keyProblem } from '../../src/services/buckets/names.ts';
 import { emptyAndDeleteBucket, s3Backends, type TestS3 } from '../support/s3.ts';
 

@@ -80,7 +80,7 @@ test('kill -9 during disk writes leaves snapshots, images and chunks intact', { 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-crash-'));
   try {
     let app = await open(dataDir);
-    const owner = await createAccount(app.services.db, app.box, { name: 'alice' });
+    const owner = await createAccount(app.services, { name: 'alice' });
     const [instanceId] = await launchInstances(app.services, {
       region: 'cn-hangzhou', accountId: owner.accountId, imageId: PUBLIC_X64, instanceType: 'ecs.g7.large', amount: 1, status: 'Running',
       systemDisk: {}, dataDisks: [], tags: [],

@@ -23,14 +23,15 @@ for (const backend of storeBackends()) {
   test(`${backend.name}: visibility, filters and attribute rules of the image store`, { skip: backend.skip }, async () => {
     const store = await backend.open();
     const db = store.db;
+    const services = { db, counts: store.counts, regions: loadRegionTable({ regionsFile: '' }), clock: { now: () => 5 } };
     try {
       for (const [id, name] of [[ALICE, 'alice'], [BOB, 'bob'], [CAROL, 'carol']]) {
         await db.insertInto('accounts').values({ id, name, kind: 'user', created_at: 0 }).execute();
       }
-      const system = await ensureSystemAccount(db);
-      const seeded = await seedPublicImages(db, system, loadPublicImages(), loadRegionTable({ regionsFile: '' }));
+      const system = await ensureSystemAccount(services);
+      const seeded = await seedPublicImages(services, system, loadPublicImages());
       assert.ok(seeded > 100, 'the catalog is released to several regions');
-      assert.equal(await seedPublicImages(db, system, loadPublicImages(), loadRegionTable({ regionsFile: '' })), seeded, 'seeding is idempotent');
+      assert.equal(await seedPublicImages(services, system, loadPublicImages()), seeded, 'seeding is idempotent');
 
       await insertCustomImage(db, { id: 'm-bp1aliceimage00000001', region: R, owner_id: ALICE, name: 'web_base', family: 'web', created_at: 1000 });
       await insertCustomImage(db, { id: 'm-bp1aliceimage00000002', region: R, owner_id: ALICE, name: 'web_next', family: 'web', created_at: 2000 });
@@ -40,36 +41,36 @@ for (const backend of storeBackends()) {
       await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000002', resource_type: 'image', tag_key: 'env', tag_value: 'prod' }).execute();
 
       const page = { offset: 0, limit: 100 };
-      const mine = await describeImages(db, { region: R, viewer: ALICE, alias: 'self', statuses: ['Available'] }, page);
+      const mine = await describeImages(services, { region: R, viewer: ALICE, alias: 'self', statuses: ['Available'] }, page);
       assert.deepEqual(mine.items.map((i) => i.row.id), ['m-bp1aliceimage00000002', 'm-bp1aliceimage00000001'], 'newest first');
-      const others = await describeImages(db, { region: R, viewer: ALICE, alias: 'others', statuses: ['Available'] }, page);
+      const others = await describeImages(services, { region: R, viewer: ALICE, alias: 'others', statuses: ['Available'] }, page);
       assert.deepEqual(others.items.map((i) => [i.row.id, i.alias]), [['m-bp1bobimage0000000001', 'others']]);
-      const bobsView = await describeImages(db, { region: R, viewer: BOB, alias: 'self', statuses: ['Available'] }, page);
+      const bobsView = await describeImages(services, { region: R, viewer: BOB, alias: 'self', statuses: ['Available'] }, page);
       assert.equal(bobsView.items[0].isSelfShared, true);
-      const carol = await describeImages(db, { region: R, viewer: CAROL, statuses: undefined }, { offset: 0, limit: 1000 });
+      const carol = await describeImages(services, { region: R, viewer: CAROL, statuses: undefined }, { offset: 0, limit: 1000 });
       assert.ok(carol.items.every((i) => i.alias === 'system'), 'carol sees only public images');
       assert.equal(carol.total, carol.items.length);
-      const defaults = await describeImages(db, { region: R, viewer: ALICE, statuses: ['Available'] }, { offset: 0, limit: 1000 });
+      const defaults = await describeImages(services, { region: R, viewer: ALICE, statuses: ['Available'] }, { offset: 0, limit: 1000 });
       assert.deepEqual(new Set(defaults.items.map((i) => i.alias)), new Set(['system', 'self', 'others']));
-      const beijing = await describeImages(db, { region: 'cn-beijing', viewer: ALICE, alias: 'others', statuses: undefined }, page);
+      const beijing = await describeImages(services, { region: 'cn-beijing', viewer: ALICE, alias: 'others', statuses: undefined }, page);
       assert.equal(beijing.total, 0, 'a share does not leak the owner\'s other regions');
 
-      const tagged = await describeImages(db, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
+      const tagged = await describeImages(services, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
       assert.deepEqual(tagged.items.map((i) => i.row.id), ['m-bp1aliceimage00000002']);
       assert.deepEqual(tagged.items[0].tags, [{ key: 'env', value: 'prod' }]);
-      const bySnapshot = await describeImages(db, { region: R, viewer: ALICE, snapshotId: 's-bp1aliceimage00000001' }, page);
+      const bySnapshot = await describeImages(services, { region: R, viewer: ALICE, snapshotId: 's-bp1aliceimage00000001' }, page);
       assert.deepEqual(bySnapshot.items.map((i) => i.row.id), ['m-bp1aliceimage00000001']);
-      const like = await describeImages(db, { region: R, viewer: ALICE, name: 'WEB_' }, page);
+      const like = await describeImages(services, { region: R, viewer: ALICE, name: 'WEB_' }, page);
       assert.equal(like.total, 2, 'substring match, case-insensitive, _ taken literally');
-      assert.equal((await describeImages(db, { region: R, viewer: ALICE, name: 'web%' }, page)).total, 0, '% taken literally');
+      assert.equal((await describeImages(services, { region: R, viewer: ALICE, name: 'web%' }, page)).total, 0, '% taken literally');
 
-      assert.ok(await findVisibleImage(db, R, 'm-bp1bobimage0000000001', ALICE));
-      assert.equal(await findVisibleImage(db, R, 'm-bp1bobimage0000000001', CAROL), undefined);
-      assert.equal((await newestOfFamily(db, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000002');
-      assert.equal(await newestOfFamily(db, R, 'web', CAROL), undefined);
+      assert.ok(await findVisibleImage(services, R, 'm-bp1bobimage0000000001', ALICE));
+      assert.equal(await findVisibleImage(services, R, 'm-bp1bobimage0000000001', CAROL), undefined);
+      assert.equal((await newestOfFamily(services, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000002');
+      assert.equal(await newestOfFamily(services, R, 'web', CAROL), undefined);
 
       // Only the owner may change an image; others get NotFound, revealing nothing.
-      const change = (owner: string, id: string, c: object) => modifyImageAttribute(db, { region: R, imageId: id, owner, change: c, now: 5 });
+      const change = (owner: string, id: string, c: object) => modifyImageAttribute(services, { region: R, imageId: id, owner, change: c });
       await rejects(change(ALICE, 'm-bp1bobimage0000000001', { name: 'stolen' }), 'InvalidImageId.NotFound');
       await rejects(change(ALICE, 'ubuntu_22_04_x64_20G_alibase_20240530.vhd', { name: 'mine_now' }), 'InvalidImageId.NotFound');
       await rejects(change(ALICE, 'm-bp1aliceimage00000001', { name: 'web_next' }), 'InvalidImageName.Duplicated');
@@ -84,11 +85,11 @@ for (const backend of storeBackends()) {
 
       // Deprecation: newest of family falls back; shared images must be unshared first.
       await change(ALICE, 'm-bp1aliceimage00000002', { status: 'Deprecated' });
-      assert.equal((await newestOfFamily(db, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000001');
+      assert.equal((await newestOfFamily(services, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000001');
       await rejects(change(BOB, 'm-bp1bobimage0000000001', { status: 'Deprecated' }), 'ImageUseShared');
       await change(ALICE, 'm-bp1aliceimage00000002', { status: 'Available' });
-      assert.equal((await newestOfFamily(db, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000002');
-      await rejects(change(ALICE, 'm-bp1aliceimage00000002', { name: 'x_ok' }).then(() => modifyImageAttribute(db, { region: R, imageId: 'm-bp1aliceimage00000002', owner: ALICE, change: { name: 'y_ok' }, dryRun: true, now: 6 })), 'DryRunOperation');
+      assert.equal((await newestOfFamily(services, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000002');
+      await rejects(change(ALICE, 'm-bp1aliceimage00000002', { name: 'x_ok' }).then(() => modifyImageAttribute(services, { region: R, imageId: 'm-bp1aliceimage00000002', owner: ALICE, change: { name: 'y_ok' }, dryRun: true })), 'DryRunOperation');
       assert.equal((await db.selectFrom('images').select('name').where('id', '=', 'm-bp1aliceimage00000002').executeTakeFirstOrThrow()).name, 'x_ok', 'a dry run changes nothing');
     } finally {
       await store.dispose();

@@ -24,9 +24,9 @@ for (const backend of storeBackends()) {
       const kept = await repo.commit('r', { virtualSize: CHUNK_SIZE, chunks: [{ ref: REF_A, zeroMap: '0000000000000000' }] });
       await insertSnapshot(db, { id: 's-kept', region: 'r', owner_id: '1', manifest_id: kept }, now);
 
-      assert.equal(await sweepOrphanManifests(db, { graceMs: 3600_000, now }), 0, 'young manifests are left alone (a job may be about to attach them)');
+      assert.equal(await sweepOrphanManifests({ db, clock: { now: () => now } }, { graceMs: 3600_000 }), 0, 'young manifests are left alone (a job may be about to attach them)');
       now += 3600_001;
-      assert.equal(await sweepOrphanManifests(db, { graceMs: 3600_000, now }), 1);
+      assert.equal(await sweepOrphanManifests({ db, clock: { now: () => now } }, { graceMs: 3600_000 }), 1);
       assert.equal(await repo.load(orphan), undefined);
       assert.ok(await repo.load(kept), 'a manifest a snapshot points at stays');
       const refs = Object.fromEntries((await db.selectFrom('chunks').select(['ref', 'refcount']).execute()).map((r) => [r.ref, r.refcount]));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createApp, type App } from '../../src/app.ts';
+import { createApp, jobKinds, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createAccount } from '../../src/services/accounts.ts';
 import { startWorker, type Worker } from '../../src/jobs/index.ts';
@@ -17,9 +17,7 @@ import { importDisk } from '../../src/blobs/importer.ts';
 import { inspect, openFileSource, openReader } from '../../src/formats/index.ts';
 import { uniqueBytes } from '../../src/services/snapshots/repo.ts';
 import { createBucket } from '../../src/services/buckets/repo.ts';
-import { objectStoreFor } from '../../src/services/buckets/store.ts';
 import { startImport } from '../../src/services/transfer/import.ts';
-import { transferJobKinds } from '../../src/services/transfer/jobs.ts';
 import type { ImportedDisk } from '../../src/services/transfer/kinds.ts';
 import { makeDisk, type DiskFixture } from '../e2e/transfer-support.ts';
 
@@ -32,10 +30,10 @@ let disk: DiskFixture;
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-transfer-resume-'));
   app = await createApp(loadConfig({ data: path.join(dir, 'data') }, {}), { logger: false, worker: false });
-  owner = (await createAccount(app.services.db, app.box, { name: 'alice' })).accountId;
+  owner = (await createAccount(app.services, { name: 'alice' })).accountId;
   disk = makeDisk(dir, 'disk', { virtualMiB: 24, dataMiB: 8, format: 'qcow2' });
   await createBucket(app.services, { name: 'resume-bucket', owner, region: REGION });
-  await objectStoreFor(app.services).put('resume-bucket', 'disk.qcow2', fs.createReadStream(disk.file));
+  await app.services.objects.put('resume-bucket', 'disk.qcow2', fs.createReadStream(disk.file));
 });
 after(async () => {
   await app?.close();
@@ -57,7 +55,7 @@ async function crashedImport(name: string, commit: boolean): Promise<{ imageId: 
 }
 
 async function runJobs(): Promise<void> {
-  const kinds = transferJobKinds(app.services);
+  const kinds = jobKinds(app.services);
   const worker: Worker = startWorker({
     queue: app.services.jobs, owner: 'resume-test', leaseMs: 5000, pollMs: 20, concurrency: 1,
     handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStore } from '../../src/store/db.ts';
-import { countCacheOf } from '../../src/store/count-cache.ts';
+import { CountCache, uncachedCounts } from '../../src/store/count-cache.ts';
 import { describeImages } from '../../src/services/images/describe.ts';
 import { insertCustomImage } from '../support/images.ts';
 
@@ -12,8 +12,8 @@ test('SQLite: listing counts are cached until a write to a table they depend on,
   const store = await openStore({ sqlitePath: ':memory:' });
   try {
     const db = store.db;
-    assert.ok(countCacheOf(db), 'the embedded store keeps a count cache');
-    const count = async (viewer = ALICE) => (await describeImages(db, { region: 'r', viewer, alias: undefined, statuses: ['Available'] }, { offset: 0, limit: 1 })).total;
+    assert.ok(store.counts instanceof CountCache, 'the embedded store keeps a count cache');
+    const count = async (viewer = ALICE) => (await describeImages(store, { region: 'r', viewer, alias: undefined, statuses: ['Available'] }, { offset: 0, limit: 1 })).total;
     await insertCustomImage(db, { id: 'm-1', region: 'r', owner_id: ALICE, name: 'one' });
     assert.equal(await count(), 1);
     await insertCustomImage(db, { id: 'm-2', region: 'r', owner_id: ALICE, name: 'two' });
@@ -43,7 +43,7 @@ test('PostgreSQL stores keep no count cache (several processes may write)', { sk
   const { url, drop } = await freshPostgresDatabase(process.env.IMAGEHOUSE_TEST_DATABASE_URL!);
   const store = await openStore({ databaseUrl: url });
   try {
-    assert.equal(countCacheOf(store.db), undefined);
+    assert.equal(store.counts, uncachedCounts);
   } finally {
     await store.close();
     await drop();

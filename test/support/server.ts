@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createAccount, type NewAccount } from '../../src/services/accounts.ts';
-import type { Clock } from '../../src/services/context.ts';
+import type { Clock } from '../../src/domain/clock.ts';
 import { freshPostgresDatabase } from './stores.ts';
 
 export interface TestServer {
@@ -34,7 +34,7 @@ export async function startServer(opts: { clock?: Clock; postgresBaseUrl?: strin
     endpoint: address,
     hostPort: url.host,
     dataDir,
-    account: (name) => createAccount(app.services.db, app.box, { name }),
+    account: (name) => createAccount(app.services, { name }),
     async stop() {
       await app.close();
       await pg?.drop();

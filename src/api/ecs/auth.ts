@@ -2,7 +2,11 @@
  * Authenticates an ECS RPC request: signature V3 (`Authorization: ACS3-HMAC-SHA256 …`) or V1 (`Signature`
  * parameter), clock skew, and nonce replay. Returns the caller's account ID or throws the Alibaba error.
  */
+import type { FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
+import type { Services } from '../../services/context.ts';
+import { findAccessKey } from '../../services/accounts.ts';
+import { queryPairs, singleValued } from '../http/query.ts';
 import {
   parseV3Authorization, sameSignature, sha256Hex, V3_ALGORITHM, v1Signature, v1StringToSign,
   v3CanonicalRequest, v3Signature, v3StringToSign,
@@ -27,6 +31,16 @@ export interface AuthPorts {
   useNonce(key: string, expiresAt: number): Promise<boolean>;
   now(): number;
   maxSkewMs: number;
+}
+
+/** How requests are authenticated, shared by the RPC gateway, the data endpoints and the console. */
+export function authPorts(services: Services): AuthPorts {
+  return {
+    findAccessKey: (id) => findAccessKey(services, id),
+    useNonce: (key, expiresAt) => services.nonces.use(key, expiresAt),
+    now: () => services.clock.now(),
+    maxSkewMs: services.limits.maxClockSkewMs,
+  };
 }
 
 function header(req: RpcRequest, name: string): string | undefined {
@@ -101,4 +115,19 @@ export async function authenticate(req: RpcRequest, ports: AuthPorts, opts: Auth
   if (authorization && authorization.startsWith('ACS3-')) return authenticateV3(req, authorization, ports, opts);
   if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
   return authenticateV1(req, ports);
+}
+
+/**
+ * Authentication for the data endpoints (disk content, uploads, downloads, bills): the same ACS3-HMAC-SHA256
+ * signature as the RPC gateway, over method, path, query and signed headers, with the body left unsigned
+ * (`x-acs-content-sha256: UNSIGNED-PAYLOAD`) because it streams. It runs before any of the body is read.
+ */
+export async function authenticateData(req: FastifyRequest, ports: AuthPorts): Promise<string> {
+  const query = queryPairs(req.raw.url);
+  const path = (req.raw.url ?? '/').split('?', 1)[0];
+  return authenticate(
+    { method: req.method, path, headers: req.headers, query, form: [], rawBody: Buffer.alloc(0), params: singleValued(query) },
+    ports,
+    { allowUnsignedPayload: true },
+  );
 }

@@ -5,6 +5,8 @@
  * Unknown parameters are ignored, as Alibaba does.
  */
 import { apiError, type ErrorCode } from '../../domain/errors.ts';
+import type { TagFilter } from '../../services/tags.ts';
+import { parseApiTime } from './views/time.ts';
 
 interface Common {
   required?: boolean;
@@ -55,9 +57,9 @@ function parseScalar(f: ScalarField, name: string, raw: string): string | number
       return raw;
     }
     case 'int': {
-      if (!/^-?\d{1,15}$/.test(raw.trim())) throw invalid(f, name);
+      if (!/^-?\d{1,16}$/.test(raw.trim())) throw invalid(f, name);
       const n = Number(raw.trim());
-      if ((f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw invalid(f, name);
+      if (!Number.isSafeInteger(n) || (f.min !== undefined && n < f.min) || (f.max !== undefined && n > f.max)) throw invalid(f, name);
       return n;
     }
     case 'bool': {
@@ -144,6 +146,29 @@ export function page(params: { PageNumber?: number; PageSize?: number }): { page
   const pageNumber = params.PageNumber ?? 1;
   const pageSize = params.PageSize ?? 10;
   return { pageNumber, pageSize, offset: (pageNumber - 1) * pageSize };
+}
+
+/** Tag filters of the Describe* actions: up to 20 (more are refused by `tagFilters`, not dropped). */
+export const tagFilterParams = { Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }) } as const;
+
+/** Tag.N filters: ≤ 20, a value needs a key. */
+export function tagFilters(tags: { Key?: string; Value?: string }[]): TagFilter[] {
+  if (tags.length > 20) throw apiError('InvalidTagCount');
+  if (tags.some((t) => !t.Key && t.Value !== undefined)) throw apiError('InvalidTag.Mismatch');
+  return tags.filter((t) => t.Key).map((t) => ({ key: t.Key!, value: t.Value }));
+}
+
+/**
+ * `Filter.N` keys CreationStartTime and CreationEndTime narrow `range`; false for any other key (the caller
+ * decides what else it accepts).
+ */
+export function creationTimeFilter(range: { createdFrom?: number; createdTo?: number }, key: string, value: string | undefined): boolean {
+  if (key !== 'CreationStartTime' && key !== 'CreationEndTime') return false;
+  const t = value === undefined ? undefined : parseApiTime(value);
+  if (t === undefined) throw apiError('InvalidFilterValue');
+  if (key === 'CreationStartTime') range.createdFrom = t;
+  else range.createdTo = t;
+  return true;
 }
 
 /** Tags as `Tag.N.Key`/`Tag.N.Value` (N ≤ 20). */

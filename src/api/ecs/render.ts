@@ -1,11 +1,7 @@
-import crypto from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import type { ApiError } from '../../domain/errors.ts';
 
 export type WireFormat = 'JSON' | 'XML';
-
-export function newRequestId(): string {
-  return crypto.randomUUID().toUpperCase();
-}
 
 /** `Format=XML` (any case) selects XML; everything else answers JSON, as the SDKs expect. */
 export function wireFormat(format: string | undefined): WireFormat {
@@ -59,4 +55,9 @@ export function renderError(err: ApiError, requestId: string, hostId: string, fo
   return format === 'XML'
     ? { status: err.status, contentType: XML_TYPE, body: toXml('Error', body) }
     : { status: err.status, contentType: JSON_TYPE, body: JSON.stringify(body) };
+}
+
+/** A data endpoint's JSON answer, with the request's RequestId first. */
+export function sendJson(reply: FastifyReply, body: Record<string, unknown>): FastifyReply {
+  return reply.code(200).header('content-type', JSON_TYPE).send(JSON.stringify({ RequestId: reply.request.id, ...body }));
 }

@@ -1,9 +1,8 @@
 import type { Command } from '../command.ts';
 import { EXIT } from '../command.ts';
 import { loadConfig } from '../../config.ts';
-import { openConfiguredStore } from '../../app.ts';
+import { openAdmin } from '../../app.ts';
 import { AccountError, createAccount, listAccounts } from '../../services/accounts.ts';
-import { createSecretBox, loadMasterKey } from '../../services/secret-box.ts';
 import { table } from '../format.ts';
 
 /** Administrative: works on the data directory / database directly, whether or not the server runs. */
@@ -17,10 +16,9 @@ export const accountCreate: Command = {
       return EXIT.usage;
     }
     const config = loadConfig(flags, io.env);
-    const store = await openConfiguredStore(config);
+    const admin = await openAdmin(config);
     try {
-      const box = createSecretBox(loadMasterKey(config.dataDir, config.masterKey));
-      const a = await createAccount(store.db, box, { name: flags.name });
+      const a = await createAccount(admin, { name: flags.name });
       if (flags.json) io.out(JSON.stringify({ accountId: a.accountId, accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
       else {
         io.out(`Account ID:        ${a.accountId}`);
@@ -36,7 +34,7 @@ export const accountCreate: Command = {
       }
       throw e;
     } finally {
-      await store.close();
+      await admin.close();
     }
   },
 };
@@ -47,14 +45,14 @@ export const accountList: Command = {
   usage: 'imagehouse account list [--json] [--data DIR]\n\nExample:\n  imagehouse account list --data /var/lib/imagehouse',
   async run({ flags }, io) {
     const config = loadConfig(flags, io.env);
-    const store = await openConfiguredStore(config);
+    const admin = await openAdmin(config);
     try {
-      const accounts = await listAccounts(store.db);
+      const accounts = await listAccounts(admin);
       if (flags.json) io.out(JSON.stringify(accounts));
       else io.out(table(['ACCOUNT ID', 'NAME', 'KIND', 'ACCESS KEY IDS', 'CREATED'], accounts.map((a) => [a.accountId, a.name, a.kind, a.accessKeyIds.join(','), a.createdAt])));
       return EXIT.ok;
     } finally {
-      await store.close();
+      await admin.close();
     }
   },
 };

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { CatalogError, type CatalogFile } from './types.ts';
+import { LICENSE_CLASSES } from '../image-rules.ts';
 
 export interface PriceTier {
   maxVcpu: number;
@@ -53,7 +54,7 @@ export function validatePrices(raw: any, where = 'prices'): PriceCatalog {
   if (!licenses || typeof licenses !== 'object') throw new CatalogError(`${where}.LicensePerHour: expected an object`);
   const licenseTiers: Record<string, PriceTier[]> = {};
   for (const [cls, tiers] of Object.entries(licenses)) {
-    if (!['windows', 'rhel', 'suse'].includes(cls)) throw new CatalogError(`${where}.LicensePerHour.${cls}: unknown licence class`);
+    if (cls === 'none' || !(LICENSE_CLASSES as readonly string[]).includes(cls)) throw new CatalogError(`${where}.LicensePerHour.${cls}: unknown licence class`);
     licenseTiers[cls] = parseTiers(tiers, `${where}.LicensePerHour.${cls}`);
   }
   return {

@@ -11,20 +11,13 @@ import {
   type RegionInfo,
   type RegionScope,
 } from './types.ts';
+import { ARCHITECTURES, BOOT_MODES, CATALOG_STATUSES, LICENSE_CLASSES, MAX_DISK_GIB, OS_TYPES, USAGES } from '../image-rules.ts';
 
-
-const OS_TYPES = ['linux', 'windows'] as const;
-const ARCHITECTURES = ['x86_64', 'arm64', 'i386'] as const;
-const BOOT_MODES = ['BIOS', 'UEFI', 'UEFI-Preferred'] as const;
-const IMAGE_STATUSES = ['Available', 'Deprecated'] as const;
-const USAGES = ['instance', 'none'] as const;
-const LICENSE_CLASSES = ['windows', 'rhel', 'suse', 'none'] as const;
 const DISK_TYPES = ['system', 'data'] as const;
 const CPU_ARCHITECTURES = ['X86', 'ARM'] as const;
 const REGION_STATUSES = ['available', 'soldOut'] as const;
 const CREATION_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const ID_INFIX = /^[a-z0-9]{3}$/;
-const MAX_DISK_GIB = 2048;
 
 type Raw = Record<string, unknown>;
 
@@ -176,7 +169,7 @@ export function validatePublicImages(
       Size: c.positiveNumber('Size', { integer: true }),
       Usage: c.oneOf('Usage', USAGES),
       ImageOwnerAlias: c.oneOf('ImageOwnerAlias', ['system'] as const),
-      Status: c.oneOf('Status', IMAGE_STATUSES),
+      Status: c.oneOf('Status', CATALOG_STATUSES),
       CreationTime: c.string('CreationTime'),
       DiskDeviceMappings: diskMappings(c, (item as Raw).DiskDeviceMappings),
       LicenseClass: c.oneOf('LicenseClass', LICENSE_CLASSES),

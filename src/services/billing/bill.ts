@@ -5,7 +5,7 @@
  * per product from the records whose payee they are.
  */
 import { apiError } from '../../domain/errors.ts';
-import type { BillingDeps } from './tables.ts';
+import type { Services } from '../context.ts';
 import { billingDb } from './tables.ts';
 import { centsOf, formatCents } from './money.ts';
 import { prices } from './prices.ts';
@@ -42,7 +42,7 @@ export function monthRange(month: string): { from: number; to: number } {
   return { from: Date.UTC(y, mo, 1), to: Date.UTC(y, mo + 1, 1) };
 }
 
-export async function billFor(services: BillingDeps, accountId: string, month: string): Promise<Bill> {
+export async function billFor(services: Pick<Services, 'db' | 'clock'>, accountId: string, month: string): Promise<Bill> {
   const { from, to } = monthRange(month);
   const rows = await billingDb(services.db).selectFrom('usage_records')
     .select((eb) => ['resource_id', 'kind', 'region', 'product_code', 'detail',
@@ -70,7 +70,7 @@ export interface RevenueLine {
   amount: string;
 }
 
-export async function revenueFor(services: BillingDeps, isvId: string, month: string): Promise<{ isvId: string; month: string; currency: string; products: RevenueLine[]; totalCents: number; total: string }> {
+export async function revenueFor(services: Pick<Services, 'db' | 'clock'>, isvId: string, month: string): Promise<{ isvId: string; month: string; currency: string; products: RevenueLine[]; totalCents: number; total: string }> {
   const { from, to } = monthRange(month);
   const rows = await billingDb(services.db).selectFrom('usage_records')
     .select((eb) => ['product_code', eb.fn.count<number>('account_id').distinct().as('customers'), eb.fn.sum<number>('amount_micro').as('amount')])
@@ -86,13 +86,13 @@ export async function revenueFor(services: BillingDeps, isvId: string, month: st
 }
 
 /** Meters the month's ended hours first (idempotent), so a bill never waits for the hourly timer. */
-export async function currentBill(services: BillingDeps, accountId: string, month: string): Promise<Bill> {
+export async function currentBill(services: Pick<Services, 'db' | 'clock'>, accountId: string, month: string): Promise<Bill> {
   const { from, to } = monthRange(month);
   await meterHours(services, from, to);
   return billFor(services, accountId, month);
 }
 
-export async function currentRevenue(services: BillingDeps, isvId: string, month: string): ReturnType<typeof revenueFor> {
+export async function currentRevenue(services: Pick<Services, 'db' | 'clock'>, isvId: string, month: string): ReturnType<typeof revenueFor> {
   const { from, to } = monthRange(month);
   await meterHours(services, from, to);
   return revenueFor(services, isvId, month);

@@ -3,7 +3,7 @@
  * storage lines of a bill grouped by the image they back. Each day is rounded to the cent once, like a bill
  * line, so the days can differ from the bill's total by a few cents of rounding.
  */
-import type { BillingDeps } from './tables.ts';
+import type { Services } from '../context.ts';
 import { billingDb } from './tables.ts';
 import { centsOf, formatCents } from './money.ts';
 import { monthRange, type Bill } from './bill.ts';
@@ -19,7 +19,7 @@ export interface DayCost {
 }
 
 /** Every day of the month, in order, including the days without usage. Reads what is metered (see currentBill). */
-export async function dailyCost(services: BillingDeps, accountId: string, month: string): Promise<DayCost[]> {
+export async function dailyCost(services: Pick<Services, 'db' | 'clock'>, accountId: string, month: string): Promise<DayCost[]> {
   const { from, to } = monthRange(month);
   const rows = await billingDb(services.db).selectFrom('usage_records')
     .select((eb) => ['hour', eb.fn.sum<number>('amount_micro').as('amount')])

@@ -6,7 +6,7 @@
  * overlapping runs, are simply run again and never count an hour twice.
  */
 import { tierPrice } from '../../domain/catalog/prices.ts';
-import type { BillingDeps } from './tables.ts';
+import type { Services } from '../context.ts';
 import { billingDb, type UsageRow } from './tables.ts';
 import { prices } from './prices.ts';
 import { storageHourMicro } from './money.ts';
@@ -27,7 +27,7 @@ function* hoursTouched(start: number, end: number | null, from: number, to: numb
 
 type NewUsage = Omit<UsageRow, 'recorded_at'>;
 
-async function seatUsage(services: BillingDeps, from: number, to: number, products: Map<string, Product>): Promise<NewUsage[]> {
+async function seatUsage(services: Pick<Services, 'db' | 'clock'>, from: number, to: number, products: Map<string, Product>): Promise<NewUsage[]> {
   const catalog = prices();
   const seats = await billingDb(services.db).selectFrom('billing_seats').selectAll().where('started_at', '<', to)
     .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', from)])).execute();
@@ -55,7 +55,7 @@ async function seatUsage(services: BillingDeps, from: number, to: number, produc
   return out;
 }
 
-async function snapshotUsage(services: BillingDeps, from: number, to: number): Promise<NewUsage[]> {
+async function snapshotUsage(services: Pick<Services, 'db' | 'clock'>, from: number, to: number): Promise<NewUsage[]> {
   const { snapshotMicroPerGiBMonth: price, hoursPerMonth } = prices();
   const db = billingDb(services.db);
   const [live, gone] = await Promise.all([
@@ -85,7 +85,7 @@ async function snapshotUsage(services: BillingDeps, from: number, to: number): P
   return out;
 }
 
-async function subscriptionUsage(services: BillingDeps, from: number, to: number, products: Map<string, Product>): Promise<NewUsage[]> {
+async function subscriptionUsage(services: Pick<Services, 'db' | 'clock'>, from: number, to: number, products: Map<string, Product>): Promise<NewUsage[]> {
   const subs = await billingDb(services.db).selectFrom('mp_subscriptions').selectAll().where('created_at', '>=', from).where('created_at', '<', to)
     .where('amount_micro', '>', 0).execute();
   return subs.flatMap((s) => {
@@ -104,7 +104,7 @@ async function subscriptionUsage(services: BillingDeps, from: number, to: number
  * Records usage for every ended hour in [fromHour, toHour) (clamped to the current hour). Idempotent.
  * Returns how many records were new.
  */
-export async function meterHours(services: BillingDeps, fromHour: number, toHour: number): Promise<{ from: number; to: number; recorded: number }> {
+export async function meterHours(services: Pick<Services, 'db' | 'clock'>, fromHour: number, toHour: number): Promise<{ from: number; to: number; recorded: number }> {
   const now = services.clock.now();
   const from = hourOf(fromHour);
   const to = Math.min(hourOf(toHour + HOUR - 1), hourOf(now));
@@ -127,7 +127,7 @@ export async function meterHours(services: BillingDeps, fromHour: number, toHour
 }
 
 /** Meters the last `lookbackHours` every `intervalMs` (catching up after downtime); returns a stop function. */
-export function startMeterTimer(services: BillingDeps, opts: { intervalMs?: number; lookbackHours?: number; onError(e: unknown): void }): () => void {
+export function startMeterTimer(services: Pick<Services, 'db' | 'clock'>, opts: { intervalMs?: number; lookbackHours?: number; onError(e: unknown): void }): () => void {
   const run = () => {
     const now = services.clock.now();
     void meterHours(services, now - (opts.lookbackHours ?? 72) * HOUR, now).catch(opts.onError);

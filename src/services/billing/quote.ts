@@ -36,7 +36,7 @@ export async function quoteImage(services: Services, input: { region: string; ac
   let snapshotMicroPerHour = 0;
   let imageId = '';
   if (input.imageId) {
-    const image = await findVisibleImage(services.db, input.region, input.imageId, input.accountId);
+    const image = await findVisibleImage(services, input.region, input.imageId, input.accountId);
     if (!image) throw apiError('InvalidImageId.NotFound');
     imageId = image.row.id;
     licenseClass = image.row.license_class || 'none';

@@ -89,5 +89,3 @@ export function billingDb(db: Kysely<Database>): BillingDb {
   return db.withTables<BillingTables>();
 }
 
-/** What metering and bills need (the admin CLI builds this without a running server). */
-export type BillingDeps = { db: Kysely<Database>; clock: { now(): number } };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import type { ClosableByteSource } from '../../formats/index.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './store.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
 

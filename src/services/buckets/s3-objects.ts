@@ -14,7 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { apiError } from '../../domain/errors.ts';
 import { openFileSource, type ClosableByteSource } from '../../formats/index.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './store.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './object-store.ts';
 
 const PART_SIZE = 16 * 1024 * 1024;
 

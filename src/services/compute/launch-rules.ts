@@ -20,8 +20,8 @@ export function requireInstanceType(services: Services, region: string, id: stri
 export async function resolveLaunchImage(services: Services, region: string, accountId: string, ref: { imageId?: string; imageFamily?: string }): Promise<ImageView> {
   if (!ref.imageId && !ref.imageFamily) throw apiError('MissingParameter', 'ImageId');
   const image = ref.imageId
-    ? await findVisibleImage(services.db, region, ref.imageId, accountId)
-    : await newestOfFamily(services.db, region, ref.imageFamily!, accountId);
+    ? await findVisibleImage(services, region, ref.imageId, accountId)
+    : await newestOfFamily(services, region, ref.imageFamily!, accountId);
   if (!image) throw apiError('InvalidImageId.NotFound');
   return image;
 }

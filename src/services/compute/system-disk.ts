@@ -79,7 +79,7 @@ export async function resetDisk(services: Services, input: { accountId: string; 
 
 /** The manifest a system disk re-initialises from, or the errors for an image that is gone or no longer shared. */
 async function imageSourceManifest(services: Services, disk: { region: string; source_image_id: string; source_image_owner_id?: string }, accountId: string): Promise<string> {
-  const image = await findVisibleImage(services.db, disk.region, disk.source_image_id, accountId);
+  const image = await findVisibleImage(services, disk.region, disk.source_image_id, accountId);
   if (!image) {
     const exists = await services.db.selectFrom('images').select('id').where('region', '=', disk.region).where('id', '=', disk.source_image_id).executeTakeFirst();
     const owner = disk.source_image_owner_id ?? '';

@@ -10,7 +10,7 @@ import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { dropSnapshotsIn, releaseManifestIn } from './manifest-holds.ts';
-import { COPY_JOB } from './copy.ts';
+import { JOB_KIND } from '../job-kinds.ts';
 
 /** Concurrent copies into one region; the rest wait (their images show `Waiting`). */
 export const COPIES_PER_REGION = 5;
@@ -29,7 +29,7 @@ export function copyImageJob(services: Services): JobKind {
   const { db, dataPlane } = services;
 
   async function busySlots(job: JobRow): Promise<number> {
-    const { n } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', COPY_JOB)
+    const { n } = await db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', JOB_KIND.copyImage)
       .where('region', '=', job.region).where('state', '=', 'running').where('id', '!=', job.id)
       .where('lease_until', '>', services.clock.now()).executeTakeFirstOrThrow();
     return Number(n);

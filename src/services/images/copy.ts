@@ -9,12 +9,12 @@ import { ApiError, apiError } from '../../domain/errors.ts';
 import { checkDescription, checkImageName, type Tag } from '../../domain/image-rules.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Services } from '../context.ts';
-import { assertImageQuota, insertImage } from './create.ts';
+import { JOB_KIND } from '../job-kinds.ts';
+import { assertImageQuota, insertImage } from './rows.ts';
 import { assertNameFree } from './modify.ts';
 import { findVisibleImage } from './describe.ts';
 import { assertMarketplaceCopy } from '../marketplace/rules.ts';
 
-export const COPY_JOB = 'CopyImage';
 
 export interface CopyImageInput {
   sourceRegion: string;
@@ -40,7 +40,7 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
   const src = services.regions.require(input.sourceRegion, 'SourceRegion.NotFound');
   const dst = services.regions.require(input.destinationRegion ?? input.sourceRegion, 'DestinationRegion.NotFound');
   if (input.kmsKeyId && !input.encrypted) throw apiError('InvalidParameter.EncryptedIllegal');
-  const source = await findVisibleImage(db, src.id, input.imageId, input.caller);
+  const source = await findVisibleImage(services, src.id, input.imageId, input.caller);
   if (!source) throw apiError('InvalidImageId.NotFound');
   const image = source.row;
   if (image.category !== 'self') throw apiError('Forbbiden');
@@ -56,10 +56,10 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
   const name = input.name ?? image.name;
   checkImageName(name);
   if (input.description !== undefined) checkDescription(input.description);
-  await assertNameFree(db, dst.id, input.caller, name).catch(() => {
+  await assertNameFree(services, dst.id, input.caller, name).catch(() => {
     throw new ApiError('InvalidImageName.Duplicated', 'The specified image name is already in use in the target region. Please try a different one.');
   });
-  await assertImageQuota(db, dst.id, input.caller, services.limits.imageQuota);
+  await assertImageQuota(services, dst.id, input.caller, services.limits.imageQuota);
   if (input.dryRun) throw apiError('DryRunOperation');
 
   const snapshotIds = source.disks.map((d) => d.snapshot_id);
@@ -73,7 +73,7 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
       encrypted: input.encrypted ? 1 : image.encrypted, kms_key_id: input.kmsKeyId ?? image.kms_key_id, error_code: '', error_message: '',
     }, source.disks.map((d) => ({ type: d.type, device: d.device, size_gib: d.size_gib, snapshot_id: '', progress: 0 })), input.tags, now);
     await services.jobs.enqueue(trx, {
-      kind: COPY_JOB, region: dst.id, accountId: input.caller, resourceId: imageId, maxAttempts: 50,
+      kind: JOB_KIND.copyImage, region: dst.id, accountId: input.caller, resourceId: imageId, maxAttempts: 50,
       payload: { sourceRegion: src.id, sourceImageId: image.id, snapshotIds },
     });
   });
@@ -91,7 +91,7 @@ export async function cancelCopy(services: Services, input: { region: string; im
   if (image.source_kind !== 'copy') throw apiError('ImageCreatedNotFromCopy');
   if (image.status === 'Available' || image.status === 'Deprecated') throw new ApiError('IncorrectImageStatus', 'The image copy has completed.');
   if (image.status === 'CreateFailed' || image.status === 'UnAvailable') throw new ApiError('IncorrectImageStatus', 'The Image copy has been failed.');
-  const job = await db.selectFrom('jobs').select('id').where('resource_id', '=', image.id).where('kind', '=', COPY_JOB)
+  const job = await db.selectFrom('jobs').select('id').where('resource_id', '=', image.id).where('kind', '=', JOB_KIND.copyImage)
     .where('state', 'in', ['queued', 'running']).executeTakeFirst();
   if (!job) throw apiError('CancelNotSupported');
   await db.transaction().execute(async (trx) => {

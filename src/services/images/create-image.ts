@@ -9,7 +9,8 @@ import { apiError } from '../../domain/errors.ts';
 import { checkDescription, checkImageFamily, checkImageName, type Tag } from '../../domain/image-rules.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Services } from '../context.ts';
-import { assertImageQuota, insertImage, osNames, type NewImageDisk } from './create.ts';
+import { JOB_KIND } from '../job-kinds.ts';
+import { assertImageQuota, insertImage, osNames, type NewImageDisk } from './rows.ts';
 import { assertNameFree } from './modify.ts';
 import { gibOf } from '../snapshots/repo.ts';
 
@@ -107,8 +108,8 @@ export async function createImageFromSnapshots(services: Services, input: Create
   const origin = await originImage(db, snapshots[0]);
   const platform = input.platform ?? origin?.platform ?? 'Others Linux';
   const architecture = input.architecture ?? origin?.architecture ?? 'x86_64';
-  await assertNameFree(db, region.id, input.owner, name);
-  await assertImageQuota(db, region.id, input.owner, services.limits.imageQuota);
+  await assertNameFree(services, region.id, input.owner, name);
+  await assertImageQuota(services, region.id, input.owner, services.limits.imageQuota);
   if (input.dryRun) throw apiError('DryRunOperation');
 
   const imageId = newResourceId('image', region.infix);
@@ -124,7 +125,7 @@ export async function createImageFromSnapshots(services: Services, input: Create
       is_support_cloudinit: origin?.is_support_cloudinit ?? 1,
       source_kind: input.source.kind, source_id: input.source.id,
     }, disks, input.tags, now);
-    await services.jobs.enqueue(trx, { kind: 'CreateImage', region: region.id, accountId: input.owner, resourceId: imageId, payload: { source: input.source } });
+    await services.jobs.enqueue(trx, { kind: JOB_KIND.createImage, region: region.id, accountId: input.owner, resourceId: imageId, payload: { source: input.source } });
   });
   services.wakeWorker();
   return { imageId };

@@ -3,26 +3,28 @@ import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { isShared, requireOwnImage } from './modify.ts';
 import { activeJobKind } from '../../jobs/index.ts';
+import { JOB_KIND } from '../job-kinds.ts';
+import { imagesInUse } from './in-use.ts';
+import type { Services } from '../context.ts';
 
 /**
  * DeleteImage: the image disappears from every listing; its snapshots stay (their Usage no longer says
  * `image`), so their chunks stay referenced until the snapshots are deleted. Disks made from the image keep
  * working, but ReInitDisk on them fails from now on.
  */
-export async function deleteImage(
-  db: Kysely<Database>,
-  input: { region: string; imageId: string; owner: string; force: boolean; dryRun?: boolean; inUse(): Promise<boolean> },
+export async function deleteImage(services: Pick<Services, 'db'>, input: { region: string; imageId: string; owner: string; force: boolean; dryRun?: boolean },
 ): Promise<void> {
-  const image = await requireOwnImage(db, input.region, input.imageId, input.owner);
+  const { db } = services;
+  const image = await requireOwnImage(services, input.region, input.imageId, input.owner);
   switch (await activeJobKind(db, image.id)) {
-    case 'ImportImage': throw apiError('ImageIsImporting');
-    case 'ExportImage': throw apiError('ImageIsExporting');
-    case 'CopyImage': throw apiError('OperationDenied.ImageCopying');
-    case 'CreateImage': throw apiError('InvalidStatus.ImageIsCreating');
+    case JOB_KIND.importImage: throw apiError('ImageIsImporting');
+    case JOB_KIND.exportImage: throw apiError('ImageIsExporting');
+    case JOB_KIND.copyImage: throw apiError('OperationDenied.ImageCopying');
+    case JOB_KIND.createImage: throw apiError('InvalidStatus.ImageIsCreating');
   }
   if (image.is_public) throw apiError('ImageIsPublic');
-  if (await isShared(db, image.id)) throw apiError('ImageUseShared');
-  if (!input.force && (await input.inUse())) throw apiError('ImageUsingByInstance');
+  if (await isShared(services, image.id)) throw apiError('ImageUseShared');
+  if (!input.force && (await imagesInUse(services, image.region, [image.id])).size > 0) throw apiError('ImageUsingByInstance');
   if (input.dryRun) throw apiError('DryRunOperation');
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('images').where('region', '=', image.region).where('id', '=', image.id).execute();

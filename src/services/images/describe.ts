@@ -1,8 +1,10 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { OwnerAlias } from '../../domain/image-rules.ts';
-import { countCacheOf } from '../../store/count-cache.ts';
+import { tagConditions, tagsOf, type TagFilter, type TagList } from '../tags.ts';
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
+import type { Services } from '../context.ts';
+import { noRows } from '../../store/conditions.ts';
 
 export interface ImageFilter {
   region: string;
@@ -20,9 +22,11 @@ export interface ImageFilter {
   isPublic?: boolean;
   ownerId?: string;
   snapshotId?: string;
-  tags?: { key: string; value?: string }[];
+  tags?: TagFilter[];
   createdFrom?: number;
   createdTo?: number;
+  /** A filter no image here can pass (e.g. classic networking): the result is empty. */
+  matchesNothing?: boolean;
   /** Image IDs in use by instances; `usage` filters against it. */
   usage?: 'instance' | 'none';
   inUse?: Set<string>;
@@ -32,7 +36,7 @@ export interface ImageView {
   row: ImageRow;
   alias: OwnerAlias;
   disks: ImageDiskRow[];
-  tags: { key: string; value: string }[];
+  tags: TagList;
   isSelfShared: boolean;
 }
 
@@ -47,6 +51,7 @@ function escapeLike(s: string): string {
 function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
   return db.selectFrom('images as i').where('i.region', '=', f.region).where((eb) => {
     const c = [part(eb)];
+    if (f.matchesNothing) c.push(noRows);
     if (f.ids?.length) c.push(eb('i.id', 'in', f.ids));
     if (f.name) c.push(sql<SqlBool>`lower(i.name) like ${`%${escapeLike(f.name.toLowerCase())}%`} escape '\\'`);
     if (f.family) c.push(eb('i.family', '=', f.family));
@@ -62,14 +67,10 @@ function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
     if (f.snapshotId) {
       c.push(eb('i.id', 'in', eb.selectFrom('image_disks as d').select('d.image_id').where('d.snapshot_id', '=', f.snapshotId)));
     }
-    for (const t of f.tags ?? []) {
-      let sub = eb.selectFrom('tags as t').select('t.resource_id').where('t.tag_key', '=', t.key);
-      if (t.value !== undefined) sub = sub.where('t.tag_value', '=', t.value);
-      c.push(eb('i.id', 'in', sub));
-    }
+    c.push(...tagConditions(eb, 'i.id', f.tags));
     if (f.usage && f.inUse) {
       const used = [...f.inUse];
-      if (f.usage === 'instance') c.push(used.length ? eb('i.id', 'in', used) : eb.val(false));
+      if (f.usage === 'instance') c.push(used.length ? eb('i.id', 'in', used) : noRows);
       else if (used.length) c.push(eb('i.id', 'not in', used));
     }
     return eb.and(c);
@@ -77,17 +78,17 @@ function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
 }
 
 export async function describeImages(
-  db: Kysely<Database>,
+  services: Pick<Services, 'db' | 'counts'>,
   f: ImageFilter,
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
+  const { db } = services;
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
-  const cache = countCacheOf(db);
   const counts = await Promise.all(parts.map(async (part) => {
     const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
     const compiled = query.compile();
     const count = async () => Number((await db.executeQuery(compiled)).rows[0].n);
-    const n = cache ? await cache.get(compiled.sql + JSON.stringify(compiled.parameters), count) : await count();
+    const n = await services.counts.get(compiled.sql + JSON.stringify(compiled.parameters), count);
     return [{ n }];
   }));
   const total = counts.reduce((sum, [{ n }]) => sum + Number(n), 0);
@@ -108,16 +109,17 @@ export async function describeImages(
     const heads = await Promise.all(parts.map((part, i) => (Number(counts[i][0].n) ? ordered(part).limit(page.offset + page.limit).execute() : [])));
     rows = heads.flat().sort(newestFirst).slice(page.offset, page.offset + page.limit);
   }
-  return { total, items: await views(db, rows, f.viewer) };
+  return { total, items: await views(services, rows, f.viewer) };
 }
 
 /** Adds disks, tags and share state to image rows (three queries for the whole page). */
-export async function views(db: Kysely<Database>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
+export async function views(services: Pick<Services, 'db'>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
+  const { db } = services;
   if (rows.length === 0) return [];
   const ids = [...new Set(rows.map((r) => r.id))];
   const [disks, tags, shares] = await Promise.all([
     db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx').execute(),
-    db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', ids).orderBy('tag_key').execute(),
+    tagsOf(services, ids),
     db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids).execute(),
   ]);
   const shared = new Set(shares.map((s) => s.image_id));
@@ -125,22 +127,24 @@ export async function views(db: Kysely<Database>, rows: ImageRow[], viewer: stri
     row,
     alias: ownerAliasFor(row, viewer),
     disks: disks.filter((d) => d.image_id === row.id),
-    tags: tags.filter((t) => t.resource_id === row.id).map((t) => ({ key: t.tag_key, value: t.tag_value })),
+    tags: tags(row.id),
     isSelfShared: row.owner_id === viewer && shared.has(row.id),
   }));
 }
 
 /** The image with this ID in this region if the viewer may see it. */
-export async function findVisibleImage(db: Kysely<Database>, region: string, id: string, viewer: string): Promise<ImageView | undefined> {
+export async function findVisibleImage(services: Pick<Services, 'db'>, region: string, id: string, viewer: string): Promise<ImageView | undefined> {
+  const { db } = services;
   const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.id', '=', id)
     .where((eb) => visibleTo(eb, viewer)).executeTakeFirst();
-  return row ? (await views(db, [row], viewer))[0] : undefined;
+  return row ? (await views(services, [row], viewer))[0] : undefined;
 }
 
 /** The newest Available image of a family visible to the viewer (deprecated ones never qualify). */
-export async function newestOfFamily(db: Kysely<Database>, region: string, family: string, viewer: string): Promise<ImageView | undefined> {
+export async function newestOfFamily(services: Pick<Services, 'db'>, region: string, family: string, viewer: string): Promise<ImageView | undefined> {
+  const { db } = services;
   const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.family', '=', family)
     .where('i.status', '=', 'Available').where((eb) => visibleTo(eb, viewer))
     .orderBy('i.created_at', 'desc').orderBy('i.id', 'desc').limit(1).executeTakeFirst();
-  return row ? (await views(db, [row], viewer))[0] : undefined;
+  return row ? (await views(services, [row], viewer))[0] : undefined;
 }

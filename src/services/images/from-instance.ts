@@ -6,7 +6,7 @@ import { createImageFromSnapshots, type CreateImageInput } from './create-image.
 import { dropSnapshotsIn } from './manifest-holds.ts';
 import { checkImageName } from '../../domain/image-rules.ts';
 import { assertNameFree } from './modify.ts';
-import { assertImageQuota } from './create.ts';
+import { assertImageQuota } from './rows.ts';
 
 export async function createImageFromInstance(services: Services, input: Omit<CreateImageInput, 'disks' | 'source'>, instanceId: string): Promise<{ imageId: string }> {
   const { db } = services;
@@ -20,9 +20,9 @@ export async function createImageFromInstance(services: Services, input: Omit<Cr
   if (disks[0]?.type !== 'system') throw apiError('OperationDenied', 'The instance has no system disk.');
   if (input.name !== undefined) {
     checkImageName(input.name);
-    await assertNameFree(db, region.id, input.owner, input.name);
+    await assertNameFree(services, region.id, input.owner, input.name);
   }
-  await assertImageQuota(db, region.id, input.owner, services.limits.imageQuota);
+  await assertImageQuota(services, region.id, input.owner, services.limits.imageQuota);
   if (input.dryRun) throw apiError('DryRunOperation');
 
   const created: string[] = [];

@@ -2,20 +2,24 @@ import type { Kysely } from 'kysely';
 import type { Database, ImageRow } from '../../store/schema.ts';
 import { ApiError, apiError } from '../../domain/errors.ts';
 import { checkDescription, checkImageFamily, checkImageName } from '../../domain/image-rules.ts';
+import type { Services } from '../context.ts';
 
 /** The caller's own custom image in the region, or InvalidImageId.NotFound (revealing nothing about others' images). */
-export async function requireOwnImage(db: Kysely<Database>, region: string, id: string, owner: string): Promise<ImageRow> {
+export async function requireOwnImage(services: Pick<Services, 'db'>, region: string, id: string, owner: string): Promise<ImageRow> {
+  const { db } = services;
   const row = await db.selectFrom('images').selectAll().where('region', '=', region).where('id', '=', id)
     .where('owner_id', '=', owner).where('category', '=', 'self').executeTakeFirst();
   if (!row) throw apiError('InvalidImageId.NotFound');
   return row;
 }
 
-export async function isShared(db: Kysely<Database>, imageId: string): Promise<boolean> {
+export async function isShared(services: Pick<Services, 'db'>, imageId: string): Promise<boolean> {
+  const { db } = services;
   return !!(await db.selectFrom('image_shares').select('image_id').where('image_id', '=', imageId).limit(1).executeTakeFirst());
 }
 
-export async function assertNameFree(db: Kysely<Database>, region: string, owner: string, name: string, exceptId?: string): Promise<void> {
+export async function assertNameFree(services: Pick<Services, 'db'>, region: string, owner: string, name: string, exceptId?: string): Promise<void> {
+  const { db } = services;
   let q = db.selectFrom('images').select('id').where('region', '=', region).where('owner_id', '=', owner).where('name', '=', name);
   if (exceptId) q = q.where('id', '!=', exceptId);
   if (await q.executeTakeFirst()) throw apiError('InvalidImageName.Duplicated');
@@ -32,16 +36,16 @@ export interface ImageAttributeChange {
   status?: 'Available' | 'Deprecated';
 }
 
-export async function modifyImageAttribute(
-  db: Kysely<Database>,
-  input: { region: string; imageId: string; owner: string; change: ImageAttributeChange; dryRun?: boolean; now: number },
+export async function modifyImageAttribute(services: Pick<Services, 'db' | 'clock'>, input: { region: string; imageId: string; owner: string; change: ImageAttributeChange; dryRun?: boolean },
 ): Promise<void> {
-  const image = await requireOwnImage(db, input.region, input.imageId, input.owner);
+  const { db } = services;
+  const now = services.clock.now();
+  const image = await requireOwnImage(services, input.region, input.imageId, input.owner);
   const c = input.change;
   if (image.status === 'Creating' || image.status === 'Waiting') throw apiError('InvalidStatus.ImageIsCreating');
   if (c.name !== undefined) {
     checkImageName(c.name);
-    await assertNameFree(db, input.region, input.owner, c.name, image.id);
+    await assertNameFree(services, input.region, input.owner, c.name, image.id);
   }
   if (c.description !== undefined) checkDescription(c.description);
   if (c.family !== undefined && c.family !== '') checkImageFamily(c.family);
@@ -50,14 +54,14 @@ export async function modifyImageAttribute(
   if (c.bootMode !== undefined && image.architecture === 'arm64' && c.bootMode !== 'UEFI') throw apiError('InvalidBootMode.NotSupport');
   if (c.status === 'Deprecated') {
     if (image.status !== 'Available' && image.status !== 'Deprecated') throw apiError('ImageStatus.NotAvailable');
-    if (await isShared(db, image.id)) {
+    if (await isShared(services, image.id)) {
       throw new ApiError('ImageUseShared', 'The specified image has been shared to others, please remove shared accounts first.');
     }
   }
   if (c.status === 'Available' && image.status !== 'Deprecated' && image.status !== 'Available') throw apiError('ImageStatus.NotDeprecated');
   if (input.dryRun) throw apiError('DryRunOperation');
 
-  const patch: Partial<ImageRow> = { updated_at: input.now };
+  const patch: Partial<ImageRow> = { updated_at: now };
   if (c.name !== undefined) patch.name = c.name;
   if (c.description !== undefined) patch.description = c.description;
   if (c.family !== undefined) patch.family = c.family;

@@ -3,6 +3,7 @@ import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { accountExists } from '../accounts.ts';
 import { requireOwnImage } from './modify.ts';
+import type { Services } from '../context.ts';
 
 export const MAX_SHARES_PER_IMAGE = 50;
 
@@ -10,11 +11,11 @@ export const MAX_SHARES_PER_IMAGE = 50;
  * Shares or unshares an own custom image with accounts in its region (ModifyImageSharePermission).
  * Unsharing takes effect at once: visibility is computed from the share rows on every request.
  */
-export async function modifySharePermission(
-  db: Kysely<Database>,
-  input: { region: string; imageId: string; owner: string; add: string[]; remove: string[]; isPublic?: boolean; dryRun?: boolean; now: number },
+export async function modifySharePermission(services: Pick<Services, 'db' | 'clock'>, input: { region: string; imageId: string; owner: string; add: string[]; remove: string[]; isPublic?: boolean; dryRun?: boolean },
 ): Promise<void> {
-  const image = await requireOwnImage(db, input.region, input.imageId, input.owner);
+  const { db } = services;
+  const now = services.clock.now();
+  const image = await requireOwnImage(services, input.region, input.imageId, input.owner);
   const add = [...new Set(input.add)];
   const remove = [...new Set(input.remove)];
   if (add.length || input.isPublic) {
@@ -31,10 +32,10 @@ export async function modifySharePermission(
   }
   for (const id of add) {
     if (id === input.owner) throw apiError('InvalidAccount.Forbbiden');
-    if (!/^\d{1,20}$/.test(id) || !(await accountExists(db, id))) throw apiError('InvalidAccount.NotFound', id);
+    if (!/^\d{1,20}$/.test(id) || !(await accountExists(services, id))) throw apiError('InvalidAccount.NotFound', id);
   }
   for (const id of remove) {
-    if (!/^\d{1,20}$/.test(id) || !(await accountExists(db, id))) throw apiError('InvalidAccount.NotFound', id);
+    if (!/^\d{1,20}$/.test(id) || !(await accountExists(services, id))) throw apiError('InvalidAccount.NotFound', id);
   }
   const current = new Set((await db.selectFrom('image_shares').select('account_id').where('image_id', '=', image.id).execute()).map((r) => r.account_id));
   const after = new Set(current);
@@ -45,19 +46,18 @@ export async function modifySharePermission(
 
   await db.transaction().execute(async (trx) => {
     const fresh = add.filter((id) => !current.has(id) && !remove.includes(id));
-    if (fresh.length) await trx.insertInto('image_shares').values(fresh.map((account_id) => ({ image_id: image.id, account_id, created_at: input.now }))).execute();
+    if (fresh.length) await trx.insertInto('image_shares').values(fresh.map((account_id) => ({ image_id: image.id, account_id, created_at: now }))).execute();
     if (remove.length) await trx.deleteFrom('image_shares').where('image_id', '=', image.id).where('account_id', 'in', remove).execute();
     if (input.isPublic !== undefined) {
-      await trx.updateTable('images').set({ is_public: input.isPublic ? 1 : 0, updated_at: input.now }).where('region', '=', image.region).where('id', '=', image.id).execute();
+      await trx.updateTable('images').set({ is_public: input.isPublic ? 1 : 0, updated_at: now }).where('region', '=', image.region).where('id', '=', image.id).execute();
     }
   });
 }
 
-export async function describeSharePermission(
-  db: Kysely<Database>,
-  input: { region: string; imageId: string; owner: string; offset: number; limit: number },
+export async function describeSharePermission(services: Pick<Services, 'db'>, input: { region: string; imageId: string; owner: string; offset: number; limit: number },
 ): Promise<{ total: number; accounts: { accountId: string; sharedAt: number }[]; isPublic: boolean }> {
-  const image = await requireOwnImage(db, input.region, input.imageId, input.owner);
+  const { db } = services;
+  const image = await requireOwnImage(services, input.region, input.imageId, input.owner);
   const [{ n }] = await db.selectFrom('image_shares').select((eb) => eb.fn.countAll<number>().as('n')).where('image_id', '=', image.id).execute();
   const rows = await db.selectFrom('image_shares').select(['account_id', 'created_at']).where('image_id', '=', image.id)
     .orderBy('created_at').orderBy('account_id').offset(input.offset).limit(input.limit).execute();

@@ -1,5 +1,5 @@
 /**
- * The permission rule (design.md): an account sees system images, Marketplace images, its own images and
+ * The permission rule: an account sees system images, Marketplace images, its own images and
  * images shared with it in the same region; it may change only its own.
  */
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';

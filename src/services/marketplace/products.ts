@@ -9,8 +9,7 @@ import type { PriceTier } from '../../domain/catalog/prices.ts';
 import type { Services } from '../context.ts';
 
 /** What Marketplace operations need (the admin CLI builds this without a running server). */
-export type MarketplaceDeps = Pick<Services, 'db' | 'clock' | 'regions'>;
-import { insertImage } from '../images/create.ts';
+import { insertImage } from '../images/rows.ts';
 import { requireOwnImage } from '../images/modify.ts';
 import { billingDb, type PriceModel, type ProductRow } from '../billing/tables.ts';
 
@@ -57,7 +56,7 @@ export function isSoldIn(p: Product, region: string): boolean {
 }
 
 /** Creates the product, or updates it when the same ISV publishes it again. */
-export async function publishProduct(services: MarketplaceDeps, input: ProductInput): Promise<Product> {
+export async function publishProduct(services: Pick<Services, 'db' | 'clock' | 'regions'>, input: ProductInput): Promise<Product> {
   if (!/^[a-z][a-z0-9_-]{1,63}$/.test(input.code)) throw new MarketplaceError(`product code ${JSON.stringify(input.code)}: 2-64 lower-case letters, digits, _ or -, starting with a letter`);
   if (!PRICE_MODELS.includes(input.priceModel)) throw new MarketplaceError(`price model must be one of ${PRICE_MODELS.join(', ')}`);
   if (input.priceModel === 'hourly' && !input.hourlyTiers?.length) throw new MarketplaceError('an hourly product needs an hourly price');
@@ -85,11 +84,11 @@ export async function publishProduct(services: MarketplaceDeps, input: ProductIn
 }
 
 /** A new version of `code`: a Marketplace image in the source image's region, on the same snapshots. */
-export async function publishVersion(services: MarketplaceDeps, input: { isvId: string; code: string; region: string; fromImageId: string; version: string }): Promise<string> {
+export async function publishVersion(services: Pick<Services, 'db' | 'clock' | 'regions'>, input: { isvId: string; code: string; region: string; fromImageId: string; version: string }): Promise<string> {
   const product = await findProduct(services, input.code);
   if (!product || product.isvId !== input.isvId) throw new MarketplaceError(`no product ${input.code} of this ISV`);
   const region = services.regions.require(input.region);
-  const src = await requireOwnImage(services.db, region.id, input.fromImageId, input.isvId).catch(() => {
+  const src = await requireOwnImage(services, region.id, input.fromImageId, input.isvId).catch(() => {
     throw new MarketplaceError(`image ${input.fromImageId} is not an image of this ISV in ${region.id}`);
   });
   if (src.status !== 'Available') throw new MarketplaceError(`image ${src.id} is ${src.status}, not Available`);
@@ -107,18 +106,18 @@ export async function publishVersion(services: MarketplaceDeps, input: { isvId: 
   return id;
 }
 
-export async function findProduct(services: MarketplaceDeps, code: string): Promise<Product | undefined> {
+export async function findProduct(services: Pick<Services, 'db' | 'clock' | 'regions'>, code: string): Promise<Product | undefined> {
   const row = await billingDb(services.db).selectFrom('mp_products').selectAll().where('code', '=', code).executeTakeFirst();
   return row ? productOf(row) : undefined;
 }
 
-export async function requireProduct(services: MarketplaceDeps, code: string): Promise<Product> {
+export async function requireProduct(services: Pick<Services, 'db' | 'clock' | 'regions'>, code: string): Promise<Product> {
   const p = await findProduct(services, code);
   if (!p) throw apiError('InvalidProductCode.NotFound');
   return p;
 }
 
-export async function listProducts(services: MarketplaceDeps, filter: { region?: string; codes?: string[]; isvId?: string } = {}): Promise<Product[]> {
+export async function listProducts(services: Pick<Services, 'db' | 'clock' | 'regions'>, filter: { region?: string; codes?: string[]; isvId?: string } = {}): Promise<Product[]> {
   let q = billingDb(services.db).selectFrom('mp_products').selectAll().orderBy('code');
   if (filter.codes?.length) q = q.where('code', 'in', filter.codes);
   if (filter.isvId) q = q.where('isv_id', '=', filter.isvId);
@@ -126,7 +125,7 @@ export async function listProducts(services: MarketplaceDeps, filter: { region?:
 }
 
 /** Image IDs of each product's versions in `region` (newest first). */
-export async function versionsOf(services: MarketplaceDeps, region: string, codes: string[]): Promise<Map<string, { id: string; version: string }[]>> {
+export async function versionsOf(services: Pick<Services, 'db' | 'clock' | 'regions'>, region: string, codes: string[]): Promise<Map<string, { id: string; version: string }[]>> {
   const out = new Map<string, { id: string; version: string }[]>(codes.map((c) => [c, []]));
   if (!codes.length) return out;
   const rows = await services.db.selectFrom('images').select(['id', 'version', 'product_code']).where('region', '=', region)

@@ -5,7 +5,7 @@
  */
 import { randomBase36 } from '../../domain/ids.ts';
 import { apiError } from '../../domain/errors.ts';
-import type { MarketplaceDeps } from './products.ts';
+import type { Services } from '../context.ts';
 import { billingDb, type SubscriptionRow } from '../billing/tables.ts';
 import { prices } from '../billing/prices.ts';
 import { requireProduct } from './products.ts';
@@ -13,13 +13,13 @@ import { requireProduct } from './products.ts';
 const HOUR = 3_600_000;
 
 /** The subscription in force for `accountId` on `code` at `at`, if any. */
-export async function activeSubscription(services: MarketplaceDeps, accountId: string, code: string, at: number): Promise<SubscriptionRow | undefined> {
+export async function activeSubscription(services: Pick<Services, 'db' | 'clock' | 'regions'>, accountId: string, code: string, at: number): Promise<SubscriptionRow | undefined> {
   return billingDb(services.db).selectFrom('mp_subscriptions').selectAll().where('account_id', '=', accountId).where('product_code', '=', code)
     .where((eb) => eb.or([eb('expires_at', '=', 0), eb('expires_at', '>', at)])).orderBy('expires_at', 'desc').executeTakeFirst();
 }
 
 /** Product codes among `codes` that `accountId` may run now (its own products included). */
-export async function subscribedCodes(services: MarketplaceDeps, accountId: string, codes: string[]): Promise<Set<string>> {
+export async function subscribedCodes(services: Pick<Services, 'db' | 'clock' | 'regions'>, accountId: string, codes: string[]): Promise<Set<string>> {
   const unique = [...new Set(codes.filter(Boolean))];
   if (!unique.length) return new Set();
   const db = billingDb(services.db);
@@ -33,11 +33,11 @@ export async function subscribedCodes(services: MarketplaceDeps, accountId: stri
 }
 
 /** ImageNotSubscribed unless the account may run images of product `code`. */
-export async function assertSubscribed(services: MarketplaceDeps, accountId: string, code: string): Promise<void> {
+export async function assertSubscribed(services: Pick<Services, 'db' | 'clock' | 'regions'>, accountId: string, code: string): Promise<void> {
   if (!(await subscribedCodes(services, accountId, [code])).has(code)) throw apiError('ImageNotSubscribed');
 }
 
-export async function subscribe(services: MarketplaceDeps, input: { accountId: string; code: string; months?: number }): Promise<SubscriptionRow> {
+export async function subscribe(services: Pick<Services, 'db' | 'clock' | 'regions'>, input: { accountId: string; code: string; months?: number }): Promise<SubscriptionRow> {
   const product = await requireProduct(services, input.code);
   const db = billingDb(services.db);
   const now = services.clock.now();

@@ -13,7 +13,7 @@ import { insertSnapshot, storedUniqueBytes } from './repo.ts';
 import { checkSnapshotName } from './lookup.ts';
 import { requireOwnDisk } from '../compute/disks.ts';
 
-/** Manual snapshots kept per disk (alibaba-ecs-api.md §3.5). */
+/** Manual snapshots kept per disk (Alibaba's quota). */
 export const SNAPSHOTS_PER_DISK = 2000;
 
 /** The manifest the disk was cloned from: its image's disk of the same type, or its source snapshot. */
@@ -42,7 +42,7 @@ export async function snapshotDisk(services: Services, disk: DiskRow, opts: Snap
   for (let attempt = 0; attempt < 200; attempt++) {
     const current = await services.db.selectFrom('disks').selectAll().where('id', '=', disk.id).executeTakeFirst();
     if (!current) throw apiError('InvalidDiskId.NotFound');
-    const bytes = await storedUniqueBytes(services.db, current.manifest_id, await originManifestId(services, current));
+    const bytes = await storedUniqueBytes(services, current.manifest_id, await originManifestId(services, current));
     if (bytes === undefined) continue; // swapped and released since the row was read
     const id = newResourceId('snapshot', region.infix);
     const now = services.clock.now();

@@ -2,8 +2,10 @@
 import type { ExpressionBuilder, Expression, SqlBool } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
 import type { Services } from '../context.ts';
-import { afterKey, pageOf, type Page, type Paging } from '../compute/paging.ts';
+import { newestFirstPage, type Page, type Paging } from '../paging.ts';
+import { tagConditions, tagsOf, type TagFilter, type TagList } from '../tags.ts';
 import { snapshotUsage } from './repo.ts';
+import { noRows } from '../../store/conditions.ts';
 
 export type SnapshotUsage = 'image' | 'disk' | 'image_disk' | 'none';
 
@@ -21,13 +23,13 @@ export interface SnapshotFilter {
   encrypted?: boolean;
   createdFrom?: number;
   createdTo?: number;
-  tags?: { key: string; value?: string }[];
+  tags?: TagFilter[];
 }
 
 export interface SnapshotView {
   row: SnapshotRow;
   usage: string;
-  tags: { key: string; value: string }[];
+  tags: TagList;
 }
 
 type EB = ExpressionBuilder<Database, 'snapshots'>;
@@ -46,7 +48,7 @@ function usageCondition(eb: EB, usage: SnapshotUsage): Expression<SqlBool> {
 function filtered(services: Services, f: SnapshotFilter) {
   return services.db.selectFrom('snapshots').where('region', '=', f.region).where('owner_id', '=', f.owner).where((eb) => {
     const c: Expression<SqlBool>[] = [];
-    if (f.ids) c.push(f.ids.length ? eb('id', 'in', f.ids) : eb.val(false));
+    if (f.ids) c.push(f.ids.length ? eb('id', 'in', f.ids) : noRows);
     if (f.diskId) c.push(eb('source_disk_id', '=', f.diskId));
     if (f.instanceId) c.push(eb('source_disk_id', 'in', eb.selectFrom('disks').select('disks.id').where('disks.instance_id', '=', f.instanceId)));
     if (f.name) c.push(eb('name', '=', f.name));
@@ -54,36 +56,17 @@ function filtered(services: Services, f: SnapshotFilter) {
     if (f.snapshotType) c.push(eb('snapshot_type', '=', f.snapshotType));
     if (f.sourceDiskType) c.push(eb('source_disk_type', '=', f.sourceDiskType as SnapshotRow['source_disk_type']));
     if (f.usage) c.push(usageCondition(eb, f.usage));
-    if (f.encrypted === true) c.push(eb.val(false)); // no snapshot here is encrypted
+    if (f.encrypted === true) c.push(noRows); // no snapshot here is encrypted
     if (f.createdFrom !== undefined) c.push(eb('created_at', '>=', f.createdFrom));
     if (f.createdTo !== undefined) c.push(eb('created_at', '<=', f.createdTo));
-    for (const t of f.tags ?? []) {
-      let sub = eb.selectFrom('tags as t').select('t.resource_id').where('t.resource_type', '=', 'snapshot').where('t.tag_key', '=', t.key);
-      if (t.value !== undefined) sub = sub.where('t.tag_value', '=', t.value);
-      c.push(eb('id', 'in', sub));
-    }
+    c.push(...tagConditions(eb, 'id', f.tags, 'snapshot'));
     return eb.and(c);
   });
 }
 
 export async function describeSnapshots(services: Services, f: SnapshotFilter, p: Paging): Promise<Page<SnapshotView>> {
-  const [{ n }] = await filtered(services, f).select((eb) => eb.fn.countAll<number>().as('n')).execute();
-  let q = filtered(services, f).selectAll();
-  const after = afterKey(p);
-  if (after) q = q.where(after);
-  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(p.offset).limit(p.limit + 1).execute();
-  const page = pageOf(rows, p, Number(n));
+  const page = await newestFirstPage(() => filtered(services, f), p);
   const ids = page.items.map((r) => r.id);
-  const [usage, tags] = await Promise.all([
-    snapshotUsage(services.db, ids),
-    ids.length ? services.db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', ids).orderBy('tag_key').execute() : [],
-  ]);
-  return {
-    ...page,
-    items: page.items.map((row) => ({
-      row,
-      usage: usage.get(row.id) ?? 'none',
-      tags: tags.filter((t) => t.resource_id === row.id).map((t) => ({ key: t.tag_key, value: t.tag_value })),
-    })),
-  };
+  const [usage, tags] = await Promise.all([snapshotUsage(services, ids), tagsOf(services, ids)]);
+  return { ...page, items: page.items.map((row) => ({ row, usage: usage.get(row.id) ?? 'none', tags: tags(row.id) })) };
 }

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
 import { CHUNK_SIZE, chunkLength, type Manifest } from '../../blobs/types.ts';
+import type { Services } from '../context.ts';
 
 /** Distinct bytes of `entries` (chunk index, ref) whose refs are not in `baseRefs`. */
 function distinctBytesBeyond(virtualSize: number, entries: Iterable<[number, string]>, baseRefs: Iterable<string>): number {
@@ -40,7 +41,8 @@ async function storedEntries(db: Kysely<Database>, manifestId: string): Promise<
 }
 
 /** uniqueBytes for committed manifests, by ID; undefined when `manifestId` is gone. */
-export async function storedUniqueBytes(db: Kysely<Database>, manifestId: string, baseManifestId?: string): Promise<number | undefined> {
+export async function storedUniqueBytes(services: Pick<Services, 'db'>, manifestId: string, baseManifestId?: string): Promise<number | undefined> {
+  const { db } = services;
   const m = await storedEntries(db, manifestId);
   if (!m) return undefined;
   const base = baseManifestId ? await storedEntries(db, baseManifestId) : undefined;
@@ -64,7 +66,8 @@ export async function insertSnapshot(db: Kysely<Database>, s: NewSnapshot, now: 
 }
 
 /** `image`, `disk`, `image_disk` or `none`: what the snapshot is used by (blocks deletion when `image`). */
-export async function snapshotUsage(db: Kysely<Database>, ids: string[]): Promise<Map<string, string>> {
+export async function snapshotUsage(services: Pick<Services, 'db'>, ids: string[]): Promise<Map<string, string>> {
+  const { db } = services;
   const out = new Map<string, string>(ids.map((id) => [id, 'none']));
   if (ids.length === 0) return out;
   const [images, disks] = await Promise.all([

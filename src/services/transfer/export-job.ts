@@ -11,7 +11,6 @@ import { exportImage, writeExportFile } from '../../formats/writers/index.ts';
 import type { JobContext } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
-import { objectStoreFor, tempDir } from '../buckets/store.ts';
 import { removeTempFiles } from './temp-files.ts';
 import { ProgressReporter } from './progress.ts';
 import type { ExportPayload } from './kinds.ts';
@@ -44,12 +43,12 @@ function dataChunks(disk: VirtualDisk): number {
 async function runExport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {
   const { bucket, format, objects } = ctx.payload as unknown as ExportPayload;
   const done = new Set((ctx.state.done as number[] | undefined) ?? []);
-  const store = objectStoreFor(services);
+  const store = services.objects;
   const chunks = services.dataPlane.store(job.region);
 
   // What an attempt that crashed mid-object left in the temp folder (the folder backend's partial files).
   const tempPrefix = `export-${job.id}-`;
-  await removeTempFiles(tempDir(services), { prefix: tempPrefix });
+  await removeTempFiles(services.dirs.temp, { prefix: tempPrefix });
 
   const disks = new Map<number, VirtualDisk>();
   for (const o of objects) {

@@ -11,7 +11,8 @@ import { exportExtension } from '../../formats/writers/index.ts';
 import type { Services } from '../context.ts';
 import { findVisibleImage } from '../images/describe.ts';
 import { requireTransferBucket } from '../buckets/repo.ts';
-import { EXPORT_KIND, type ExportPayload } from './kinds.ts';
+import type { ExportPayload } from './kinds.ts';
+import { JOB_KIND } from '../job-kinds.ts';
 import { activeJobKind } from '../../jobs/index.ts';
 
 const FORMATS: Record<string, ExportFormat> = { raw: 'raw', qcow2: 'qcow2', vhd: 'vhd', vmdk: 'vmdk' };
@@ -45,7 +46,7 @@ export async function startExport(services: Services, input: ExportInput): Promi
   const prefix = input.prefix ?? '';
   if (prefix !== '' && !/^[A-Za-z0-9]{1,30}$/.test(prefix)) throw apiError('InvalidOSSPrefix.Malformed');
   const format = parseExportFormat(input.format);
-  const view = await findVisibleImage(services.db, region.id, input.imageId, input.owner);
+  const view = await findVisibleImage(services, region.id, input.imageId, input.owner);
   if (!view) throw apiError('InvalidImageId.NotFound');
   const image = view.row;
   if (view.alias !== 'self') throw apiError('InvalidImageCategory.NotSupported');
@@ -54,8 +55,8 @@ export async function startExport(services: Services, input: ExportInput): Promi
   if (image.status !== 'Available') throw apiError('IncorrectImageStatus');
   const data = view.disks.filter((d) => d.type === 'data');
   if (data.length > MAX_DATA_DISKS || data.some((d) => d.size_gib > MAX_DATA_DISK_GIB)) throw apiError('InvalidImage.DiskAmountOrSize');
-  await requireTransferBucket(services.db, input.bucket, input.owner, region.id);
-  if (await activeJobKind(services.db, image.id, [EXPORT_KIND])) throw apiError('ImageIsExporting');
+  await requireTransferBucket(services, input.bucket, input.owner, region.id);
+  if (await activeJobKind(services.db, image.id, [JOB_KIND.exportImage])) throw apiError('ImageIsExporting');
   if (input.dryRun) throw apiError('DryRunOperation');
 
   const taskId = newResourceId('task', region.infix);
@@ -69,7 +70,7 @@ export async function startExport(services: Services, input: ExportInput): Promi
       key: exportObjectKey(prefix, image.id, taskId, d.type === 'data' ? ++dataNumber : 0, format),
     })),
   };
-  await services.jobs.enqueue(services.db, { id: taskId, kind: EXPORT_KIND, region: region.id, accountId: input.owner, resourceId: image.id, payload });
+  await services.jobs.enqueue(services.db, { id: taskId, kind: JOB_KIND.exportImage, region: region.id, accountId: input.owner, resourceId: image.id, payload });
   services.wakeWorker();
   return { TaskId: taskId, RegionId: region.id };
 }

@@ -21,9 +21,9 @@ import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
-import { objectStoreFor } from '../buckets/store.ts';
 import { ProgressReporter } from './progress.ts';
-import { MAX_DISK_GIB, type ImportDiskPlan, type ImportPayload, type ImportedDisk } from './kinds.ts';
+import { MAX_DISK_GIB } from '../../domain/image-rules.ts';
+import { type ImportDiskPlan, type ImportPayload, type ImportedDisk } from './kinds.ts';
 
 const GiB = 1024 ** 3;
 
@@ -39,7 +39,7 @@ export function importJobKind(services: Services): JobKind {
 async function openDisk(services: Services, d: ImportDiskPlan, signal: AbortSignal): Promise<ClosableByteSource> {
   try {
     if (d.upload) return await openFileSource(d.upload);
-    return await objectStoreFor(services).openSource(d.bucket, d.key, { signal });
+    return await services.objects.openSource(d.bucket, d.key, { signal });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ENOENT') throw apiError('ImportImageFailed', 'the uploaded file is no longer on the server; upload it again');

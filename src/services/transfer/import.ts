@@ -5,13 +5,14 @@
  */
 import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
-import { ARCHITECTURES, BOOT_MODES, checkDescription, checkImageName, checkTags } from '../../domain/image-rules.ts';
+import { ARCHITECTURES, BOOT_MODES, MAX_DISK_GIB, checkDescription, checkImageName, checkTags } from '../../domain/image-rules.ts';
 import type { ImportFormat } from '../../formats/types.ts';
 import type { Services } from '../context.ts';
-import { assertImageQuota, insertImage, osNames, type NewImageDisk } from '../images/create.ts';
+import { assertImageQuota, insertImage, osNames, type NewImageDisk } from '../images/rows.ts';
 import { assertNameFree } from '../images/modify.ts';
 import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
-import { IMPORT_KIND, MAX_DISK_GIB, type ImportDiskPlan, type ImportPayload } from './kinds.ts';
+import { JOB_KIND } from '../job-kinds.ts';
+import { type ImportDiskPlan, type ImportPayload } from './kinds.ts';
 
 export const PLATFORMS = [
   'Aliyun', 'Anolis', 'CentOS', 'Ubuntu', 'CoreOS', 'SUSE', 'Debian', 'OpenSUSE', 'FreeBSD', 'RedHat', 'Kylin', 'UOS', 'Fedora',
@@ -39,12 +40,12 @@ export interface ImportInput {
   name?: string;
   description?: string;
   platform?: string;
-  osType?: string;
+  osType?: 'linux' | 'windows';
   architecture?: string;
   bootMode?: string;
   licenseType?: string;
-  imdsSupport?: string;
-  nvmeSupport?: string;
+  imdsSupport?: 'v1' | 'v2';
+  nvmeSupport?: 'supported' | 'unsupported';
   tags?: { Key?: string; Value?: string }[];
   disks: ImportDiskInput[];
   dryRun?: boolean;
@@ -61,7 +62,6 @@ export function parseImportFormat(wire: string | undefined): ImportFormat | unde
 
 function osFields(input: ImportInput) {
   if (input.platform !== undefined && !(PLATFORMS as readonly string[]).includes(input.platform)) throw apiError('InvalidPlatform.Malformed');
-  if (input.osType !== undefined && input.osType !== 'linux' && input.osType !== 'windows') throw apiError('InvalidOSType.Malformed');
   const osType = input.osType ?? (input.platform?.includes('Windows') ? 'windows' : 'linux');
   const platform = input.platform ?? (osType === 'windows' ? 'Other Windows' : 'Others Linux');
   if ((osType === 'windows') !== platform.includes('Windows')) throw apiError('InvalidPlatform.Malformed');
@@ -86,7 +86,7 @@ async function planDisk(services: Services, input: ImportInput, d: ImportDiskInp
   if (d.upload) return { bucket: '', key: '', upload: d.upload, format, sizeGib: d.diskImageSize };
   if (!d.bucket) throw apiError('MissingParameter', `DiskDeviceMapping.${n}.OSSBucket`);
   if (!d.object) throw apiError('MissingParameter', `DiskDeviceMapping.${n}.OSSObject`);
-  await requireTransferBucket(services.db, d.bucket, input.owner, input.region);
+  await requireTransferBucket(services, d.bucket, input.owner, input.region);
   await requireImportObject(services, d.bucket, d.object);
   return { bucket: d.bucket, key: d.object, format, sizeGib: d.diskImageSize };
 }
@@ -98,11 +98,10 @@ export async function startImport(services: Services, input: ImportInput): Promi
   if (input.description !== undefined && input.description !== '') checkDescription(input.description);
   const tags = checkTags(input.tags ?? []);
   const os = osFields(input);
-  if (input.imdsSupport !== undefined && input.imdsSupport !== 'v1' && input.imdsSupport !== 'v2') throw apiError('InvalidParameter.FeaturesImdsSupport');
   const plans: ImportDiskPlan[] = [];
   for (const [i, d] of input.disks.entries()) plans.push(await planDisk(services, input, d, i + 1));
-  if (input.name !== undefined) await assertNameFree(services.db, region.id, input.owner, input.name);
-  await assertImageQuota(services.db, region.id, input.owner, services.limits.imageQuota);
+  if (input.name !== undefined) await assertNameFree(services, region.id, input.owner, input.name);
+  await assertImageQuota(services, region.id, input.owner, services.limits.imageQuota);
   if (input.dryRun) throw apiError('DRYRUN.SUCCESS');
 
   const imageId = newResourceId('image', region.infix);
@@ -131,7 +130,7 @@ export async function startImport(services: Services, input: ImportInput): Promi
       nvme_support: input.nvmeSupport ?? 'unsupported',
       ...os,
     }, disks, tags, now);
-    await services.jobs.enqueue(trx, { id: taskId, kind: IMPORT_KIND, region: region.id, accountId: input.owner, resourceId: imageId, payload });
+    await services.jobs.enqueue(trx, { id: taskId, kind: JOB_KIND.importImage, region: region.id, accountId: input.owner, resourceId: imageId, payload });
   });
   services.wakeWorker();
   return { ImageId: imageId, TaskId: taskId, RegionId: region.id };

@@ -1,12 +1,6 @@
-/** Job kinds of the transfer service (they are also the API's TaskAction values) and their payloads. */
+/** Payloads and checkpoints of the transfer jobs (ImportImage, ExportImage). */
 import type { ExportFormat, ImportFormat } from '../../formats/types.ts';
 
-export const IMPORT_KIND = 'ImportImage';
-export const EXPORT_KIND = 'ExportImage';
-/** Largest disk an import accepts (DiskImageSize), in GiB. */
-export const MAX_DISK_GIB = 2048;
-/** Tasks CancelTask accepts. */
-export const CANCELLABLE_KINDS: readonly string[] = [IMPORT_KIND, EXPORT_KIND];
 
 /** One disk to import: an object in a bucket, or a file uploaded to the service (direct import). */
 export interface ImportDiskPlan {

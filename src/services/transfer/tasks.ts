@@ -3,16 +3,18 @@
  * CancelTask for imports and exports. A cancelled import leaves its image UnAvailable (import-job.ts).
  */
 import { apiError } from '../../domain/errors.ts';
-import { parseJson, statesForTaskStatus, type JobRow } from '../../jobs/index.ts';
+import { parseJson, type JobRow, type JobState } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
-import { CANCELLABLE_KINDS, EXPORT_KIND, IMPORT_KIND, type ExportPayload, type ImportPayload } from './kinds.ts';
+import type { ExportPayload, ImportPayload } from './kinds.ts';
+import { CANCELLABLE_KINDS, JOB_KIND } from '../job-kinds.ts';
 
 export interface TaskFilter {
   region: string;
   owner: string;
   ids?: string[];
   action?: string;
-  status?: string;
+  /** Undefined: any state; empty: none. */
+  states?: JobState[];
   createdFrom?: number;
   createdTo?: number;
   resourceIds?: string[];
@@ -20,18 +22,14 @@ export interface TaskFilter {
   limit: number;
 }
 
-/** Matches nothing: a status no job state maps to. */
-const NO_STATE = ['\u0000none'];
-
 export async function describeTasks(services: Services, f: TaskFilter): Promise<{ rows: JobRow[]; total: number }> {
   services.regions.require(f.region);
-  const states = f.status === undefined ? undefined : statesForTaskStatus(f.status);
   return services.jobs.list({
     accountId: f.owner,
     region: f.region,
     ids: f.ids,
     kinds: f.action ? [f.action] : undefined,
-    states: states && states.length === 0 ? NO_STATE : states,
+    states: f.states,
     resourceIds: f.resourceIds,
     createdFrom: f.createdFrom,
     createdTo: f.createdTo,
@@ -73,14 +71,14 @@ export function taskItems(job: JobRow): TaskItem[] {
     const status = statusOf(finished);
     return { status, errorCode: status === 'Failed' ? job.error_code : '', errorMessage: status === 'Failed' ? job.error_message : '', related };
   };
-  if (job.kind === IMPORT_KIND) {
+  if (job.kind === JOB_KIND.importImage) {
     const done = (state.disks ?? {}) as Record<string, unknown>;
     return ((payload as unknown as ImportPayload).disks ?? []).map((d, i) => item(done[i] !== undefined, [
       { Name: 'ImageId', Value: job.resource_id },
       ...(d.bucket ? [{ Name: 'OSSBucket', Value: d.bucket }, { Name: 'OSSObject', Value: d.key }] : []),
     ]));
   }
-  if (job.kind === EXPORT_KIND) {
+  if (job.kind === JOB_KIND.exportImage) {
     const p = payload as unknown as ExportPayload;
     const done = new Set((state.done as number[] | undefined) ?? []);
     return (p.objects ?? []).map((o) => item(done.has(o.idx), [{ Name: 'OSSBucket', Value: p.bucket }, { Name: 'OSSObject', Value: o.key }]));

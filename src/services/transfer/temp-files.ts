@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Services } from '../context.ts';
 
 /** Removes files in `dir` last modified before `olderThan` and/or whose names start with `prefix`. */
 export async function removeTempFiles(dir: string, which: { olderThan?: number; prefix?: string }): Promise<number> {
@@ -14,4 +15,12 @@ export async function removeTempFiles(dir: string, which: { olderThan?: number; 
     }
   }
   return removed;
+}
+
+/** Temp files untouched for this long were left by a process that died mid-transfer. */
+const STALE_TEMP_MS = 3600_000;
+
+/** Removes what transfers that crashed left in the temp folder; the app runs it once at start. */
+export function removeStaleTempFiles(services: Pick<Services, 'dirs' | 'clock'>): Promise<number> {
+  return removeTempFiles(services.dirs.temp, { olderThan: services.clock.now() - STALE_TEMP_MS });
 }

@@ -12,7 +12,6 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { apiError, isApiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
-import { tempDir } from '../buckets/store.ts';
 import { startImport, type ImportInput, type StartedImport } from './import.ts';
 
 export interface DirectImportInput extends Omit<ImportInput, 'disks' | 'dryRun' | 'tags'> {
@@ -29,7 +28,7 @@ export async function directImport(services: Services, body: Readable, input: Di
     if (!(isApiError(e) && e.code === 'DRYRUN.SUCCESS')) throw e;
   });
 
-  const tmp = tempDir(services);
+  const tmp = services.dirs.temp;
   await fs.mkdir(tmp, { recursive: true });
   const spool = path.join(tmp, `upload-${crypto.randomBytes(8).toString('hex')}`);
   const hash = crypto.createHash('sha256');
@@ -46,7 +45,7 @@ export async function directImport(services: Services, body: Readable, input: Di
     if (size === 0) throw apiError('InvalidUpload.Empty');
     const fh = await fs.open(spool, 'r');
     await fh.sync().finally(() => fh.close());
-    const uploads = path.join(services.dataDir, 'uploads');
+    const uploads = services.dirs.uploads;
     await fs.mkdir(uploads, { recursive: true });
     const file = path.join(uploads, path.basename(spool));
     await fs.rename(spool, file);

@@ -150,7 +150,7 @@ test('golden bill: Windows 8 vCPU for 10 h, Marketplace 4 vCPU for 5 h, snapshot
     [mp] = await launchInstances(s, input(alice.accountId, mpImage, 'ecs.g7.xlarge'));
   });
   await at(V + 5 * HOUR, () => deleteInstance(s, mp, alice.accountId, { force: true }));
-  await at(V + 6 * HOUR, () => deleteImage(s.db, { region: 'cn-hangzhou', imageId: bobImage, owner: bob.accountId, force: false, inUse: async () => false }));
+  await at(V + 6 * HOUR, () => deleteImage(s, { region: 'cn-hangzhou', imageId: bobImage, owner: bob.accountId, force: false }));
   await at(V + 10 * HOUR, () => deleteInstance(s, win, alice.accountId, { force: true }));
   await at(V + 20 * HOUR + 1234);
 

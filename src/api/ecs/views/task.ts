@@ -1,6 +1,6 @@
 import type { JobRow } from '../../../store/schema.ts';
-import { supportsCancel, taskStatusOf } from '../../../jobs/index.ts';
-import { CANCELLABLE_KINDS } from '../../../services/transfer/kinds.ts';
+import { supportsCancel, taskStatusOf } from './task-status.ts';
+import { CANCELLABLE_KINDS } from '../../../services/job-kinds.ts';
 import type { TaskItem } from '../../../services/transfer/tasks.ts';
 import { isoMinutes } from './time.ts';
 

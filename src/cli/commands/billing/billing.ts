@@ -4,7 +4,7 @@ import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { openConfiguredStore } from '../../../app.ts';
+import { openAdmin } from '../../../app.ts';
 import { currentBill, currentRevenue, type Bill } from '../../../services/billing/bill.ts';
 import { formatMicro } from '../../../services/billing/money.ts';
 import { ApiError } from '../../../domain/errors.ts';
@@ -44,15 +44,15 @@ async function fetchReport<T>(name: string, path: string, flags: Flags, io: CliI
     return EXIT.usage;
   }
   if (typeof flags.account === 'string') {
-    const store = await openConfiguredStore(loadConfig(flags, io.env));
+    const admin = await openAdmin(loadConfig(flags, io.env));
     try {
-      return show(await direct({ db: store.db, clock: { now: () => Date.now() } }, flags.account, month));
+      return show(await direct(admin, flags.account, month));
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       io.err(`${name}: ${e.code}: ${e.message}`);
       return EXIT.usage;
     } finally {
-      await store.close();
+      await admin.close();
     }
   }
   return withClient(name, flags, io, async (cfg) => {

@@ -4,7 +4,7 @@ import { EXIT } from '../../command.ts';
 import { callAction } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { loadRegionTable, openConfiguredStore } from '../../../app.ts';
+import { openAdmin } from '../../../app.ts';
 import { parseMicro, type PriceTier } from '../../../domain/catalog/prices.ts';
 import { CatalogError } from '../../../domain/catalog/types.ts';
 import { MarketplaceError, PRICE_MODELS, publishProduct, publishVersion } from '../../../services/marketplace/products.ts';
@@ -75,9 +75,8 @@ export const marketplacePublish: Command = {
       return v;
     };
     const config = loadConfig(flags, io.env);
-    const store = await openConfiguredStore(config);
+    const deps = await openAdmin(config);
     try {
-      const deps = { db: store.db, clock: { now: () => Date.now() }, regions: loadRegionTable(config) };
       const model = need('model') as PriceModel;
       if (!PRICE_MODELS.includes(model)) throw new MarketplaceError(`--model must be one of ${PRICE_MODELS.join(', ')}`);
       const product = await publishProduct(deps, {
@@ -104,7 +103,7 @@ export const marketplacePublish: Command = {
       }
       throw e;
     } finally {
-      await store.close();
+      await deps.close();
     }
   },
 };

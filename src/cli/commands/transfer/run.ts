@@ -1,18 +1,10 @@
 /** What the transfer commands share: argument checks, API errors as exit codes, and waiting for tasks. */
 import { ApiCallError, callAction, type ClientConfig } from '../../api.ts';
 import type { CliIo } from '../../command.ts';
-import { UsageError } from '../../errors.ts';
 import { ProgressBar, terminalWriter } from './progress.ts';
 
-type Flags = Record<string, string | true>;
-
 export { UsageError, exitCodeOf, withClient } from '../../errors.ts';
-
-export function flag(flags: Flags, name: string): string | undefined {
-  const v = flags[name];
-  if (v === true) throw new UsageError(`--${name} needs a value`);
-  return v;
-}
+export { str as flag } from '../../flags.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,8 +8,8 @@ export default defineAction({
   name: 'CreateInstance',
   schema: launchSchema,
   async run({ services, accountId }, params) {
-    const key = { accountId, action: 'CreateInstance', token: params.ClientToken, params, now: services.clock.now() };
-    return withClientToken(services.db, key, async () => {
+    const key = { accountId, action: 'CreateInstance', token: params.ClientToken, params };
+    return withClientToken(services, key, async () => {
       const [id] = await launchInstances(services, launchInput(params, accountId, 1, 'Stopped'));
       return { InstanceId: id };
     });

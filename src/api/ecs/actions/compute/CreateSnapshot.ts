@@ -17,8 +17,8 @@ export default defineAction({
     DryRun: p.bool(),
   },
   async run({ services, accountId }, params) {
-    const key = { accountId, action: 'CreateSnapshot', token: params.ClientToken, params, now: services.clock.now() };
-    return withClientToken(services.db, key, async () => {
+    const key = { accountId, action: 'CreateSnapshot', token: params.ClientToken, params };
+    return withClientToken(services, key, async () => {
       const id = await createSnapshot(services, {
         accountId, diskId: params.DiskId, name: params.SnapshotName, description: params.Description,
         retentionDays: params.RetentionDays, tags: checkTags(params.Tag), dryRun: params.DryRun,

@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, tagFilters } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { describeDisks } from '../../../../services/compute/describe.ts';
 import { DISK_CATEGORIES } from '../../../../services/compute/disk-rules.ts';
-import { paging } from '../../../../services/compute/paging.ts';
+import { paging } from '../../../../services/paging.ts';
 import { diskToWire } from '../../views/disk.ts';
-import { jsonIds, listParams, pageRequest, pageResponse, tagFilters } from './params.ts';
+import { jsonIds, listParams, pageRequest, pageResponse } from './params.ts';
 
 export default defineAction({
   name: 'DescribeDisks',

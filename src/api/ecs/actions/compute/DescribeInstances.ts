@@ -1,10 +1,10 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, tagFilters } from '../../params.ts';
 import { describeInstances } from '../../../../services/compute/describe.ts';
-import { paging } from '../../../../services/compute/paging.ts';
+import { paging } from '../../../../services/paging.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { instanceToWire } from '../../views/instance.ts';
-import { jsonIds, listParams, pageRequest, pageResponse, tagFilters } from './params.ts';
+import { jsonIds, listParams, pageRequest, pageResponse } from './params.ts';
 
 export default defineAction({
   name: 'DescribeInstances',

@@ -1,20 +1,14 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { creationTimeFilter, p, tagFilters } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { describeSnapshots, type SnapshotFilter } from '../../../../services/snapshots/describe.ts';
-import { paging } from '../../../../services/compute/paging.ts';
-import { parseApiTime } from '../../views/time.ts';
+import { paging } from '../../../../services/paging.ts';
 import { snapshotToWire } from '../../views/snapshot.ts';
-import { jsonIds, listParams, pageRequest, pageResponse, tagFilters } from './params.ts';
+import { jsonIds, listParams, pageRequest, pageResponse } from './params.ts';
 
 function applyFilters(filter: SnapshotFilter, filters: { Key?: string; Value?: string }[]): void {
   for (const { Key, Value } of filters) {
-    if (!Key) continue;
-    if (Key !== 'CreationStartTime' && Key !== 'CreationEndTime') throw apiError('InvalidFilterKey.NotFound');
-    const t = Value === undefined ? undefined : parseApiTime(Value);
-    if (t === undefined) throw apiError('InvalidFilterValue');
-    if (Key === 'CreationStartTime') filter.createdFrom = t;
-    else filter.createdTo = t;
+    if (Key && !creationTimeFilter(filter, Key, Value)) throw apiError('InvalidFilterKey.NotFound');
   }
 }
 

@@ -14,8 +14,8 @@ export default defineAction({
     DryRun: p.bool(),
   },
   async run({ services, accountId }, params) {
-    const key = { accountId, action: 'ReplaceSystemDisk', token: params.ClientToken, params, now: services.clock.now() };
-    return withClientToken(services.db, key, async () => {
+    const key = { accountId, action: 'ReplaceSystemDisk', token: params.ClientToken, params };
+    return withClientToken(services, key, async () => {
       const diskId = await replaceSystemDisk(services, {
         accountId, instanceId: params.InstanceId, imageId: params.ImageId, size: params.SystemDisk.Size, dryRun: params.DryRun,
       });

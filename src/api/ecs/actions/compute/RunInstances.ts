@@ -8,8 +8,8 @@ export default defineAction({
   name: 'RunInstances',
   schema: { ...launchSchema, Amount: p.int({ min: 1, max: 100 }), MinAmount: p.int({ min: 1, max: 100 }) },
   async run({ services, accountId }, params) {
-    const key = { accountId, action: 'RunInstances', token: params.ClientToken, params, now: services.clock.now() };
-    return withClientToken(services.db, key, async () => {
+    const key = { accountId, action: 'RunInstances', token: params.ClientToken, params };
+    return withClientToken(services, key, async () => {
       const ids = await launchInstances(services, launchInput(params, accountId, params.Amount ?? 1, 'Running'));
       return { InstanceIdSets: { InstanceIdSet: ids } };
     });

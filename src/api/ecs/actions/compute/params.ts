@@ -1,8 +1,8 @@
 /** Parameters shared by the compute actions: JSON-array ID lists, token paging, tag filters and disk fields. */
 import { apiError, type ErrorCode } from '../../../../domain/errors.ts';
-import { p, pageParams } from '../../params.ts';
+import { p, pageParams, tagFilterParams } from '../../params.ts';
 import { DISK_CATEGORIES, PERFORMANCE_LEVELS } from '../../../../services/compute/disk-rules.ts';
-import type { PageRequest } from '../../../../services/compute/paging.ts';
+import type { PageRequest } from '../../../../services/paging.ts';
 
 /** `["i-1","i-2"]` (≤ 100 IDs), as InstanceIds, DiskIds and SnapshotIds are sent. */
 export function jsonIds(raw: string | undefined, code: ErrorCode): string[] | undefined {
@@ -21,19 +21,12 @@ export const listParams = {
   NextToken: p.str({ maxLength: 512 }),
   MaxResults: p.int({ min: 1, max: 500 }),
   ...pageParams,
-  Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }),
+  ...tagFilterParams,
   DryRun: p.bool(),
 } as const;
 
 export function pageRequest(params: { NextToken?: string; MaxResults?: number; PageNumber?: number; PageSize?: number }): PageRequest {
   return { nextToken: params.NextToken, maxResults: params.MaxResults, pageNumber: params.PageNumber, pageSize: params.PageSize };
-}
-
-/** Tag.N filters: ≤ 20, a value needs a key. */
-export function tagFilters(tags: { Key?: string; Value?: string }[]): { key: string; value?: string }[] {
-  if (tags.length > 20) throw apiError('InvalidTagCount');
-  if (tags.some((t) => !t.Key && t.Value !== undefined)) throw apiError('InvalidTag.Mismatch');
-  return tags.filter((t) => t.Key).map((t) => ({ key: t.Key!, value: t.Value }));
 }
 
 export function pageResponse(page: { total: number; nextToken: string; pageNumber: number; pageSize: number }) {

@@ -21,7 +21,7 @@ export default defineAction({
     ...tagParams,
   },
   async run({ services, accountId }, params) {
-    const { imageId } = await withClientToken(services.db, { accountId, action: 'CopyImage', token: params.ClientToken, params, now: services.clock.now() }, () =>
+    const { imageId } = await withClientToken(services, { accountId, action: 'CopyImage', token: params.ClientToken, params }, () =>
       copyImage(services, {
         sourceRegion: params.RegionId, imageId: params.ImageId, caller: accountId, destinationRegion: params.DestinationRegionId,
         name: params.DestinationImageName, description: params.DestinationDescription, encrypted: params.Encrypted,

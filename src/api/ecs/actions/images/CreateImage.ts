@@ -58,7 +58,7 @@ export default defineAction({
       }
       throw new ApiError('MissingParameter', 'The input parameter SnapshotId or InstanceId or DiskDeviceMapping that is mandatory for processing this request is not supplied.');
     };
-    const { imageId } = await withClientToken(services.db, { accountId, action: 'CreateImage', token: params.ClientToken, params: { ...params, RegionId: region.id }, now: services.clock.now() }, async () => create())
+    const { imageId } = await withClientToken(services, { accountId, action: 'CreateImage', token: params.ClientToken, params: { ...params, RegionId: region.id } }, async () => create())
       .catch((e) => { throw e instanceof ApiError && e.code === 'IdempotentParameterMismatch' ? apiError('IdempotenceParamNotMatch') : e; });
     return { ImageId: imageId };
   },

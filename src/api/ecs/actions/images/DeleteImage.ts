@@ -12,13 +12,12 @@ export default defineAction({
   },
   async run({ services, accountId }, params) {
     const region = services.regions.require(params.RegionId);
-    await deleteImage(services.db, {
+    await deleteImage(services, {
       region: region.id,
       imageId: params.ImageId,
       owner: accountId,
       force: params.Force ?? false,
       dryRun: params.DryRun,
-      inUse: async () => (await services.imagesInUse(region.id, [params.ImageId])).size > 0,
     });
     return {};
   },

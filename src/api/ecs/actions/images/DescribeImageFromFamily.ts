@@ -2,6 +2,7 @@ import { defineAction } from '../../action.ts';
 import { p } from '../../params.ts';
 import { newestOfFamily } from '../../../../services/images/describe.ts';
 import { imageToWire } from '../../views/image.ts';
+import { imagesInUse } from '../../../../services/images/in-use.ts';
 
 export default defineAction({
   name: 'DescribeImageFromFamily',
@@ -11,9 +12,9 @@ export default defineAction({
   },
   async run({ services, accountId }, params) {
     const region = services.regions.require(params.RegionId);
-    const image = await newestOfFamily(services.db, region.id, params.ImageFamily, accountId);
+    const image = await newestOfFamily(services, region.id, params.ImageFamily, accountId);
     if (!image) return { Image: {} };
-    const used = await services.imagesInUse(region.id, [image.row.id]);
+    const used = await imagesInUse(services, region.id, [image.row.id]);
     return { Image: imageToWire(image, used.has(image.row.id)) };
   },
 });

@@ -13,7 +13,7 @@ export default defineAction({
   async run({ services, accountId }, params) {
     const region = services.regions.require(params.RegionId);
     const pg = page(params);
-    const r = await describeSharePermission(services.db, { region: region.id, imageId: params.ImageId, owner: accountId, offset: pg.offset, limit: pg.pageSize });
+    const r = await describeSharePermission(services, { region: region.id, imageId: params.ImageId, owner: accountId, offset: pg.offset, limit: pg.pageSize });
     return {
       RegionId: region.id,
       ImageId: params.ImageId,

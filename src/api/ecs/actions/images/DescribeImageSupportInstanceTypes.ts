@@ -18,7 +18,7 @@ export default defineAction({
     // `Filter.N` (imageId) is the deprecated spelling of ImageId.
     const imageId = params.ImageId ?? params.Filter.find((f) => f.Key === 'imageId')?.Value;
     if (!imageId) throw apiError('MissingParameter', 'ImageId');
-    const image = await findVisibleImage(services.db, region.id, imageId, accountId);
+    const image = await findVisibleImage(services, region.id, imageId, accountId);
     if (!image) throw apiError('InvalidImageId.NotFound');
     const types = services.instanceTypes.filter((t) => isInRegion(t, region.id) && typeRunsImage(t, image.row));
     return {

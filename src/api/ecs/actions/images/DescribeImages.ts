@@ -1,13 +1,13 @@
 import { defineAction } from '../../action.ts';
-import { p, page, pageParams } from '../../params.ts';
+import { creationTimeFilter, p, page, pageParams, tagFilterParams, tagFilters } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
-import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES } from '../../../../domain/image-rules.ts';
+import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES, USAGES } from '../../../../domain/image-rules.ts';
 import { describeImages, type ImageFilter } from '../../../../services/images/describe.ts';
 import { imageToWire } from '../../views/image.ts';
-import { parseApiTime } from '../../views/time.ts';
 import { architecturesOf } from '../../../../services/images/instance-types.ts';
 import type { Services } from '../../../../services/context.ts';
 import { subscribedCodes } from '../../../../services/marketplace/subscriptions.ts';
+import { imagesInUse } from '../../../../services/images/in-use.ts';
 
 const FEATURE_FILTERS = ['CpuOnlineUpgrade', 'CpuOnlineDowngrade', 'MemoryOnlineUpgrade', 'MemoryOnlineDowngrade'];
 
@@ -27,18 +27,13 @@ function architecturesFor(services: Services, instanceType: string): string[] {
 
 function applyFilters(filter: ImageFilter, filters: { Key?: string; Value?: string }[]): void {
   for (const { Key, Value } of filters) {
-    if (!Key) continue;
-    if (Key === 'CreationStartTime' || Key === 'CreationEndTime') {
-      const t = Value === undefined ? undefined : parseApiTime(Value);
-      if (t === undefined) throw apiError('InvalidFilterValue');
-      if (Key === 'CreationStartTime') filter.createdFrom = t;
-      else filter.createdTo = t;
-    } else if (Key === 'NetworkType') {
+    if (!Key || creationTimeFilter(filter, Key, Value)) continue;
+    if (Key === 'NetworkType') {
       if (Value !== 'vpc' && Value !== 'classic') throw apiError('InvalidFilterValue');
-      if (Value === 'classic') filter.ids = ['\u0000none']; // every image here is VPC-only
+      if (Value === 'classic') filter.matchesNothing = true; // every image here is VPC-only
     } else if (FEATURE_FILTERS.includes(Key)) {
       if (Value !== 'supported' && Value !== 'unsupported') throw apiError('InvalidFilterValue');
-      if (Value === 'supported') filter.ids = ['\u0000none']; // no image here supports online CPU/memory changes
+      if (Value === 'supported') filter.matchesNothing = true; // no image here supports online CPU/memory changes
     } else {
       throw apiError('InvalidFilterKey.NotFound');
     }
@@ -57,7 +52,7 @@ export default defineAction({
     Status: p.str({ maxLength: 256 }),
     OSType: p.str({ enum: OS_TYPES, caseInsensitive: true, invalid: 'InvalidOSType' }),
     Architecture: p.str({ enum: ARCHITECTURES, invalid: 'InvalidArchitecture' }),
-    Usage: p.str({ enum: ['instance', 'none'], invalid: 'InvalidUsage' }),
+    Usage: p.str({ enum: USAGES, invalid: 'InvalidUsage' }),
     IsSupportCloudinit: p.bool(),
     IsSupportIoOptimized: p.bool(),
     IsPublic: p.bool(),
@@ -68,7 +63,7 @@ export default defineAction({
     ActionType: p.str({ enum: ['CreateEcs', 'ChangeOS'] }),
     ResourceGroupId: p.str({ maxLength: 64 }),
     DryRun: p.bool(),
-    Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }),
+    ...tagFilterParams,
     Filter: p.structs({ Key: p.str({ maxLength: 64 }), Value: p.str({ maxLength: 256 }) }, { max: 20 }),
     ...pageParams,
   },
@@ -76,8 +71,6 @@ export default defineAction({
     const region = services.regions.require(params.RegionId);
     if (params.IsPublic && params.ImageOwnerAlias !== 'others') throw apiError('InvalidImageOwnerAlias.PublicImageUnsupported');
     if (params.ImageOwnerId !== undefined && params.ImageOwnerAlias !== 'others') throw apiError('InvalidOperation.ImageOwnerIdUnsupported');
-    if (params.Tag.length > 20) throw apiError('InvalidTagCount');
-    if (params.Tag.some((t) => !t.Key && t.Value !== undefined)) throw apiError('InvalidTag.Mismatch');
 
     const filter: ImageFilter = {
       region: region.id,
@@ -94,7 +87,7 @@ export default defineAction({
       isPublic: params.IsPublic,
       ownerId: params.ImageOwnerId === undefined ? undefined : String(params.ImageOwnerId),
       snapshotId: params.SnapshotId,
-      tags: params.Tag.filter((t) => t.Key).map((t) => ({ key: t.Key!, value: t.Value })),
+      tags: tagFilters(params.Tag),
       usage: params.Usage as ImageFilter['usage'],
     };
     if (params.InstanceType) {
@@ -102,12 +95,12 @@ export default defineAction({
       filter.architectures = filter.architectures ? filter.architectures.filter((a) => allowed.includes(a)) : allowed;
     }
     applyFilters(filter, params.Filter);
-    if (filter.usage) filter.inUse = await services.imagesInUse(region.id);
+    if (filter.usage) filter.inUse = await imagesInUse(services, region.id);
     if (params.DryRun) throw apiError('DryRunOperation');
 
     const pg = page(params);
-    const { total, items } = await describeImages(services.db, filter, { offset: pg.offset, limit: pg.pageSize });
-    const used = filter.inUse ?? (await services.imagesInUse(region.id, items.map((i) => i.row.id)));
+    const { total, items } = await describeImages(services, filter, { offset: pg.offset, limit: pg.pageSize });
+    const used = filter.inUse ?? (await imagesInUse(services, region.id, items.map((i) => i.row.id)));
     const subscribed = await subscribedCodes(services, accountId, items.map((i) => i.row.product_code));
     return {
       RegionId: region.id,

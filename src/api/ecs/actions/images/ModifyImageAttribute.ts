@@ -22,12 +22,11 @@ export default defineAction({
   },
   async run({ services, accountId }, params) {
     const region = services.regions.require(params.RegionId);
-    await modifyImageAttribute(services.db, {
+    await modifyImageAttribute(services, {
       region: region.id,
       imageId: params.ImageId,
       owner: accountId,
       dryRun: params.DryRun,
-      now: services.clock.now(),
       change: {
         name: params.ImageName,
         description: params.Description,

@@ -16,7 +16,7 @@ export default defineAction({
   },
   async run({ services, accountId }, params) {
     const region = services.regions.require(params.RegionId);
-    await modifySharePermission(services.db, {
+    await modifySharePermission(services, {
       region: region.id,
       imageId: params.ImageId,
       owner: accountId,
@@ -24,7 +24,6 @@ export default defineAction({
       remove: params.RemoveAccount,
       isPublic: params.IsPublic,
       dryRun: params.DryRun,
-      now: services.clock.now(),
     });
     return {};
   },

@@ -4,6 +4,7 @@ import { apiError } from '../../../../domain/errors.ts';
 import { describeTasks } from '../../../../services/transfer/tasks.ts';
 import { parseApiTime } from '../../views/time.ts';
 import { taskToWire } from '../../views/task.ts';
+import { statesForTaskStatus } from '../../views/task-status.ts';
 
 const TASK_STATUSES = ['Finished', 'Processing', 'Failed', 'Deleted', 'Waiting', 'Paused'] as const;
 
@@ -36,7 +37,7 @@ export default defineAction({
       owner: accountId,
       ids,
       action: params.TaskAction,
-      status: params.TaskStatus,
+      states: params.TaskStatus === undefined ? undefined : statesForTaskStatus(params.TaskStatus),
       createdFrom: time(params.StartTime, 'StartTime'),
       createdTo: time(params.EndTime, 'EndTime'),
       resourceIds: params.ResourceIds,

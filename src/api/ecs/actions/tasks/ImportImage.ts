@@ -2,18 +2,12 @@ import { defineAction } from '../../action.ts';
 import { p, tagParams } from '../../params.ts';
 import { withClientToken } from '../../../../services/idempotency.ts';
 import { startImport } from '../../../../services/transfer/import.ts';
+import { importAttributeParams } from './import-params.ts';
 
 export default defineAction({
   name: 'ImportImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
-    ImageName: p.str({ maxLength: 256, invalid: 'InvalidImageName.Malformed' }),
-    Description: p.str({ maxLength: 1024, invalid: 'InvalidDescription.Malformed' }),
-    Platform: p.str({ maxLength: 64, invalid: 'InvalidPlatform.Malformed' }),
-    OSType: p.str({ enum: ['linux', 'windows'], caseInsensitive: true, invalid: 'InvalidOSType.Malformed' }),
-    Architecture: p.str({ maxLength: 16, invalid: 'InvalidArchitecture.Malformed' }),
-    BootMode: p.str({ maxLength: 32, invalid: 'InvalidBootMode.Malformed' }),
-    LicenseType: p.str({ maxLength: 32, invalid: 'InvalidLicenseType.NotSupported' }),
+    ...importAttributeParams,
     DiskDeviceMapping: p.structs({
       OSSBucket: p.str({ maxLength: 64, invalid: 'InvalidOSSBucket.Malformed' }),
       OSSObject: p.str({ maxLength: 1024, invalid: 'InvalidOSSObject.Malformed' }),
@@ -53,6 +47,6 @@ export default defineAction({
       })),
     });
     if (params.DryRun) return start();
-    return withClientToken(services.db, { accountId, action: 'ImportImage', token: params.ClientToken, params, now: services.clock.now() }, start);
+    return withClientToken(services, { accountId, action: 'ImportImage', token: params.ClientToken, params }, start);
   },
 });

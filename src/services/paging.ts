@@ -2,8 +2,9 @@
  * Paging for DescribeInstances, DescribeDisks and DescribeSnapshots: NextToken + MaxResults (keyset on
  * newest-first `created_at, id`, stable while rows are added) or the older PageNumber + PageSize.
  */
-import { sql, type SqlBool, type RawBuilder } from 'kysely';
-import { apiError } from '../../domain/errors.ts';
+import { sql, type SelectQueryBuilder, type SqlBool, type RawBuilder } from 'kysely';
+import { apiError } from '../domain/errors.ts';
+import type { Database } from '../store/schema.ts';
 
 export interface PageRequest {
   nextToken?: string;
@@ -63,4 +64,22 @@ export function pageOf<R extends { created_at: number; id: string }>(rows: R[], 
   const items = rows.slice(0, p.limit);
   const more = rows.length > p.limit;
   return { items, total, nextToken: more ? encodeToken(items[items.length - 1]) : '', pageNumber: p.pageNumber, pageSize: p.limit };
+}
+
+/** Resource tables listed newest first by `created_at, id`. */
+type Listed = 'instances' | 'disks' | 'snapshots';
+
+/**
+ * One page of a filtered listing: the total, then the page's rows after the cursor, newest first. `filtered`
+ * builds the same filtered query twice (counting and fetching).
+ */
+export async function newestFirstPage<T extends Listed>(filtered: () => SelectQueryBuilder<Database, T, object>, p: Paging): Promise<Page<Database[T]>> {
+  // Kysely cannot type a query over a generic table name, so the two statements are typed by hand.
+  const q = filtered() as unknown as SelectQueryBuilder<Database, Listed, object>;
+  const [{ n }] = await q.select((eb) => eb.fn.countAll<number>().as('n')).execute();
+  let rows = q.selectAll();
+  const after = afterKey(p);
+  if (after) rows = rows.where(after);
+  const fetched = await rows.orderBy('created_at', 'desc').orderBy('id', 'desc').offset(p.offset).limit(p.limit + 1).execute();
+  return pageOf(fetched as unknown as Database[T][], p, Number(n));
 }

@@ -3,12 +3,14 @@ import type { Kysely } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Tag } from '../../domain/image-rules.ts';
+import type { Services } from '../context.ts';
 
 export type NewImage = Pick<ImageRow, 'id' | 'region' | 'owner_id' | 'name'> & Partial<ImageRow>;
 export type NewImageDisk = Pick<ImageDiskRow, 'type' | 'device' | 'size_gib'> & Partial<ImageDiskRow>;
 
 /** Custom images of an account in a region count against its quota (shared images do not). */
-export async function assertImageQuota(db: Kysely<Database>, region: string, owner: string, quota: number): Promise<void> {
+export async function assertImageQuota(services: Pick<Services, 'db'>, region: string, owner: string, quota: number): Promise<void> {
+  const { db } = services;
   const { n } = await db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('region', '=', region).where('owner_id', '=', owner).where('category', '=', 'self').executeTakeFirstOrThrow();
   if (Number(n) >= quota) throw apiError('QuotaExceed.Image');

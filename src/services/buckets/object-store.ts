@@ -2,15 +2,10 @@
  * Object storage behind buckets (the service's stand-in for OSS). Two backends: a folder per bucket under
  * `<dataDir>/buckets/` (default), or real S3 buckets of the same name on the S3-compatible endpoint the
  * chunk store is configured with. Bucket rows (owner, region) live in the metadata store (repo.ts);
- * this layer only moves bytes, and every key it receives has passed `checkObjectKey`.
+ * this layer only moves bytes, and every key it receives has passed `checkObjectKey`. `app.ts` picks the backend.
  */
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ClosableByteSource } from '../../formats/index.ts';
-import { S3ChunkStore } from '../../blobs/s3-store.ts';
-import type { Services } from '../context.ts';
-import { FsObjectStore } from './fs-objects.ts';
-import { S3ObjectStore } from './s3-objects.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -60,24 +55,4 @@ export interface ObjectStore {
    * temp directory (S3) that `close()` removes. Throws NoSuchKey.
    */
   openSource(bucket: string, key: string, opts?: { signal?: AbortSignal }): Promise<ClosableByteSource>;
-}
-
-/** Where transfers keep temp files: the data volume, so renames into buckets stay on one filesystem. */
-export function tempDir(services: Pick<Services, 'dataDir'>): string {
-  return path.join(services.dataDir, 'tmp');
-}
-
-const stores = new WeakMap<Services, ObjectStore>();
-
-/** The app's object store: S3 when the chunk store is on S3, folders in the data directory otherwise. */
-export function objectStoreFor(services: Services): ObjectStore {
-  let store = stores.get(services);
-  if (!store) {
-    const chunks = services.dataPlane.store(services.regions.all[0].id);
-    store = chunks instanceof S3ChunkStore
-      ? new S3ObjectStore(chunks.client, tempDir(services))
-      : new FsObjectStore(path.join(services.dataDir, 'buckets'), tempDir(services));
-    stores.set(services, store);
-  }
-  return store;
 }

@@ -1,9 +1,10 @@
 /** How job states read on the wire as Alibaba task statuses (DescribeTasks, DescribeTaskAttribute). */
-import type { JobRow } from '../store/schema.ts';
+import type { JobRow } from '../../../store/schema.ts';
+import type { JobState } from '../../../jobs/index.ts';
 
 export type TaskStatus = 'Processing' | 'Finished' | 'Failed' | 'Deleted';
 
-const STATUS_OF_STATE: Record<string, TaskStatus> = {
+const STATUS_OF_STATE: Record<JobState, TaskStatus> = {
   queued: 'Processing',
   running: 'Processing',
   succeeded: 'Finished',
@@ -12,12 +13,12 @@ const STATUS_OF_STATE: Record<string, TaskStatus> = {
 };
 
 export function taskStatusOf(state: string): TaskStatus {
-  return STATUS_OF_STATE[state] ?? 'Processing';
+  return STATUS_OF_STATE[state as JobState] ?? 'Processing';
 }
 
 /** The job states a TaskStatus filter selects (empty for an unknown status). */
-export function statesForTaskStatus(status: string): string[] {
-  return Object.keys(STATUS_OF_STATE).filter((s) => STATUS_OF_STATE[s] === status);
+export function statesForTaskStatus(status: string): JobState[] {
+  return (Object.keys(STATUS_OF_STATE) as JobState[]).filter((s) => STATUS_OF_STATE[s] === status);
 }
 
 /** A task can still be cancelled while it has not finished and no cancel is pending. */

@@ -1,0 +1,62 @@
+/**
+ * Disk content: `GET /disks/:diskId/content` (whole disk as raw, or `Range: bytes=a-b` → 206) and
+ * `PUT /disks/:diskId/content?offset=N` (the body streams into copy-on-write writes). Signed like the
+ * RPC gateway (V3, unsigned payload); the region comes from the disk ID; another account's disk is
+ * InvalidDiskId.NotFound.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import type { Services } from '../../../services/context.ts';
+import { diskBytes, openDiskRead, parseRange, readManifestRange, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { authenticateData, authPorts } from '../auth.ts';
+import { p, parseParams } from '../params.ts';
+import { sendJson } from '../render.ts';
+import { queryPairs, singleValued } from '../../http/query.ts';
+
+type DiskRequest = FastifyRequest<{ Params: { diskId: string } }>;
+
+const writeSchema = {
+  offset: p.int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+  'Content-Length': p.int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+} as const;
+
+export async function registerDiskRoutes(scope: FastifyInstance, services: Services): Promise<void> {
+  const ports = authPorts(services);
+  // Bodies stream straight into the handler, whatever their type.
+  scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  scope.get('/disks/:diskId/content', async (req: DiskRequest, reply) => {
+    const accountId = await authenticateData(req, ports);
+    const handle = await openDiskRead(services, accountId, req.params.diskId);
+    try {
+      const size = diskBytes(handle.disk);
+      let start = 0;
+      let end = size;
+      if (req.headers.range) {
+        const r = parseRange(req.headers.range, size);
+        if (!r) {
+          await handle.close();
+          return reply.code(416).header('content-range', `bytes */${size}`).send();
+        }
+        ({ start, end } = r);
+        reply.code(206).header('content-range', `bytes ${start}-${end - 1}/${size}`);
+      }
+      const body = Readable.from(readManifestRange(handle.manifest, handle.store, start, end), { objectMode: false });
+      body.once('close', () => void handle.close());
+      return reply.header('content-type', 'application/octet-stream').header('accept-ranges', 'bytes')
+        .header('content-length', String(end - start)).send(body);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  });
+
+  scope.put('/disks/:diskId/content', async (req: DiskRequest, reply) => {
+    const accountId = await authenticateData(req, ports);
+    const length = req.headers['content-length'];
+    const q = parseParams(writeSchema, { ...singleValued(queryPairs(req.raw.url)), ...(length === undefined ? {} : { 'Content-Length': length }) });
+    const offset = q.offset ?? 0;
+    const written = await writeDiskStream(services, accountId, req.params.diskId, offset, req.raw, q['Content-Length']);
+    return sendJson(reply, { DiskId: req.params.diskId, Offset: offset, BytesWritten: written });
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Data endpoints for transfers, signed like the RPC gateway (V3, `x-acs-content-sha256: UNSIGNED-PAYLOAD`)
+ * with bodies streamed, never buffered:
+ *   PUT    /buckets/{name}?RegionId=             create a bucket
+ *   GET    /buckets[?RegionId=]                  the caller's buckets
+ *   PUT    /buckets/{name}/object?Key=           upload an object (body = the bytes)
+ *   GET    /buckets/{name}/object?Key=           download an object
+ *   DELETE /buckets/{name}/object?Key=           delete an object
+ *   GET    /buckets/{name}/objects[?Prefix=&StartAfter=&MaxKeys=]   list objects
+ *   POST   /images/import?RegionId=&ImageName=&Format=&...          direct import (body = the disk file)
+ * Keys travel in the query string, so they are signed exactly and need no path encoding.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Services } from '../../../services/context.ts';
+import { checkObjectKey } from '../../../services/buckets/names.ts';
+import { createBucket, listBuckets, requireOwnBucket } from '../../../services/buckets/repo.ts';
+import { directImport } from '../../../services/transfer/upload.ts';
+import { authenticateData, authPorts } from '../auth.ts';
+import { p, parseParams, type Params, type Schema } from '../params.ts';
+import { sendJson } from '../render.ts';
+import { isoSeconds } from '../views/time.ts';
+import { directImportInput, directImportParams } from '../actions/tasks/import-params.ts';
+import { queryPairs, singleValued } from '../../http/query.ts';
+
+type BucketRequest = FastifyRequest<{ Params: { name: string } }>;
+
+const schemas = {
+  createBucket: { RegionId: p.str({ required: true, maxLength: 64 }) },
+  listBuckets: { RegionId: p.str({ maxLength: 64 }) },
+  object: { Key: p.str({ required: true }) },
+  listObjects: { Prefix: p.str(), StartAfter: p.str(), MaxKeys: p.int({ min: 0 }) },
+} as const;
+
+function query<S extends Schema>(req: FastifyRequest, schema: S): Params<S> {
+  return parseParams(schema, singleValued(queryPairs(req.raw.url)));
+}
+
+const bucketView = (b: { name: string; region: string; created_at: number }) => ({ Name: b.name, RegionId: b.region, CreationTime: isoSeconds(b.created_at) });
+
+export async function registerTransferRoutes(scope: FastifyInstance, services: Services): Promise<void> {
+  const ports = authPorts(services);
+
+  // Bodies stay unread streams: handlers pipe them where they belong, after authentication.
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+  scope.put('/buckets/:name', async (req: BucketRequest, reply) => {
+    const owner = await authenticateData(req, ports);
+    const { RegionId } = query(req, schemas.createBucket);
+    return sendJson(reply, { Bucket: bucketView(await createBucket(services, { name: req.params.name, owner, region: RegionId })) });
+  });
+
+  scope.get('/buckets', async (req, reply) => {
+    const owner = await authenticateData(req, ports);
+    const { RegionId } = query(req, schemas.listBuckets);
+    if (RegionId) services.regions.require(RegionId);
+    return sendJson(reply, { Buckets: { Bucket: (await listBuckets(services, owner, RegionId)).map(bucketView) } });
+  });
+
+  const objectRef = async (req: BucketRequest) => {
+    const owner = await authenticateData(req, ports);
+    await requireOwnBucket(services, req.params.name, owner);
+    const { Key } = query(req, schemas.object);
+    checkObjectKey(Key);
+    return { bucket: req.params.name, key: Key };
+  };
+
+  scope.put('/buckets/:name/object', async (req: BucketRequest, reply) => {
+    const { bucket, key } = await objectRef(req);
+    const { size } = await services.objects.put(bucket, key, req.raw);
+    return sendJson(reply, { Bucket: bucket, Key: key, Size: size });
+  });
+
+  scope.get('/buckets/:name/object', async (req: BucketRequest, reply) => {
+    const { bucket, key } = await objectRef(req);
+    const { size, body } = await services.objects.get(bucket, key);
+    return reply.code(200).header('content-type', 'application/octet-stream').header('content-length', size).send(body);
+  });
+
+  scope.delete('/buckets/:name/object', async (req: BucketRequest, reply) => {
+    const { bucket, key } = await objectRef(req);
+    await services.objects.delete(bucket, key);
+    return sendJson(reply, {});
+  });
+
+  scope.get('/buckets/:name/objects', async (req: BucketRequest, reply) => {
+    const owner = await authenticateData(req, ports);
+    await requireOwnBucket(services, req.params.name, owner);
+    const q = query(req, schemas.listObjects);
+    const max = q.MaxKeys === undefined ? undefined : Math.min(1000, Math.max(1, q.MaxKeys));
+    const { objects, truncated } = await services.objects.list(req.params.name, { prefix: q.Prefix, startAfter: q.StartAfter, max });
+    return sendJson(reply, {
+      Bucket: req.params.name,
+      IsTruncated: truncated,
+      Objects: { Object: objects.map((o) => ({ Key: o.key, Size: o.size, LastModified: isoSeconds(o.lastModified) })) },
+    });
+  });
+
+  scope.post('/images/import', async (req, reply) => {
+    const owner = await authenticateData(req, ports);
+    return sendJson(reply, await directImport(services, req.raw, directImportInput(query(req, directImportParams), owner)));
+  });
+}
+
