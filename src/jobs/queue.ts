@@ -175,7 +175,7 @@ export class JobQueue {
 
   /** Marks the job succeeded (progress 100) with `result` merged into its state. Undefined if the lease was lost. */
   async complete(id: string, owner: string, result: Record<string, unknown> = {}, atomically?: JobTrxHook): Promise<JobRow | undefined> {
-    return this.finishHeld(id, owner, atomically, async (trx, now) => {
+    return this.finishHeld(atomically, async (trx, now) => {
       const row = await trx.updateTable('jobs')
         .set({ state: 'succeeded', progress: 100, lease_until: null, updated_at: now, finished_at: now })
         .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
@@ -190,7 +190,7 @@ export class JobQueue {
    * `atomically` sees the resulting row (`queued` means it will run again); onFinished only a final failure.
    */
   async fail(id: string, owner: string, code: string, message: string, opts: FailOptions = {}, atomically?: JobTrxHook): Promise<JobRow | undefined> {
-    return this.finishHeld(id, owner, atomically, async (trx, now) => {
+    return this.finishHeld(atomically, async (trx, now) => {
       const held = await this.touchHeld(trx, id, owner);
       if (!held) return undefined;
       const again = opts.retry === true && held.attempts < held.max_attempts && !held.cancel_requested;
@@ -206,7 +206,7 @@ export class JobQueue {
 
   /** Ends a running job as cancelled, after its worker observed the cancel request. */
   async markCancelled(id: string, owner: string, atomically?: JobTrxHook): Promise<JobRow | undefined> {
-    return this.finishHeld(id, owner, atomically, (trx, now) => trx.updateTable('jobs')
+    return this.finishHeld(atomically, (trx, now) => trx.updateTable('jobs')
       .set({ state: 'cancelled', lease_until: null, updated_at: now, finished_at: now })
       .where('id', '=', id).where('lease_owner', '=', owner).where('state', '=', 'running')
       .returningAll().executeTakeFirst());
@@ -298,7 +298,7 @@ export class JobQueue {
 
   /** Runs `change` (which must be conditional on the lease) and, if it finished the job, the hooks. */
   private async finishHeld(
-    id: string, owner: string, atomically: JobTrxHook | undefined,
+    atomically: JobTrxHook | undefined,
     change: (trx: Transaction<Database>, now: number) => Promise<JobRow | undefined>,
   ): Promise<JobRow | undefined> {
     return this.db.transaction().execute(async (trx) => {

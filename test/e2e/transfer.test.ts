@@ -14,7 +14,7 @@ import type { NewAccount } from '../../src/services/accounts.ts';
 import type { ClientConfig } from '../../src/cli/api.ts';
 import { createBucket, getObject, listAllObjects, putObject } from '../../src/cli/commands/transfer/client.ts';
 import {
-  MiB, REGION, clientConfig, describeImage, importRequest, makeDisk, sameContent, settledImage, settledTask, taskAttribute, type DiskFixture,
+  REGION, clientConfig, describeImage, importRequest, makeDisk, sameContent, settledImage, settledTask, taskAttribute, type DiskFixture,
 } from './transfer-support.ts';
 
 let server: TestServer;

@@ -136,6 +136,9 @@ export const p = {
   object: <const F extends Record<string, ScalarField>>(fields: F) => ({ type: 'object', fields }) as ObjectField & { fields: F },
 };
 
+/** The region an action acts in. */
+export const regionParam = { RegionId: p.str({ required: true, maxLength: 64 }) } as const;
+
 /** Pagination shared by list actions: PageNumber ≥ 1, PageSize 1..100 (default 10). */
 export const pageParams = {
   PageNumber: p.int({ min: 1, max: 1_000_000 }),

@@ -20,7 +20,6 @@ const BAT_OFFSET = 3 * SECTOR;
 export const VHD_MAX_SECTORS = 0xff000000;
 const MAX_GEOMETRY_SECTORS = 65535 * 16 * 255;
 const VHD_EPOCH_MS = Date.UTC(2000, 0, 1);
-const UNALLOCATED = 0xffffffff;
 
 export type VhdDiskType = 'fixed' | 'dynamic';
 

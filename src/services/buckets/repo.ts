@@ -1,6 +1,5 @@
 /** Bucket rows: who owns a bucket and in which region it lives. Names are global, as OSS bucket names are. */
-import type { Kysely } from 'kysely';
-import type { Database, BucketRow } from '../../store/schema.ts';
+import type { BucketRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { checkBucketName, isBucketName, keyProblem } from './names.ts';
@@ -29,7 +28,6 @@ export function findBucket(services: Pick<Services, 'db'>, name: string): Promis
 
 /** The caller's bucket, for the object endpoints (NoSuchBucket / AccessDenied). */
 export async function requireOwnBucket(services: Pick<Services, 'db'>, name: string, owner: string): Promise<BucketRow> {
-  const { db } = services;
   checkBucketName(name);
   const row = await findBucket(services, name);
   if (!row) throw apiError('NoSuchBucket');
@@ -42,7 +40,6 @@ export async function requireOwnBucket(services: Pick<Services, 'db'>, name: str
  * and belong to the caller.
  */
 export async function requireTransferBucket(services: Pick<Services, 'db'>, name: string, owner: string, region: string): Promise<BucketRow> {
-  const { db } = services;
   if (!isBucketName(name)) throw apiError('InvalidOSSBucket.Malformed');
   const row = await findBucket(services, name);
   if (!row || row.region !== region) throw apiError('InvalidOSSBucket.NotFound');

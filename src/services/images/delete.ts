@@ -1,5 +1,3 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { isShared, requireOwnImage } from './modify.ts';
 import { activeJobKind } from '../../jobs/index.ts';

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Database, ImageRow } from '../../store/schema.ts';
+import type { ImageRow } from '../../store/schema.ts';
 import { ApiError, apiError } from '../../domain/errors.ts';
 import { checkDescription, checkImageFamily, checkImageName } from '../../domain/image-rules.ts';
 import type { Services } from '../context.ts';

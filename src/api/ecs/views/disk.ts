@@ -1,6 +1,7 @@
 import type { DiskRow } from '../../../store/schema.ts';
 import type { Tagged } from '../../../services/compute/describe.ts';
 import { isoSeconds } from './time.ts';
+import { tagsToWire } from './tags.ts';
 
 /** A disk as DescribeDisks shows it. */
 export function diskToWire(v: Tagged<DiskRow>): Record<string, unknown> {
@@ -30,6 +31,6 @@ export function diskToWire(v: Tagged<DiskRow>): Record<string, unknown> {
     AttachedTime: r.instance_id ? isoSeconds(r.created_at) : '',
     Attachments: { Attachment: r.instance_id ? [{ InstanceId: r.instance_id, Device: r.device, AttachedTime: isoSeconds(r.created_at) }] : [] },
     OperationLocks: { OperationLock: [] },
-    Tags: { Tag: v.tags.map((t) => ({ TagKey: t.key, TagValue: t.value })) },
+    Tags: tagsToWire(v.tags),
   };
 }

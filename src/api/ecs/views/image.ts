@@ -1,5 +1,6 @@
 import type { ImageView } from '../../../services/images/describe.ts';
 import { isoSeconds } from './time.ts';
+import { tagsToWire } from './tags.ts';
 
 /** An image as DescribeImages and DescribeImageFromFamily show it. */
 export function imageToWire(v: ImageView, inUse: boolean, subscribed = false): Record<string, unknown> {
@@ -48,6 +49,6 @@ export function imageToWire(v: ImageView, inUse: boolean, subscribed = false): R
         Encrypted: r.encrypted === 1,
       })),
     },
-    Tags: { Tag: v.tags.map((t) => ({ TagKey: t.key, TagValue: t.value })) },
+    Tags: tagsToWire(v.tags),
   };
 }

@@ -1,7 +1,6 @@
 import type { InstanceView } from '../../../services/compute/describe.ts';
 import { isoSeconds } from './time.ts';
-
-const tagsToWire = (tags: { key: string; value: string }[]) => ({ Tag: tags.map((t) => ({ TagKey: t.key, TagValue: t.value })) });
+import { tagsToWire } from './tags.ts';
 
 /** An instance as DescribeInstances shows it. */
 export function instanceToWire(v: InstanceView): Record<string, unknown> {

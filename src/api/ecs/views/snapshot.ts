@@ -1,5 +1,6 @@
 import type { SnapshotView } from '../../../services/snapshots/describe.ts';
 import { isoSeconds } from './time.ts';
+import { tagsToWire } from './tags.ts';
 
 /** A snapshot as DescribeSnapshots shows it. Its size is the bytes it holds that its disk's origin did not. */
 export function snapshotToWire(v: SnapshotView): Record<string, unknown> {
@@ -30,6 +31,6 @@ export function snapshotToWire(v: SnapshotView): Record<string, unknown> {
     SnapshotSN: r.id.slice(2),
     CreationTime: isoSeconds(r.created_at),
     LastModifiedTime: isoSeconds(r.updated_at),
-    Tags: { Tag: v.tags.map((t) => ({ TagKey: t.key, TagValue: t.value })) },
+    Tags: tagsToWire(v.tags),
   };
 }

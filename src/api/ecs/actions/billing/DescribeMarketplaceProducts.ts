@@ -1,6 +1,6 @@
 /** Not an Alibaba ECS action (Marketplace has its own API there): the products sold in a region, their versions and prices. */
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { listProducts, versionsOf } from '../../../../services/marketplace/products.ts';
 import { subscribedCodes } from '../../../../services/marketplace/subscriptions.ts';
 import { formatMicro } from '../../../../services/billing/money.ts';
@@ -9,7 +9,7 @@ import { prices } from '../../../../services/billing/prices.ts';
 export default defineAction({
   name: 'DescribeMarketplaceProducts',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ProductCode: p.list({ max: 100, maxLength: 64 }),
   },
   async run({ services, accountId }, params) {

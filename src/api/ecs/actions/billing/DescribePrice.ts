@@ -5,7 +5,7 @@
  * Prices are the ones the meter charges with; discounts are always zero.
  */
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { quoteImage } from '../../../../services/billing/quote.ts';
 import { prices } from '../../../../services/billing/prices.ts';
@@ -21,7 +21,7 @@ function money(micro: number) {
 export default defineAction({
   name: 'DescribePrice',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ResourceType: p.str({ enum: ['instance'], invalid: 'InvalidResourceType.ValueNotSupported' }),
     InstanceType: p.str({ maxLength: 64 }),
     ImageId: p.str({ maxLength: 128 }),

@@ -1,16 +1,14 @@
 import { defineAction } from '../../action.ts';
-import { p, tagFilters } from '../../params.ts';
-import { apiError } from '../../../../domain/errors.ts';
+import { p, regionParam } from '../../params.ts';
 import { describeDisks } from '../../../../services/compute/describe.ts';
 import { DISK_CATEGORIES } from '../../../../services/compute/disk-rules.ts';
-import { paging } from '../../../../services/paging.ts';
 import { diskToWire } from '../../views/disk.ts';
-import { jsonIds, listParams, pageRequest, pageResponse } from './params.ts';
+import { listParams, listResponse, ownedScope } from './params.ts';
 
 export default defineAction({
   name: 'DescribeDisks',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ZoneId: p.str({ maxLength: 64 }),
     DiskIds: p.str({ maxLength: 16384 }),
     InstanceId: p.str({ maxLength: 64 }),
@@ -22,11 +20,8 @@ export default defineAction({
     ...listParams,
   },
   async run({ services, accountId }, params) {
-    const region = services.regions.require(params.RegionId);
     const filter = {
-      region: region.id,
-      owner: accountId,
-      ids: jsonIds(params.DiskIds, 'InvalidDiskIds.Malformed'),
+      ...ownedScope(services, accountId, params, params.DiskIds, 'InvalidDiskIds.Malformed'),
       instanceId: params.InstanceId,
       type: params.DiskType === 'all' ? undefined : params.DiskType,
       category: params.Category === 'all' ? undefined : params.Category,
@@ -34,11 +29,7 @@ export default defineAction({
       snapshotId: params.SnapshotId,
       zoneId: params.ZoneId,
       name: params.DiskName,
-      tags: tagFilters(params.Tag),
     };
-    const pg = paging(pageRequest(params));
-    if (params.DryRun) throw apiError('DryRunOperation');
-    const page = await describeDisks(services, filter, pg);
-    return { ...pageResponse(page), Disks: { Disk: page.items.map(diskToWire) } };
+    return listResponse(params, (pg) => describeDisks(services, filter, pg), (items) => ({ Disks: { Disk: items.map(diskToWire) } }));
   },
 });

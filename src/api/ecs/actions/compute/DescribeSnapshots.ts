@@ -1,10 +1,9 @@
 import { defineAction } from '../../action.ts';
-import { creationTimeFilter, p, tagFilters } from '../../params.ts';
+import { creationTimeFilter, p, regionParam } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { describeSnapshots, type SnapshotFilter } from '../../../../services/snapshots/describe.ts';
-import { paging } from '../../../../services/paging.ts';
 import { snapshotToWire } from '../../views/snapshot.ts';
-import { jsonIds, listParams, pageRequest, pageResponse } from './params.ts';
+import { listParams, listResponse, ownedScope } from './params.ts';
 
 function applyFilters(filter: SnapshotFilter, filters: { Key?: string; Value?: string }[]): void {
   for (const { Key, Value } of filters) {
@@ -15,7 +14,7 @@ function applyFilters(filter: SnapshotFilter, filters: { Key?: string; Value?: s
 export default defineAction({
   name: 'DescribeSnapshots',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     SnapshotIds: p.str({ maxLength: 16384 }),
     DiskId: p.str({ maxLength: 64 }),
     /** Not an Alibaba parameter: an alias of DiskId (the snapshot's source disk). */
@@ -31,11 +30,8 @@ export default defineAction({
     ...listParams,
   },
   async run({ services, accountId }, params) {
-    const region = services.regions.require(params.RegionId);
     const filter: SnapshotFilter = {
-      region: region.id,
-      owner: accountId,
-      ids: jsonIds(params.SnapshotIds, 'InvalidSnapshotIds.Malformed'),
+      ...ownedScope(services, accountId, params, params.SnapshotIds, 'InvalidSnapshotIds.Malformed'),
       diskId: params.DiskId ?? params.SourceDiskId,
       instanceId: params.InstanceId,
       name: params.SnapshotName,
@@ -44,12 +40,8 @@ export default defineAction({
       sourceDiskType: params.SourceDiskType,
       usage: params.Usage,
       encrypted: params.Encrypted,
-      tags: tagFilters(params.Tag),
     };
     applyFilters(filter, params.Filter);
-    const pg = paging(pageRequest(params));
-    if (params.DryRun) throw apiError('DryRunOperation');
-    const page = await describeSnapshots(services, filter, pg);
-    return { ...pageResponse(page), Snapshots: { Snapshot: page.items.map(snapshotToWire) } };
+    return listResponse(params, (pg) => describeSnapshots(services, filter, pg), (items) => ({ Snapshots: { Snapshot: items.map(snapshotToWire) } }));
   },
 });

@@ -1,11 +1,11 @@
 /** The request fields RunInstances and CreateInstance share, and their mapping to the launch use case. */
-import { p, tagParams, type Params } from '../../params.ts';
+import { p, regionParam, tagParams, type Params } from '../../params.ts';
 import { checkTags } from '../../../../domain/image-rules.ts';
 import type { LaunchInput } from '../../../../services/compute/instances.ts';
 import { dataDiskParams, systemDiskParams } from './params.ts';
 
 export const launchSchema = {
-  RegionId: p.str({ required: true, maxLength: 64 }),
+  ...regionParam,
   ZoneId: p.str({ maxLength: 64 }),
   ImageId: p.str({ maxLength: 128 }),
   ImageFamily: p.str({ maxLength: 128 }),

@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { cancelCopy } from '../../../../services/images/copy.ts';
 
 export default defineAction({
   name: 'CancelCopyImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
   },
   async run({ services, accountId }, params) {

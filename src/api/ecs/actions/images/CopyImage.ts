@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { p, tagParams } from '../../params.ts';
+import { p, regionParam, tagParams } from '../../params.ts';
 import { checkTags } from '../../../../domain/image-rules.ts';
 import { withClientToken } from '../../../../services/idempotency.ts';
 import { copyImage } from '../../../../services/images/copy.ts';
@@ -7,7 +7,7 @@ import { copyImage } from '../../../../services/images/copy.ts';
 export default defineAction({
   name: 'CopyImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     DestinationRegionId: p.str({ maxLength: 64 }),
     DestinationImageName: p.str({ maxLength: 256, invalid: 'InvalidImageName.Malformed' }),

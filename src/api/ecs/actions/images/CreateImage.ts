@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { p, tagParams } from '../../params.ts';
+import { p, regionParam, tagParams } from '../../params.ts';
 import { apiError, ApiError } from '../../../../domain/errors.ts';
 import { ARCHITECTURES, BOOT_MODES, checkTags } from '../../../../domain/image-rules.ts';
 import { withClientToken } from '../../../../services/idempotency.ts';
@@ -9,7 +9,7 @@ import { createImageFromInstance } from '../../../../services/images/from-instan
 export default defineAction({
   name: 'CreateImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     InstanceId: p.str({ maxLength: 64 }),
     SnapshotId: p.str({ maxLength: 64 }),
     DiskDeviceMapping: p.structs({

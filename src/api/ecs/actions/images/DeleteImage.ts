@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { deleteImage } from '../../../../services/images/delete.ts';
 
 export default defineAction({
   name: 'DeleteImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     Force: p.bool(),
     DryRun: p.bool(),

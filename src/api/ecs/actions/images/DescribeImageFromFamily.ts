@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { newestOfFamily } from '../../../../services/images/describe.ts';
 import { imageToWire } from '../../views/image.ts';
 import { imagesInUse } from '../../../../services/images/in-use.ts';
@@ -7,7 +7,7 @@ import { imagesInUse } from '../../../../services/images/in-use.ts';
 export default defineAction({
   name: 'DescribeImageFromFamily',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageFamily: p.str({ required: true, maxLength: 128 }),
   },
   async run({ services, accountId }, params) {

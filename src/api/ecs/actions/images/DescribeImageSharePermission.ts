@@ -1,12 +1,12 @@
 import { defineAction } from '../../action.ts';
-import { p, page, pageParams } from '../../params.ts';
+import { p, page, pageParams, regionParam } from '../../params.ts';
 import { describeSharePermission } from '../../../../services/images/share.ts';
 import { isoSeconds } from '../../views/time.ts';
 
 export default defineAction({
   name: 'DescribeImageSharePermission',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     ...pageParams,
   },

@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { isInRegion } from '../../../../domain/catalog/index.ts';
 import { findVisibleImage } from '../../../../services/images/describe.ts';
@@ -8,7 +8,7 @@ import { typeRunsImage } from '../../../../services/images/instance-types.ts';
 export default defineAction({
   name: 'DescribeImageSupportInstanceTypes',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ maxLength: 128 }),
     ActionType: p.str({ enum: ['CreateEcs', 'ChangeOS'] }),
     Filter: p.structs({ Key: p.str({ maxLength: 64 }), Value: p.str({ maxLength: 256 }) }, { max: 20 }),

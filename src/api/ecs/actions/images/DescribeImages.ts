@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { creationTimeFilter, p, page, pageParams, tagFilterParams, tagFilters } from '../../params.ts';
+import { creationTimeFilter, p, page, pageParams, regionParam, tagFilterParams, tagFilters } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { ARCHITECTURES, IMAGE_STATUSES, OS_TYPES, OWNER_ALIASES, USAGES } from '../../../../domain/image-rules.ts';
 import { describeImages, type ImageFilter } from '../../../../services/images/describe.ts';
@@ -43,7 +43,7 @@ function applyFilters(filter: ImageFilter, filters: { Key?: string; Value?: stri
 export default defineAction({
   name: 'DescribeImages',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ maxLength: 4096 }),
     ImageName: p.str({ maxLength: 128 }),
     ImageFamily: p.str({ maxLength: 128 }),

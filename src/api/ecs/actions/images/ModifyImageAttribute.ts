@@ -1,12 +1,12 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { BOOT_MODES } from '../../../../domain/image-rules.ts';
 import { modifyImageAttribute } from '../../../../services/images/modify.ts';
 
 export default defineAction({
   name: 'ModifyImageAttribute',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     ImageName: p.str({ maxLength: 256, invalid: 'InvalidImageName.Malformed' }),
     Description: p.str({ maxLength: 1024, invalid: 'InvalidDescription.Malformed' }),

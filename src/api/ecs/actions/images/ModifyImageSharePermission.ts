@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { modifySharePermission } from '../../../../services/images/share.ts';
 
 export default defineAction({
   name: 'ModifyImageSharePermission',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     // Alibaba takes N ≤ 10 per call and silently ignores the rest.
     AddAccount: p.list({ max: 10, maxLength: 32 }),

@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { cancelTask } from '../../../../services/transfer/tasks.ts';
 
 export default defineAction({
   name: 'CancelTask',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     TaskId: p.str({ required: true, maxLength: 64 }),
   },
   async run({ services, accountId }, params) {

@@ -1,12 +1,12 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { requireTask, taskItems } from '../../../../services/transfer/tasks.ts';
 import { taskAttributeToWire } from '../../views/task.ts';
 
 export default defineAction({
   name: 'DescribeTaskAttribute',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     TaskId: p.str({ required: true, maxLength: 64 }),
   },
   async run({ services, accountId }, params) {

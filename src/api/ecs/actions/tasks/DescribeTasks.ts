@@ -1,5 +1,5 @@
 import { defineAction } from '../../action.ts';
-import { p, page, pageParams } from '../../params.ts';
+import { p, page, pageParams, regionParam } from '../../params.ts';
 import { apiError } from '../../../../domain/errors.ts';
 import { describeTasks } from '../../../../services/transfer/tasks.ts';
 import { parseApiTime } from '../../views/time.ts';
@@ -18,7 +18,7 @@ function time(value: string | undefined, name: string): number | undefined {
 export default defineAction({
   name: 'DescribeTasks',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     TaskIds: p.str({ maxLength: 100 * 64 }),
     TaskAction: p.str({ maxLength: 64 }),
     TaskStatus: p.str({ enum: TASK_STATUSES }),

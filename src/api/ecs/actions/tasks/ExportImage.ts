@@ -1,11 +1,11 @@
 import { defineAction } from '../../action.ts';
-import { p } from '../../params.ts';
+import { p, regionParam } from '../../params.ts';
 import { startExport } from '../../../../services/transfer/export.ts';
 
 export default defineAction({
   name: 'ExportImage',
   schema: {
-    RegionId: p.str({ required: true, maxLength: 64 }),
+    ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),
     OSSBucket: p.str({ required: true, maxLength: 64, invalid: 'InvalidOSSBucket.Malformed' }),
     OSSPrefix: p.str({ maxLength: 30, invalid: 'InvalidOSSPrefix.Malformed' }),

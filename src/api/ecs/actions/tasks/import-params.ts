@@ -1,9 +1,9 @@
 /** Image attributes ImportImage and the direct upload (`POST /images/import`, the console's import) share. */
-import { p, type Params } from '../../params.ts';
+import { p, regionParam, type Params } from '../../params.ts';
 import type { DirectImportInput } from '../../../../services/transfer/upload.ts';
 
 export const importAttributeParams = {
-  RegionId: p.str({ required: true, maxLength: 64 }),
+  ...regionParam,
   ImageName: p.str({ maxLength: 256, invalid: 'InvalidImageName.Malformed' }),
   Description: p.str({ maxLength: 1024, invalid: 'InvalidDescription.Malformed' }),
   Platform: p.str({ maxLength: 64, invalid: 'InvalidPlatform.Malformed' }),
