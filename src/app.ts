@@ -20,6 +20,7 @@ import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
 import type { JobKind } from './services/job-kinds.ts';
 import { imageJobKinds } from './services/images/jobs.ts';
 import { transferJobKinds } from './services/transfer/jobs.ts';
+import { withApiErrors } from './services/errors.ts';
 import os from 'node:os';
 import { collectGarbage } from './blobs/gc.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
@@ -62,7 +63,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const systemAccount = await ensureSystemAccount(store.db);
   await seedPublicImages(store.db, systemAccount, catalog, regions);
 
-  const dataPlane = await createDataPlane(config, store.db, store.dialect, () => clock.now());
+  const dataPlane = await createDataPlane(config, store.db, () => clock.now());
   let worker: Worker | undefined;
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
@@ -105,7 +106,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     worker = startWorker({
       queue: jobs,
       owner: `${os.hostname().slice(0, 30)}-${process.pid}`,
-      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
+      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, withApiErrors(v.handler)])),
       leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,
       concurrency: 4,

@@ -5,7 +5,7 @@
  */
 import type { ByteSource, Inspection, InspectOptions } from './types.ts';
 import { checkDeclared, detect } from './detect.ts';
-import { openImage } from './image.ts';
+import { openImage } from './open.ts';
 import { resolveLimits } from './limits.ts';
 
 export async function inspect(src: ByteSource, opts: InspectOptions = {}): Promise<Inspection> {

@@ -1,6 +1,6 @@
 /** Resource limits the inspector and readers enforce on untrusted images. */
 import type { InspectOptions } from './types.ts';
-import { fail } from './bytes.ts';
+import { fail } from './errors.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -27,16 +27,16 @@ export function resolveLimits(opts: InspectOptions = {}): Limits {
 /** Virtual sizes must be positive whole sectors and within policy. */
 export function checkVirtualSize(size: number, limits: Limits, what: string): void {
   if (!Number.isSafeInteger(size) || size > limits.maxVirtualSize) {
-    fail('InvalidImage.AbsurdSize', `${what} virtual size ${size} exceeds the limit of ${limits.maxVirtualSize} bytes`);
+    fail('absurd-size', `${what} virtual size ${size} exceeds the limit of ${limits.maxVirtualSize} bytes`);
   }
-  if (size <= 0) fail('InvalidImage.Malformed', `${what} virtual size is ${size}`);
-  if (size % 512 !== 0) fail('InvalidImage.Malformed', `${what} virtual size ${size} is not a multiple of 512 bytes`);
+  if (size <= 0) fail('malformed', `${what} virtual size is ${size}`);
+  if (size % 512 !== 0) fail('malformed', `${what} virtual size ${size} is not a multiple of 512 bytes`);
 }
 
 /** A table the parser is about to hold in memory. */
 export function checkTableBytes(bytes: number, limits: Limits, what: string, cap = limits.maxMetadataBytes): void {
   const max = Math.min(cap, limits.maxMetadataBytes);
   if (!Number.isSafeInteger(bytes) || bytes > max) {
-    fail('InvalidImage.AbsurdSize', `${what} of ${bytes} bytes exceeds the limit of ${max} bytes`);
+    fail('absurd-size', `${what} of ${bytes} bytes exceeds the limit of ${max} bytes`);
   }
 }

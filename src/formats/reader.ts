@@ -3,13 +3,14 @@
  * chunks in index order. Chunks with nothing allocated come back as `data: null` without any I/O; the others
  * are read a few chunks ahead so file reads overlap the consumer's hashing and storing.
  */
-import { chunkCount, chunkLength } from '../blobs/types.ts';
+import { chunkCount, chunkLength } from '../domain/disk.ts';
 import type { ByteSource, DiskReader, InspectOptions, Inspection, ReadChunk } from './types.ts';
 import { checkDeclared, detect } from './detect.ts';
-import { openImage, type OpenedImage } from './image.ts';
+import type { OpenedImage } from './image.ts';
+import { openImage } from './open.ts';
 import { resolveLimits } from './limits.ts';
 import { fillChunk } from './pieces.ts';
-import { fail } from './bytes.ts';
+import { fail } from './errors.ts';
 
 export interface ReaderOptions extends Omit<InspectOptions, 'declared'> {
   /** Chunks read ahead of the consumer (default 4, i.e. 16 MiB of buffers). */
@@ -23,7 +24,7 @@ export async function openReader(src: ByteSource, inspection: Inspection, opts: 
   const format = checkDeclared(detection.format, inspection.format);
   const image = await openImage(src, format, detection, resolveLimits(opts));
   if (image.virtualSize !== inspection.virtualSize) {
-    fail('InvalidImage.Malformed', `virtual size ${image.virtualSize} differs from the inspected ${inspection.virtualSize}; the file changed`);
+    fail('malformed', `virtual size ${image.virtualSize} differs from the inspected ${inspection.virtualSize}; the file changed`);
   }
   return readerOf(src, image, Math.max(1, opts.readAhead ?? 4), opts.allocate);
 }

@@ -2,7 +2,6 @@
 import path from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import type { Dialect } from '../store/db.ts';
 import type { ChunkStore } from '../blobs/types.ts';
 import { FsChunkStore } from '../blobs/fs-store.ts';
 import { S3ChunkStore } from '../blobs/s3-store.ts';
@@ -30,10 +29,10 @@ export interface DataPlane {
   close(): Promise<void>;
 }
 
-export async function createDataPlane(cfg: ChunkStoreConfig, db: Kysely<Database>, dialect: Dialect, now: () => number): Promise<DataPlane> {
+export async function createDataPlane(cfg: ChunkStoreConfig, db: Kysely<Database>, now: () => number): Promise<DataPlane> {
   const stores = new Map<string, ChunkStore>();
   const s3 = cfg.s3.endpoint ? cfg.s3 : undefined;
-  const index = new KyselyChunkIndex(db, dialect, { now });
+  const index = new KyselyChunkIndex(db, { now });
   const manifests = new ManifestRepo(db, { now });
   const hashPool = new HashPool();
   const ensured: Promise<void>[] = [];

@@ -2,11 +2,12 @@
  * qcow2 mapping: guest cluster → L1 entry → L2 entry → host cluster (or compressed bytes, or zeros).
  * The L1 table (≤ 32 MiB) is held; L2 tables are read one at a time, so memory stays bounded for any disk size.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { Features, OpenedImage } from '../image.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkDistinct, checkInFile, fail, u64be, type Region } from '../bytes.ts';
+import { checkClear, checkDistinct, checkInFile, u64be, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, MAX_L1_BYTES, type Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
 import { readTableRun, TableCache } from '../table-cache.ts';
@@ -49,7 +50,7 @@ class Qcow2Image implements OpenedImage {
   private l2Offset(i: number): number {
     const off = offsetField(this.l1, i * 8);
     if (off === 0) return 0;
-    if (off % this.cs !== 0) fail('InvalidImage.Malformed', `qcow2 L2 table offset ${off} is not cluster aligned`);
+    if (off % this.cs !== 0) fail('malformed', `qcow2 L2 table offset ${off} is not cluster aligned`);
     const region = { name: 'qcow2 L2 table', start: off, length: this.cs };
     checkInFile(this.src.size, region);
     checkClear(region, this.h.regions);
@@ -76,7 +77,7 @@ class Qcow2Image implements OpenedImage {
       if (off === 0) continue;
       const region = { name: 'qcow2 refcount block', start: off, length: this.cs };
       checkInFile(this.src.size, region);
-      if (off % this.cs !== 0) fail('InvalidImage.Malformed', `qcow2 refcount block offset ${off} is not cluster aligned`);
+      if (off % this.cs !== 0) fail('malformed', `qcow2 refcount block offset ${off} is not cluster aligned`);
       checkClear(region, fixed);
       starts.push(off);
     }
@@ -119,12 +120,12 @@ class Qcow2Image implements OpenedImage {
       const l1 = { name: 'qcow2 snapshot L1 table', start: u64be(e, 0), length: e.readUInt32BE(8) * 8 };
       checkTableBytes(l1.length, this.limits, 'qcow2 snapshot L1 table', MAX_L1_BYTES);
       checkInFile(this.src.size, l1);
-      if (l1.start % this.cs !== 0) fail('InvalidImage.Malformed', `qcow2 snapshot L1 offset ${l1.start} is not cluster aligned`);
+      if (l1.start % this.cs !== 0) fail('malformed', `qcow2 snapshot L1 offset ${l1.start} is not cluster aligned`);
       const extra = e.readUInt32BE(36);
-      if (extra > MAX_SNAPSHOT_EXTRA) fail('InvalidImage.Malformed', `qcow2 snapshot extra data of ${extra} bytes`);
+      if (extra > MAX_SNAPSHOT_EXTRA) fail('malformed', `qcow2 snapshot extra data of ${extra} bytes`);
       off += 40 + extra + e.readUInt16BE(12) + e.readUInt16BE(14);
       off = Math.ceil(off / 8) * 8;
-      if (off - start > MAX_SNAPSHOT_TABLE_BYTES) fail('InvalidImage.AbsurdSize', `qcow2 snapshot table larger than ${MAX_SNAPSHOT_TABLE_BYTES} bytes`);
+      if (off - start > MAX_SNAPSHOT_TABLE_BYTES) fail('absurd-size', `qcow2 snapshot table larger than ${MAX_SNAPSHOT_TABLE_BYTES} bytes`);
     }
     const region = { name: 'qcow2 snapshot table', start, length: off - start };
     checkInFile(this.src.size, region);
@@ -169,7 +170,7 @@ class Qcow2Image implements OpenedImage {
       const shift = 62 - (this.h.clusterBits - 8) - 32;
       const host = (hi & ((1 << shift) - 1)) * TWO32 + t.readUInt32BE(at + 4);
       const sectors = (hi & 0x3fffffff) >>> shift;
-      if (host >= src.size) fail('InvalidImage.Truncated', `qcow2 compressed cluster at offset ${host} lies beyond the end of the file`);
+      if (host >= src.size) fail('truncated', `qcow2 compressed cluster at offset ${host} lies beyond the end of the file`);
       this.features.compressed = true;
       out?.push({ kind: 'compressed', codec: 'deflate-raw', at: guest - base, length, host, window: (sectors + 1) * 512 - (host % 512), unit: cs, skip: 0 });
       return length;
@@ -187,9 +188,9 @@ class Qcow2Image implements OpenedImage {
   private decodeSubclusters(t: Buffer, at: number, host: number, guest: number, length: number, base: number, out: Piece[] | null): number {
     const zero = t.readUInt32BE(at + 8);
     const alloc = t.readUInt32BE(at + 12);
-    if (alloc & zero) fail('InvalidImage.Malformed', `qcow2 subclusters of guest offset ${guest} are both allocated and zero`);
+    if (alloc & zero) fail('malformed', `qcow2 subclusters of guest offset ${guest} are both allocated and zero`);
     if (alloc === 0) return 0;
-    if (host === 0) fail('InvalidImage.Malformed', `qcow2 subclusters of guest offset ${guest} are allocated without a host cluster`);
+    if (host === 0) fail('malformed', `qcow2 subclusters of guest offset ${guest} are allocated without a host cluster`);
     const sc = this.cs / 32;
     // Only allocated subclusters need to exist: the file may end inside the cluster after the last one.
     this.checkDataCluster(host, Math.min(length, (32 - Math.clz32(alloc)) * sc));
@@ -204,7 +205,7 @@ class Qcow2Image implements OpenedImage {
   }
 
   private checkDataCluster(host: number, length: number): void {
-    if (host % this.cs !== 0) fail('InvalidImage.Malformed', `qcow2 data cluster offset ${host} is not cluster aligned`);
-    if (host + length > this.src.size) fail('InvalidImage.Truncated', `qcow2 data cluster at offset ${host} lies beyond the end of the file`);
+    if (host % this.cs !== 0) fail('malformed', `qcow2 data cluster offset ${host} is not cluster aligned`);
+    if (host + length > this.src.size) fail('truncated', `qcow2 data cluster at offset ${host} lies beyond the end of the file`);
   }
 }

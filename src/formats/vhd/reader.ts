@@ -2,11 +2,12 @@
  * VHD images. Fixed: the guest bytes are the file bytes before the footer. Dynamic: a BAT of u32 sector numbers,
  * one per block; each allocated block is a sector bitmap (bit set = sector holds data, MSB first) then the data.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { OpenedImage } from '../image.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkInFile, checkNoOverlap, fail, isPowerOfTwo, type Region } from '../bytes.ts';
+import { checkClear, checkInFile, checkNoOverlap, isPowerOfTwo, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, checkVirtualSize, type Limits } from '../limits.ts';
 import { flatImage } from '../flat.ts';
 import { readExact } from '../source.ts';
@@ -25,17 +26,17 @@ export async function openVhd(src: ByteSource, limits: Limits): Promise<OpenedIm
   const features = { subformat: footer.diskType === DISK_FIXED ? 'fixed' : 'dynamic', creator: footer.creator.replace(/\0/g, '') };
   if (footer.diskType === DISK_FIXED) {
     if (footer.virtualSize > footer.offset) {
-      fail('InvalidImage.Truncated', `the fixed VHD declares ${footer.virtualSize} bytes but holds ${footer.offset}`);
+      fail('truncated', `the fixed VHD declares ${footer.virtualSize} bytes but holds ${footer.offset}`);
     }
     return flatImage(footer.virtualSize, features);
   }
   const dyn = await readDynamicHeader(src, footer.dataOffset);
   const { blockSize, maxTableEntries } = dyn;
-  if (!isPowerOfTwo(blockSize) || blockSize < 512 || blockSize > MAX_BLOCK_SIZE) fail('InvalidImage.Malformed', `VHD block size ${blockSize}`);
-  if (maxTableEntries * blockSize > MAX_DYNAMIC_BYTES) fail('InvalidImage.AbsurdSize', `VHD block table of ${maxTableEntries} entries`);
+  if (!isPowerOfTwo(blockSize) || blockSize < 512 || blockSize > MAX_BLOCK_SIZE) fail('malformed', `VHD block size ${blockSize}`);
+  if (maxTableEntries * blockSize > MAX_DYNAMIC_BYTES) fail('absurd-size', `VHD block table of ${maxTableEntries} entries`);
   checkTableBytes(maxTableEntries * 4, limits, 'VHD block allocation table');
   if (maxTableEntries * blockSize < footer.virtualSize) {
-    fail('InvalidImage.Malformed', `VHD block table of ${maxTableEntries} entries is too small for ${footer.virtualSize} bytes`);
+    fail('malformed', `VHD block table of ${maxTableEntries} entries is too small for ${footer.virtualSize} bytes`);
   }
   const fixed: Region[] = [
     { name: 'VHD footer copy', start: 0, length: footer.offset === 0 ? 512 : 0 },
@@ -67,7 +68,7 @@ class DynamicVhd implements OpenedImage {
     if (sector === UNALLOCATED) return -1;
     const start = sector * 512;
     const region = { name: `VHD block ${b}`, start, length: this.bitmapBytes + this.blockSize };
-    checkInFile(this.src.size, region, 'InvalidImage.Truncated');
+    checkInFile(this.src.size, region, 'truncated');
     checkClear(region, this.fixed);
     return start;
   }

@@ -2,11 +2,12 @@
  * VHDX payload blocks through the BAT. Every chunk_ratio payload entries the BAT holds one sector-bitmap entry,
  * which only differencing disks use (and those are rejected), so it is skipped.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { Features, OpenedImage } from '../image.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkInFile, fail } from '../bytes.ts';
+import { checkClear, checkInFile } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
 import { parseVhdxLayout, type VhdxLayout } from './header.ts';
@@ -38,11 +39,11 @@ class Vhdx implements OpenedImage {
     const lo = this.bat.readUInt32LE(at);
     const state = lo & 7;
     if (state <= 3) return -1; // not present, undefined, zero, unmapped
-    if (state === PARTIALLY_PRESENT) fail('InvalidImage.Malformed', `VHDX block ${b} is partially present in a disk without a parent`);
-    if (state !== FULLY_PRESENT) fail('InvalidImage.Malformed', `VHDX block ${b} has state ${state}`);
+    if (state === PARTIALLY_PRESENT) fail('malformed', `VHDX block ${b} is partially present in a disk without a parent`);
+    if (state !== FULLY_PRESENT) fail('malformed', `VHDX block ${b} has state ${state}`);
     const start = (this.bat.readUInt32LE(at + 4) * 4096 + (lo >>> 20)) * MiB;
     const region = { name: `VHDX block ${b}`, start, length: Math.min(this.l.blockSize, this.virtualSize - b * this.l.blockSize) };
-    checkInFile(this.src.size, region, 'InvalidImage.Truncated');
+    checkInFile(this.src.size, region, 'truncated');
     checkClear(region, this.l.regions);
     return start;
   }

@@ -3,12 +3,13 @@
  * (u32 sectors of grains; 0 unallocated, 1 zeroed when the flag says so). Stream grains are zlib data behind a
  * 12-byte marker (u64 lba, u32 size). Grain tables are read lazily, one at a time.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { Features, OpenedImage } from '../image.ts';
 import type { Detection } from '../detect.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkDistinct, checkInFile, fail } from '../bytes.ts';
+import { checkClear, checkDistinct, checkInFile } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, type Limits } from '../limits.ts';
 import { readClipped, readExact } from '../source.ts';
 import { readTableRun, TableCache } from '../table-cache.ts';
@@ -21,7 +22,7 @@ const MAX_DESCRIPTOR_FILE = 1024 * 1024;
 export async function openVmdk(src: ByteSource, limits: Limits, detection: Detection): Promise<OpenedImage> {
   const head = await readClipped(src, 0, 4, 'VMDK header');
   if (detection.vmdkDescriptor || head.toString('latin1') !== 'KDMV') {
-    if (head.toString('latin1') === 'COWD') fail('InvalidImage.UnsupportedFormat', 'VMDK version 3 (COWD) sparse extents');
+    if (head.toString('latin1') === 'COWD') fail('unsupported-format', 'VMDK version 3 (COWD) sparse extents');
     rejectDescriptorFile((await readClipped(src, 0, MAX_DESCRIPTOR_FILE, 'VMDK descriptor')).toString('latin1'));
   }
   const h = await parseVmdkHeader(src, limits);
@@ -117,13 +118,13 @@ class SparseVmdk implements OpenedImage {
     const length = Math.min(h.grainBytes, this.virtualSize - guest);
     const host = entry * 512;
     if (h.compressed) {
-      if (host >= src.size) fail('InvalidImage.Truncated', `VMDK grain at offset ${host} lies beyond the end of the file`);
+      if (host >= src.size) fail('truncated', `VMDK grain at offset ${host} lies beyond the end of the file`);
       checkClear({ name: 'VMDK grain', start: host, length: 512 }, h.regions);
       out?.push({ kind: 'compressed', codec: h.markers ? 'vmdk-marker' : 'zlib', at: guest - base, length, host, window: 2 * h.grainBytes, unit: h.grainBytes, skip: 0 });
       return length;
     }
     const region = { name: 'VMDK grain', start: host, length };
-    checkInFile(src.size, region, 'InvalidImage.Truncated');
+    checkInFile(src.size, region, 'truncated');
     checkClear(region, h.regions);
     out?.push({ kind: 'data', at: guest - base, length, host });
     return length;
