@@ -10,6 +10,7 @@ export type FormatErrorReason =
   | 'unsafe-extent' // a VMDK descriptor that names other files
   | 'table-out-of-bounds'
   | 'table-overlap'
+  | 'shared-cluster' // one host cluster, block or grain mapped at several guest offsets
   | 'absurd-size'
   | 'truncated'
   | 'bad-checksum'

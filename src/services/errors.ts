@@ -15,6 +15,7 @@ const FORMAT_CODES: Record<FormatErrorReason, ErrorCode> = {
   'unsafe-extent': 'InvalidImage.UnsafeExtent',
   'table-out-of-bounds': 'InvalidImage.TableOutOfBounds',
   'table-overlap': 'InvalidImage.TableOverlap',
+  'shared-cluster': 'InvalidImage.SharedCluster',
   'absurd-size': 'InvalidImage.AbsurdSize',
   truncated: 'InvalidImage.Truncated',
   'bad-checksum': 'InvalidImage.BadChecksum',

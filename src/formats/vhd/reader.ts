@@ -12,6 +12,7 @@ import { checkTableBytes, checkVirtualSize, type Limits } from '../limits.ts';
 import { flatImage } from '../flat.ts';
 import { readExact } from '../source.ts';
 import { TableCache } from '../table-cache.ts';
+import { HostStarts } from '../host-claims.ts';
 import { DISK_FIXED, readDynamicHeader, readVhdFooter, type DynamicHeader } from './footer.ts';
 
 const UNALLOCATED = 0xffffffff;
@@ -46,7 +47,7 @@ export async function openVhd(src: ByteSource, limits: Limits): Promise<OpenedIm
   checkInFile(src.size, fixed[2]);
   checkNoOverlap(fixed);
   const bat = await readExact(src, dyn.tableOffset, maxTableEntries * 4, 'VHD block allocation table');
-  return new DynamicVhd(src, footer.virtualSize, dyn, bat, fixed, { ...features, blockSize });
+  return new DynamicVhd(src, footer.virtualSize, dyn, bat, fixed, limits, { ...features, blockSize });
 }
 
 class DynamicVhd implements OpenedImage {
@@ -56,7 +57,7 @@ class DynamicVhd implements OpenedImage {
 
   constructor(
     private readonly src: ByteSource, readonly virtualSize: number, dyn: DynamicHeader, private readonly bat: Buffer,
-    private readonly fixed: Region[], readonly features: Record<string, string | number | boolean>,
+    private readonly fixed: Region[], private readonly limits: Limits, readonly features: Record<string, string | number | boolean>,
   ) {
     this.blockSize = dyn.blockSize;
     this.bitmapBytes = Math.ceil(dyn.blockSize / 512 / 8 / 512) * 512;
@@ -73,12 +74,19 @@ class DynamicVhd implements OpenedImage {
     return start;
   }
 
+  /** Counts the allocated blocks and refuses two BAT entries whose blocks share a byte. */
   async scan(): Promise<number> {
     let allocated = 0;
     const blocks = Math.ceil(this.virtualSize / this.blockSize);
+    const starts = new HostStarts((n) => new Uint32Array(n), this.limits, 'VHD block');
     for (let b = 0; b < blocks; b++) {
-      if (this.blockOffset(b) >= 0) allocated += Math.min(this.blockSize, this.virtualSize - b * this.blockSize);
+      const start = this.blockOffset(b);
+      if (start < 0) continue;
+      allocated += Math.min(this.blockSize, this.virtualSize - b * this.blockSize);
+      starts.add(start / 512);
     }
+    const sectors = (this.bitmapBytes + this.blockSize) / 512;
+    starts.checkDisjoint(() => sectors, 512);
     return allocated;
   }
 

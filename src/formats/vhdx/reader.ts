@@ -11,6 +11,7 @@ import { fail } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
 import { parseVhdxLayout, type VhdxLayout } from './header.ts';
+import { UnitMap } from '../host-claims.ts';
 
 const MiB = 1024 * 1024;
 const FULLY_PRESENT = 6;
@@ -19,7 +20,7 @@ const PARTIALLY_PRESENT = 7;
 export async function openVhdx(src: ByteSource, limits: Limits): Promise<OpenedImage> {
   const layout = await parseVhdxLayout(src, limits);
   const bat = await readExact(src, layout.batOffset, layout.batEntries * 8, 'VHDX BAT');
-  return new Vhdx(src, layout, bat);
+  return new Vhdx(src, layout, bat, limits);
 }
 
 class Vhdx implements OpenedImage {
@@ -27,7 +28,7 @@ class Vhdx implements OpenedImage {
   readonly features: Features;
   private readonly blocks: number;
 
-  constructor(private readonly src: ByteSource, private readonly l: VhdxLayout, private readonly bat: Buffer) {
+  constructor(private readonly src: ByteSource, private readonly l: VhdxLayout, private readonly bat: Buffer, private readonly limits: Limits) {
     this.virtualSize = l.virtualSize;
     this.blocks = Math.ceil(l.virtualSize / l.blockSize);
     this.features = { blockSize: l.blockSize, logicalSectorSize: l.logicalSectorSize };
@@ -48,10 +49,16 @@ class Vhdx implements OpenedImage {
     return start;
   }
 
+  /** Counts the present blocks and refuses two BAT entries whose blocks share a MiB of the file. */
   async scan(): Promise<number> {
     let allocated = 0;
+    const claims = new UnitMap(this.src.size, MiB, this.limits, 'VHDX block');
     for (let b = 0; b < this.blocks; b++) {
-      if (this.blockOffset(b) >= 0) allocated += Math.min(this.l.blockSize, this.virtualSize - b * this.l.blockSize);
+      const start = this.blockOffset(b);
+      if (start < 0) continue;
+      const length = Math.min(this.l.blockSize, this.virtualSize - b * this.l.blockSize);
+      claims.claimData(start, length, `VHDX block ${b}`);
+      allocated += length;
     }
     return allocated;
   }
