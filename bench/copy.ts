@@ -12,7 +12,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { importDisk } from '../src/blobs/importer.ts';
-import { CHUNK_SIZE } from '../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../src/domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../src/formats/types.ts';
 import { newResourceId } from '../src/domain/ids.ts';
 import { insertSnapshot } from '../src/services/snapshots/repo.ts';

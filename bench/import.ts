@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       const root = path.join(dir, `run-${run}-${mode}`);
       const meta = await openStore({ sqlitePath: path.join(root, 'meta.sqlite') });
       const store = new FsChunkStore(path.join(root, 'chunks'), { durability: mode });
-      const index = new KyselyChunkIndex(meta.db, meta.dialect);
+      const index = new KyselyChunkIndex(meta.db);
       const repo = new ManifestRepo(meta.db);
       const deps = { store, index, region: REGION, hashPool };
       const buffers = new ChunkBufferPool();

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHUNK_SIZE } from '../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../src/domain/disk.ts';
 import { inspect, openFileSource, openReader } from '../src/formats/index.ts';
 import type { ImportFormat } from '../src/formats/types.ts';
 import { buildSparseRaw, median, dropCaches } from './support.ts';

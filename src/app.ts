@@ -34,6 +34,7 @@ import { copyImageJob } from './services/images/copy-job.ts';
 import { importJobKind } from './services/transfer/import-job.ts';
 import { exportJobKind } from './services/transfer/export-job.ts';
 import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
+import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
@@ -136,7 +137,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     limits: { imageQuota: config.imageQuota, maxClockSkewMs: config.maxClockSkewMs },
     dataPlane: dataPlaneOf({
       stores: blobStores.chunks,
-      index: new KyselyChunkIndex(store.db, store.dialect, { now: () => clock.now() }),
+      index: new KyselyChunkIndex(store.db, { now: () => clock.now() }),
       manifests: new ManifestRepo(store.db, { now: () => clock.now() }),
       hashPool,
       buffers: new ChunkBufferPool(),
@@ -172,7 +173,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     worker = startWorker({
       queue: jobs,
       owner: `${os.hostname().slice(0, 30)}-${process.pid}`,
-      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
+      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, withApiErrors(v.handler)])),
       leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,
       concurrency: 4,

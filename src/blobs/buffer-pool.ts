@@ -3,7 +3,7 @@
  * run at ~1 GB/s instead of ~10) and GC plus munmap work when it dies: about half the CPU of a re-import
  * (bench/import.ts). Readers allocate chunk buffers here and the importer releases them once stored.
  */
-import { CHUNK_SIZE } from './types.ts';
+import { CHUNK_SIZE } from '../domain/disk.ts';
 
 export class ChunkBufferPool {
   private readonly free: Buffer[] = [];

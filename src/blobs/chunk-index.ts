@@ -8,7 +8,6 @@
 import crypto from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import type { Dialect } from '../store/db.ts';
 import type { ChunkIndex, ChunkRef, GarbageClaim, UploadTickets } from './types.ts';
 import { ChunkNotLiveError } from './errors.ts';
 
@@ -32,8 +31,8 @@ export class KyselyChunkIndex implements ChunkIndex {
   private readonly pollMs: number;
   private readonly maxPollMs: number;
 
-  /** `dialect` is accepted for symmetry with the other Kysely repos; the SQL here is portable. */
-  constructor(private readonly db: Db, _dialect: Dialect, opts: ChunkIndexOptions = {}) {
+  /** The SQL here is portable: the same statements run on SQLite and PostgreSQL. */
+  constructor(private readonly db: Db, opts: ChunkIndexOptions = {}) {
     this.now = opts.now ?? Date.now;
     this.leaseMs = opts.leaseMs ?? 10 * 60_000;
     this.pollMs = opts.pollMs ?? 20;

@@ -1,4 +1,4 @@
-/** Failures of the chunk layer. Services map them to InternalError (or retry the job). */
+/** Failures of the chunk layer. services/errors.ts maps them to InternalError (jobs may retry first). */
 import type { ChunkRef } from './types.ts';
 
 export class ChunkNotFoundError extends Error {

@@ -11,7 +11,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { CHUNK_SIZE, type ChunkRef, type ChunkStore } from './types.ts';
+import type { ChunkRef, ChunkStore } from './types.ts';
+import { CHUNK_SIZE } from '../domain/disk.ts';
 import { refFromHex, refHex } from './refs.ts';
 import { ChunkCorruptError, ChunkNotFoundError } from './errors.ts';
 import { createLimiter, type Limiter } from './limit.ts';

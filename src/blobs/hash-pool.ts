@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
-import { zeroMaskOf } from '../formats/zero.ts';
+import { zeroMaskOf } from '../domain/disk.ts';
 import type { ChunkRef } from './types.ts';
 
 export interface HashedChunk {

@@ -4,9 +4,9 @@
  * buffers are held at once. Before returning, the store is flushed and the uploaded rows marked live,
  * so the manifest can be committed (ManifestRepo.commit) and survives a crash.
  */
-import { chunkCount, chunkLength, type ChunkEntry, type ChunkIndex, type ChunkRef, type ChunkStore, type Manifest, type UploadTickets } from './types.ts';
+import type { ChunkEntry, ChunkIndex, ChunkRef, ChunkStore, Manifest, UploadTickets } from './types.ts';
+import { chunkCount, chunkLength, isAllZero, maskToHex } from '../domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../formats/types.ts';
-import { isAllZero, maskToHex } from '../formats/zero.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';

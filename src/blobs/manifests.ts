@@ -5,8 +5,8 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { hexToMask } from '../formats/zero.ts';
-import { chunkCount, chunkLength, type ChunkEntry, type ChunkRef, type ChunkStore, type Manifest, type VirtualDisk } from './types.ts';
+import { hexToMask, chunkCount, chunkLength, type VirtualDisk } from '../domain/disk.ts';
+import type { ChunkEntry, ChunkRef, ChunkStore, Manifest } from './types.ts';
 import { isChunkRef } from './refs.ts';
 import { ChunkCorruptError } from './errors.ts';
 import { addRefsIn, releaseRefsIn, retrying } from './chunk-index.ts';

@@ -14,7 +14,8 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { CHUNK_SIZE, type ChunkRef, type ChunkStore } from './types.ts';
+import type { ChunkRef, ChunkStore } from './types.ts';
+import { CHUNK_SIZE } from '../domain/disk.ts';
 import { refFromHex, refHex } from './refs.ts';
 import { ChunkCorruptError, ChunkNotFoundError } from './errors.ts';
 import { createLimiter, type Limiter } from './limit.ts';

@@ -1,12 +1,7 @@
 /**
- * The data-plane contract: disks are manifests over content-addressed 4 MiB chunks.
- * Formats (src/formats) produce and consume chunks; chunk stores (src/blobs) keep them.
+ * The chunk-storage contract: disks are manifests over content-addressed 4 MiB chunks (geometry in
+ * domain/disk.ts). Formats (src/formats) produce and consume chunks; chunk stores (src/blobs) keep them.
  */
-
-/** Virtual-disk bytes per chunk. Chunks are aligned to multiples of this offset. */
-export const CHUNK_SIZE = 4 * 1024 * 1024;
-/** Granule of the per-chunk zero map: 64 blocks of 64 KiB in a full chunk. */
-export const ZERO_BLOCK_SIZE = 64 * 1024;
 
 /** `sha256:<64 lower-case hex>` */
 export type ChunkRef = string;
@@ -92,22 +87,4 @@ export interface ChunkIndex {
    * inserting `deleting` rows; returns the refs claimed. Delete and forget them like claimGarbage's.
    */
   claimOrphans(region: string, refs: ChunkRef[]): Promise<GarbageClaim>;
-}
-
-/** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */
-export interface VirtualDisk {
-  readonly virtualSize: number;
-  readonly chunkCount: number;
-  /** null when the chunk is all zero; otherwise its 64-bit zero mask (bit i = block i is zero). */
-  zeroMask(index: number): bigint | null;
-  /** The chunk's bytes (length = the chunk's virtual length), or null when all zero. */
-  readChunk(index: number): Promise<Buffer | null>;
-}
-
-export function chunkLength(virtualSize: number, index: number): number {
-  return Math.min(CHUNK_SIZE, virtualSize - index * CHUNK_SIZE);
-}
-
-export function chunkCount(virtualSize: number): number {
-  return Math.ceil(virtualSize / CHUNK_SIZE);
 }

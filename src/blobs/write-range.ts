@@ -3,7 +3,8 @@
  * Only the chunks the range touches are read, patched, hashed and stored; the old manifest and its
  * chunks stay as they are. The result is not committed: pass it to ManifestRepo.commit.
  */
-import { CHUNK_SIZE, chunkLength, type Manifest } from './types.ts';
+import type { Manifest } from './types.ts';
+import { CHUNK_SIZE, chunkLength } from '../domain/disk.ts';
 import type { ReadChunk } from '../formats/types.ts';
 import { manifestDisk } from './manifests.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';

@@ -120,6 +120,7 @@ export const ERRORS = {
   'InvalidImage.UnsafeExtent': [400, 'The VMDK descriptor is unsafe: %s'],
   'InvalidImage.TableOutOfBounds': [400, 'A table in the image file lies beyond the end of the file: %s'],
   'InvalidImage.TableOverlap': [400, 'Tables in the image file overlap: %s'],
+  'InvalidImage.SharedCluster': [400, 'The image file maps the same data at several places of the disk: %s'],
   'InvalidImage.AbsurdSize': [400, 'The image file declares an unreasonable size: %s'],
   'InvalidImage.Truncated': [400, 'The image file is truncated: %s'],
   'InvalidImage.BadChecksum': [400, 'A checksum in the image file does not match: %s'],

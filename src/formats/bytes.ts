@@ -1,5 +1,5 @@
 /** Small helpers for reading on-disk integers and checking ranges, shared by every format parser. */
-import { apiError, type ErrorCode } from '../domain/errors.ts';
+import { fail, type FormatErrorReason } from './errors.ts';
 
 const TWO32 = 0x1_0000_0000;
 
@@ -10,10 +10,6 @@ export function u64be(buf: Buffer, off: number): number {
 
 export function u64le(buf: Buffer, off: number): number {
   return buf.readUInt32LE(off + 4) * TWO32 + buf.readUInt32LE(off);
-}
-
-export function fail(code: ErrorCode, detail: string): never {
-  throw apiError(code, detail);
 }
 
 export function isPowerOfTwo(n: number): boolean {
@@ -28,10 +24,10 @@ export interface Region {
 }
 
 /** Rejects a table that does not lie entirely inside the file. */
-export function checkInFile(fileSize: number, r: Region, code: ErrorCode = 'InvalidImage.TableOutOfBounds'): void {
+export function checkInFile(fileSize: number, r: Region, reason: FormatErrorReason = 'table-out-of-bounds'): void {
   const end = r.start + r.length;
   if (!(r.start >= 0) || !Number.isSafeInteger(end) || end > fileSize) {
-    fail(code, `${r.name} at offset ${r.start} (${r.length} bytes) ends beyond the end of the file (${fileSize} bytes)`);
+    fail(reason, `${r.name} at offset ${r.start} (${r.length} bytes) ends beyond the end of the file (${fileSize} bytes)`);
   }
 }
 
@@ -44,7 +40,7 @@ export function checkNoOverlap(regions: Region[]): void {
   for (let i = 0; i < regions.length; i++) {
     for (let j = i + 1; j < regions.length; j++) {
       if (overlaps(regions[i], regions[j])) {
-        fail('InvalidImage.TableOverlap', `${regions[i].name} (offset ${regions[i].start}) overlaps ${regions[j].name} (offset ${regions[j].start})`);
+        fail('table-overlap', `${regions[i].name} (offset ${regions[i].start}) overlaps ${regions[j].name} (offset ${regions[j].start})`);
       }
     }
   }
@@ -53,7 +49,7 @@ export function checkNoOverlap(regions: Region[]): void {
 /** Rejects when `r` overlaps any of `fixed`. */
 export function checkClear(r: Region, fixed: Region[]): void {
   for (const f of fixed) {
-    if (overlaps(r, f)) fail('InvalidImage.TableOverlap', `${r.name} (offset ${r.start}) overlaps ${f.name} (offset ${f.start})`);
+    if (overlaps(r, f)) fail('table-overlap', `${r.name} (offset ${r.start}) overlaps ${f.name} (offset ${f.start})`);
   }
 }
 
@@ -65,7 +61,7 @@ export function checkDistinct(starts: Float64Array, length: number, name: string
   starts.sort();
   for (let i = 1; i < starts.length; i++) {
     if (starts[i] < starts[i - 1] + length) {
-      fail('InvalidImage.TableOverlap', `two ${name}s overlap at offset ${starts[i]}`);
+      fail('table-overlap', `two ${name}s overlap at offset ${starts[i]}`);
     }
   }
 }

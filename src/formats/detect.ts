@@ -4,7 +4,7 @@
  * A declared format must equal the detected one: a file declared raw that carries any container magic is
  * rejected (CVE-2024-40767), never treated as raw or as the other format.
  */
-import { apiError } from '../domain/errors.ts';
+import { fail, FormatMismatchError } from './errors.ts';
 import type { ByteSource, DetectedFormat, ImportFormat } from './types.ts';
 import { readClipped } from './source.ts';
 
@@ -101,7 +101,7 @@ export function containerMatches(head: Buffer, tail: Buffer, fileSize: number): 
 
 /**
  * Detects the container format from the head and tail of the file.
- * Throws InvalidImageFormat.Mismatch when several container formats match.
+ * Throws FormatMismatchError when several container formats match.
  */
 export async function detect(src: ByteSource, declared?: ImportFormat): Promise<Detection> {
   const head = await readClipped(src, 0, HEAD_BYTES, 'file header');
@@ -114,22 +114,22 @@ export async function detect(src: ByteSource, declared?: ImportFormat): Promise<
 export function detectFromBytes(head: Buffer, tail: Buffer, fileSize: number, declared?: ImportFormat): Detection {
   const { formats, vmdkDescriptor } = containerMatches(head, tail, fileSize);
   if (formats.length > 1) {
-    throw apiError('InvalidImageFormat.Mismatch', declared ?? 'unspecified', `ambiguous (it matches ${formats.join(', ')})`);
+    throw new FormatMismatchError(declared ?? 'unspecified', `ambiguous (it matches ${formats.join(', ')})`);
   }
   return { format: formats[0] ?? 'raw', partitionTable: partitionTableOf(head), vmdkDescriptor };
 }
 
 /**
  * Applies the declared-format rules and returns the format to import.
- * Declared ≠ detected ⇒ InvalidImageFormat.Mismatch; QED, VDI and LUKS ⇒ InvalidImage.UnsupportedFormat.
+ * Declared ≠ detected ⇒ FormatMismatchError; QED, VDI and LUKS ⇒ 'unsupported-format'.
  */
 export function checkDeclared(detected: DetectedFormat, declared?: ImportFormat): ImportFormat {
-  if (declared !== undefined && declared !== detected) throw apiError('InvalidImageFormat.Mismatch', declared, detected);
+  if (declared !== undefined && declared !== detected) throw new FormatMismatchError(declared, detected);
   switch (detected) {
     case 'qed':
     case 'vdi':
     case 'luks':
-      throw apiError('InvalidImage.UnsupportedFormat', detected);
+      return fail('unsupported-format', detected);
     default:
       return detected;
   }

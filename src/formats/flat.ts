@@ -1,9 +1,9 @@
 /** Formats whose guest bytes are the file bytes: raw, ISO, and (with a footer) fixed VHD. */
-import { CHUNK_SIZE, chunkLength } from '../blobs/types.ts';
+import { CHUNK_SIZE, chunkLength } from '../domain/disk.ts';
 import type { ByteSource } from './types.ts';
 import type { Features, OpenedImage } from './image.ts';
 import { checkVirtualSize, type Limits } from './limits.ts';
-import { fail } from './bytes.ts';
+import { fail } from './errors.ts';
 import { readExact } from './source.ts';
 
 /** Guest byte g is file byte `dataOffset + g`, for `virtualSize` bytes. */
@@ -36,10 +36,10 @@ export async function openIso(src: ByteSource, limits: Limits): Promise<OpenedIm
     if (d[0] !== 1) continue;
     const blocks = d.readUInt32LE(80);
     const blockSize = d.readUInt16LE(128);
-    if (![512, 1024, 2048].includes(blockSize)) fail('InvalidImage.Malformed', `ISO logical block size ${blockSize}`);
+    if (![512, 1024, 2048].includes(blockSize)) fail('malformed', `ISO logical block size ${blockSize}`);
     const volumeBytes = blocks * blockSize;
     if (volumeBytes > src.size) {
-      fail('InvalidImage.Truncated', `the ISO volume is ${volumeBytes} bytes but the file has ${src.size}`);
+      fail('truncated', `the ISO volume is ${volumeBytes} bytes but the file has ${src.size}`);
     }
     features.volumeBytes = volumeBytes;
     features.volumeId = d.toString('latin1', 40, 72).trim();

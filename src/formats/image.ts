@@ -1,13 +1,5 @@
-/** The shape every format parser produces, and the dispatch from format name to parser. */
-import type { ByteSource, ImportFormat } from './types.ts';
+/** The shape every format parser produces (dispatch from format name to parser is in open.ts). */
 import type { Piece } from './pieces.ts';
-import type { Limits } from './limits.ts';
-import type { Detection } from './detect.ts';
-import { openRaw, openIso } from './flat.ts';
-import { openQcow2 } from './qcow2/reader.ts';
-import { openVhd } from './vhd/reader.ts';
-import { openVmdk } from './vmdk/reader.ts';
-import { openVhdx } from './vhdx/reader.ts';
 
 export type Features = Record<string, string | number | boolean>;
 
@@ -20,15 +12,4 @@ export interface OpenedImage {
   scan(): Promise<number>;
   /** Where the bytes of chunk `index` come from; null when nothing in it is allocated (no I/O needed). */
   plan(index: number): Promise<Piece[] | null>;
-}
-
-export function openImage(src: ByteSource, format: ImportFormat, detection: Detection, limits: Limits): Promise<OpenedImage> {
-  switch (format) {
-    case 'raw': return openRaw(src, limits);
-    case 'iso': return openIso(src, limits);
-    case 'qcow2': return openQcow2(src, limits);
-    case 'vhd': return openVhd(src, limits);
-    case 'vmdk': return openVmdk(src, limits, detection);
-    case 'vhdx': return openVhdx(src, limits);
-  }
 }

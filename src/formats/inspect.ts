@@ -5,8 +5,8 @@
  */
 import type { ByteSource, Inspection, InspectOptions } from './types.ts';
 import { checkDeclared, detect } from './detect.ts';
-import { openImage } from './image.ts';
-import { resolveLimits } from './limits.ts';
+import { openImage } from './open.ts';
+import { checkAllocated, resolveLimits } from './limits.ts';
 
 export async function inspect(src: ByteSource, opts: InspectOptions = {}): Promise<Inspection> {
   const detection = await detect(src, opts.declared);
@@ -14,6 +14,7 @@ export async function inspect(src: ByteSource, opts: InspectOptions = {}): Promi
   const image = await openImage(src, format, detection, resolveLimits(opts));
   const allocatedBytes = await image.scan();
   const features = { ...image.features };
+  checkAllocated(allocatedBytes, src.size, features.compressed === true);
   const hostIsGuest = format === 'raw' || format === 'iso' || features.subformat === 'fixed';
   if (hostIsGuest && detection.partitionTable) features.partitionTable = detection.partitionTable;
   return { format, virtualSize: image.virtualSize, allocatedBytes, features };

@@ -6,7 +6,7 @@
  */
 import { constants, inflateRawSync, inflateSync } from 'node:zlib';
 import type { ByteSource } from './types.ts';
-import { fail } from './bytes.ts';
+import { fail } from './errors.ts';
 import { readClipped, readInto } from './source.ts';
 
 /** Plain file bytes: `length` bytes at `host` land at `at` in the chunk. */
@@ -79,13 +79,13 @@ async function inflatePieces(src: ByteSource, pieces: CompressedPiece[], out: Bu
       end = Math.max(end, pEnd);
       j++;
     }
-    if (start >= src.size) fail('InvalidImage.Truncated', `compressed data at offset ${start} lies beyond the end of the file`);
+    if (start >= src.size) fail('truncated', `compressed data at offset ${start} lies beyond the end of the file`);
     const window = await readClipped(src, start, end - start, 'compressed data');
     for (; i < j; i++) {
       const p = pieces[i];
       const data = decode(p, window.subarray(p.host - start, Math.min(window.length, p.host - start + p.window)));
       if (data.length < p.skip + p.length) {
-        fail('InvalidImage.Malformed', `compressed data at offset ${p.host} inflates to ${data.length} bytes, expected ${p.skip + p.length}`);
+        fail('malformed', `compressed data at offset ${p.host} inflates to ${data.length} bytes, expected ${p.skip + p.length}`);
       }
       data.copy(out, p.at, p.skip, p.skip + p.length);
     }
@@ -95,9 +95,9 @@ async function inflatePieces(src: ByteSource, pieces: CompressedPiece[], out: Bu
 function decode(p: CompressedPiece, input: Buffer): Buffer {
   let payload = input;
   if (p.codec === 'vmdk-marker') {
-    if (input.length < 12) fail('InvalidImage.Truncated', `grain marker at offset ${p.host} is cut off by the end of the file`);
+    if (input.length < 12) fail('truncated', `grain marker at offset ${p.host} is cut off by the end of the file`);
     const size = input.readUInt32LE(8);
-    if (size === 0 || size > input.length - 12) fail('InvalidImage.Malformed', `grain at offset ${p.host} declares ${size} compressed bytes`);
+    if (size === 0 || size > input.length - 12) fail('malformed', `grain at offset ${p.host} declares ${size} compressed bytes`);
     payload = input.subarray(12, 12 + size);
   }
   // SYNC_FLUSH tolerates a stream cut at the sector-rounded end; the output length check catches real truncation.
@@ -105,6 +105,6 @@ function decode(p: CompressedPiece, input: Buffer): Buffer {
   try {
     return p.codec === 'deflate-raw' ? inflateRawSync(payload, opts) : inflateSync(payload, opts);
   } catch (e) {
-    return fail('InvalidImage.Malformed', `compressed data at offset ${p.host} does not inflate (${(e as Error).message})`);
+    return fail('malformed', `compressed data at offset ${p.host} does not inflate (${(e as Error).message})`);
   }
 }

@@ -2,9 +2,8 @@
  * A VirtualDisk over a streaming reader, for local conversions: one pass computes every chunk's zero mask
  * (so writers can lay out tables up front), a second pass serves the chunks in index order as writers ask.
  */
-import { chunkCount, type VirtualDisk } from '../blobs/types.ts';
+import { chunkCount, type VirtualDisk, isAllZero, zeroMaskOf } from '../domain/disk.ts';
 import type { DiskReader, ReadChunk } from './types.ts';
-import { isAllZero, zeroMaskOf } from './zero.ts';
 
 export async function readerDisk(reader: DiskReader): Promise<VirtualDisk> {
   const count = chunkCount(reader.virtualSize);

@@ -3,7 +3,7 @@
  * Parsers never read a file directly: they only see a ByteSource, so nothing else on the host is reachable.
  */
 import { open } from 'node:fs/promises';
-import { apiError } from '../domain/errors.ts';
+import { fail } from './errors.ts';
 import type { ByteSource } from './types.ts';
 
 export interface ClosableByteSource extends ByteSource {
@@ -42,18 +42,18 @@ export function bufferSource(data: Buffer): ByteSource {
 
 /**
  * Fills `buf[offset, offset+length)` from `position`, looping over short reads.
- * Throws InvalidImage.Truncated when the source ends first; `what` names the structure for the message.
+ * Fails ('truncated') when the source ends first; `what` names the structure for the message.
  */
 export async function readInto(
   src: ByteSource, buf: Buffer, offset: number, length: number, position: number, what: string,
 ): Promise<void> {
   if (!(position >= 0) || !Number.isSafeInteger(position + length) || position + length > src.size) {
-    throw apiError('InvalidImage.Truncated', `${what} (${length} bytes at offset ${position}) ends beyond the end of the file (${src.size} bytes)`);
+    fail('truncated', `${what} (${length} bytes at offset ${position}) ends beyond the end of the file (${src.size} bytes)`);
   }
   let done = 0;
   while (done < length) {
     const n = await src.read(buf, offset + done, length - done, position + done);
-    if (n <= 0) throw apiError('InvalidImage.Truncated', `${what}: the file ended at ${position + done}`);
+    if (n <= 0) fail('truncated', `${what}: the file ended at ${position + done}`);
     done += n;
   }
 }

@@ -7,7 +7,8 @@ import type { StoreBackend, TestStore } from '../support/stores.ts';
 import { KyselyChunkIndex } from '../../src/blobs/chunk-index.ts';
 import { ManifestRepo } from '../../src/blobs/manifests.ts';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
-import { CHUNK_SIZE, chunkCount, chunkLength, type ChunkStore } from '../../src/blobs/types.ts';
+import type { ChunkStore } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE, chunkCount, chunkLength } from '../../src/domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../../src/formats/types.ts';
 import type { ChunkRow } from '../../src/store/schema.ts';
 import type { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
@@ -34,7 +35,7 @@ export async function openBlobEnv(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-'));
   let t = 1_700_000_000_000;
   const clock = { now: () => t, advance: (ms: number) => void (t += ms) };
-  const index = new KyselyChunkIndex(meta.db, meta.dialect, { now: clock.now, leaseMs: opts.leaseMs ?? 60_000, pollMs: 2, maxPollMs: 10 });
+  const index = new KyselyChunkIndex(meta.db, { now: clock.now, leaseMs: opts.leaseMs ?? 60_000, pollMs: 2, maxPollMs: 10 });
   const repo = new ManifestRepo(meta.db, { now: clock.now });
   const cas = opts.cas ?? new FsChunkStore(path.join(dir, 'cas'));
   return {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { HashPool } from '../../src/blobs/hash-pool.ts';
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/domain/disk.ts';
 
 const sha = (b: Buffer) => 'sha256:' + crypto.createHash('sha256').update(b).digest('hex');
 

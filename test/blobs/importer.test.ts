@@ -12,7 +12,8 @@ import { HashPool } from '../../src/blobs/hash-pool.ts';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE, type ChunkStore, type Manifest } from '../../src/blobs/types.ts';
+import type { ChunkStore, Manifest } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/domain/disk.ts';
 import { listRefs, memoryReader, openBlobEnv, randomChunk, REGION, type BlobEnv } from './env.ts';
 
 const GRACE = 60_000;

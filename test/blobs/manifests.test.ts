@@ -8,7 +8,8 @@ import { storeBackends } from '../support/stores.ts';
 import { decodeManifestBody, encodeManifestBody, manifestDisk } from '../../src/blobs/manifests.ts';
 import { ChunkNotLiveError, ChunkCorruptError } from '../../src/blobs/errors.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
-import { CHUNK_SIZE, type Manifest } from '../../src/blobs/types.ts';
+import type { Manifest } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { openBlobEnv, REGION, type BlobEnv } from './env.ts';
 
 const ref = (i: number) => sha256Ref(Buffer.from(`c${i}`));

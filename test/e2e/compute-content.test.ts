@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import type { ClientConfig } from '../../src/cli/api.ts';
-import { CHUNK_SIZE } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { dataConfig, getBytes, imageFromSnapshot, launch, manifestHoldsBalance, pattern, putBytes, share } from '../api/disks/support.ts';
 
 const MiB = 1024 * 1024;

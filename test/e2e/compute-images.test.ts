@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { startServer, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
-import { CHUNK_SIZE } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { dataConfig, getBytes, launch, pattern, putBytes } from '../api/disks/support.ts';
 import { settledImage } from './transfer-support.ts';
 

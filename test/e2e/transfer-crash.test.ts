@@ -89,7 +89,7 @@ async function jobState(store: Store, id: string) {
  * chunk's refcount counts exactly the manifests' references, and every manifest is held by a snapshot or disk.
  */
 async function assertNoLeaks(store: Store, dataDir: string): Promise<void> {
-  const index = new KyselyChunkIndex(store.db, store.dialect);
+  const index = new KyselyChunkIndex(store.db);
   const chunks = new FsChunkStore(path.join(dataDir, 'chunks', REGION));
   try {
     await collectGarbage({ index, store: chunks, region: REGION, graceMs: 0, sweepOrphans: true });

@@ -5,9 +5,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { CHUNK_SIZE, chunkCount, chunkLength } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE, chunkCount, chunkLength, isAllZero } from '../../src/domain/disk.ts';
 import { inspect, openFileSource, openReader } from '../../src/formats/index.ts';
-import { isAllZero } from '../../src/formats/zero.ts';
 import type { ImportFormat } from '../../src/formats/types.ts';
 import { makeTempDir, MiB, qemuImg, qemuIo, removeDir } from './qemu-fixtures.ts';
 

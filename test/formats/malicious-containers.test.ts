@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '../../src/formats/crc32c.ts';
 import { vhdChecksum } from '../../src/formats/vhd/footer.ts';
+import { toApiError } from '../../src/services/errors.ts';
 import {
   copyTo, createLuks, inspectFile, makeSparseRaw, makeTempDir, MiB, patch, qemuImg, readAt, rejectsWith, removeDir,
   u32be, u32le, u64be, u64le,
@@ -54,7 +55,7 @@ const FLAT_PASSWD = '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=f
 
 test('VMDK descriptor file with a FLAT extent on /etc/passwd', async () => {
   const file = writeFile('flat.vmdk', FLAT_PASSWD);
-  const err = await inspectFile(file, 'vmdk').catch((e) => e);
+  const err = await inspectFile(file, 'vmdk').then(() => assert.fail('accepted'), toApiError);
   assert.equal(err.code, 'InvalidImage.UnsafeExtent');
   assert.match(err.message, /\/etc\/passwd/);
   await rejectsWith(inspectFile(file), 'InvalidImage.UnsafeExtent');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openFileSource, openReader, inspect } from '../../src/formats/index.ts';
+import { toApiError } from '../../src/services/errors.ts';
 import {
   copyTo, createLuks, inspectFile, makeSparseRaw, makeTempDir, MiB, patch, qemuImg, readAt, rejectsWith, removeDir, u32be, u64be,
 } from './qemu-fixtures.ts';
@@ -69,7 +70,7 @@ test('backing file, plain path', async () => {
 test('backing file, json: pseudo-protocol', async () => {
   const file = path.join(dir, 'backing-json.qcow2');
   qemuImg('create', '-f', 'qcow2', '-F', 'raw', '-b', 'json:{"driver":"file","filename":"/etc/shadow"}', '-u', file, '1G');
-  const err = await inspectFile(file, 'qcow2').catch((e) => e);
+  const err = await inspectFile(file, 'qcow2').then(() => assert.fail('accepted'), toApiError);
   assert.equal(err.code, 'InvalidImage.BackingFile');
   assert.match(err.message, /json:/);
 });

@@ -4,9 +4,10 @@ import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CHUNK_SIZE, chunkLength } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE, chunkLength } from '../../src/domain/disk.ts';
 import { inspect, openFileSource, openReader } from '../../src/formats/index.ts';
 import type { ImportFormat, Inspection, InspectOptions } from '../../src/formats/types.ts';
+import { toApiError } from '../../src/services/errors.ts';
 
 export const MiB = 1024 * 1024;
 
@@ -119,14 +120,14 @@ export async function streamFile(file: string, opts: InspectOptions = {}): Promi
   }
 }
 
-/** Expects `promise` to reject with an ApiError of `code`. */
+/** Expects `promise` to reject with an error that the API reports as `code`. */
 export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
   try {
     await promise;
   } catch (e) {
-    const got = (e as { code?: string }).code;
+    const got = toApiError(e).code;
     if (got === code) return;
-    throw new Error(`expected ${code}, got ${got ?? 'a non-API error'}: ${(e as Error).message}`);
+    throw new Error(`expected ${code}, got ${got}: ${(e as Error).message}`);
   }
   throw new Error(`expected ${code}, but it succeeded`);
 }

@@ -3,8 +3,7 @@
  * (one sequential read of the file), the way an import computes them for a manifest.
  */
 import fs from 'node:fs/promises';
-import { CHUNK_SIZE, chunkCount, chunkLength, type VirtualDisk } from '../../src/blobs/types.ts';
-import { fullMask, zeroMaskOf } from '../../src/formats/zero.ts';
+import { CHUNK_SIZE, chunkCount, chunkLength, type VirtualDisk, fullMask, zeroMaskOf } from '../../src/domain/disk.ts';
 
 export interface RawVirtualDisk extends VirtualDisk {
   close(): Promise<void>;

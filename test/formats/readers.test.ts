@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chunkCount } from '../../src/blobs/types.ts';
+import { chunkCount } from '../../src/domain/disk.ts';
 import type { ImportFormat } from '../../src/formats/types.ts';
 import {
   makeSparseRaw, makeTempDir, MiB, ODD_EXTENTS, ODD_SIZE, qemuImg, qemuIo, qemuRawSha256, removeDir, sha256File, streamFile,

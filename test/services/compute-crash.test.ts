@@ -19,7 +19,7 @@ import { writeDisk } from '../../src/services/compute/disk-content.ts';
 import { snapshotDisk } from '../../src/services/snapshots/create.ts';
 import { manifestDisk, manifestRefs } from '../../src/blobs/manifests.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
-import { CHUNK_SIZE } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { insertCustomImage } from '../support/images.ts';
 import { PUBLIC_X64, pattern } from '../api/disks/support.ts';
 

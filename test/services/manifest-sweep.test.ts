@@ -5,7 +5,7 @@ import { ManifestRepo } from '../../src/blobs/manifests.ts';
 import { KyselyChunkIndex } from '../../src/blobs/chunk-index.ts';
 import { sweepOrphanManifests } from '../../src/services/manifest-sweep.ts';
 import { insertSnapshot } from '../../src/services/snapshots/repo.ts';
-import { CHUNK_SIZE } from '../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 
 const REF_A = 'sha256:' + 'a'.repeat(64);
 const REF_B = 'sha256:' + 'b'.repeat(64);
@@ -16,7 +16,7 @@ for (const backend of storeBackends()) {
     try {
       const db = store.db;
       let now = 1_000_000;
-      const index = new KyselyChunkIndex(db, store.dialect, { now: () => now });
+      const index = new KyselyChunkIndex(db, { now: () => now });
       const repo = new ManifestRepo(db, { now: () => now });
       const tickets = await index.touch('r', [REF_A, REF_B], new Map([[REF_A, CHUNK_SIZE], [REF_B, CHUNK_SIZE]]));
       await index.markStored('r', tickets);

@@ -3,7 +3,8 @@
  * touch anything but this file, or hold unbounded memory, is rejected here before any table is read.
  */
 import type { ByteSource } from '../types.ts';
-import { checkInFile, checkNoOverlap, fail, printable, u64be, type Region } from '../bytes.ts';
+import { checkInFile, checkNoOverlap, printable, u64be, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, checkVirtualSize, MAX_L1_BYTES, type Limits } from '../limits.ts';
 import { readClipped, readExact } from '../source.ts';
 
@@ -44,39 +45,39 @@ export interface Qcow2Header {
 
 export async function parseQcow2Header(src: ByteSource, limits: Limits): Promise<Qcow2Header> {
   const h = await readExact(src, 0, 72, 'qcow2 header');
-  if (h.readUInt32BE(0) !== MAGIC) fail('InvalidImage.Malformed', 'no qcow2 magic');
+  if (h.readUInt32BE(0) !== MAGIC) fail('malformed', 'no qcow2 magic');
   const version = h.readUInt32BE(4);
-  if (version !== 2 && version !== 3) fail('InvalidImage.UnsupportedFormat', `qcow2 version ${version}`);
+  if (version !== 2 && version !== 3) fail('unsupported-format', `qcow2 version ${version}`);
   const v3 = version === 3 ? await readExact(src, 72, 32, 'qcow2 v3 header') : null;
 
   // Anything pointing outside the file, first.
   const backingOffset = u64be(h, 8);
-  if (backingOffset !== 0) fail('InvalidImage.BackingFile', await backingName(src, backingOffset, h.readUInt32BE(16)));
+  if (backingOffset !== 0) fail('backing-file', await backingName(src, backingOffset, h.readUInt32BE(16)));
   const cryptMethod = h.readUInt32BE(32);
-  if (cryptMethod !== 0) fail('InvalidImage.Encrypted', cryptMethod === 1 ? 'qcow2 AES' : cryptMethod === 2 ? 'qcow2 LUKS' : `qcow2 crypt method ${cryptMethod}`);
+  if (cryptMethod !== 0) fail('encrypted', cryptMethod === 1 ? 'qcow2 AES' : cryptMethod === 2 ? 'qcow2 LUKS' : `qcow2 crypt method ${cryptMethod}`);
   let incompat = 0;
   if (v3) {
-    if (v3.readUInt32BE(0) !== 0) fail('InvalidImage.UnknownFeature', `qcow2 incompatible feature bits 0x${v3.readUInt32BE(0).toString(16)}${v3.readUInt32BE(4).toString(16).padStart(8, '0')}`);
+    if (v3.readUInt32BE(0) !== 0) fail('unknown-feature', `qcow2 incompatible feature bits 0x${v3.readUInt32BE(0).toString(16)}${v3.readUInt32BE(4).toString(16).padStart(8, '0')}`);
     incompat = v3.readUInt32BE(4);
-    if (incompat & INCOMPAT_DATA_FILE) fail('InvalidImage.ExternalDataFile', 'qcow2 incompatible feature "external data file"');
-    if (incompat & ~INCOMPAT_KNOWN) fail('InvalidImage.UnknownFeature', `qcow2 incompatible feature bits 0x${(incompat & ~INCOMPAT_KNOWN).toString(16)}`);
+    if (incompat & INCOMPAT_DATA_FILE) fail('external-data-file', 'qcow2 incompatible feature "external data file"');
+    if (incompat & ~INCOMPAT_KNOWN) fail('unknown-feature', `qcow2 incompatible feature bits 0x${(incompat & ~INCOMPAT_KNOWN).toString(16)}`);
   }
 
   const clusterBits = h.readUInt32BE(20);
-  if (clusterBits < 9 || clusterBits > 21) fail('InvalidImage.Malformed', `qcow2 cluster_bits ${clusterBits} (must be 9..21)`);
+  if (clusterBits < 9 || clusterBits > 21) fail('malformed', `qcow2 cluster_bits ${clusterBits} (must be 9..21)`);
   const clusterSize = 2 ** clusterBits;
   const extendedL2 = (incompat & INCOMPAT_EXTENDED_L2) !== 0;
-  if (extendedL2 && clusterBits < 14) fail('InvalidImage.Malformed', `qcow2 extended L2 entries need clusters of at least 16 KiB, got ${clusterSize}`);
+  if (extendedL2 && clusterBits < 14) fail('malformed', `qcow2 extended L2 entries need clusters of at least 16 KiB, got ${clusterSize}`);
   const headerLength = v3 ? v3.readUInt32BE(28) : 72;
-  if (headerLength < (v3 ? 104 : 72) || headerLength > clusterSize) fail('InvalidImage.Malformed', `qcow2 header_length ${headerLength}`);
+  if (headerLength < (v3 ? 104 : 72) || headerLength > clusterSize) fail('malformed', `qcow2 header_length ${headerLength}`);
   const refcountOrder = v3 ? v3.readUInt32BE(24) : 4;
-  if (refcountOrder > 6) fail('InvalidImage.Malformed', `qcow2 refcount_order ${refcountOrder} (must be 0..6)`);
+  if (refcountOrder > 6) fail('malformed', `qcow2 refcount_order ${refcountOrder} (must be 0..6)`);
 
   const cluster0 = await readClipped(src, 0, clusterSize, 'qcow2 header cluster');
-  if (cluster0.length < headerLength) fail('InvalidImage.Truncated', 'the qcow2 header is cut off');
+  if (cluster0.length < headerLength) fail('truncated', 'the qcow2 header is cut off');
   checkCompressionType(incompat, headerLength, cluster0);
   walkExtensions(cluster0, headerLength);
-  if (incompat & INCOMPAT_CORRUPT) fail('InvalidImage.Malformed', 'the qcow2 image is marked corrupt');
+  if (incompat & INCOMPAT_CORRUPT) fail('malformed', 'the qcow2 image is marked corrupt');
 
   const virtualSize = u64be(h, 24);
   checkVirtualSize(virtualSize, limits, 'qcow2');
@@ -84,13 +85,13 @@ export async function parseQcow2Header(src: ByteSource, limits: Limits): Promise
   const l1Size = h.readUInt32BE(36);
   const l1Needed = Math.ceil(virtualSize / clusterSize / l2Entries);
   checkTableBytes(l1Size * 8, limits, 'qcow2 L1 table', MAX_L1_BYTES);
-  if (l1Size < l1Needed) fail('InvalidImage.Malformed', `qcow2 L1 table has ${l1Size} entries, the disk needs ${l1Needed}`);
+  if (l1Size < l1Needed) fail('malformed', `qcow2 L1 table has ${l1Size} entries, the disk needs ${l1Needed}`);
   const l1Offset = u64be(h, 40);
   const refcountTableOffset = u64be(h, 48);
   const refcountTableBytes = h.readUInt32BE(56) * clusterSize;
   checkTableBytes(refcountTableBytes, limits, 'qcow2 refcount table', MAX_REFTABLE_BYTES);
   const snapshotCount = h.readUInt32BE(60);
-  if (snapshotCount > MAX_SNAPSHOTS) fail('InvalidImage.AbsurdSize', `${snapshotCount} qcow2 snapshots`);
+  if (snapshotCount > MAX_SNAPSHOTS) fail('absurd-size', `${snapshotCount} qcow2 snapshots`);
   const snapshotsOffset = u64be(h, 64);
 
   const regions: Region[] = [
@@ -100,11 +101,11 @@ export async function parseQcow2Header(src: ByteSource, limits: Limits): Promise
   ];
   for (const r of regions.slice(1)) {
     checkInFile(src.size, r);
-    if (r.start % clusterSize !== 0) fail('InvalidImage.Malformed', `${r.name} offset ${r.start} is not cluster aligned`);
+    if (r.start % clusterSize !== 0) fail('malformed', `${r.name} offset ${r.start} is not cluster aligned`);
   }
   if (snapshotCount > 0) {
     checkInFile(src.size, { name: 'qcow2 snapshot table', start: snapshotsOffset, length: 40 });
-    if (snapshotsOffset % clusterSize !== 0) fail('InvalidImage.Malformed', `qcow2 snapshot table offset ${snapshotsOffset} is not cluster aligned`);
+    if (snapshotsOffset % clusterSize !== 0) fail('malformed', `qcow2 snapshot table offset ${snapshotsOffset} is not cluster aligned`);
   }
   checkNoOverlap(regions);
 
@@ -123,12 +124,12 @@ async function backingName(src: ByteSource, offset: number, size: number): Promi
 function checkCompressionType(incompat: number, headerLength: number, cluster0: Buffer): void {
   const type = headerLength > 104 ? cluster0[104] : 0;
   if (!(incompat & INCOMPAT_COMPRESSION_TYPE)) {
-    if (type !== 0) fail('InvalidImage.Malformed', `qcow2 compression_type ${type} without the compression-type feature bit`);
+    if (type !== 0) fail('malformed', `qcow2 compression_type ${type} without the compression-type feature bit`);
     return;
   }
-  if (headerLength <= 104) fail('InvalidImage.Malformed', 'qcow2 compression-type feature bit set but the header has no compression_type field');
-  if (type === 1) fail('InvalidImage.UnsupportedFeature', 'qcow2 zstd compression');
-  if (type !== 0) fail('InvalidImage.UnsupportedFeature', `qcow2 compression type ${type}`);
+  if (headerLength <= 104) fail('malformed', 'qcow2 compression-type feature bit set but the header has no compression_type field');
+  if (type === 1) fail('unsupported-feature', 'qcow2 zstd compression');
+  if (type !== 0) fail('unsupported-feature', `qcow2 compression type ${type}`);
 }
 
 /**
@@ -142,9 +143,9 @@ function walkExtensions(cluster0: Buffer, headerLength: number): void {
     const len = cluster0.readUInt32BE(off + 4);
     if (type === EXT_END) return;
     const data = off + 8;
-    if (data + len > cluster0.length) fail('InvalidImage.Malformed', `qcow2 header extension 0x${type.toString(16)} runs past the header cluster`);
-    if (type === EXT_DATA_FILE) fail('InvalidImage.ExternalDataFile', printable(cluster0.subarray(data, data + len)));
-    if (type === EXT_FDE) fail('InvalidImage.Encrypted', 'qcow2 full-disk-encryption header');
+    if (data + len > cluster0.length) fail('malformed', `qcow2 header extension 0x${type.toString(16)} runs past the header cluster`);
+    if (type === EXT_DATA_FILE) fail('external-data-file', printable(cluster0.subarray(data, data + len)));
+    if (type === EXT_FDE) fail('encrypted', 'qcow2 full-disk-encryption header');
     off = data + Math.ceil(len / 8) * 8;
   }
 }

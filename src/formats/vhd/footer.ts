@@ -3,7 +3,8 @@
  * and dynamic-disk header parsing. All fields are big-endian; checksums are the one's complement of the byte sum.
  */
 import type { ByteSource } from '../types.ts';
-import { fail, u64be } from '../bytes.ts';
+import { u64be } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { readClipped, readExact } from '../source.ts';
 
 export const DISK_FIXED = 2;
@@ -47,14 +48,14 @@ export async function readVhdFooter(src: ByteSource): Promise<VhdFooter> {
       offset = src.size - 511;
       footer = Buffer.concat([await readExact(src, offset, 511, 'VHD footer'), Buffer.alloc(1)]);
     }
-    if (footer.toString('latin1', 0, 8) !== 'conectix') fail('InvalidImage.Malformed', 'no VHD footer');
+    if (footer.toString('latin1', 0, 8) !== 'conectix') fail('malformed', 'no VHD footer');
   }
   const stored = footer.readUInt32BE(64);
-  if (vhdChecksum(footer, 64) !== stored) fail('InvalidImage.BadChecksum', `VHD footer at offset ${offset}`);
+  if (vhdChecksum(footer, 64) !== stored) fail('bad-checksum', `VHD footer at offset ${offset}`);
   const diskType = footer.readUInt32BE(60);
-  if (diskType === DISK_DIFFERENCING) fail('InvalidImage.BackingFile', 'a VHD differencing disk needs its parent disk');
-  if (diskType !== DISK_FIXED && diskType !== DISK_DYNAMIC) fail('InvalidImage.Malformed', `VHD disk type ${diskType}`);
-  if (diskType === DISK_FIXED && offset === 0) fail('InvalidImage.Malformed', 'a fixed VHD footer at the start of the file');
+  if (diskType === DISK_DIFFERENCING) fail('backing-file', 'a VHD differencing disk needs its parent disk');
+  if (diskType !== DISK_FIXED && diskType !== DISK_DYNAMIC) fail('malformed', `VHD disk type ${diskType}`);
+  if (diskType === DISK_FIXED && offset === 0) fail('malformed', 'a fixed VHD footer at the start of the file');
   return {
     offset,
     length: offset === src.size - 511 ? 511 : 512,
@@ -85,10 +86,10 @@ export interface DynamicHeader {
 
 export async function readDynamicHeader(src: ByteSource, offset: number): Promise<DynamicHeader> {
   if (offset % 512 !== 0 || offset < 512 || offset + 1024 > src.size) {
-    fail('InvalidImage.TableOutOfBounds', `VHD dynamic disk header at offset ${offset} (file is ${src.size} bytes)`);
+    fail('table-out-of-bounds', `VHD dynamic disk header at offset ${offset} (file is ${src.size} bytes)`);
   }
   const h = await readExact(src, offset, 1024, 'VHD dynamic disk header');
-  if (h.toString('latin1', 0, 8) !== 'cxsparse') fail('InvalidImage.Malformed', `no VHD dynamic disk header at offset ${offset}`);
-  if (vhdChecksum(h, 36) !== h.readUInt32BE(36)) fail('InvalidImage.BadChecksum', `VHD dynamic disk header at offset ${offset}`);
+  if (h.toString('latin1', 0, 8) !== 'cxsparse') fail('malformed', `no VHD dynamic disk header at offset ${offset}`);
+  if (vhdChecksum(h, 36) !== h.readUInt32BE(36)) fail('bad-checksum', `VHD dynamic disk header at offset ${offset}`);
   return { tableOffset: u64be(h, 16), maxTableEntries: h.readUInt32BE(28), blockSize: h.readUInt32BE(32) };
 }

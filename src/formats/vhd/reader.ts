@@ -2,15 +2,17 @@
  * VHD images. Fixed: the guest bytes are the file bytes before the footer. Dynamic: a BAT of u32 sector numbers,
  * one per block; each allocated block is a sector bitmap (bit set = sector holds data, MSB first) then the data.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { OpenedImage } from '../image.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkInFile, checkNoOverlap, fail, isPowerOfTwo, type Region } from '../bytes.ts';
+import { checkClear, checkInFile, checkNoOverlap, isPowerOfTwo, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, checkVirtualSize, type Limits } from '../limits.ts';
 import { flatImage } from '../flat.ts';
 import { readExact } from '../source.ts';
 import { TableCache } from '../table-cache.ts';
+import { HostStarts } from '../host-claims.ts';
 import { DISK_FIXED, readDynamicHeader, readVhdFooter, type DynamicHeader } from './footer.ts';
 
 const UNALLOCATED = 0xffffffff;
@@ -25,17 +27,17 @@ export async function openVhd(src: ByteSource, limits: Limits): Promise<OpenedIm
   const features = { subformat: footer.diskType === DISK_FIXED ? 'fixed' : 'dynamic', creator: footer.creator.replace(/\0/g, '') };
   if (footer.diskType === DISK_FIXED) {
     if (footer.virtualSize > footer.offset) {
-      fail('InvalidImage.Truncated', `the fixed VHD declares ${footer.virtualSize} bytes but holds ${footer.offset}`);
+      fail('truncated', `the fixed VHD declares ${footer.virtualSize} bytes but holds ${footer.offset}`);
     }
     return flatImage(footer.virtualSize, features);
   }
   const dyn = await readDynamicHeader(src, footer.dataOffset);
   const { blockSize, maxTableEntries } = dyn;
-  if (!isPowerOfTwo(blockSize) || blockSize < 512 || blockSize > MAX_BLOCK_SIZE) fail('InvalidImage.Malformed', `VHD block size ${blockSize}`);
-  if (maxTableEntries * blockSize > MAX_DYNAMIC_BYTES) fail('InvalidImage.AbsurdSize', `VHD block table of ${maxTableEntries} entries`);
+  if (!isPowerOfTwo(blockSize) || blockSize < 512 || blockSize > MAX_BLOCK_SIZE) fail('malformed', `VHD block size ${blockSize}`);
+  if (maxTableEntries * blockSize > MAX_DYNAMIC_BYTES) fail('absurd-size', `VHD block table of ${maxTableEntries} entries`);
   checkTableBytes(maxTableEntries * 4, limits, 'VHD block allocation table');
   if (maxTableEntries * blockSize < footer.virtualSize) {
-    fail('InvalidImage.Malformed', `VHD block table of ${maxTableEntries} entries is too small for ${footer.virtualSize} bytes`);
+    fail('malformed', `VHD block table of ${maxTableEntries} entries is too small for ${footer.virtualSize} bytes`);
   }
   const fixed: Region[] = [
     { name: 'VHD footer copy', start: 0, length: footer.offset === 0 ? 512 : 0 },
@@ -45,7 +47,7 @@ export async function openVhd(src: ByteSource, limits: Limits): Promise<OpenedIm
   checkInFile(src.size, fixed[2]);
   checkNoOverlap(fixed);
   const bat = await readExact(src, dyn.tableOffset, maxTableEntries * 4, 'VHD block allocation table');
-  return new DynamicVhd(src, footer.virtualSize, dyn, bat, fixed, { ...features, blockSize });
+  return new DynamicVhd(src, footer.virtualSize, dyn, bat, fixed, limits, { ...features, blockSize });
 }
 
 class DynamicVhd implements OpenedImage {
@@ -55,7 +57,7 @@ class DynamicVhd implements OpenedImage {
 
   constructor(
     private readonly src: ByteSource, readonly virtualSize: number, dyn: DynamicHeader, private readonly bat: Buffer,
-    private readonly fixed: Region[], readonly features: Record<string, string | number | boolean>,
+    private readonly fixed: Region[], private readonly limits: Limits, readonly features: Record<string, string | number | boolean>,
   ) {
     this.blockSize = dyn.blockSize;
     this.bitmapBytes = Math.ceil(dyn.blockSize / 512 / 8 / 512) * 512;
@@ -67,17 +69,24 @@ class DynamicVhd implements OpenedImage {
     if (sector === UNALLOCATED) return -1;
     const start = sector * 512;
     const region = { name: `VHD block ${b}`, start, length: this.bitmapBytes + this.blockSize };
-    checkInFile(this.src.size, region, 'InvalidImage.Truncated');
+    checkInFile(this.src.size, region, 'truncated');
     checkClear(region, this.fixed);
     return start;
   }
 
+  /** Counts the allocated blocks and refuses two BAT entries whose blocks share a byte. */
   async scan(): Promise<number> {
     let allocated = 0;
     const blocks = Math.ceil(this.virtualSize / this.blockSize);
+    const starts = new HostStarts((n) => new Uint32Array(n), this.limits, 'VHD block');
     for (let b = 0; b < blocks; b++) {
-      if (this.blockOffset(b) >= 0) allocated += Math.min(this.blockSize, this.virtualSize - b * this.blockSize);
+      const start = this.blockOffset(b);
+      if (start < 0) continue;
+      allocated += Math.min(this.blockSize, this.virtualSize - b * this.blockSize);
+      starts.add(start / 512);
     }
+    const sectors = (this.bitmapBytes + this.blockSize) / 512;
+    starts.checkDisjoint(() => sectors, 512);
     return allocated;
   }
 

@@ -3,7 +3,8 @@
  * Differencing disks (HasParent, parent locator) and files with a log to replay are rejected.
  */
 import type { ByteSource } from '../types.ts';
-import { checkInFile, checkNoOverlap, fail, isPowerOfTwo, u64le, type Region } from '../bytes.ts';
+import { checkInFile, checkNoOverlap, isPowerOfTwo, u64le, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { crc32c } from '../crc32c.ts';
 import { checkTableBytes, checkVirtualSize, type Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
@@ -66,7 +67,7 @@ async function currentHeader(src: ByteSource): Promise<Header> {
     if (b.toString('latin1', 0, 4) !== 'head' || !checksumOk(b)) continue;
     valid.push({ sequence: u64le(b, 8), logGuid: guidAt(b, 48), version: b.readUInt16LE(66), logLength: b.readUInt32LE(68), logOffset: u64le(b, 72) });
   }
-  if (valid.length === 0) fail('InvalidImage.BadChecksum', 'neither VHDX header is valid');
+  if (valid.length === 0) fail('bad-checksum', 'neither VHDX header is valid');
   return valid.reduce((a, b) => (b.sequence > a.sequence ? b : a));
 }
 
@@ -75,17 +76,17 @@ async function regionTable(src: ByteSource): Promise<Buffer> {
     const b = await readExact(src, off, 64 * KiB, 'VHDX region table');
     if (b.toString('latin1', 0, 4) === 'regi' && checksumOk(b)) return b;
   }
-  return fail('InvalidImage.BadChecksum', 'neither VHDX region table is valid');
+  return fail('bad-checksum', 'neither VHDX region table is valid');
 }
 
 export async function parseVhdxLayout(src: ByteSource, limits: Limits): Promise<VhdxLayout> {
   const header = await currentHeader(src);
-  if (header.version !== 1) fail('InvalidImage.UnsupportedFeature', `VHDX version ${header.version}`);
-  if (header.logGuid !== '00000000-0000-0000-0000-000000000000') fail('InvalidImage.UnsupportedFeature', 'the VHDX log has entries to replay (open and close the disk in Hyper-V first)');
+  if (header.version !== 1) fail('unsupported-feature', `VHDX version ${header.version}`);
+  if (header.logGuid !== '00000000-0000-0000-0000-000000000000') fail('unsupported-feature', 'the VHDX log has entries to replay (open and close the disk in Hyper-V first)');
 
   const rt = await regionTable(src);
   const count = rt.readUInt32LE(8);
-  if (count > MAX_TABLE_ENTRIES) fail('InvalidImage.AbsurdSize', `${count} VHDX regions`);
+  if (count > MAX_TABLE_ENTRIES) fail('absurd-size', `${count} VHDX regions`);
   const regions: Region[] = [{ name: 'VHDX header area', start: 0, length: MiB }];
   if (header.logLength > 0) regions.push({ name: 'VHDX log', start: header.logOffset, length: header.logLength });
   let bat: Region | null = null;
@@ -96,11 +97,11 @@ export async function parseVhdxLayout(src: ByteSource, limits: Limits): Promise<
     const region = { name: `VHDX region ${guid}`, start: u64le(rt, e + 16), length: rt.readUInt32LE(e + 24) };
     if (guid === BAT_REGION) bat = { ...region, name: 'VHDX BAT' };
     else if (guid === METADATA_REGION) metadata = { ...region, name: 'VHDX metadata' };
-    else if (rt.readUInt32LE(e + 28) & 1) fail('InvalidImage.UnsupportedFeature', `required VHDX region ${guid}`);
+    else if (rt.readUInt32LE(e + 28) & 1) fail('unsupported-feature', `required VHDX region ${guid}`);
     else continue;
     regions.push(guid === BAT_REGION ? bat! : metadata!);
   }
-  if (!bat || !metadata) fail('InvalidImage.Malformed', 'the VHDX region table lacks the BAT or the metadata region');
+  if (!bat || !metadata) fail('malformed', 'the VHDX region table lacks the BAT or the metadata region');
   for (const r of regions) checkInFile(src.size, r);
   checkNoOverlap(regions);
 
@@ -109,13 +110,13 @@ export async function parseVhdxLayout(src: ByteSource, limits: Limits): Promise<
   const sizeItem = items.get(VIRTUAL_DISK_SIZE);
   const lssItem = items.get(LOGICAL_SECTOR_SIZE);
   if (!params || params.length < 8 || !sizeItem || sizeItem.length < 8 || !lssItem || lssItem.length < 4) {
-    fail('InvalidImage.Malformed', 'VHDX metadata lacks file parameters, virtual disk size or logical sector size');
+    fail('malformed', 'VHDX metadata lacks file parameters, virtual disk size or logical sector size');
   }
   const blockSize = params.readUInt32LE(0);
-  if (params.readUInt32LE(4) & 2 || items.has(PARENT_LOCATOR)) fail('InvalidImage.BackingFile', 'a VHDX differencing disk needs its parent disk');
-  if (!isPowerOfTwo(blockSize) || blockSize < MiB || blockSize > 256 * MiB) fail('InvalidImage.Malformed', `VHDX block size ${blockSize}`);
+  if (params.readUInt32LE(4) & 2 || items.has(PARENT_LOCATOR)) fail('backing-file', 'a VHDX differencing disk needs its parent disk');
+  if (!isPowerOfTwo(blockSize) || blockSize < MiB || blockSize > 256 * MiB) fail('malformed', `VHDX block size ${blockSize}`);
   const logicalSectorSize = lssItem.readUInt32LE(0);
-  if (logicalSectorSize !== 512 && logicalSectorSize !== 4096) fail('InvalidImage.Malformed', `VHDX logical sector size ${logicalSectorSize}`);
+  if (logicalSectorSize !== 512 && logicalSectorSize !== 4096) fail('malformed', `VHDX logical sector size ${logicalSectorSize}`);
   const virtualSize = u64le(sizeItem, 0);
   checkVirtualSize(virtualSize, limits, 'VHDX');
 
@@ -123,17 +124,17 @@ export async function parseVhdxLayout(src: ByteSource, limits: Limits): Promise<
   const dataBlocks = Math.ceil(virtualSize / blockSize);
   const batEntries = dataBlocks + Math.floor((dataBlocks - 1) / chunkRatio);
   checkTableBytes(batEntries * 8, limits, 'VHDX BAT');
-  if (batEntries * 8 > bat.length) fail('InvalidImage.Malformed', `the VHDX BAT region holds ${bat.length / 8} entries, the disk needs ${batEntries}`);
+  if (batEntries * 8 > bat.length) fail('malformed', `the VHDX BAT region holds ${bat.length / 8} entries, the disk needs ${batEntries}`);
   return { virtualSize, blockSize, logicalSectorSize, chunkRatio, batOffset: bat.start, batEntries, regions };
 }
 
 /** Metadata items by GUID; items must lie inside the metadata region, and unknown required items are refused. */
 async function readMetadata(src: ByteSource, region: Region): Promise<Map<string, Buffer>> {
-  if (region.length < 64 * KiB) fail('InvalidImage.Malformed', 'the VHDX metadata region is smaller than its table');
+  if (region.length < 64 * KiB) fail('malformed', 'the VHDX metadata region is smaller than its table');
   const table = await readExact(src, region.start, 64 * KiB, 'VHDX metadata table');
-  if (table.toString('latin1', 0, 8) !== 'metadata') fail('InvalidImage.Malformed', 'no VHDX metadata table');
+  if (table.toString('latin1', 0, 8) !== 'metadata') fail('malformed', 'no VHDX metadata table');
   const count = table.readUInt16LE(10);
-  if (count > MAX_TABLE_ENTRIES) fail('InvalidImage.AbsurdSize', `${count} VHDX metadata entries`);
+  if (count > MAX_TABLE_ENTRIES) fail('absurd-size', `${count} VHDX metadata entries`);
   const items = new Map<string, Buffer>();
   for (let i = 0; i < count; i++) {
     const e = 32 + i * 32;
@@ -146,11 +147,11 @@ async function readMetadata(src: ByteSource, region: Region): Promise<Map<string
       continue;
     }
     if (!KNOWN_ITEMS.includes(guid)) {
-      if (required) fail('InvalidImage.UnsupportedFeature', `required VHDX metadata item ${guid}`);
+      if (required) fail('unsupported-feature', `required VHDX metadata item ${guid}`);
       continue;
     }
     if (length > 64 * KiB || (length > 0 && (offset < 64 * KiB || offset + length > region.length))) {
-      fail('InvalidImage.TableOutOfBounds', `VHDX metadata item ${guid} (${length} bytes at ${offset}) lies outside the metadata region`);
+      fail('table-out-of-bounds', `VHDX metadata item ${guid} (${length} bytes at ${offset}) lies outside the metadata region`);
     }
     items.set(guid, await readExact(src, region.start + offset, length, 'VHDX metadata item'));
   }

@@ -4,7 +4,7 @@
  * accepted, and only when it describes exactly that extent: createType monolithicSparse or streamOptimized,
  * one SPARSE extent with a plain file name, and no parent.
  */
-import { fail } from '../bytes.ts';
+import { fail } from '../errors.ts';
 
 const ALLOWED_CREATE_TYPES = ['monolithicSparse', 'streamOptimized'];
 const EXTENT = /^(RW|RDONLY|NOACCESS)\s+(\d+)\s+([A-Za-z]+)(?:\s+"([^"]*)")?(?:\s+(\d+))?\s*$/;
@@ -37,7 +37,7 @@ export function parseDescriptor(text: string): Descriptor {
       continue;
     }
     const kv = KEY_VALUE.exec(line);
-    if (!kv) fail('InvalidImage.UnsafeExtent', `unexpected descriptor line ${JSON.stringify(line.slice(0, 100))}`);
+    if (!kv) fail('unsafe-extent', `unexpected descriptor line ${JSON.stringify(line.slice(0, 100))}`);
     values.set(kv[1], kv[2].trim().replace(/^"(.*)"$/, '$1'));
   }
   return { createType: values.get('createType') ?? null, extents, values };
@@ -56,25 +56,25 @@ export function rejectDescriptorFile(text: string): never {
   } catch {
     // the generic message is enough
   }
-  fail('InvalidImage.UnsafeExtent', detail);
+  fail('unsafe-extent', detail);
 }
 
 /** Checks an embedded descriptor against the sparse extent that carries it. */
 export function checkEmbeddedDescriptor(text: string, capacitySectors: number): Descriptor {
   const d = parseDescriptor(text);
   if (d.createType === null || !ALLOWED_CREATE_TYPES.includes(d.createType)) {
-    fail('InvalidImage.UnsafeExtent', `createType ${JSON.stringify(d.createType)} is not monolithicSparse or streamOptimized`);
+    fail('unsafe-extent', `createType ${JSON.stringify(d.createType)} is not monolithicSparse or streamOptimized`);
   }
   const parent = d.values.get('parentCID');
   if ((parent !== undefined && parent.toLowerCase() !== 'ffffffff') || d.values.has('parentFileNameHint')) {
-    fail('InvalidImage.BackingFile', `VMDK parent ${JSON.stringify(d.values.get('parentFileNameHint') ?? parent)}`);
+    fail('backing-file', `VMDK parent ${JSON.stringify(d.values.get('parentFileNameHint') ?? parent)}`);
   }
-  if (d.extents.length !== 1) fail('InvalidImage.UnsafeExtent', `${d.extents.length} extents (exactly one SPARSE extent is allowed)`);
+  if (d.extents.length !== 1) fail('unsafe-extent', `${d.extents.length} extents (exactly one SPARSE extent is allowed)`);
   const e = d.extents[0];
-  if (e.type !== 'SPARSE') fail('InvalidImage.UnsafeExtent', `extent type ${describe(e)}`);
+  if (e.type !== 'SPARSE') fail('unsafe-extent', `extent type ${describe(e)}`);
   if (e.file === null || e.file === '' || /[/\\]/.test(e.file) || e.offset !== null) {
-    fail('InvalidImage.UnsafeExtent', `extent ${describe(e)} must name the image file itself`);
+    fail('unsafe-extent', `extent ${describe(e)} must name the image file itself`);
   }
-  if (e.sectors !== capacitySectors) fail('InvalidImage.Malformed', `the VMDK extent has ${e.sectors} sectors but the header says ${capacitySectors}`);
+  if (e.sectors !== capacitySectors) fail('malformed', `the VMDK extent has ${e.sectors} sectors but the header says ${capacitySectors}`);
   return d;
 }

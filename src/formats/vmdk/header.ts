@@ -3,7 +3,8 @@
  * Handles the VMware stream layout where the header says GD_AT_END and the real header is a footer near EOF.
  */
 import type { ByteSource } from '../types.ts';
-import { checkInFile, checkNoOverlap, fail, isPowerOfTwo, u64le, type Region } from '../bytes.ts';
+import { checkInFile, checkNoOverlap, isPowerOfTwo, u64le, type Region } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, checkVirtualSize, MAX_L1_BYTES, type Limits } from '../limits.ts';
 import { readExact } from '../source.ts';
 import { checkEmbeddedDescriptor } from './descriptor.ts';
@@ -48,12 +49,12 @@ interface RawHeader {
 }
 
 function parseRaw(b: Buffer, where: string): RawHeader {
-  if (b.toString('latin1', 0, 4) !== 'KDMV') fail('InvalidImage.Malformed', `no VMDK sparse header ${where}`);
+  if (b.toString('latin1', 0, 4) !== 'KDMV') fail('malformed', `no VMDK sparse header ${where}`);
   const version = b.readUInt32LE(4);
-  if (version < 1 || version > 3) fail('InvalidImage.UnsupportedFeature', `VMDK sparse extent version ${version}`);
+  if (version < 1 || version > 3) fail('unsupported-feature', `VMDK sparse extent version ${version}`);
   const flags = b.readUInt32LE(8);
   if (flags & FLAG_NEWLINE_TEST && b.toString('latin1', 73, 77) !== '\n \r\n') {
-    fail('InvalidImage.Malformed', 'the VMDK newline check bytes are damaged (text-mode transfer?)');
+    fail('malformed', 'the VMDK newline check bytes are damaged (text-mode transfer?)');
   }
   return {
     version, flags,
@@ -72,18 +73,18 @@ function parseRaw(b: Buffer, where: string): RawHeader {
 /** VMware streams: footer marker, header copy, end-of-stream marker in the last three sectors. */
 async function readFooter(src: ByteSource, header: RawHeader): Promise<RawHeader> {
   const end = Math.floor(src.size / 512) * 512;
-  if (end < 2048) fail('InvalidImage.Truncated', 'the VMDK stream has no room for its footer');
+  if (end < 2048) fail('truncated', 'the VMDK stream has no room for its footer');
   const f = await readExact(src, end - 1536, 1536, 'VMDK footer');
   const marker = f.subarray(0, 512);
   const eos = f.subarray(1024, 1536);
   if (marker.readUInt32LE(8) !== 0 || marker.readUInt32LE(12) !== MARKER_FOOTER || u64le(eos, 0) !== 0 || eos.readUInt32LE(8) !== 0 || eos.readUInt32LE(12) !== MARKER_EOS) {
-    fail('InvalidImage.Malformed', 'the VMDK header says the grain directory is at the end, but there is no valid footer');
+    fail('malformed', 'the VMDK header says the grain directory is at the end, but there is no valid footer');
   }
   const footer = parseRaw(f.subarray(512, 1024), 'in the footer');
-  if (footer.gdAtEnd) fail('InvalidImage.Malformed', 'the VMDK footer does not locate the grain directory');
+  if (footer.gdAtEnd) fail('malformed', 'the VMDK footer does not locate the grain directory');
   if (footer.version !== header.version || footer.capacity !== header.capacity || footer.grain !== header.grain
     || footer.descOffset !== header.descOffset || footer.descSize !== header.descSize) {
-    fail('InvalidImage.Malformed', 'the VMDK footer disagrees with the header');
+    fail('malformed', 'the VMDK footer disagrees with the header');
   }
   return footer;
 }
@@ -92,17 +93,17 @@ export async function parseVmdkHeader(src: ByteSource, limits: Limits): Promise<
   const first = parseRaw(await readExact(src, 0, 512, 'VMDK header'), 'at offset 0');
   const h = first.gdAtEnd ? await readFooter(src, first) : first;
   if (!isPowerOfTwo(h.grain) || h.grain < MIN_GRAIN_SECTORS || h.grain > MAX_GRAIN_SECTORS) {
-    fail('InvalidImage.Malformed', `VMDK grain size of ${h.grain} sectors (must be a power of two, ${MIN_GRAIN_SECTORS}..${MAX_GRAIN_SECTORS})`);
+    fail('malformed', `VMDK grain size of ${h.grain} sectors (must be a power of two, ${MIN_GRAIN_SECTORS}..${MAX_GRAIN_SECTORS})`);
   }
-  if (h.gtEntries < 1 || h.gtEntries > 512) fail('InvalidImage.Malformed', `VMDK grain table of ${h.gtEntries} entries`);
-  if (h.compressAlgorithm > 1) fail('InvalidImage.UnsupportedFeature', `VMDK compression algorithm ${h.compressAlgorithm}`);
+  if (h.gtEntries < 1 || h.gtEntries > 512) fail('malformed', `VMDK grain table of ${h.gtEntries} entries`);
+  if (h.compressAlgorithm > 1) fail('unsupported-feature', `VMDK compression algorithm ${h.compressAlgorithm}`);
   const virtualSize = h.capacity * 512;
   checkVirtualSize(virtualSize, limits, 'VMDK');
   const gdEntries = Math.ceil(h.capacity / (h.gtEntries * h.grain));
   checkTableBytes(gdEntries * 4, limits, 'VMDK grain directory', MAX_L1_BYTES);
 
-  if (h.descOffset === 0 || h.descSize === 0) fail('InvalidImage.Malformed', 'the VMDK sparse extent has no embedded descriptor');
-  if (h.descSize > MAX_DESCRIPTOR_SECTORS) fail('InvalidImage.AbsurdSize', `VMDK descriptor of ${h.descSize} sectors`);
+  if (h.descOffset === 0 || h.descSize === 0) fail('malformed', 'the VMDK sparse extent has no embedded descriptor');
+  if (h.descSize > MAX_DESCRIPTOR_SECTORS) fail('absurd-size', `VMDK descriptor of ${h.descSize} sectors`);
   const regions: Region[] = [
     { name: 'VMDK header', start: 0, length: 512 },
     { name: 'VMDK descriptor', start: h.descOffset * 512, length: h.descSize * 512 },

@@ -3,17 +3,19 @@
  * (u32 sectors of grains; 0 unallocated, 1 zeroed when the flag says so). Stream grains are zlib data behind a
  * 12-byte marker (u64 lba, u32 size). Grain tables are read lazily, one at a time.
  */
-import { CHUNK_SIZE } from '../../blobs/types.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import type { ByteSource } from '../types.ts';
 import type { Features, OpenedImage } from '../image.ts';
 import type { Detection } from '../detect.ts';
 import type { Piece } from '../pieces.ts';
-import { checkClear, checkDistinct, checkInFile, fail } from '../bytes.ts';
+import { checkClear, checkDistinct, checkInFile } from '../bytes.ts';
+import { fail } from '../errors.ts';
 import { checkTableBytes, type Limits } from '../limits.ts';
 import { readClipped, readExact } from '../source.ts';
 import { readTableRun, TableCache } from '../table-cache.ts';
 import { rejectDescriptorFile } from './descriptor.ts';
 import { parseVmdkHeader, type VmdkHeader } from './header.ts';
+import { HostStarts, meetsAny } from '../host-claims.ts';
 
 const GT_CACHE_BYTES = 4 * 1024 * 1024;
 const MAX_DESCRIPTOR_FILE = 1024 * 1024;
@@ -21,7 +23,7 @@ const MAX_DESCRIPTOR_FILE = 1024 * 1024;
 export async function openVmdk(src: ByteSource, limits: Limits, detection: Detection): Promise<OpenedImage> {
   const head = await readClipped(src, 0, 4, 'VMDK header');
   if (detection.vmdkDescriptor || head.toString('latin1') !== 'KDMV') {
-    if (head.toString('latin1') === 'COWD') fail('InvalidImage.UnsupportedFormat', 'VMDK version 3 (COWD) sparse extents');
+    if (head.toString('latin1') === 'COWD') fail('unsupported-format', 'VMDK version 3 (COWD) sparse extents');
     rejectDescriptorFile((await readClipped(src, 0, MAX_DESCRIPTOR_FILE, 'VMDK descriptor')).toString('latin1'));
   }
   const h = await parseVmdkHeader(src, limits);
@@ -59,6 +61,7 @@ class SparseVmdk implements OpenedImage {
     }
     checkTableBytes(starts.length * 8, this.limits, 'VMDK grain table index');
     checkDistinct(Float64Array.from(starts), this.h.gtEntries * 4, 'VMDK grain table');
+    const grains = new HostStarts((n) => new Uint32Array(n), this.limits, 'VMDK grain');
     let allocated = 0;
     for (let i = 0; i < this.h.gdEntries;) {
       if (this.gtOffset(i) === 0) {
@@ -68,11 +71,25 @@ class SparseVmdk implements OpenedImage {
       for (const gt of await this.readGtRun(i)) {
         const first = i * this.h.gtEntries;
         const last = Math.min(this.grains, first + this.h.gtEntries);
-        for (let g = first; g < last; g++) allocated += this.decode(gt, g - first, g, 0, null);
+        for (let g = first; g < last; g++) allocated += this.decode(gt, g - first, g, 0, null, grains);
         i++;
       }
     }
+    this.checkGrainsUnshared(grains, starts);
     return allocated;
+  }
+
+  /**
+   * No two grain table entries may share a grain, and no grain may lie over a grain table. A plain grain spans
+   * its grain size; a compressed grain (a stream grain behind its marker) at least one sector.
+   */
+  private checkGrainsUnshared(grains: HostStarts, gtStarts: number[]): void {
+    const span = this.h.compressed ? 1 : this.h.grainBytes / 512;
+    const sorted = grains.checkDisjoint(() => span, 512);
+    const gtSectors = Math.ceil((this.h.gtEntries * 4) / 512);
+    for (const off of gtStarts) {
+      if (meetsAny(sorted, span, off / 512, gtSectors)) fail('table-overlap', `a VMDK grain overlaps the grain table at offset ${off}`);
+    }
   }
 
   /** Grain table `i` and the ones stored right after it. */
@@ -109,7 +126,7 @@ class SparseVmdk implements OpenedImage {
   }
 
   /** Decodes grain table entry `k` (grain `g`), validating it; returns the guest bytes it holds. */
-  private decode(gt: Buffer, k: number, g: number, base: number, out: Piece[] | null): number {
+  private decode(gt: Buffer, k: number, g: number, base: number, out: Piece[] | null, grains?: HostStarts): number {
     const { h, src } = this;
     const entry = gt.readUInt32LE(k * 4);
     if (entry === 0 || (entry === 1 && h.zeroedGrains)) return 0;
@@ -117,14 +134,16 @@ class SparseVmdk implements OpenedImage {
     const length = Math.min(h.grainBytes, this.virtualSize - guest);
     const host = entry * 512;
     if (h.compressed) {
-      if (host >= src.size) fail('InvalidImage.Truncated', `VMDK grain at offset ${host} lies beyond the end of the file`);
+      if (host >= src.size) fail('truncated', `VMDK grain at offset ${host} lies beyond the end of the file`);
       checkClear({ name: 'VMDK grain', start: host, length: 512 }, h.regions);
+      grains?.add(entry);
       out?.push({ kind: 'compressed', codec: h.markers ? 'vmdk-marker' : 'zlib', at: guest - base, length, host, window: 2 * h.grainBytes, unit: h.grainBytes, skip: 0 });
       return length;
     }
     const region = { name: 'VMDK grain', start: host, length };
-    checkInFile(src.size, region, 'InvalidImage.Truncated');
+    checkInFile(src.size, region, 'truncated');
     checkClear(region, h.regions);
+    grains?.add(entry);
     out?.push({ kind: 'data', at: guest - base, length, host });
     return length;
   }

@@ -2,9 +2,8 @@
  * What every writer needs from a VirtualDisk: which 64 KiB blocks hold data (from the zero masks
  * alone, no reads) and the chunk bytes in order, with a few reads in flight ahead of the consumer.
  */
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk } from '../../blobs/types.ts';
-import { ApiError } from '../../domain/errors.ts';
-import { ZERO_CHUNK, zeroBlockCount } from '../zero.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk, ZERO_CHUNK, zeroBlockCount } from '../../domain/disk.ts';
+import { fail } from '../errors.ts';
 
 /** A run of non-zero 64 KiB blocks of one chunk: blocks [start, end). */
 export type BlockRun = readonly [start: number, end: number];
@@ -92,9 +91,6 @@ export function* zeros(n: number): Generator<Buffer> {
  */
 export function requireWholeSectors(size: number, format: string): void {
   if (size <= 0 || size % 512 !== 0) {
-    throw new ApiError(
-      'InvalidImageFormat.Malformed',
-      `${format} needs a non-empty virtual size that is a multiple of 512 bytes; this image is ${size} bytes. Export it as raw instead.`,
-    );
+    fail('unexportable', `${format} needs a non-empty virtual size that is a multiple of 512 bytes; this image is ${size} bytes. Export it as raw instead.`);
   }
 }

@@ -2,7 +2,7 @@
  * Exports: a VirtualDisk as the bytes of a raw, qcow2, VHD (dynamic or fixed) or streamOptimized VMDK file,
  * streamed in order with a bounded amount of memory (a few 4 MiB chunks in flight).
  */
-import type { VirtualDisk } from '../../blobs/types.ts';
+import type { VirtualDisk } from '../../domain/disk.ts';
 import type { ExportFormat } from '../types.ts';
 import { writeStreamToFile } from './file.ts';
 import { qcow2Export } from './qcow2.ts';
@@ -15,7 +15,7 @@ export type { ExportOptions, ExportStream } from './types.ts';
 
 /**
  * The export's bytes and, except for vmdk, their exact length (computed from the zero masks, no data read).
- * Throws an ApiError `InvalidImageFormat.Malformed` when the format cannot hold the disk
+ * Throws a FormatError 'unexportable' when the format cannot hold the disk
  * (VHD/VMDK need a size that is a multiple of 512; VHD holds at most 2040 GiB).
  */
 export function exportImage(disk: VirtualDisk, format: ExportFormat, options: ExportOptions = {}): ExportStream {

@@ -4,7 +4,7 @@
  * then one data cluster per non-zero 64 KiB block in guest order. Every cluster has refcount 1,
  * and L1/L2 entries carry the COPIED flag, so `qemu-img check` finds no leaks or corruption.
  */
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk } from '../../blobs/types.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
 import { type BlockRun, nonZeroRuns, readChunks, requireWholeSectors, runBlockCount, runBytes, zeros } from './disk-chunks.ts';
 import type { ExportStream } from './types.ts';
 

@@ -1,6 +1,6 @@
 /** raw export: the virtual bytes themselves; zero chunks come from one shared zero buffer. */
 import fs from 'node:fs/promises';
-import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../blobs/types.ts';
+import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
 import { nonZeroRuns, readChunks, runBytes, zeros } from './disk-chunks.ts';
 import type { ExportStream } from './types.ts';
 

@@ -5,8 +5,8 @@
  * non-zero 2 MiB block an all-ones sector bitmap and the block data, then the footer.
  */
 import { randomBytes } from 'node:crypto';
-import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../blobs/types.ts';
-import { ApiError } from '../../domain/errors.ts';
+import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
+import { fail } from '../errors.ts';
 import { nonZeroRuns, readChunks, requireWholeSectors, runsTouch, zeros } from './disk-chunks.ts';
 import { rawBytes } from './raw.ts';
 import type { ExportOptions, ExportStream } from './types.ts';
@@ -58,7 +58,7 @@ export function vhdFixedExport(disk: VirtualDisk, options: ExportOptions = {}): 
 function checkVhdSize(size: number): void {
   requireWholeSectors(size, 'VHD');
   if (size / SECTOR > VHD_MAX_SECTORS) {
-    throw new ApiError('InvalidImageFormat.Malformed', `VHD holds at most 2040 GiB; this image is ${size} bytes.`);
+    fail('unexportable', `VHD holds at most 2040 GiB; this image is ${size} bytes.`);
   }
 }
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk } from '../../blobs/types.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
 import { type BlockRun, nonZeroRuns, readChunks, requireWholeSectors } from './disk-chunks.ts';
 import type { ExportOptions, ExportStream } from './types.ts';
 

@@ -7,7 +7,8 @@
 import type { Transaction } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
-import { CHUNK_SIZE, chunkCount, type Manifest } from '../../blobs/types.ts';
+import type { Manifest } from '../../blobs/types.ts';
+import { CHUNK_SIZE, chunkCount } from '../../domain/disk.ts';
 import { ManifestRepo, manifestDisk } from '../../blobs/manifests.ts';
 import { writeRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';

@@ -6,7 +6,8 @@
  */
 import type { DiskRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
-import { CHUNK_SIZE, chunkLength, type ChunkStore, type Manifest } from '../../blobs/types.ts';
+import type { ChunkStore, Manifest } from '../../blobs/types.ts';
+import { CHUNK_SIZE, chunkLength } from '../../domain/disk.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
 import { writeRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';

@@ -1,7 +1,8 @@
 /** Snapshot rows: frozen manifests with an owner. Shared by CreateSnapshot, CreateImage, ImportImage and CopyImage. */
 import type { Kysely } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
-import { CHUNK_SIZE, chunkLength, type Manifest } from '../../blobs/types.ts';
+import type { Manifest } from '../../blobs/types.ts';
+import { CHUNK_SIZE, chunkLength } from '../../domain/disk.ts';
 import type { Services } from '../context.ts';
 
 /** Distinct bytes of `entries` (chunk index, ref) whose refs are not in `baseRefs`. */

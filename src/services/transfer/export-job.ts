@@ -6,7 +6,7 @@
 import type { JobRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
-import type { VirtualDisk } from '../../blobs/types.ts';
+import type { VirtualDisk } from '../../domain/disk.ts';
 import { exportImage, writeExportFile } from '../../formats/writers/index.ts';
 import type { JobContext } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';

@@ -8,8 +8,7 @@ import { startServer, type TestServer } from '../../support/server.ts';
 import { postgresBaseUrl } from '../../support/stores.ts';
 import { Ecs, ecsClient } from '../../support/sdk.ts';
 import { ApiCallError, dataRequest } from '../../../src/cli/api.ts';
-import { CHUNK_SIZE } from '../../../src/blobs/types.ts';
-import { isAllZero } from '../../../src/formats/zero.ts';
+import { CHUNK_SIZE, isAllZero } from '../../../src/domain/disk.ts';
 import { GIB, dataConfig, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from './support.ts';
 
 async function failure(p: Promise<unknown>): Promise<ApiCallError> {

@@ -5,7 +5,7 @@
 import { createApp } from '../../../src/app.ts';
 import { loadConfig } from '../../../src/config.ts';
 import { writeDisk } from '../../../src/services/compute/disk-content.ts';
-import { CHUNK_SIZE } from '../../../src/blobs/types.ts';
+import { CHUNK_SIZE } from '../../../src/domain/disk.ts';
 import { pattern } from './support.ts';
 
 const [dataDir, diskId] = process.argv.slice(2);

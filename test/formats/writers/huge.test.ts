@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CHUNK_SIZE, chunkCount, chunkLength, type VirtualDisk } from '../../../src/blobs/types.ts';
+import { CHUNK_SIZE, chunkCount, chunkLength, type VirtualDisk, zeroMaskOf } from '../../../src/domain/disk.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
-import { zeroMaskOf } from '../../../src/formats/zero.ts';
 import { MiB, qemuCompare, qemuImg, qemuInfo, tempDir } from './fixtures.ts';
 
 const GiB = 1024 * MiB;

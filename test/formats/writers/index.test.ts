@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { VirtualDisk } from '../../../src/blobs/types.ts';
-import { isApiError } from '../../../src/domain/errors.ts';
+import type { VirtualDisk } from '../../../src/domain/disk.ts';
+import { toApiError } from '../../../src/services/errors.ts';
 import type { ExportFormat } from '../../../src/formats/types.ts';
 import { exportExtension, exportImage } from '../../../src/formats/writers/index.ts';
 import { drain } from './fixtures.ts';
@@ -13,7 +13,7 @@ test('an empty disk exports as an empty raw file and is refused by the other for
   assert.equal(raw.size, 0);
   assert.equal((await drain(raw.stream())).bytes, 0);
   for (const format of ['qcow2', 'vhd', 'vhd-fixed', 'vmdk'] as const) {
-    assert.throws(() => exportImage(EMPTY, format), (e: unknown) => isApiError(e) && e.code === 'InvalidImageFormat.Malformed', format);
+    assert.throws(() => exportImage(EMPTY, format), (e: unknown) => toApiError(e).code === 'InvalidImageFormat.Malformed', format);
   }
 });
 

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isApiError } from '../../../src/domain/errors.ts';
+import { toApiError } from '../../../src/services/errors.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
 import { openRawVirtualDisk } from '../raw-virtual-disk.ts';
 import { type BuiltFixture, KiB, buildFixtures, countNonZeroBlocks, drain, qemuCompare, qemuImg, qemuInfo, sha256File } from './fixtures.ts';
@@ -71,7 +71,7 @@ test('qcow2 refuses a size that is not a whole number of sectors (QEMU would dro
   try {
     assert.throws(
       () => exportImage(disk, 'qcow2'),
-      (e: unknown) => isApiError(e) && e.code === 'InvalidImageFormat.Malformed' && /multiple of 512/.test(e.message),
+      (e: unknown) => toApiError(e).code === 'InvalidImageFormat.Malformed' && /multiple of 512/.test(toApiError(e).message),
     );
   } finally {
     await disk.close();

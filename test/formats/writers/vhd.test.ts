@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isApiError } from '../../../src/domain/errors.ts';
+import { toApiError } from '../../../src/services/errors.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
 import { vhdGeometry } from '../../../src/formats/writers/vhd.ts';
 import { openRawVirtualDisk } from '../raw-virtual-disk.ts';
@@ -135,7 +135,7 @@ test('VHD refuses a size that is not a multiple of 512 bytes', async () => {
     for (const format of ['vhd', 'vhd-fixed'] as const) {
       assert.throws(
         () => exportImage(disk, format),
-        (e: unknown) => isApiError(e) && e.code === 'InvalidImageFormat.Malformed' && /VHD.*multiple of 512/.test(e.message),
+        (e: unknown) => toApiError(e).code === 'InvalidImageFormat.Malformed' && /VHD.*multiple of 512/.test(toApiError(e).message),
       );
     }
   } finally {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { isApiError } from '../../../src/domain/errors.ts';
+import { toApiError } from '../../../src/services/errors.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
 import { openRawVirtualDisk } from '../raw-virtual-disk.ts';
 import { type BuiltFixture, KiB, MiB, buildFixtures, countNonZeroBlocks, drain, qemuCompare, qemuImg, qemuInfo, sha256File } from './fixtures.ts';
@@ -110,7 +110,7 @@ test('VMDK refuses a size that is not a multiple of 512 bytes', async () => {
   try {
     assert.throws(
       () => exportImage(disk, 'vmdk'),
-      (e: unknown) => isApiError(e) && e.code === 'InvalidImageFormat.Malformed' && /VMDK.*multiple of 512/.test(e.message),
+      (e: unknown) => toApiError(e).code === 'InvalidImageFormat.Malformed' && /VMDK.*multiple of 512/.test(toApiError(e).message),
     );
   } finally {
     await disk.close();

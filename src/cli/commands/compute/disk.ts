@@ -4,7 +4,7 @@ import type { Command } from '../../command.ts';
 import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
-import { isAllZero } from '../../../formats/zero.ts';
+import { isAllZero } from '../../../domain/disk.ts';
 import { UsageError, arg, int, listAll, str, withClient } from './client.ts';
 
 export const diskList: Command = {

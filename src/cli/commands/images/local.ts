@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import type { Command } from '../../command.ts';
 import { EXIT } from '../../command.ts';
 import { ApiError } from '../../../domain/errors.ts';
+import { FormatError } from '../../../formats/errors.ts';
+import { toApiError } from '../../../services/errors.ts';
 import { inspect, openFileSource, openReader } from '../../../formats/index.ts';
 import { readerDisk } from '../../../formats/reader-disk.ts';
 import { writeExportFile } from '../../../formats/writers/index.ts';
@@ -20,11 +22,10 @@ function declared(flag: string | true | undefined): ImportFormat | undefined {
 
 /** One clear line for a rejected input, and the exit code for rejections. */
 function rejected(io: { err(l: string): void }, e: unknown): number {
-  if (e instanceof ApiError) {
-    io.err(`rejected: ${e.code}: ${e.message}`);
-    return EXIT.rejected;
-  }
-  throw e;
+  if (!(e instanceof ApiError || e instanceof FormatError)) throw e;
+  const err = toApiError(e);
+  io.err(`rejected: ${err.code}: ${err.message}`);
+  return EXIT.rejected;
 }
 
 export const inspectCommand: Command = {

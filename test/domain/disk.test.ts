@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/blobs/types.ts';
-import { fullMask, hexToMask, isAllZero, isZeroBlock, maskToHex, zeroBlockCount, zeroMaskOf } from '../../src/formats/zero.ts';
+import { CHUNK_SIZE, ZERO_BLOCK_SIZE, fullMask, hexToMask, isAllZero, isZeroBlock, maskToHex, zeroBlockCount, zeroMaskOf } from '../../src/domain/disk.ts';
 
 const ALL64 = 0xffffffffffffffffn;
 

@@ -1,13 +1,37 @@
 /**
- * Zero detection for chunks and their 64-bit zero masks (bit i = 64 KiB block i is all zero).
- * memcmp against a preallocated zero buffer runs at 19–67 GB/s; never scan bytes in JS.
+ * Disk geometry shared by the data plane: virtual disks are cut into 4 MiB chunks aligned to virtual
+ * offsets, and each chunk carries a 64-bit zero mask (bit i = 64 KiB block i is all zero).
+ * Zero detection compares against a preallocated zero buffer (memcmp runs at 19–67 GB/s); never scan bytes in JS.
  */
-import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../blobs/types.ts';
+
+/** Virtual-disk bytes per chunk. Chunks are aligned to multiples of this offset. */
+export const CHUNK_SIZE = 4 * 1024 * 1024;
+/** Granule of the per-chunk zero map: 64 blocks of 64 KiB in a full chunk. */
+export const ZERO_BLOCK_SIZE = 64 * 1024;
+
+const BLOCKS_PER_CHUNK = CHUNK_SIZE / ZERO_BLOCK_SIZE;
+
+/** Bytes of chunk `index`: CHUNK_SIZE, except a shorter last chunk when the size is not a multiple of it. */
+export function chunkLength(virtualSize: number, index: number): number {
+  return Math.min(CHUNK_SIZE, virtualSize - index * CHUNK_SIZE);
+}
+
+export function chunkCount(virtualSize: number): number {
+  return Math.ceil(virtualSize / CHUNK_SIZE);
+}
+
+/** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */
+export interface VirtualDisk {
+  readonly virtualSize: number;
+  readonly chunkCount: number;
+  /** null when the chunk is all zero; otherwise its 64-bit zero mask (bit i = block i is zero). */
+  zeroMask(index: number): bigint | null;
+  /** The chunk's bytes (length = the chunk's virtual length), or null when all zero. */
+  readChunk(index: number): Promise<Buffer | null>;
+}
 
 /** Shared, never written: callers may stream slices of it as zero bytes. */
 export const ZERO_CHUNK: Buffer = Buffer.alloc(CHUNK_SIZE);
-
-const BLOCKS_PER_CHUNK = CHUNK_SIZE / ZERO_BLOCK_SIZE;
 
 /** Number of 64 KiB blocks (the last may be partial) in `length` bytes. */
 export function zeroBlockCount(length: number): number {
