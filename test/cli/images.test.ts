@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { runCli } from '../support/cli.ts';
 import { EXIT, type CliIo } from '../../src/cli/command.ts';
 import { main, COMMANDS } from '../../src/cli/main.ts';
@@ -18,9 +18,7 @@ let bob: NewAccount;
 let dir: string;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
+  ({ server, accounts: { alice, bob } } = await startServerWith(['alice', 'bob']));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-cli-images-'));
 });
 after(async () => {

@@ -1,4 +1,3 @@
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -6,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { runCli } from '../support/cli.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir: string;
 let raw: string;

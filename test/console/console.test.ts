@@ -4,18 +4,20 @@
  * Marketplace, and the bill of a month (the service clock is moved two hours ahead so those hours get metered).
  * Screenshots go to test-artifacts/console; with IMAGEHOUSE_UPDATE_SCREENSHOTS=1 the billing one also refreshes docs/screenshots/billing.png.
  */
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { publishProduct } from '../../src/services/marketplace/products.ts';
+import { CHROMIUM, needing } from '../support/requires.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+const { after, before, test } = needing('chromium', 'qemu-img');
+
+
 const SHOTS = path.resolve(import.meta.dirname, '../../test-artifacts/console');
 const DOC_SHOT = path.resolve(import.meta.dirname, '../../docs/screenshots/billing.png');
 const WINDOWS = 'win2022_21H2_x64_dtc_en-us_40G_alibase_20240816.vhd';
@@ -32,9 +34,7 @@ let context: BrowserContext;
 let page: Page;
 
 before(async () => {
-  server = await startServer({ clock });
-  alice = await server.account('alice');
-  bob = await server.account('bob');
+  ({ server, accounts: { alice, bob } } = await startServerWith(['alice', 'bob'], { clock }));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-console-'));
   fs.mkdirSync(SHOTS, { recursive: true });
   context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {

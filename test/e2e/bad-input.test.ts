@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { ACTIONS } from '../../src/api/ecs/dispatch.ts';
 import { v1Signature, v1StringToSign } from '../../src/api/ecs/signature.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
@@ -10,8 +10,7 @@ let alice: NewAccount;
 let nonce = 0;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
+  ({ server, accounts: { alice } } = await startServerWith(['alice']));
 });
 after(() => server.stop());
 

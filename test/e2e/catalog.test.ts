@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, popClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 
@@ -8,8 +8,7 @@ let server: TestServer;
 let alice: NewAccount;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
+  ({ server, accounts: { alice } } = await startServerWith(['alice']));
 });
 after(() => server.stop());
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { main } from '../../src/cli/main.ts';
 import { EXIT, type CliIo } from '../../src/cli/command.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
@@ -15,8 +15,7 @@ let alice: NewAccount;
 let dir: string;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
+  ({ server, accounts: { alice } } = await startServerWith(['alice']));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-cli-'));
 });
 after(async () => {

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import type { ClientConfig } from '../../src/cli/api.ts';
@@ -22,11 +22,7 @@ let aData: ClientConfig;
 let bData: ClientConfig;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
-  a = ecsClient(server.hostPort, alice);
-  b = ecsClient(server.hostPort, bob);
+  ({ server, accounts: { alice, bob }, ecs: { alice: a, bob: b } } = await startServerWith(['alice', 'bob']));
   aData = dataConfig(server, alice);
   bData = dataConfig(server, bob);
 });

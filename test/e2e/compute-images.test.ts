@@ -4,8 +4,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
-import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
+import { Ecs, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { dataConfig, getBytes, launch, pattern, putBytes } from '../api/disks/support.ts';
@@ -18,11 +18,7 @@ let a: any;
 let b: any;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
-  a = ecsClient(server.hostPort, alice);
-  b = ecsClient(server.hostPort, bob);
+  ({ server, accounts: { alice, bob }, ecs: { alice: a, bob: b } } = await startServerWith(['alice', 'bob']));
 });
 after(() => server.stop());
 

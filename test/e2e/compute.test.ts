@@ -4,7 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, popClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { PUBLIC_ARM, PUBLIC_DEPRECATED, PUBLIC_X64, imageFromSnapshot, launch, share } from '../api/disks/support.ts';
@@ -16,11 +16,7 @@ let a: any;
 let b: any;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
-  a = ecsClient(server.hostPort, alice);
-  b = ecsClient(server.hostPort, bob);
+  ({ server, accounts: { alice, bob }, ecs: { alice: a, bob: b } } = await startServerWith(['alice', 'bob']));
 });
 after(() => server.stop());
 

@@ -1,12 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type TestServer } from '../support/server.ts';
-import { Ecs, ecsClient, sdkError } from '../support/sdk.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
+import { Ecs, sdkError } from '../support/sdk.ts';
 import { sampleDisk, seedSnapshot } from '../support/snapshots.ts';
 import { settledImage } from './transfer-support.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
 import { createBucket } from '../../src/cli/commands/transfer/client.ts';
+import { waitFor } from '../support/wait.ts';
 
 let server: TestServer;
 let alice: NewAccount;
@@ -16,11 +17,7 @@ let bobClient: any;
 const R = 'cn-hangzhou';
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
-  aliceClient = ecsClient(server.hostPort, alice);
-  bobClient = ecsClient(server.hostPort, bob);
+  ({ server, accounts: { alice, bob }, ecs: { alice: aliceClient, bob: bobClient } } = await startServerWith(['alice', 'bob']));
 });
 after(() => server.stop());
 
@@ -122,7 +119,7 @@ test('CancelCopyImage leaves nothing behind: no image, and the copied chunks are
     assert.equal(e.code, 'IncorrectImageStatus');
   });
   const db = server.app.services.db;
-  const job = await waitForJobEnd(copyId);
+  const job = await jobEnd(copyId);
   const left = await db.selectFrom('images').select('status').where('id', '=', copyId).executeTakeFirst();
   if (job.state === 'cancelled') {
     assert.equal(left, undefined, 'the cancelled copy is gone');
@@ -140,14 +137,12 @@ test('CancelCopyImage leaves nothing behind: no image, and the copied chunks are
   assert.equal(e.code, 'ImageCreatedNotFromCopy');
 });
 
-async function waitForJobEnd(resourceId: string) {
+function jobEnd(resourceId: string) {
   const db = server.app.services.db;
-  for (let i = 0; i < 600; i++) {
+  return waitFor(async () => {
     const job = await db.selectFrom('jobs').selectAll().where('resource_id', '=', resourceId).executeTakeFirst();
-    if (job && !['queued', 'running'].includes(job.state)) return job;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('job never ended');
+    return job && !['queued', 'running'].includes(job.state) ? job : undefined;
+  }, { what: `the job of ${resourceId} to end` });
 }
 
 test('sharing: bob sees and may use the image only while shared, and can change nothing', async () => {

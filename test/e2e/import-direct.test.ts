@@ -2,17 +2,19 @@
  * User stories for the CLI: a disk file imported straight from the laptop (no bucket), exported back to a
  * bucket and downloaded, with the task commands; exit codes and progress output as a user sees them.
  */
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { main } from '../../src/cli/main.ts';
 import { EXIT, type CliIo } from '../../src/cli/command.ts';
 import { makeDisk, sameContent, type DiskFixture } from './transfer-support.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let server: TestServer;
 let alice: NewAccount;
@@ -20,8 +22,7 @@ let dir: string;
 let disk: DiskFixture;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
+  ({ server, accounts: { alice } } = await startServerWith(['alice']));
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-import-cli-'));
   disk = makeDisk(dir, 'laptop', { virtualMiB: 48, dataMiB: 20, format: 'qcow2' });
 });

@@ -6,7 +6,6 @@
  * shares it with bob, bob launches from it, alice unshares, bob can no longer launch, alice deletes, the
  * snapshot survives; an export of her image holds exactly the bytes she wrote.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +18,9 @@ import { cephEnv, startS3rver } from '../support/s3.ts';
 import { clientConfig, makeDisk, sameContent, settledImage, settledTask } from './transfer-support.ts';
 import { createBucket, getObject, putObject } from '../../src/cli/commands/transfer/client.ts';
 import { getBytes, putBytes } from '../api/disks/support.ts';
+import { needing, requires } from '../support/requires.ts';
+
+const { test } = needing('qemu-img');
 
 interface Deployment {
   name: string;
@@ -30,7 +32,7 @@ const deployments: Deployment[] = [
   { name: 'embedded (SQLite + files)', async start() { const server = await startServer(); return { server, stop: () => server.stop() }; } },
   {
     name: 'scale-out (PostgreSQL + S3 chunks)',
-    skip: postgresBaseUrl() ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set',
+    skip: requires('postgres'),
     async start() {
       const ceph = cephEnv();
       const s3rver = ceph ? undefined : await startS3rver();

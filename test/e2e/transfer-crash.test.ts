@@ -3,7 +3,6 @@
  * after a restart the same task resumes (finished disks and objects are not redone) and ends with an
  * Available image holding the original bytes, no partial object under a final name, and no chunk leaked.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +21,10 @@ import { createBucket, getObject, putObject } from '../../src/cli/commands/trans
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
 import { REGION, clientConfig, importRequest, makeDisk, makeMarkerDisk, sameContent, settledImage, settledTask } from './transfer-support.ts';
+import { waitFor } from '../support/wait.ts';
+import { needing, requires } from '../support/requires.ts';
+
+const { test } = needing('qemu-img');
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LEASE_MS = 1500;
@@ -67,16 +70,6 @@ async function createAccount(dataDir: string, databaseUrl: string) {
   });
   assert.equal(code, 0);
   return JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string };
-}
-
-async function waitUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function jobState(store: Store, id: string) {
@@ -129,10 +122,10 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     // Import: killed while the data disk (768 MiB to read and hash) is in progress, after the system disk's checkpoint.
     const imported = (await client.importImage(importRequest('crash-bucket', [{ object: 'system.qcow2' }, { object: 'data.qcow2' }], { imageName: 'survivor' }))).body;
     type Disks = Record<string, { manifestId: string; snapshotId?: string }>;
-    const atKill = await waitUntil('the system disk\'s snapshot', async () => {
+    const atKill = await waitFor(async () => {
       const s = await jobState(store, imported.taskId);
       return (s.result.disks as Disks | undefined)?.['0']?.snapshotId ? s : undefined;
-    });
+    }, { what: 'the system disk\'s snapshot', intervalMs: 5 });
     await kill9(service);
     const afterKill = await jobState(store, imported.taskId);
     assert.equal(afterKill.job.state, 'running', 'killed mid-task');
@@ -157,7 +150,7 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     const exported = (await client.exportImage(new Ecs.ExportImageRequest({ regionId: REGION, imageId: imported.imageId, OSSBucket: 'crash-bucket', imageFormat: 'qcow2', OSSPrefix: 'crash' }))).body;
     const bucketDir = path.join(dataDir, 'buckets', 'crash-bucket');
     const keys = [`crash_${imported.imageId}_${exported.taskId}.qcow2`, `crash_${imported.imageId}_${exported.taskId}_1.qcow2`];
-    await waitUntil('the system disk object', async () => ((await jobState(store, exported.taskId)).result.done as number[] | undefined)?.includes(0) ? true : undefined);
+    await waitFor(async () => ((await jobState(store, exported.taskId)).result.done as number[] | undefined)?.includes(0) ? true : undefined, { what: 'the system disk object', intervalMs: 5 });
     await kill9(service);
     assert.equal((await jobState(store, exported.taskId)).job.state, 'running', 'killed mid-export');
     assert.ok(fs.existsSync(path.join(bucketDir, keys[0])));
@@ -194,7 +187,7 @@ test('sqlite: kill -9 during an import and during an export; both tasks resume a
 
 test('postgres: kill -9 during an import and during an export; both tasks resume and finish cleanly', {
   timeout: 240_000,
-  skip: postgresBaseUrl() ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set',
+  skip: requires('postgres'),
 }, async () => {
   const pg = await freshPostgresDatabase(postgresBaseUrl()!);
   try {

@@ -3,7 +3,6 @@
  * can fill it with any S3 tool, import from it, export to it and read the exports back with the same tool.
  * Runs on s3rver (and on Ceph RGW when IMAGEHOUSE_TEST_S3_ENDPOINT is set).
  */
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +16,9 @@ import type { NewAccount } from '../../src/services/accounts.ts';
 import { ApiCallError } from '../../src/cli/api.ts';
 import { createBucket, getObject, listAllObjects } from '../../src/cli/commands/transfer/client.ts';
 import { REGION, clientConfig, importRequest, makeDisk, sameContent, settledImage, settledTask, type DiskFixture } from './transfer-support.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let s3rver: { endpoint: string; stop(): Promise<void> } | undefined;
 let s3: S3Client;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ClientConfig } from '../../src/cli/api.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { Ecs } from '../support/sdk.ts';
+import { waitFor } from '../support/wait.ts';
 
 export const MiB = 1024 * 1024;
 export const REGION = 'cn-hangzhou';
@@ -63,18 +64,6 @@ export function sameContent(a: string, aFormat: string, b: string, bFormat: stri
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 export async function describeImage(client: any, imageId: string, region = REGION): Promise<any> {
   const res = await client.describeImages(new Ecs.DescribeImagesRequest({ regionId: region, imageId, status: 'Waiting,Creating,Available,CreateFailed,UnAvailable,Deprecated' }));
   return res.body.images.image[0];
@@ -82,10 +71,10 @@ export async function describeImage(client: any, imageId: string, region = REGIO
 
 /** Waits until the image leaves Waiting/Creating and returns it. */
 export async function settledImage(client: any, imageId: string, region = REGION, timeoutMs = 60_000): Promise<any> {
-  return waitFor(`image ${imageId}`, async () => {
+  return waitFor(async () => {
     const image = await describeImage(client, imageId, region);
     return image && image.status !== 'Waiting' && image.status !== 'Creating' ? image : undefined;
-  }, timeoutMs);
+  }, { what: `image ${imageId}`, timeoutMs });
 }
 
 export async function taskAttribute(client: any, taskId: string, region = REGION): Promise<any> {
@@ -94,10 +83,10 @@ export async function taskAttribute(client: any, taskId: string, region = REGION
 
 /** Waits until the task is no longer Processing and returns its attributes. */
 export async function settledTask(client: any, taskId: string, region = REGION): Promise<any> {
-  return waitFor(`task ${taskId}`, async () => {
+  return waitFor(async () => {
     const t = await taskAttribute(client, taskId, region);
     return t.taskStatus !== 'Processing' ? t : undefined;
-  });
+  }, { what: `task ${taskId}` });
 }
 
 export function importRequest(bucket: string, disks: { object: string; format?: string; size?: number }[], extra: Record<string, unknown> = {}) {

@@ -2,13 +2,12 @@
  * User stories for ImportImage, ExportImage and the task actions through the official SDK, with buckets
  * filled by the CLI's client. Content checks compare what comes back out with qemu-img compare.
  */
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type TestServer } from '../support/server.ts';
+import { startServerWith, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient, popClient, sdkError } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import type { ClientConfig } from '../../src/cli/api.ts';
@@ -16,6 +15,10 @@ import { createBucket, getObject, listAllObjects, putObject } from '../../src/cl
 import {
   REGION, clientConfig, describeImage, importRequest, makeDisk, sameContent, settledImage, settledTask, taskAttribute, type DiskFixture,
 } from './transfer-support.ts';
+import { waitFor } from '../support/wait.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let server: TestServer;
 let alice: NewAccount;
@@ -28,11 +31,8 @@ let data: DiskFixture;
 let imageId: string;
 
 before(async () => {
-  server = await startServer();
-  alice = await server.account('alice');
-  bob = await server.account('bob');
+  ({ server, accounts: { alice, bob }, ecs: { alice: client } } = await startServerWith(['alice', 'bob']));
   aliceCfg = clientConfig(server.endpoint, alice);
-  client = ecsClient(server.hostPort, alice);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-transfer-'));
   system = makeDisk(dir, 'system', { virtualMiB: 64, dataMiB: 24, format: 'qcow2' });
   data = makeDisk(dir, 'data', { virtualMiB: 37, dataMiB: 8, format: 'vpc' });
@@ -300,17 +300,17 @@ test('Alice cancels an import in progress: the task ends Deleted, the image UnAv
   fs.renameSync(slow.file, path.join(server.dataDir, 'buckets', 'alice-images', 'slow.qcow2'));
   const manifestsBefore = await countManifests();
   const res = await client.importImage(importRequest('alice-images', [{ object: 'disks/data.vhd' }, { object: 'slow.qcow2' }], { imageName: 'to-cancel' }));
-  const running = await waitForValue(async () => {
+  const running = await waitFor(async () => {
     const t = await taskAttribute(client, res.body.taskId);
     return t.successCount === 1 ? t : undefined;
-  });
+  }, { intervalMs: 10 });
   assert.equal(running.taskStatus, 'Processing');
   assert.equal(running.supportCancel, 'true');
   // Progress really moves while the big disk is read: the image, its disk and the task all show it.
-  const moving = await waitForValue(async () => {
+  const moving = await waitFor(async () => {
     const image = await describeImage(client, res.body.imageId);
     return parseInt(image.progress, 10) >= 5 ? image : undefined;
-  });
+  }, { intervalMs: 10 });
   assert.equal(moving.status, 'Creating');
   assert.ok(parseInt(moving.progress, 10) < 100);
   const diskProgress = parseInt(moving.diskDeviceMappings.diskDeviceMapping[1].progress, 10);
@@ -334,11 +334,3 @@ async function countManifests(): Promise<number> {
   return Number(n);
 }
 
-async function waitForValue<T>(fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 2000; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error('timed out');
-}

@@ -1,11 +1,13 @@
 /** Readers on images qemu-img does not write: VMware-style stream VMDKs, ISO images, partitioned raw disks. */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isoImage, vmwareStreamVmdk, writeGpt } from './hand-built.ts';
 import { inspectFile, makeTempDir, MiB, patch, qemuRawSha256, rejectsWith, removeDir, streamFile } from './qemu-fixtures.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir = '';
 before(() => {

@@ -2,13 +2,15 @@
  * 1 TiB virtual disks with a few MiB written: inspection and streaming must not depend on the virtual size
  * (lazy L2 / grain tables, no per-cluster work for unallocated ranges) and must keep memory small.
  */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, isAllZero } from '../../src/domain/disk.ts';
 import { inspect, openFileSource, openReader } from '../../src/formats/index.ts';
 import type { ImportFormat } from '../../src/formats/types.ts';
 import { makeTempDir, MiB, qemuImg, qemuIo, removeDir } from './qemu-fixtures.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 const TiB = 1024 * 1024 * MiB;
 const SIZE = TiB;

@@ -2,7 +2,6 @@
  * Malicious and malformed VMDK, VHD, VHDX and other containers (spec §5), plus declared ≠ detected.
  * Host paths named by descriptors are never opened: the inspector only sees the ByteSource.
  */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +12,9 @@ import {
   copyTo, createLuks, inspectFile, makeSparseRaw, makeTempDir, MiB, patch, qemuImg, readAt, rejectsWith, removeDir,
   u32be, u32le, u64be, u64le,
 } from './qemu-fixtures.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir = '';
 let raw = '';

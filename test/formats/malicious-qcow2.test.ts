@@ -3,7 +3,6 @@
  * its specific code. Cases that name host files only prove the rejection: the inspector never opens anything but
  * the ByteSource it is given.
  */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +11,9 @@ import { toApiError } from '../../src/services/errors.ts';
 import {
   copyTo, createLuks, inspectFile, makeSparseRaw, makeTempDir, MiB, patch, qemuImg, readAt, rejectsWith, removeDir, u32be, u64be,
 } from './qemu-fixtures.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir = '';
 /** A 64 KiB-cluster v3 qcow2 with data in the first 8 MiB, and a compressed one. */

@@ -2,7 +2,6 @@
  * Every reader against qemu-img as the oracle: for each input format, the reader's chunks (zeros where null)
  * must hash the same as `qemu-img convert -O raw` of the same fixture.
  */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +10,9 @@ import type { ImportFormat } from '../../src/formats/types.ts';
 import {
   makeSparseRaw, makeTempDir, MiB, ODD_EXTENTS, ODD_SIZE, qemuImg, qemuIo, qemuRawSha256, removeDir, sha256File, streamFile,
 } from './qemu-fixtures.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir = '';
 let base = '';

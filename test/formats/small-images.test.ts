@@ -1,11 +1,13 @@
 /** The in-memory builders (fuzz seeds, regression bases) make images qemu-img reads as the same disk. */
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeTempDir, MiB, qemuRawSha256, removeDir, streamFile } from './qemu-fixtures.ts';
 import { qcow2Image, sampleDisk, vhdDynamicImage, vhdFixedImage, vhdxImage, vmdkSparseImage } from './small-images.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let dir = '';
 before(() => {

@@ -7,10 +7,11 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { JobQueue, startWorker, type JobRow } from '../../src/jobs/index.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
-import { waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
+import { requires } from '../support/requires.ts';
 
 const base = postgresBaseUrl();
-const skip = base ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set';
+const skip = requires('postgres');
 
 async function withStores(n: number, fn: (stores: Store[]) => Promise<void>): Promise<void> {
   const { url, drop } = await freshPostgresDatabase(base!);
@@ -45,7 +46,7 @@ test('postgres: 4 workers on separate pools run each of 200 jobs exactly once', 
       },
     }));
     try {
-      await waitFor(async () => (await queues[0].list({ accountId: '1234567890123456', region: 'cn-hangzhou', states: ['succeeded'], limit: 1 })).total === 200, 50);
+      await waitFor(async () => (await queues[0].list({ accountId: '1234567890123456', region: 'cn-hangzhou', states: ['succeeded'], limit: 1 })).total === 200, { intervalMs: 50 });
     } finally {
       for (const w of workers) await w.stop();
     }

@@ -13,7 +13,8 @@ import { sql } from 'kysely';
 import { openStore, type Store } from '../../src/store/db.ts';
 import { JobQueue, parseJson } from '../../src/jobs/index.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
-import { waitFor } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
+import { requires } from '../support/requires.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = path.join(here, 'fixtures', 'step-worker.ts');
@@ -85,7 +86,7 @@ test('sqlite (file, WAL): a job killed with -9 resumes from its checkpoint in a 
 
 const base = postgresBaseUrl();
 test('postgres: a job killed with -9 resumes from its checkpoint in a new process',
-  { skip: base ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set' }, async () => {
+  { skip: requires('postgres') }, async () => {
     const { url, drop } = await freshPostgresDatabase(base!);
     const store = await openStore({ databaseUrl: url });
     try {

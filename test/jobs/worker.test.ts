@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { storeBackends } from '../support/stores.ts';
 import { apiError } from '../../src/domain/errors.ts';
 import { JobQueue, JobAbortedError, startWorker, parseJson, type JobHandler, type JobRow, type Worker } from '../../src/jobs/index.ts';
-import { waitFor, untilAborted, disposeStore } from './helpers.ts';
+import { untilAborted, disposeStore } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 const job = (extra: Record<string, unknown> = {}) => ({ kind: 'work', region: 'cn-hangzhou', accountId: '1234567890123456', ...extra });
 

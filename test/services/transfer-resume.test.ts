@@ -3,7 +3,6 @@
  * not committed, and one committed but not yet attached to a snapshot. The job state is set up as the crashed
  * run left it (real chunks, real manifest rows), then a worker resumes the job or a cancel ends it.
  */
-import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,6 +19,9 @@ import { createBucket } from '../../src/services/buckets/repo.ts';
 import { startImport } from '../../src/services/transfer/import.ts';
 import type { ImportedDisk } from '../../src/services/transfer/kinds.ts';
 import { makeDisk, type DiskFixture } from '../e2e/transfer-support.ts';
+import { needing } from '../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 const REGION = 'cn-hangzhou';
 let app: App;

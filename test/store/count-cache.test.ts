@@ -4,6 +4,7 @@ import { openStore } from '../../src/store/db.ts';
 import { CountCache, uncachedCounts } from '../../src/store/count-cache.ts';
 import { describeImages } from '../../src/services/images/describe.ts';
 import { insertCustomImage } from '../support/images.ts';
+import { requires } from '../support/requires.ts';
 
 const ALICE = '1000000000000001';
 const BOB = '1000000000000002';
@@ -38,7 +39,7 @@ test('SQLite: listing counts are cached until a write to a table they depend on,
   }
 });
 
-test('PostgreSQL stores keep no count cache (several processes may write)', { skip: process.env.IMAGEHOUSE_TEST_DATABASE_URL ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set' }, async () => {
+test('PostgreSQL stores keep no count cache (several processes may write)', { skip: requires('postgres') }, async () => {
   const { freshPostgresDatabase } = await import('../support/stores.ts');
   const { url, drop } = await freshPostgresDatabase(process.env.IMAGEHOUSE_TEST_DATABASE_URL!);
   const store = await openStore({ databaseUrl: url });

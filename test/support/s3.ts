@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { S3ChunkStore, type S3ChunkStoreConfig } from '../../src/blobs/s3-store.ts';
+import { requires } from '../support/requires.ts';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -115,7 +116,7 @@ export function s3Backends(): S3Backend[] {
     },
     {
       name: 'ceph',
-      skip: ceph ? undefined : 'IMAGEHOUSE_TEST_S3_ENDPOINT is not set (scripts/start-ceph.sh starts Ceph RGW and prints it)',
+      skip: requires('ceph'),
       open: (opts = {}) => openBucket(ceph!, opts.prefix, async () => {}),
     },
   ];

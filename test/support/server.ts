@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createAccount, type NewAccount } from '../../src/services/accounts.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import { freshPostgresDatabase } from './stores.ts';
+import { ecsClient } from './sdk.ts';
 
 export interface TestServer {
   app: App;
@@ -21,7 +22,33 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { clock?: Clock; postgresBaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export interface ServerOptions {
+  clock?: Clock;
+  /** Runs on a fresh database of this PostgreSQL server instead of SQLite. */
+  postgresBaseUrl?: string;
+  env?: Record<string, string>;
+}
+
+/** A started server with named accounts and an official ECS SDK client (V3 signatures) for each. */
+export interface TestWorld<N extends string> {
+  server: TestServer;
+  accounts: Record<N, NewAccount>;
+  ecs: Record<N, ReturnType<typeof ecsClient>>;
+}
+
+/** The one fixture the end-to-end suites share: `const { server, accounts, ecs } = await startServerWith(['alice', 'bob'])`. */
+export async function startServerWith<N extends string>(names: readonly N[], opts: ServerOptions = {}): Promise<TestWorld<N>> {
+  const server = await startServer(opts);
+  const accounts = {} as Record<N, NewAccount>;
+  const ecs = {} as Record<N, ReturnType<typeof ecsClient>>;
+  for (const name of names) {
+    accounts[name] = await server.account(name);
+    ecs[name] = ecsClient(server.hostPort, accounts[name]);
+  }
+  return { server, accounts, ecs };
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-server-'));
   const pg = opts.postgresBaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import pg from 'pg';
 import { openStore, type Store } from '../../src/store/db.ts';
+import { requires } from '../support/requires.ts';
 
 export interface TestStore extends Store {
   /** The URL (postgres) or ':memory:' (sqlite) the store was opened with. */
@@ -70,7 +71,7 @@ export function storeBackends(): StoreBackend[] {
     },
     {
       name: 'postgres',
-      skip: base ? undefined : 'IMAGEHOUSE_TEST_DATABASE_URL is not set (.ci/run starts PostgreSQL and sets it)',
+      skip: requires('postgres'),
       async open() {
         const { url, drop } = await freshPostgresDatabase(base!);
         const store = await openStore({ databaseUrl: url });

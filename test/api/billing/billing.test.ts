@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer, type TestServer } from '../../support/server.ts';
+import { startServerWith, type TestServer } from '../../support/server.ts';
 import { ecsClient, Ecs, sdkError } from '../../support/sdk.ts';
 import { settledImage } from '../../e2e/transfer-support.ts';
 import { dataConfig, launch, pattern, putBytes } from '../disks/support.ts';
@@ -65,8 +65,7 @@ async function at(t: number, step?: () => Promise<unknown>): Promise<void> {
 
 before(async () => {
   // On PostgreSQL when IMAGEHOUSE_TEST_DATABASE_URL is set, on SQLite otherwise.
-  server = await startServer({ clock, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
-  [isv, alice, bob] = await Promise.all([server.account('isv'), server.account('alice'), server.account('bob')]);
+  ({ server, accounts: { isv, alice, bob } } = await startServerWith(['isv', 'alice', 'bob'], { clock, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined }));
   const now = new Date();
   V = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
   month = new Date(V).toISOString().slice(0, 7);

@@ -10,6 +10,7 @@ import { Ecs, ecsClient } from '../../support/sdk.ts';
 import { ApiCallError, dataRequest } from '../../../src/cli/api.ts';
 import { CHUNK_SIZE, isAllZero } from '../../../src/domain/disk.ts';
 import { GIB, dataConfig, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from './support.ts';
+import { requires } from '../../support/requires.ts';
 
 async function failure(p: Promise<unknown>): Promise<ApiCallError> {
   try {
@@ -112,7 +113,7 @@ test('a streamed write of many chunks at an unaligned offset lands byte for byte
 
 for (const backend of [{ name: 'sqlite', url: undefined }, { name: 'postgres', url: postgresBaseUrl() }]) {
   test(`${backend.name}: concurrent writes to one disk all land (optimistic manifest swap), snapshots never change`,
-    { skip: backend.name === 'postgres' && !backend.url ? 'IMAGEHOUSE_TEST_DATABASE_URL not set' : undefined },
+    { skip: backend.name === 'postgres' ? requires('postgres') : undefined },
     () => withServer(backend.url, async (server) => {
       const alice = await server.account('alice');
       const a = ecsClient(server.hostPort, alice);

@@ -1,4 +1,3 @@
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
@@ -6,6 +5,9 @@ import path from 'node:path';
 import { CHUNK_SIZE, chunkCount, chunkLength, type VirtualDisk, zeroMaskOf } from '../../../src/domain/disk.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
 import { MiB, qemuCompare, qemuImg, qemuInfo, tempDir } from './fixtures.ts';
+import { needing } from '../../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 const GiB = 1024 * MiB;
 let dir: string;

@@ -1,4 +1,3 @@
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -6,6 +5,9 @@ import { toApiError } from '../../../src/services/errors.ts';
 import { exportImage, writeExportFile } from '../../../src/formats/writers/index.ts';
 import { openRawVirtualDisk } from '../raw-virtual-disk.ts';
 import { type BuiltFixture, KiB, buildFixtures, countNonZeroBlocks, drain, qemuCompare, qemuImg, qemuInfo, sha256File } from './fixtures.ts';
+import { needing } from '../../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let built: ReturnType<typeof buildFixtures>;
 before(() => {

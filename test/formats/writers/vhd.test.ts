@@ -1,4 +1,3 @@
-import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,6 +6,9 @@ import { exportImage, writeExportFile } from '../../../src/formats/writers/index
 import { vhdGeometry } from '../../../src/formats/writers/vhd.ts';
 import { openRawVirtualDisk } from '../raw-virtual-disk.ts';
 import { type BuiltFixture, MiB, buildFixtures, countNonZeroBlocks, drain, qemuCompare, qemuImg, qemuInfo } from './fixtures.ts';
+import { needing } from '../../support/requires.ts';
+
+const { after, before, test } = needing('qemu-img');
 
 let built: ReturnType<typeof buildFixtures>;
 before(() => {
