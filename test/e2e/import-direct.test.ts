@@ -92,6 +92,19 @@ test('Alice exports it to a bucket, downloads the object, and gets her bytes bac
   assert.ok(sameContent(out, 'vpc', disk.raw, 'raw'));
 });
 
+test('a raw export downloads with its zero runs as holes and the same bytes', async () => {
+  const image = (await cli('task', 'list', '--action', 'ImportImage', '--json')).json[0].resourceId;
+  const r = await cli('image', 'export', image, '--bucket', 'laptop-exports', '--format', 'raw', '--prefix', 'sparse', '--wait', '--json');
+  assert.equal(r.code, EXIT.ok, r.err.join('\n'));
+  const out = path.join(dir, 'downloaded.raw');
+  const got = await cli('bucket', 'get', 'laptop-exports', r.json.objects[0], '--output', out, '--json');
+  assert.equal(got.code, EXIT.ok);
+  const st = fs.statSync(out);
+  assert.equal(st.size, disk.virtualSize);
+  assert.ok(st.blocks * 512 <= fs.statSync(disk.raw).blocks * 512 + (1 << 20), `allocated ${st.blocks * 512} of ${st.size} bytes`);
+  assert.ok(sameContent(out, 'raw', disk.raw, 'raw'));
+});
+
 test('bucket commands: create, put with a key, list as JSON and as a table', async () => {
   assert.equal((await cli('bucket', 'create', 'scratch-bucket', '--json')).json.name, 'scratch-bucket');
   const put = await cli('bucket', 'put', 'scratch-bucket', disk.raw, '--key', 'raw/laptop.raw', '--json');

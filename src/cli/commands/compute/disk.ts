@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import { Readable } from 'node:stream';
 import type { Command } from '../../command.ts';
 import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
-import { isAllZero } from '../../../domain/disk.ts';
+import { saveSparse } from '../../sparse-file.ts';
 import { UsageError, arg, int, listAll, str, withClient } from './client.ts';
 
 export const diskList: Command = {
@@ -21,24 +20,6 @@ export const diskList: Command = {
     });
   },
 };
-
-/** Writes a response body to `out` at its start; all-zero pieces become holes, so a mostly empty disk stays sparse. */
-async function saveSparse(body: ReadableStream<Uint8Array>, out: string): Promise<number> {
-  const file = await fs.promises.open(out, 'w');
-  let position = 0;
-  try {
-    for await (const piece of Readable.fromWeb(body as any)) {
-      const buf = piece as Buffer;
-      if (!isAllZero(buf)) await file.write(buf, 0, buf.length, position);
-      position += buf.length;
-    }
-    await file.truncate(position);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  return position;
-}
 
 export const diskRead: Command = {
   path: ['disk', 'read'],

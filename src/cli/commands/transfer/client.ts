@@ -1,8 +1,7 @@
 /** Calls to the transfer data endpoints (buckets, objects, direct import), shared by the CLI commands. */
 import fs from 'node:fs';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { ApiCallError, dataRequest, type ClientConfig } from '../../api.ts';
+import { saveSparse } from '../../sparse-file.ts';
 
 export interface BucketInfo {
   Name: string;
@@ -42,20 +41,14 @@ export async function putObject(cfg: ClientConfig, bucket: string, key: string, 
   return (await res.json()) as { Size: number };
 }
 
-/** Downloads the object into `file` (written to a temp name, then renamed). */
+/** Downloads the object into `file` (written to a temp name, then renamed), keeping zero runs as holes. */
 export async function getObject(cfg: ClientConfig, bucket: string, key: string, file: string, onBytes?: (n: number) => void): Promise<number> {
   const res = await dataRequest(cfg, 'GET', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key });
   if (!res.body) throw new ApiCallError('InternalError', 'empty response', res.status, '');
   const tmp = `${file}.part`;
   let size = 0;
   try {
-    await pipeline(Readable.fromWeb(res.body as never), new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        onBytes?.(chunk.length);
-        done(null, chunk);
-      },
-    }), fs.createWriteStream(tmp));
+    size = await saveSparse(res.body, tmp, onBytes);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
