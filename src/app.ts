@@ -38,6 +38,7 @@ import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
+import { registerHealth } from './api/health/routes.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -165,6 +166,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerTransferRoutes(scope, services));
   await server.register(async (scope) => registerBillingRoutes(scope, services));
   await server.register(async (scope) => registerConsole(scope, services));
+  await server.register(async (scope) => registerHealth(scope, services, () => worker?.health()));
 
   const log = server.log;
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));

@@ -43,6 +43,15 @@ export interface Worker {
   stop(): Promise<void>;
   /** Claims now instead of at the next poll (e.g. right after an enqueue). */
   wake(): void;
+  /** For health checks: when the loop last made progress (a claim answered, or every slot busy), whether the last claim failed, and how many jobs run. */
+  health(): WorkerHealth;
+}
+
+export interface WorkerHealth {
+  aliveAt: number;
+  claimFailing: boolean;
+  running: number;
+  pollMs: number;
 }
 
 type AbortReason = 'cancel' | 'lost' | 'stop';
@@ -72,6 +81,8 @@ export function startWorker(opts: WorkerOptions): Worker {
   let stopped = false;
   let claims = 0;
   let wakeNap: (() => void) | undefined;
+  let aliveAt = Date.now();
+  let claimFailing = false;
 
   const nap = (ms: number) => new Promise<void>((resolve) => {
     const t = setTimeout(done, ms);
@@ -81,12 +92,15 @@ export function startWorker(opts: WorkerOptions): Worker {
 
   async function loop(): Promise<void> {
     while (!stopped) {
-      if (running.size >= opts.concurrency) { await nap(opts.pollMs); continue; }
+      if (running.size >= opts.concurrency) { aliveAt = Date.now(); await nap(opts.pollMs); continue; }
       const leaseOwner = `${opts.owner}#${++claims}`;
       let job: JobRow | undefined;
       try {
         job = await queue.claim(leaseOwner, leaseMs, kinds);
+        aliveAt = Date.now();
+        claimFailing = false;
       } catch (err) {
+        claimFailing = true;
         onError(err);
       }
       if (!job) { if (!stopped) await nap(opts.pollMs); continue; }
@@ -183,6 +197,7 @@ export function startWorker(opts: WorkerOptions): Worker {
 
   return {
     wake() { wakeNap?.(); },
+    health: () => ({ aliveAt, claimFailing, running: running.size, pollMs: opts.pollMs }),
     async stop() {
       stopped = true;
       wakeNap?.();
