@@ -22,6 +22,8 @@ export interface Config {
   gcIntervalMs: number;
   /** Job lease: a crashed worker's jobs are resumed this long after its last heartbeat. */
   jobLeaseMs: number;
+  /** NBD listener for disk exports, always on 127.0.0.1 (0 = any free port). */
+  nbdPort: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -55,8 +57,11 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
   const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
+  const nbdPort = Number(str(flags['nbd-port']) ?? env.IMAGEHOUSE_NBD_PORT ?? 10809);
+  if (!Number.isInteger(nbdPort) || nbdPort < 0 || nbdPort > 65535) throw new Error(`invalid NBD port: ${nbdPort}`);
   return {
     dataDir,
+    nbdPort,
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
     port,
     databaseUrl: str(flags['database-url']) ?? env.IMAGEHOUSE_DATABASE_URL ?? '',

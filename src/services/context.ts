@@ -10,6 +10,7 @@ import type { JobQueue } from '../jobs/index.ts';
 import type { DataPlane } from './data-plane.ts';
 import type { ObjectStore } from './buckets/object-store.ts';
 import type { SecretBox } from './secret-box.ts';
+import type { NbdAccess } from './compute/nbd-exports.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -35,6 +36,8 @@ export interface Services {
   /** Folders on the data volume (renames from them into buckets stay on one filesystem). */
   dirs: { temp: string; uploads: string };
   jobs: JobQueue;
+  /** Disk exports over NBD: the token key and the listener's port. */
+  nbd: NbdAccess;
   /** Lets the worker claim a job just enqueued instead of at its next poll. */
   wakeWorker(): void;
 }
