@@ -10,7 +10,6 @@ import type { JobQueue } from '../jobs/index.ts';
 import type { DataPlane } from './data-plane.ts';
 import type { ObjectStore } from './buckets/object-store.ts';
 import type { SecretBox } from './secret-box.ts';
-import type { NbdAccess } from './compute/nbd-exports.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -47,4 +46,11 @@ export interface Limits {
   imageQuota: number;
   /** Signed requests may be this far from the server's clock. */
   maxClockSkewMs: number;
+}
+
+/** How services reach the NBD listener (api/nbd): the export-token key, and its port once it listens. */
+export interface NbdAccess {
+  tokenKey: Buffer;
+  /** Port of the listener on 127.0.0.1; undefined until it listens. */
+  port(): number | undefined;
 }

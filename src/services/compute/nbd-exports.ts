@@ -18,13 +18,6 @@ import type { Services } from '../context.ts';
 import { requireOwnDisk } from './disks.ts';
 import { diskBytes, writeDisk, zeroDisk } from './disk-content.ts';
 
-/** How the service reaches its NBD listener: the token key, and the port once it listens. */
-export interface NbdAccess {
-  tokenKey: Buffer;
-  /** 127.0.0.1:<port> of the listener, undefined until it listens. */
-  port(): number | undefined;
-}
-
 /** The token key, derived from the master key so that every process of one deployment agrees on it. */
 export function nbdTokenKey(masterKey: Buffer): Buffer {
   return Buffer.from(crypto.hkdfSync('sha256', masterKey, Buffer.alloc(0), 'imagehouse nbd export tokens', 32));
