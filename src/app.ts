@@ -46,6 +46,7 @@ import { registerBillingRoutes } from './api/ecs/data/billing.ts';
 import { consoleSurface, registerConsole } from './api/console/routes.ts';
 import { createNbdServer, type NbdServer } from './api/nbd/server.ts';
 import { nbdTokenKey } from './services/compute/nbd-exports.ts';
+import { qemuHypervisor } from './vm/hypervisor.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -125,6 +126,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const masterKey = loadMasterKey(config.dataDir, config.masterKey);
   let nbd: NbdServer | undefined;
+  const hypervisor = config.hypervisor === 'qemu' ? qemuHypervisor(config.vm) : undefined;
   let worker: Worker | undefined;
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
@@ -152,6 +154,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     dirs,
     jobs,
     nbd: { tokenKey: nbdTokenKey(masterKey), port: () => nbd?.port() },
+    ...(hypervisor ? { hypervisor } : {}),
     wakeWorker: () => worker?.wake(),
   };
   kinds = jobKinds(services);
@@ -217,6 +220,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       clearInterval(gcTimer);
       await worker?.stop();
       await server.close();
+      await hypervisor?.close();
       await nbd!.close();
       await hashPool.close();
       await Promise.all([...blobStores.chunks.values()].map((s) => s.close()));

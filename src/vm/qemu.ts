@@ -120,6 +120,7 @@ export function startVm(spec: VmSpec): Vm {
         : killedAfterTimeout ? 'killed: the guest did not power off within the shutdown timeout'
           : code === 0 ? 'the guest powered off'
             : `qemu exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`;
+      ring.push(Buffer.from(`\n[imagehouse] VM stopped: ${reason}\n`));
       resolve({ code, signal, reason });
     };
     child.once('error', (e) => done(null, null, e));
