@@ -13,6 +13,7 @@ import path from 'node:path';
 import { startServer } from '../support/server.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { dataConfig, launch, putBytes } from '../api/disks/support.ts';
+import { runCli } from '../support/cli.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/make-boot-image.sh');
 const missing = ['/usr/bin/qemu-system-x86_64', '/usr/bin/syslinux', '/usr/bin/mcopy', '/bin/busybox'].filter((t) => !fs.existsSync(t));
@@ -48,6 +49,12 @@ test('instances run in QEMU: stop kills a stuck guest, start boots the disk, the
     const text = Buffer.from(out.body.consoleOutput, 'base64').toString('utf8');
     assert.match(text, /IMAGEHOUSE-MARKER: VM-MARKER-A/, text);
     assert.match(text, /VM stopped: the guest powered off/);
+    // The CLI prints the same console (and --follow ends because the instance is no longer Running).
+    const cli = await runCli(['instance', 'console', instanceId, '--follow'], {
+      IMAGEHOUSE_ENDPOINT: server.endpoint, IMAGEHOUSE_ACCESS_KEY_ID: alice.accessKeyId, IMAGEHOUSE_ACCESS_KEY_SECRET: alice.accessKeySecret, IMAGEHOUSE_REGION: 'cn-hangzhou',
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /IMAGEHOUSE-MARKER: VM-MARKER-A/);
   } finally {
     await server.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
