@@ -19,6 +19,8 @@ export function qemuHypervisor(opts: QemuHypervisorOptions) {
       const vm = startVm({ ...spec, consoleBytes: CONSOLE_BYTES });
       vms.set(instanceId, vm);
       void vm.exited.then((exit) => {
+        // A VM replaced by a newer one of the same instance no longer speaks for it.
+        if (vms.get(instanceId) !== vm) return;
         try {
           onExit(exit.reason);
         } catch (e) {
