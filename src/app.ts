@@ -45,11 +45,16 @@ import { registerDiskRoutes } from './api/ecs/data/disks.ts';
 import { registerTransferRoutes } from './api/ecs/data/transfer.ts';
 import { registerBillingRoutes } from './api/ecs/data/billing.ts';
 import { consoleSurface, registerConsole } from './api/console/routes.ts';
+import { createNbdServer, type NbdServer } from './api/nbd/server.ts';
+import { nbdTokenKey } from './services/compute/nbd-exports.ts';
+import { qemuHypervisor } from './vm/hypervisor.ts';
 
 export interface App {
   server: FastifyInstance;
   services: Services;
   store: Store;
+  /** Disk exports; `listen` it (127.0.0.1) next to the HTTP server. */
+  nbd: NbdServer;
   close(): Promise<void>;
 }
 
@@ -120,6 +125,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const blobStores = await openBlobStores(config, regions, dirs.temp);
   const hashPool = new HashPool();
 
+  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
+  let nbd: NbdServer | undefined;
+  const hypervisor = config.hypervisor === 'qemu' ? qemuHypervisor(config.vm) : undefined;
   let worker: Worker | undefined;
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
@@ -131,7 +139,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     dialect: store.dialect,
     counts: store.counts,
     nonces: kyselyNonceStore(store.db, clock),
-    secrets: createSecretBox(loadMasterKey(config.dataDir, config.masterKey)),
+    secrets: createSecretBox(masterKey),
     regions,
     instanceTypes: loadInstanceTypes(undefined, regionInfos),
     clock,
@@ -146,6 +154,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     objects: blobStores.objects,
     dirs,
     jobs,
+    nbd: { tokenKey: nbdTokenKey(masterKey), port: () => nbd?.port() },
+    ...(hypervisor ? { hypervisor } : {}),
     wakeWorker: () => worker?.wake(),
   };
   kinds = jobKinds(services);
@@ -169,6 +179,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerHealth(scope, services, () => worker?.health()));
 
   const log = server.log;
+  nbd = createNbdServer(services, log);
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
   const stopMeter = startMeterTimer(services, { onError: (e) => log.warn({ err: e }, 'metering failed') });
   if (opts.worker !== false) {
@@ -204,12 +215,15 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     server,
     services,
     store,
+    nbd,
     async close() {
       clearInterval(maintenance);
       stopMeter();
       clearInterval(gcTimer);
       await worker?.stop();
       await server.close();
+      await hypervisor?.close();
+      await nbd!.close();
       await hashPool.close();
       await Promise.all([...blobStores.chunks.values()].map((s) => s.close()));
       blobStores.close();

@@ -22,6 +22,11 @@ export interface Config {
   gcIntervalMs: number;
   /** Job lease: a crashed worker's jobs are resumed this long after its last heartbeat. */
   jobLeaseMs: number;
+  /** NBD listener for disk exports, always on 127.0.0.1 (0 = any free port). */
+  nbdPort: number;
+  /** `qemu` runs started instances as VMs; `none` (default) keeps instances as metadata. */
+  hypervisor: 'none' | 'qemu';
+  vm: { maxVcpus: number; maxMemoryMiB: number; shutdownTimeoutMs: number };
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -55,8 +60,19 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
   const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
+  const nbdPort = Number(str(flags['nbd-port']) ?? env.IMAGEHOUSE_NBD_PORT ?? 10809);
+  if (!Number.isInteger(nbdPort) || nbdPort < 0 || nbdPort > 65535) throw new Error(`invalid NBD port: ${nbdPort}`);
+  const hypervisor = env.IMAGEHOUSE_HYPERVISOR ?? 'none';
+  if (hypervisor !== 'none' && hypervisor !== 'qemu') throw new Error(`invalid IMAGEHOUSE_HYPERVISOR: ${hypervisor} (none or qemu)`);
   return {
     dataDir,
+    nbdPort,
+    hypervisor,
+    vm: {
+      maxVcpus: Number(env.IMAGEHOUSE_VM_MAX_VCPUS ?? 2),
+      maxMemoryMiB: Number(env.IMAGEHOUSE_VM_MAX_MEMORY_MIB ?? 512),
+      shutdownTimeoutMs: Number(env.IMAGEHOUSE_VM_SHUTDOWN_TIMEOUT_MS ?? 30_000),
+    },
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
     port,
     databaseUrl: str(flags['database-url']) ?? env.IMAGEHOUSE_DATABASE_URL ?? '',

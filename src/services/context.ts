@@ -35,6 +35,10 @@ export interface Services {
   /** Folders on the data volume (renames from them into buckets stay on one filesystem). */
   dirs: { temp: string; uploads: string };
   jobs: JobQueue;
+  /** Disk exports over NBD: the token key and the listener's port. */
+  nbd: NbdAccess;
+  /** Runs instances as VMs (IMAGEHOUSE_HYPERVISOR=qemu); absent = metadata only. */
+  hypervisor?: Hypervisor;
   /** Lets the worker claim a job just enqueued instead of at its next poll. */
   wakeWorker(): void;
 }
@@ -44,4 +48,22 @@ export interface Limits {
   imageQuota: number;
   /** Signed requests may be this far from the server's clock. */
   maxClockSkewMs: number;
+}
+
+/** How services reach the NBD listener (api/nbd): the export-token key, and its port once it listens. */
+export interface NbdAccess {
+  tokenKey: Buffer;
+  /** Port of the listener on 127.0.0.1; undefined until it listens. */
+  port(): number | undefined;
+}
+
+/** A VM per running instance (implemented by vm/hypervisor.ts). */
+export interface Hypervisor {
+  /** Operator caps on what an instance type asks for. */
+  limits: { maxVcpus: number; maxMemoryMiB: number; shutdownTimeoutMs: number };
+  start(instanceId: string, spec: { vcpus: number; memoryMiB: number; disks: string[] }, onExit: (reason: string) => void): void;
+  /** ACPI shutdown, then kill after the timeout; resolves once the VM is gone (at once when none runs). */
+  stop(instanceId: string): Promise<void>;
+  /** The last serial console bytes of the instance's current or last VM. */
+  console(instanceId: string): Buffer | undefined;
 }

@@ -16,11 +16,12 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   formats: ['domain'],
   blobs: ['domain', 'store', 'formats'],
   jobs: ['domain', 'store'],
+  vm: ['domain'],
   services: ['domain', 'store', 'formats', 'blobs', 'jobs'],
   api: ['domain', 'store', 'formats', 'blobs', 'jobs', 'services'],
   'config.ts': [],
-  'app.ts': ['domain', 'store', 'formats', 'blobs', 'jobs', 'services', 'api', 'config.ts'],
-  cli: ['domain', 'store', 'formats', 'blobs', 'jobs', 'services', 'api', 'config.ts', 'app.ts'],
+  'app.ts': ['domain', 'store', 'formats', 'blobs', 'jobs', 'vm', 'services', 'api', 'config.ts'],
+  cli: ['domain', 'store', 'formats', 'blobs', 'jobs', 'vm', 'services', 'api', 'config.ts', 'app.ts'],
 };
 
 /** Surfaces under api/ that may use another: the console is a client of the ECS surface. Shared plumbing is api/http. */

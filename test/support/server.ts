@@ -52,9 +52,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-server-'));
   const pg = opts.postgresBaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;
-  const config = loadConfig({ data: dataDir, port: '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: pg?.url ?? '' });
+  const config = loadConfig({ data: dataDir, port: '0', 'nbd-port': '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: pg?.url ?? '' });
   const app = await createApp(config, { clock: opts.clock, logger: false });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
+  await app.nbd.listen(0);
   const url = new URL(address);
   return {
     app,

@@ -9,7 +9,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { ChunkStore, Manifest } from '../../blobs/types.ts';
 import { CHUNK_SIZE, chunkLength } from '../../domain/disk.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
-import { writeRange } from '../../blobs/write-range.ts';
+import { writeRange, zeroRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
 import { requireOwnDisk, swapDiskContent } from './disks.ts';
 import { GIB } from './disk-rules.ts';
@@ -24,18 +24,30 @@ function assertInside(disk: DiskRow, offset: number, length: number): void {
   }
 }
 
-/** Writes `data` at `offset` of a disk, copy-on-write. */
-export async function writeDisk(services: Services, disk: DiskRow, offset: number, data: Buffer): Promise<void> {
-  assertInside(disk, offset, data.length);
-  if (data.length === 0) return;
+/** Swaps in the manifest `derive` makes from the disk's current one (copy-on-write, retried on a lost race). */
+async function patchDisk(services: Services, disk: DiskRow, derive: (base: Manifest, region: string) => Promise<Manifest>): Promise<void> {
   const repo = services.dataPlane.manifests;
   await swapDiskContent(services, disk.id, async (current) => {
     const base = await repo.load(current.manifest_id);
     // Gone only when another writer swapped and released it since the row was read: start again.
     if (!base) return undefined;
-    const manifest = await writeRange(base.manifest, offset, data, services.dataPlane.importDeps(current.region));
+    const manifest = await derive(base.manifest, current.region);
     return { id: await repo.commit(current.region, manifest), fresh: true };
   });
+}
+
+/** Writes `data` at `offset` of a disk, copy-on-write. */
+export async function writeDisk(services: Services, disk: DiskRow, offset: number, data: Buffer): Promise<void> {
+  assertInside(disk, offset, data.length);
+  if (data.length === 0) return;
+  await patchDisk(services, disk, (base, region) => writeRange(base, offset, data, services.dataPlane.importDeps(region)));
+}
+
+/** Zeros `length` bytes at `offset` of a disk, copy-on-write: whole chunks become holes without being read. */
+export async function zeroDisk(services: Services, disk: DiskRow, offset: number, length: number): Promise<void> {
+  assertInside(disk, offset, length);
+  if (length === 0) return;
+  await patchDisk(services, disk, (base, region) => zeroRange(base, offset, length, services.dataPlane.importDeps(region)));
 }
 
 /**

@@ -13,6 +13,7 @@ import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rule
 import { deleteDisksIn } from './disks.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
 import { closeSeatsIn, openSeatsIn } from '../billing/lifecycle.ts';
+import { bootInstance, haltInstance } from './vms.ts';
 
 export interface DataDiskInput {
   size?: number;
@@ -158,6 +159,7 @@ export async function launchInstances(services: Services, input: LaunchInput): P
     await releaseFresh(services, prepared);
     throw e;
   }
+  if (input.status === 'Running') for (const id of ids) await bootInstance(services, id);
   return ids;
 }
 
@@ -180,6 +182,9 @@ export async function changeInstanceStatus(services: Services, instanceId: strin
   const res = await services.db.updateTable('instances').set({ status: to, updated_at: services.clock.now() })
     .where('id', '=', row.id).where('status', '=', from).executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) throw apiError('IncorrectInstanceStatus');
+  // Marked Stopped first, so the VM's own end (which stops a Running instance) has nothing left to change.
+  if (to === 'Running') await bootInstance(services, row.id);
+  else await haltInstance(services, row.id);
 }
 
 /** Throws IncorrectInstanceStatus unless the instance is Stopped (operations that rewrite its disks). */
@@ -195,6 +200,7 @@ export async function deleteInstance(services: Services, instanceId: string, acc
   const row = await requireOwnInstance(services, instanceId, accountId);
   if (!opts.force) assertStopped(row);
   if (opts.dryRun) throw apiError('DryRunOperation');
+  await haltInstance(services, row.id);
   const now = services.clock.now();
   await services.db.transaction().execute(async (trx) => {
     const gone = await trx.deleteFrom('instances').where('id', '=', row.id).executeTakeFirst();

@@ -3,6 +3,10 @@
  * `PUT /disks/:diskId/content?offset=N` (the body streams into copy-on-write writes). Signed like the
  * RPC gateway (V3, unsigned payload); the region comes from the disk ID; another account's disk is
  * InvalidDiskId.NotFound.
+ *
+ * `POST /disks/:diskId/nbd-token?TtlSeconds=N` (signed the same way) issues a short-lived NBD export name for
+ * the caller's disk: `{ DiskId, ExportName, Uri: nbd://127.0.0.1:<port>/<ExportName>, Expiration }`
+ * (TtlSeconds 1–3600, default 300; checked when a client opens the export, see api/nbd).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
@@ -11,6 +15,9 @@ import { diskBytes, openDiskRead, parseRange, readManifestRange, writeDiskStream
 import { authenticateData, authPorts } from '../auth.ts';
 import { p, parseParams } from '../params.ts';
 import { sendJson } from '../render.ts';
+import { isoSeconds } from '../views/time.ts';
+import { issueNbdToken } from '../../../services/compute/nbd-exports.ts';
+import { NBD_TOKEN_MAX_TTL_S } from '../../../domain/nbd.ts';
 import { queryPairs, singleValued } from '../../http/query.ts';
 
 type DiskRequest = FastifyRequest<{ Params: { diskId: string } }>;
@@ -19,6 +26,8 @@ const writeSchema = {
   offset: p.int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
   'Content-Length': p.int({ min: 0, max: Number.MAX_SAFE_INTEGER }),
 } as const;
+
+const tokenSchema = { TtlSeconds: p.int({ min: 1, max: NBD_TOKEN_MAX_TTL_S }) } as const;
 
 export async function registerDiskRoutes(scope: FastifyInstance, services: Services): Promise<void> {
   const ports = authPorts(services);
@@ -58,5 +67,12 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
     const offset = q.offset ?? 0;
     const written = await writeDiskStream(services, accountId, req.params.diskId, offset, req.raw, q['Content-Length']);
     return sendJson(reply, { DiskId: req.params.diskId, Offset: offset, BytesWritten: written });
+  });
+
+  scope.post('/disks/:diskId/nbd-token', async (req: DiskRequest, reply) => {
+    const accountId = await authenticateData(req, ports);
+    const q = parseParams(tokenSchema, singleValued(queryPairs(req.raw.url)));
+    const t = await issueNbdToken(services, accountId, req.params.diskId, q.TtlSeconds);
+    return sendJson(reply, { DiskId: t.diskId, ExportName: t.exportName, Uri: t.uri ?? '', Expiration: isoSeconds(t.expiresAt) });
   });
 }

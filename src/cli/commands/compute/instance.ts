@@ -76,3 +76,36 @@ function simple(verb: string, action: string, summary: string, extra = ''): Comm
 export const instanceStart = simple('start', 'StartInstance', 'Start a stopped instance (StartInstance)');
 export const instanceStop = simple('stop', 'StopInstance', 'Stop a running instance (StopInstance)');
 export const instanceDelete = simple('delete', 'DeleteInstance', 'Release an instance and its DeleteWithInstance disks (DeleteInstance)', ' [--force]');
+
+/** What `next` adds after `prev` when both are the tail of one growing console (the ring may have slid). */
+function consoleTail(prev: Buffer, next: Buffer): Buffer {
+  if (prev.length === 0) return next;
+  const probe = prev.subarray(-Math.min(256, prev.length));
+  const at = next.lastIndexOf(probe);
+  return at >= 0 ? next.subarray(at + probe.length) : next;
+}
+
+export const instanceConsole: Command = {
+  path: ['instance', 'console'],
+  summary: 'Print the serial console of an instance run as a VM (GetInstanceConsoleOutput, last 64 KiB)',
+  usage: 'imagehouse instance console INSTANCE_ID [--follow]\n\n--follow keeps printing new output until the instance is no longer Running.\n\n' +
+    'Example:\n  imagehouse instance console i-bp1abc... --follow',
+  async run({ flags, rest }, io) {
+    return withClient('instance console', flags, io, async (cfg) => {
+      const id = arg(rest, 0, 'INSTANCE_ID');
+      const fetch = async () => Buffer.from((await callAction(cfg, 'GetInstanceConsoleOutput', { RegionId: cfg.region, InstanceId: id })).ConsoleOutput ?? '', 'base64');
+      let shown = await fetch();
+      io.out(shown.toString('utf8').replace(/\n$/, ''));
+      while (flags.follow) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const running = (await callAction(cfg, 'DescribeInstances', { RegionId: cfg.region, InstanceIds: JSON.stringify([id]) })).Instances.Instance[0]?.Status === 'Running';
+        const now = await fetch();
+        const tail = consoleTail(shown, now);
+        if (tail.length) io.out(tail.toString('utf8').replace(/\n$/, ''));
+        shown = now;
+        if (!running) break;
+      }
+      return EXIT.ok;
+    });
+  },
+};

@@ -12,9 +12,10 @@ import DeleteSnapshot from './DeleteSnapshot.ts';
 import ReplaceSystemDisk from './ReplaceSystemDisk.ts';
 import ResetDisk from './ResetDisk.ts';
 import ReInitDisk from './ReInitDisk.ts';
+import GetInstanceConsoleOutput from './GetInstanceConsoleOutput.ts';
 
 /** Instances, disks and snapshots. */
 export const computeActions: Action<any>[] = [
   RunInstances, CreateInstance, DescribeInstances, StartInstance, StopInstance, DeleteInstance, DescribeDisks,
-  CreateSnapshot, DescribeSnapshots, DeleteSnapshot, ReplaceSystemDisk, ResetDisk, ReInitDisk,
+  CreateSnapshot, DescribeSnapshots, DeleteSnapshot, ReplaceSystemDisk, ResetDisk, ReInitDisk, GetInstanceConsoleOutput,
 ];
