@@ -44,6 +44,7 @@ import { registerDiskRoutes } from './api/ecs/data/disks.ts';
 import { registerTransferRoutes } from './api/ecs/data/transfer.ts';
 import { registerBillingRoutes } from './api/ecs/data/billing.ts';
 import { consoleSurface, registerConsole } from './api/console/routes.ts';
+import { keystoneSurface, registerKeystone } from './api/keystone/routes.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -152,7 +153,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const catalog = loadPublicImages(config.publicImagesFile || undefined, regionInfos);
   await seedPublicImages(services, await ensureSystemAccount(services), catalog);
 
-  const errors = errorPath([consoleSurface], ecsSurface(services));
+  const errors = errorPath([consoleSurface, keystoneSurface], ecsSurface(services));
   const server = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     genReqId: newRequestId,
@@ -165,6 +166,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerTransferRoutes(scope, services));
   await server.register(async (scope) => registerBillingRoutes(scope, services));
   await server.register(async (scope) => registerConsole(scope, services));
+  await server.register(async (scope) => registerKeystone(scope, services));
 
   const log = server.log;
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
