@@ -45,6 +45,7 @@ import { registerTransferRoutes } from './api/ecs/data/transfer.ts';
 import { registerBillingRoutes } from './api/ecs/data/billing.ts';
 import { consoleSurface, registerConsole } from './api/console/routes.ts';
 import { keystoneSurface, registerKeystone } from './api/keystone/routes.ts';
+import { glanceSurface, registerGlance } from './api/glance/routes.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -153,7 +154,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const catalog = loadPublicImages(config.publicImagesFile || undefined, regionInfos);
   await seedPublicImages(services, await ensureSystemAccount(services), catalog);
 
-  const errors = errorPath([consoleSurface, keystoneSurface], ecsSurface(services));
+  const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface], ecsSurface(services));
   const server = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     genReqId: newRequestId,
@@ -167,6 +168,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerBillingRoutes(scope, services));
   await server.register(async (scope) => registerConsole(scope, services));
   await server.register(async (scope) => registerKeystone(scope, services));
+  await server.register(async (scope) => registerGlance(scope, services));
 
   const log = server.log;
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
