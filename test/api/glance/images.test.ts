@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { popClient } from '../../support/sdk.ts';
+import { sampleDisk, seedSnapshot } from '../../support/snapshots.ts';
 
 type Any = any;
 
@@ -161,15 +162,30 @@ describe('Glance v2', () => {
     assert.equal((await A('GET', '/v2/images?sort_key=bogus')).status, 400);
   });
 
-  it('shows an ECS-made image through Glance (CreateImage → GET /v2/images)', async () => {
-    // ECS images of the account appear in Glance with ECS's view: raw/bare, shared by default.
-    const rows = await s.app.services.db.selectFrom('images').select(['id', 'category']).where('category', '=', 'system').where('status', '=', 'Available').limit(1).execute();
-    if (rows.length) {
-      const img = await api(ta)('GET', `/v2/images/${rows[0].id}`);
-      assert.equal(img.status, 200);
-      assert.equal(img.json.visibility, 'public');
-      assert.equal(img.json.status, 'active');
+  it('shows an ECS-made image through Glance (CreateImage → GET /v2/images, GET /file)', async () => {
+    const region = s.app.services.regions.all[0].id;
+    const content = sampleDisk(2, 7);
+    const { snapshotId } = await seedSnapshot(s, a.accountId, region, content);
+    const made = (await popClient(s.endpoint, a).request('CreateImage', { RegionId: region, SnapshotId: snapshotId, ImageName: 'from-ecs' }, { method: 'POST' })) as Any;
+    const A = api(ta);
+    let img: Any;
+    for (let i = 0; i < 200; i++) {
+      img = (await A('GET', `/v2/images/${made.ImageId}`)).json;
+      if (img.status !== 'queued' && img.status !== 'importing' && img.status !== 'saving') break;
+      await new Promise((r) => setTimeout(r, 100));
     }
+    assert.equal(img.status, 'active');
+    assert.equal(img.name, 'from-ecs');
+    assert.equal(img.disk_format, 'raw');
+    assert.equal(img.owner, a.accountId);
+    const listed = (await A('GET', `/v2/images?owner=${a.accountId}&name=from-ecs`)).json.images;
+    assert.deepEqual(listed.map((i: Any) => i.id), [made.ImageId]);
+    const dl = await fetch(`${s.endpoint}/image/v2/images/${made.ImageId}/file`, { headers: { 'x-auth-token': ta } });
+    assert.equal(dl.status, 200);
+    assert.ok(Buffer.from(await dl.arrayBuffer()).equals(content));
+    // a public (system) image is public in Glance
+    const sys = await s.app.services.db.selectFrom('images').select('id').where('category', '=', 'system').where('status', '=', 'Available').limit(1).execute();
+    if (sys.length) assert.equal((await A('GET', `/v2/images/${sys[0].id}`)).json.visibility, 'public');
   });
 
   it('serves info and schemas', async () => {
