@@ -34,7 +34,7 @@ describe('Glance v2', () => {
     return { status: res.status, json, headers: res.headers };
   };
   before(async () => {
-    s = await startServer();
+    s = await startServer({ postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     a = await s.account('ga');
     b = await s.account('gb');
     ta = await token(s.endpoint, a.accessKeyId, a.accessKeySecret);

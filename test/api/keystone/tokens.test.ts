@@ -26,7 +26,7 @@ describe('Keystone v3', () => {
   let alice: Awaited<ReturnType<TestServer['account']>>;
   let root: Awaited<ReturnType<TestServer['account']>>;
   before(async () => {
-    s = await startServer();
+    s = await startServer({ postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     alice = await s.account('alice');
     root = await s.account('root');
     await setPassword(s.app.services, 'alice', 'alice-secret-1');
