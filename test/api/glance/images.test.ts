@@ -188,6 +188,20 @@ describe('Glance v2', () => {
     if (sys.length) assert.equal((await A('GET', `/v2/images/${sys[0].id}`)).json.visibility, 'public');
   });
 
+  it('an image uploaded through Glance and deleted through ECS DeleteImage is gone from Glance, its file manifest released', async () => {
+    const A = api(ta);
+    const id = (await A('POST', '/v2/images', { name: 'to-ecs-delete', disk_format: 'raw', container_format: 'bare' })).json.id;
+    assert.equal((await A('PUT', `/v2/images/${id}/file`, crypto.randomBytes(1024 * 1024), 'application/octet-stream')).status, 204);
+    const { db } = s.app.services;
+    const g = await db.selectFrom('glance_images').select('file_manifest_id').where('image_id', '=', id).executeTakeFirstOrThrow();
+    const holders = async () => Number((await db.selectFrom('manifests').select('holders').where('id', '=', g.file_manifest_id).executeTakeFirst())?.holders ?? 0);
+    assert.equal(await holders(), 2); // raw: the snapshot and the file share one manifest
+    await popClient(s.endpoint, a).request('DeleteImage', { RegionId: s.app.services.regions.all[0].id, ImageId: id }, { method: 'POST' });
+    assert.equal((await A('GET', `/v2/images/${id}`)).status, 404);
+    assert.equal(await holders(), 1); // the snapshot stays, as ECS DeleteImage keeps snapshots
+    assert.equal((await db.selectFrom('glance_images').select('image_id').where('image_id', '=', id).execute()).length, 0);
+  });
+
   it('serves info and schemas', async () => {
     const A = api(ta);
     assert.deepEqual((await A('GET', '/v2/info/import')).json['import-methods'].value, ['glance-direct', 'web-download']);
