@@ -48,6 +48,8 @@ import { consoleSurface, registerConsole } from './api/console/routes.ts';
 import { createNbdServer, type NbdServer } from './api/nbd/server.ts';
 import { nbdTokenKey } from './services/compute/nbd-exports.ts';
 import { qemuHypervisor } from './vm/hypervisor.ts';
+import { keystoneSurface, registerKeystone } from './api/keystone/routes.ts';
+import { glanceSurface, registerGlance } from './api/glance/routes.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -163,7 +165,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const catalog = loadPublicImages(config.publicImagesFile || undefined, regionInfos);
   await seedPublicImages(services, await ensureSystemAccount(services), catalog);
 
-  const errors = errorPath([consoleSurface], ecsSurface(services));
+  const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface], ecsSurface(services));
   const server = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel },
     genReqId: newRequestId,
@@ -177,6 +179,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerBillingRoutes(scope, services));
   await server.register(async (scope) => registerConsole(scope, services));
   await server.register(async (scope) => registerHealth(scope, services, () => worker?.health()));
+  await server.register(async (scope) => registerKeystone(scope, services));
+  await server.register(async (scope) => registerGlance(scope, services));
 
   const log = server.log;
   nbd = createNbdServer(services, log);

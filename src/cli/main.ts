@@ -2,7 +2,7 @@ import type { CliIo, Command } from './command.ts';
 import { EXIT } from './command.ts';
 import { parseFlags } from '../config.ts';
 import { serve } from './commands/serve.ts';
-import { accountCreate, accountList } from './commands/account.ts';
+import { accountCreate, accountList, accountSetPassword } from './commands/account.ts';
 import { computeCommands } from './commands/compute/index.ts';
 import { transferCommands } from './commands/transfer/index.ts';
 import { imagesCommands } from './commands/images/index.ts';
@@ -12,7 +12,7 @@ import { completionCommand } from './commands/completion.ts';
 
 /** Every command, by its name path. */
 export const COMMANDS: Command[] = [
-  configure, configureList, serve, accountCreate, accountList, ...imagesCommands, ...computeCommands, ...transferCommands, ...billingCommands,
+  configure, configureList, serve, accountCreate, accountList, accountSetPassword, ...imagesCommands, ...computeCommands, ...transferCommands, ...billingCommands,
   completionCommand(() => COMMANDS),
 ];
 

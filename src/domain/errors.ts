@@ -193,6 +193,16 @@ export const ERRORS = {
   'InvalidPriceUnit.ValueNotSupported': [400, 'The specified parameter PriceUnit is not valid.'],
   'InvalidResourceType.ValueNotSupported': [400, 'The specified parameter ResourceType is not valid.'],
   'InvalidMonth.Malformed': [400, 'The specified parameter Month is not valid; expected YYYY-MM.'],
+
+  // OpenStack surfaces (Keystone, Glance): HTTP classes, the message says what went wrong
+  'OpenStack.BadRequest': [400, '%s'],
+  'OpenStack.Unauthorized': [401, 'The request you have made requires authentication.'],
+  'OpenStack.Forbidden': [403, '%s'],
+  'OpenStack.NotFound': [404, '%s'],
+  'OpenStack.MethodNotAllowed': [405, 'The method is not allowed for this resource.'],
+  'OpenStack.Conflict': [409, '%s'],
+  'OpenStack.RequestEntityTooLarge': [413, '%s'],
+  'OpenStack.UnsupportedMediaType': [415, '%s'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,10 @@ export interface AccountRow {
   name: string;
   kind: 'user' | 'system' | 'isv';
   created_at: number;
+  /** scrypt hash for Keystone's password method ('' = none set) (0005; optional so older row literals still type-check). */
+  password_hash?: string;
+  /** 1 = Keystone role `admin` (0005). */
+  is_admin?: number;
 }
 
 export interface AccessKeyRow {
@@ -212,7 +216,57 @@ export interface BucketRow {
   created_at: number;
 }
 
+/** A Keystone token, known only by its SHA-256 (0005). */
+export interface OsTokenRow {
+  token_hash: string;
+  account_id: string;
+  /** comma-separated auth methods */
+  methods: string;
+  audit_id: string;
+  access_key_id: string;
+  issued_at: number;
+  expires_at: number;
+  revoked: number;
+}
+
+/** What Glance knows about an image beyond the ECS row (0005). Booleans 0/1; '' = null. */
+export interface GlanceImageRow {
+  image_id: string;
+  disk_format: string;
+  container_format: string;
+  visibility: string;
+  protected: number;
+  os_hidden: number;
+  min_disk: number;
+  min_ram: number;
+  size: number | null;
+  virtual_size: number | null;
+  checksum: string;
+  os_hash_algo: string;
+  os_hash_value: string;
+  /** Manifest of the uploaded file's bytes, as uploaded (GET /file serves it). */
+  file_manifest_id: string;
+  /** Refines the ECS status (domain/glance-status.ts): '' | uploading | saving | importing. */
+  phase: string;
+  stage_path: string;
+  /** JSON object of free-form string properties. */
+  properties: string;
+}
+
+/** A Glance member not (or no longer) accepted; accepted members are image_shares rows (0005). */
+export interface GlanceMemberRow {
+  image_id: string;
+  member_id: string;
+  /** pending | rejected */
+  status: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
+  os_tokens: OsTokenRow;
+  glance_images: GlanceImageRow;
+  glance_members: GlanceMemberRow;
   instances: InstanceRow;
   disks: DiskRow;
   snapshots: SnapshotRow;

@@ -1,0 +1,251 @@
+/**
+ * Glance v2 at `/image` (the catalog's image endpoint): a thin adapter over services/glance. Errors are
+ * webob-style JSON `{"message","code","title"}`; 401s carry `WWW-Authenticate` naming Keystone.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { apiError } from '../../domain/errors.ts';
+import { CONTAINER_FORMATS, DISK_FORMATS } from '../../domain/glance-status.ts';
+import type { Services } from '../../services/context.ts';
+import { validateToken, type Identity } from '../../services/identity/tokens.ts';
+import {
+  addTag, createImage, deleteImage, getImage, listImages, MAX_LIST_LIMIT, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
+} from '../../services/glance/images.ts';
+import { downloadFile, uploadFile } from '../../services/glance/data.ts';
+import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
+import { queryPairs } from '../http/query.ts';
+import type { Surface } from '../http/surfaces.ts';
+import { baseUrl, headerValue, IMAGE_PATH, statusTitle, wwwAuthenticate } from '../http/openstack.ts';
+
+const V2 = `${IMAGE_PATH}/v2`;
+const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
+const IMPORT_METHODS = ['glance-direct', 'web-download'];
+
+export const glanceSurface: Surface = {
+  name: 'glance',
+  prefixes: [IMAGE_PATH],
+  notFound: (req) => apiError('OpenStack.NotFound', `The resource could not be found: ${req.method} ${req.url.split('?', 1)[0]}`),
+  sendError(err, req, reply) {
+    if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate(req));
+    const title = statusTitle(err.status);
+    return reply.code(err.status).header('content-type', 'application/json')
+      .send(JSON.stringify({ message: err.message, code: `${err.status} ${title}`, title }));
+  },
+};
+
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function imageView(img: GlanceImage): Record<string, unknown> {
+  return {
+    ...img.properties,
+    id: img.id, name: img.name, status: img.status, visibility: img.visibility, protected: img.protected, os_hidden: img.os_hidden,
+    checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value, size: img.size, virtual_size: img.virtual_size,
+    min_disk: img.min_disk, min_ram: img.min_ram, disk_format: img.disk_format, container_format: img.container_format, owner: img.owner,
+    tags: img.tags, created_at: iso(img.created_at), updated_at: iso(img.updated_at),
+    self: `/v2/images/${img.id}`, file: `/v2/images/${img.id}/file`, schema: '/v2/schemas/image',
+  };
+}
+
+const memberView = (m: Member) => ({ ...m, created_at: iso(m.created_at), updated_at: iso(m.updated_at), schema: '/v2/schemas/member' });
+
+function versions(req: FastifyRequest) {
+  const ids = ['2.15', '2.9', '2.7', '2.6', '2.5', '2.4', '2.3', '2.2', '2.1', '2.0'];
+  return { versions: ids.map((v, i) => ({ id: `v${v}`, status: i === 0 ? 'CURRENT' : 'SUPPORTED', links: [{ rel: 'self', href: `${baseUrl(req)}${IMAGE_PATH}/v2/` }] })) };
+}
+
+function send(reply: FastifyReply, status: number, body?: unknown): FastifyReply {
+  if (body === undefined) return reply.code(status).send();
+  return reply.code(status).header('content-type', 'application/json; charset=UTF-8').send(JSON.stringify(body));
+}
+
+function schemaOfImage() {
+  const s = (type: unknown, extra: Record<string, unknown> = {}) => ({ type, ...extra });
+  return {
+    name: 'image', additionalProperties: { type: 'string' },
+    properties: {
+      id: s('string', { pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' }),
+      name: s(['null', 'string'], { maxLength: 255 }), status: s('string', { enum: ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'], readOnly: true }),
+      visibility: s('string', { enum: ['community', 'public', 'private', 'shared'] }), protected: s('boolean'), os_hidden: s('boolean'),
+      checksum: s(['null', 'string'], { readOnly: true, maxLength: 32 }), os_hash_algo: s(['null', 'string'], { readOnly: true, maxLength: 64 }),
+      os_hash_value: s(['null', 'string'], { readOnly: true, maxLength: 128 }), owner: s(['null', 'string'], { maxLength: 255 }),
+      size: s(['null', 'integer'], { readOnly: true }), virtual_size: s(['null', 'integer'], { readOnly: true }),
+      container_format: s(['null', 'string'], { enum: [null, ...CONTAINER_FORMATS] }), disk_format: s(['null', 'string'], { enum: [null, ...DISK_FORMATS] }),
+      created_at: s('string', { readOnly: true }), updated_at: s('string', { readOnly: true }), tags: s('array', { items: { type: 'string', maxLength: 255 } }),
+      direct_url: s('string', { readOnly: true }), min_ram: s('integer'), min_disk: s('integer'), self: s('string', { readOnly: true }),
+      file: s('string', { readOnly: true }), stores: s('string', { readOnly: true }), schema: s('string', { readOnly: true }),
+      locations: s('array', { items: { type: 'object' } }),
+    },
+    links: [{ rel: 'self', href: '{self}' }, { rel: 'enclosure', href: '{file}' }, { rel: 'describedby', href: '{schema}' }],
+  };
+}
+function schemaOfMember() {
+  return {
+    name: 'member',
+    properties: {
+      created_at: { type: 'string' }, image_id: { type: 'string' }, member_id: { type: 'string' }, schema: { type: 'string', readOnly: true },
+      status: { type: 'string', enum: ['pending', 'accepted', 'rejected'] }, updated_at: { type: 'string' },
+    },
+  };
+}
+
+export function registerGlance(app: FastifyInstance, services: Services): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+  const json = (_req: unknown, body: string | Buffer, done: (e: Error | null, v?: unknown) => void) => {
+    if (body === '' || body.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(body.toString()));
+    } catch {
+      done(apiError('OpenStack.BadRequest', 'Malformed JSON in request body.'));
+    }
+  };
+  app.addContentTypeParser(['application/json', ...PATCH_TYPES], { parseAs: 'string', bodyLimit: 1 << 20 }, json);
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1 << 20 }, (_req, body, done) => done(null, { unsupported: true, body }));
+
+  const auth = async (req: FastifyRequest): Promise<Identity> => {
+    const t = await validateToken(services, headerValue(req, 'x-auth-token'));
+    if (!t) throw apiError('OpenStack.Unauthorized');
+    return t.identity;
+  };
+  type P = { Params: { id: string; tag: string; member: string; name: string } };
+
+  app.get(IMAGE_PATH, async (req, reply) => send(reply, 300, versions(req)));
+  app.get(`${IMAGE_PATH}/`, async (req, reply) => send(reply, 300, versions(req)));
+  app.get(`${IMAGE_PATH}/versions`, async (req, reply) => send(reply, 200, versions(req)));
+
+  app.post(`${V2}/images`, async (req, reply) => {
+    const viewer = await auth(req);
+    const body = req.body as Record<string, unknown> | undefined;
+    if (!body || typeof body !== 'object' || Array.isArray(body) || (body as { unsupported?: boolean }).unsupported) throw apiError('OpenStack.BadRequest', 'The request body must be a JSON object.');
+    const img = await createImage(services, viewer, body);
+    reply.header('location', `${baseUrl(req)}${V2}/images/${img.id}`);
+    reply.header('openstack-image-import-methods', IMPORT_METHODS.join(','));
+    return send(reply, 201, imageView(img));
+  });
+
+  app.get(`${V2}/images`, async (req, reply) => {
+    const viewer = await auth(req);
+    const pairs = queryPairs(req.raw.url);
+    const filters: Record<string, string> = {};
+    const tags: string[] = [];
+    let limit = 25;
+    let marker: string | undefined;
+    let sortKeys: string[] = [];
+    let sortDirs: string[] = [];
+    let sort: { key: string; dir: 'asc' | 'desc' }[] = [];
+    for (const [k, v] of pairs) {
+      if (k === 'limit') {
+        limit = Number(v);
+        if (!Number.isInteger(limit) || limit < 0) throw apiError('OpenStack.BadRequest', 'limit param must be a non-negative integer');
+      } else if (k === 'marker') marker = v;
+      else if (k === 'tag') tags.push(v);
+      else if (k === 'sort_key') sortKeys.push(...v.split(','));
+      else if (k === 'sort_dir') sortDirs.push(...v.split(','));
+      else if (k === 'sort') {
+        sort = v.split(',').map((part) => {
+          const [key, dir = 'desc'] = part.split(':');
+          if (dir !== 'asc' && dir !== 'desc') throw apiError('OpenStack.BadRequest', `Invalid sort direction: ${dir}`);
+          return { key, dir };
+        });
+      } else filters[k] = v;
+    }
+    for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw apiError('OpenStack.BadRequest', `Invalid sort direction: ${d}`);
+    if (sortKeys.length) sort = sortKeys.map((key, i) => ({ key, dir: (sortDirs[i] ?? sortDirs[0] ?? 'desc') as 'asc' | 'desc' }));
+    const images = await listImages(services, viewer, { filters, tags, sort, limit: Math.min(limit, MAX_LIST_LIMIT), marker });
+    const rest = pairs.filter(([k]) => k !== 'marker');
+    const qs = (extra: [string, string][]) => {
+      const all = [...rest, ...extra];
+      return all.length ? `?${all.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '';
+    };
+    const body: Record<string, unknown> = { images: images.map(imageView), first: `/v2/images${qs([])}`, schema: '/v2/schemas/images' };
+    if (images.length > 0 && images.length === Math.min(limit, MAX_LIST_LIMIT)) body.next = `/v2/images${qs([['marker', images[images.length - 1].id]])}`;
+    return send(reply, 200, body);
+  });
+
+  app.get<P>(`${V2}/images/:id`, async (req, reply) => send(reply, 200, imageView(await getImage(services, await auth(req), req.params.id))));
+
+  app.patch<P>(`${V2}/images/:id`, async (req, reply) => {
+    const viewer = await auth(req);
+    const type = (headerValue(req, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (!PATCH_TYPES.includes(type)) {
+      reply.header('accept-patch', PATCH_TYPES.join(', '));
+      throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
+    }
+    if (!Array.isArray(req.body)) throw apiError('OpenStack.BadRequest', 'Request body must be a JSON array of operation objects.');
+    return send(reply, 200, imageView(await patchImage(services, viewer, req.params.id, req.body as PatchOp[])));
+  });
+
+  app.delete<P>(`${V2}/images/:id`, async (req, reply) => {
+    await deleteImage(services, await auth(req), req.params.id);
+    return send(reply, 204);
+  });
+
+  app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
+    const viewer = await auth(req);
+    const type = (headerValue(req, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (type !== 'application/octet-stream') throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
+    await uploadFile(services, viewer, req.params.id, req.body as import('node:stream').Readable);
+    return send(reply, 204);
+  });
+
+  app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
+    const out = await downloadFile(services, await auth(req), req.params.id);
+    if (!out) return send(reply, 204);
+    reply.header('content-type', 'application/octet-stream').header('content-length', String(out.size));
+    if (out.md5) reply.header('content-md5', out.md5);
+    return reply.code(200).send(out.stream);
+  });
+
+  app.post<P>(`${V2}/images/:id/actions/deactivate`, async (req, reply) => {
+    await setActive(services, await auth(req), req.params.id, false);
+    return send(reply, 204);
+  });
+  app.post<P>(`${V2}/images/:id/actions/reactivate`, async (req, reply) => {
+    await setActive(services, await auth(req), req.params.id, true);
+    return send(reply, 204);
+  });
+
+  app.put<P>(`${V2}/images/:id/tags/:tag`, async (req, reply) => {
+    await addTag(services, await auth(req), req.params.id, req.params.tag);
+    return send(reply, 204);
+  });
+  app.delete<P>(`${V2}/images/:id/tags/:tag`, async (req, reply) => {
+    await removeTag(services, await auth(req), req.params.id, req.params.tag);
+    return send(reply, 204);
+  });
+
+  app.get<P>(`${V2}/images/:id/members`, async (req, reply) => {
+    const members = await listMembers(services, await auth(req), req.params.id);
+    return send(reply, 200, { members: members.map(memberView), schema: '/v2/schemas/members' });
+  });
+  app.post<P>(`${V2}/images/:id/members`, async (req, reply) => {
+    const viewer = await auth(req);
+    return send(reply, 200, memberView(await addMember(services, viewer, req.params.id, (req.body as { member?: unknown } | undefined)?.member)));
+  });
+  app.get<P>(`${V2}/images/:id/members/:member`, async (req, reply) => send(reply, 200, memberView(await getMember(services, await auth(req), req.params.id, req.params.member))));
+  app.put<P>(`${V2}/images/:id/members/:member`, async (req, reply) => {
+    const viewer = await auth(req);
+    return send(reply, 200, memberView(await updateMember(services, viewer, req.params.id, req.params.member, (req.body as { status?: unknown } | undefined)?.status)));
+  });
+  app.delete<P>(`${V2}/images/:id/members/:member`, async (req, reply) => {
+    await removeMember(services, await auth(req), req.params.id, req.params.member);
+    return send(reply, 204);
+  });
+
+  app.get(`${V2}/info/import`, async (req, reply) => {
+    await auth(req);
+    return send(reply, 200, { 'import-methods': { description: 'Import methods available.', type: 'array', value: IMPORT_METHODS } });
+  });
+  app.get(`${V2}/info/stores`, async (req, reply) => {
+    await auth(req);
+    return send(reply, 200, { stores: [{ id: 'chunks', description: 'imagehouse chunk store', default: true }] });
+  });
+  app.get(`${V2}/schemas/image`, async (_req, reply) => send(reply, 200, schemaOfImage()));
+  app.get(`${V2}/schemas/images`, async (_req, reply) => send(reply, 200, {
+    name: 'images', properties: { images: { type: 'array', items: schemaOfImage() }, schema: { type: 'string' }, first: { type: 'string' }, next: { type: 'string' } },
+    links: [{ rel: 'first', href: '{first}' }, { rel: 'next', href: '{next}' }, { rel: 'describedby', href: '{schema}' }],
+  }));
+  app.get(`${V2}/schemas/member`, async (_req, reply) => send(reply, 200, schemaOfMember()));
+  app.get(`${V2}/schemas/members`, async (_req, reply) => send(reply, 200, {
+    name: 'members', properties: { members: { type: 'array', items: schemaOfMember() }, schema: { type: 'string' } }, links: [{ rel: 'describedby', href: '{schema}' }],
+  }));
+}

@@ -1,0 +1,394 @@
+/**
+ * Glance v2 use cases over the ECS image model: a Glance image is an ECS image (same row, same id, same
+ * snapshots and chunks) plus a `glance_images` row for what ECS has no column for. Tags are ECS tags with an
+ * empty value; an accepted member is an ECS share; statuses map through domain/glance-status.ts.
+ */
+import type { Kysely } from 'kysely';
+import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
+import { apiError } from '../../domain/errors.ts';
+import { newResourceId } from '../../domain/ids.ts';
+import {
+  BASE_ATTRIBUTES, CONTAINER_FORMATS, DISK_FORMATS, ecsStatusOf, glanceStatusOf, READ_ONLY_ATTRIBUTES, VISIBILITIES, type GlanceStatus,
+} from '../../domain/glance-status.ts';
+import type { Services } from '../context.ts';
+import type { Identity } from '../identity/tokens.ts';
+import { assertImageQuota, insertImage } from '../images/rows.ts';
+import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
+import { openstackRegion } from './region.ts';
+
+export interface GlanceImage {
+  id: string;
+  name: string | null;
+  status: GlanceStatus;
+  visibility: string;
+  protected: boolean;
+  os_hidden: boolean;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  min_disk: number;
+  min_ram: number;
+  disk_format: string | null;
+  container_format: string | null;
+  owner: string;
+  tags: string[];
+  created_at: number;
+  updated_at: number;
+  properties: Record<string, string>;
+  /** For the service, not the wire. */
+  fileManifestId: string;
+  region: string;
+}
+
+const notFound = (id: string) => apiError('OpenStack.NotFound', `No image found with ID ${id}`);
+const forbidden = (msg: string) => apiError('OpenStack.Forbidden', msg);
+const badRequest = (msg: string) => apiError('OpenStack.BadRequest', msg);
+
+function defaultGlanceRow(image: ImageRow, shared: boolean): GlanceImageRow {
+  return {
+    image_id: image.id, disk_format: image.category === 'self' && image.source_kind !== 'glance' ? 'raw' : '', container_format: image.source_kind !== 'glance' ? 'bare' : '',
+    visibility: image.category !== 'self' ? 'public' : image.is_public ? 'community' : shared ? 'shared' : 'shared',
+    protected: 0, os_hidden: 0, min_disk: image.size_gib, min_ram: 0, size: null, virtual_size: null, checksum: '', os_hash_algo: '', os_hash_value: '',
+    file_manifest_id: '', phase: '', stage_path: '', properties: '{}',
+  };
+}
+
+function toGlance(image: ImageRow, g: GlanceImageRow | undefined, tags: string[]): GlanceImage {
+  const row = g ?? defaultGlanceRow(image, false);
+  const nz = (s: string) => (s === '' ? null : s);
+  return {
+    id: image.id, name: image.name === '' && g ? null : image.name, status: glanceStatusOf(image.status, row.phase), visibility: row.visibility,
+    protected: row.protected === 1, os_hidden: row.os_hidden === 1, checksum: nz(row.checksum), os_hash_algo: nz(row.os_hash_algo), os_hash_value: nz(row.os_hash_value),
+    size: row.size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.size), virtual_size: row.virtual_size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.virtual_size),
+    min_disk: row.min_disk, min_ram: row.min_ram, disk_format: nz(row.disk_format), container_format: nz(row.container_format),
+    owner: image.owner_id, tags, created_at: image.created_at, updated_at: image.updated_at,
+    properties: JSON.parse(row.properties) as Record<string, string>, fileManifestId: row.file_manifest_id, region: image.region,
+  };
+}
+
+/** Whether `viewer` may see the image: own, public/community, or a member (pending and rejected members too, by ID). */
+async function memberStatus(db: Kysely<Database>, imageId: string, viewer: string): Promise<'accepted' | 'pending' | 'rejected' | undefined> {
+  if (await db.selectFrom('image_shares').select('image_id').where('image_id', '=', imageId).where('account_id', '=', viewer).executeTakeFirst()) return 'accepted';
+  const m = await db.selectFrom('glance_members').select('status').where('image_id', '=', imageId).where('member_id', '=', viewer).executeTakeFirst();
+  return m?.status as 'pending' | 'rejected' | undefined;
+}
+
+async function tagsFor(db: Kysely<Database>, ids: string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!ids.length) return out;
+  const rows = await db.selectFrom('tags').select(['resource_id', 'tag_key']).where('resource_type', '=', 'image').where('resource_id', 'in', ids).orderBy('tag_key').execute();
+  for (const r of rows) out.set(r.resource_id, [...(out.get(r.resource_id) ?? []), r.tag_key]);
+  return out;
+}
+
+export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
+  const { db } = services;
+  const image = await db.selectFrom('images').selectAll().where('region', '=', openstackRegion(services)).where('id', '=', id).executeTakeFirst();
+  if (!image) throw notFound(id);
+  const g = await db.selectFrom('glance_images').selectAll().where('image_id', '=', id).executeTakeFirst();
+  const out = toGlance(image, g, (await tagsFor(db, [id])).get(id) ?? []);
+  if (image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
+  return out;
+}
+
+async function requireOwn(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
+  const img = await getImage(services, viewer, id);
+  if (img.owner !== viewer.id && !viewer.isAdmin) throw forbidden('You are not permitted to modify this image.');
+  return img;
+}
+
+function checkEnum(value: unknown, allowed: readonly string[], what: string): string {
+  if (typeof value !== 'string' || !allowed.includes(value)) throw badRequest(`Invalid value '${String(value)}' for ${what}. Valid values: ${allowed.join(', ')}`);
+  return value;
+}
+
+function checkVisibility(viewer: Identity, v: unknown): string {
+  const vis = checkEnum(v, VISIBILITIES, 'visibility');
+  if (vis === 'public' && !viewer.isAdmin) throw forbidden('You are not authorized to complete publicize_image action.');
+  return vis;
+}
+
+export interface ImageAttrs {
+  [key: string]: unknown;
+}
+
+/** POST /v2/images. */
+export async function createImage(services: Services, viewer: Identity, body: ImageAttrs): Promise<GlanceImage> {
+  const region = services.regions.require(openstackRegion(services));
+  for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
+  for (const k of Object.keys(body)) if (k.startsWith('os_glance')) throw forbidden(`Attribute '${k}' is reserved.`);
+  const id = body.id === undefined ? newResourceId('image', region.infix) : String(body.id);
+  if (body.id !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw badRequest(`Invalid id '${id}'`);
+  if (await services.db.selectFrom('images').select('id').where('id', '=', id).executeTakeFirst()) throw apiError('OpenStack.Conflict', `Image with identifier ${id} already exists!`);
+  const name = body.name === undefined || body.name === null ? '' : body.name;
+  if (typeof name !== 'string' || name.length > 255) throw badRequest('Invalid name: must be a string of at most 255 characters');
+  const g: GlanceImageRow = {
+    ...defaultGlanceRow({ id, category: 'self', source_kind: 'glance', is_public: 0, size_gib: 0 } as ImageRow, false),
+    visibility: body.visibility === undefined ? 'shared' : checkVisibility(viewer, body.visibility),
+  };
+  applyAttrs(g, body, true);
+  const tags = body.tags === undefined ? [] : checkTags(body.tags);
+  await assertImageQuota(services, region.id, viewer.id, services.limits.imageQuota);
+  const now = services.clock.now();
+  await services.db.transaction().execute(async (trx) => {
+    await insertImage(trx, {
+      id, region: region.id, owner_id: viewer.id, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
+      is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0,
+    }, [], tags.map((t) => ({ key: t, value: '' })), now);
+    await trx.insertInto('glance_images').values(g).execute();
+  });
+  return getImage(services, viewer, id);
+}
+
+function checkTags(v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((t) => typeof t !== 'string' || t.length > 255)) throw badRequest('Invalid tags: a list of strings of at most 255 characters');
+  return [...new Set(v as string[])];
+}
+
+function intAttr(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 31 - 1) throw badRequest(`Invalid value for ${what}: must be a non-negative integer`);
+  return v;
+}
+
+/** Writes base attributes and free-form properties from `attrs` into the row (visibility and tags are checked by the caller). */
+function applyAttrs(g: GlanceImageRow, attrs: ImageAttrs, creating: boolean): void {
+  const props = JSON.parse(g.properties) as Record<string, string>;
+  for (const [k, v] of Object.entries(attrs)) {
+    switch (k) {
+      case 'id': case 'name': case 'tags': case 'visibility': break;
+      case 'disk_format': g.disk_format = v === null ? '' : checkEnum(v, DISK_FORMATS, 'disk_format'); break;
+      case 'container_format': g.container_format = v === null ? '' : checkEnum(v, CONTAINER_FORMATS, 'container_format'); break;
+      case 'protected': case 'os_hidden':
+        if (typeof v !== 'boolean') throw badRequest(`Invalid value for ${k}: must be a boolean`);
+        g[k] = v ? 1 : 0;
+        break;
+      case 'min_disk': case 'min_ram': g[k] = intAttr(v, k); break;
+      default:
+        if (!creating && (READ_ONLY_ATTRIBUTES as readonly string[]).includes(k)) throw forbidden(`Attribute '${k}' is read-only.`);
+        if (v === undefined) delete props[k];
+        else {
+          if (typeof v !== 'string') throw badRequest(`Invalid value for property '${k}': additional properties must be strings`);
+          if (k.length > 255 || v.length > 65535) throw badRequest(`Property '${k}' is too long`);
+          props[k] = v;
+        }
+    }
+  }
+  g.properties = JSON.stringify(props);
+}
+
+export interface PatchOp {
+  op: string;
+  path: string;
+  value?: unknown;
+}
+
+/** PATCH /v2/images/{id} with a JSON-patch (add/replace/remove) list. */
+export async function patchImage(services: Services, viewer: Identity, id: string, ops: PatchOp[]): Promise<GlanceImage> {
+  const { db } = services;
+  const img = await requireOwn(services, viewer, id);
+  const g = (await db.selectFrom('glance_images').selectAll().where('image_id', '=', id).executeTakeFirst()) ?? defaultGlanceRow(
+    await db.selectFrom('images').selectAll().where('id', '=', id).executeTakeFirstOrThrow(), false);
+  let name = img.name ?? '';
+  let tags = img.tags;
+  let visibility = g.visibility;
+  const props = JSON.parse(g.properties) as Record<string, string>;
+  for (const op of ops) {
+    if (!op || typeof op.path !== 'string' || !['add', 'replace', 'remove'].includes(op.op)) throw badRequest(`Unable to change: unsupported operation ${JSON.stringify(op)}`);
+    const key = op.path.replace(/^\//, '').replace(/~1/g, '/').replace(/~0/g, '~');
+    if (key === '' || key.includes('/')) {
+      if (key.startsWith('locations')) throw forbidden('It\'s not allowed to update locations.');
+      throw badRequest(`Invalid JSON pointer for this resource: '${op.path}'`);
+    }
+    if ((READ_ONLY_ATTRIBUTES as readonly string[]).includes(key)) throw forbidden(`Attribute '${key}' is read-only.`);
+    if (key.startsWith('os_glance')) throw forbidden(`Attribute '${key}' is reserved.`);
+    const isBase = (BASE_ATTRIBUTES as readonly string[]).includes(key);
+    if (op.op === 'remove') {
+      if (isBase) throw forbidden(`Attribute '${key}' cannot be removed.`);
+      if (!(key in props)) throw apiError('OpenStack.Conflict', `Property ${key} does not exist.`);
+      delete props[key];
+      continue;
+    }
+    if (op.op === 'replace' && !isBase && !(key in props)) throw apiError('OpenStack.Conflict', `Property ${key} does not exist.`);
+    if ((key === 'disk_format' || key === 'container_format') && img.status !== 'queued') throw forbidden(`Attribute ${key} can be only replaced for a queued image.`);
+    if (key === 'name') {
+      if (op.value !== null && (typeof op.value !== 'string' || op.value.length > 255)) throw badRequest('Invalid name');
+      name = (op.value as string | null) ?? '';
+    } else if (key === 'tags') tags = checkTags(op.value);
+    else if (key === 'visibility') visibility = checkVisibility(viewer, op.value);
+    else if (isBase) applyAttrs(g, { [key]: op.value }, false);
+    else {
+      if (typeof op.value !== 'string') throw badRequest(`Invalid value for property '${key}': additional properties must be strings`);
+      props[key] = op.value;
+    }
+  }
+  g.properties = JSON.stringify(props);
+  g.visibility = visibility;
+  const now = services.clock.now();
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('glance_images').values(g).onConflict((oc) => oc.column('image_id').doUpdateSet(g)).execute();
+    await trx.updateTable('images').set({ name, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
+    await setTagsIn(trx, id, tags);
+  });
+  return getImage(services, viewer, id);
+}
+
+async function setTagsIn(trx: Kysely<Database>, id: string, tags: string[]): Promise<void> {
+  await trx.deleteFrom('tags').where('resource_type', '=', 'image').where('resource_id', '=', id).execute();
+  if (tags.length) await trx.insertInto('tags').values(tags.map((t) => ({ resource_id: id, resource_type: 'image', tag_key: t, tag_value: '' }))).execute();
+}
+
+export async function addTag(services: Services, viewer: Identity, id: string, tag: string): Promise<void> {
+  const img = await requireOwn(services, viewer, id);
+  if (tag.length > 255) throw badRequest('Tag too long');
+  if (img.tags.includes(tag)) return;
+  if (img.tags.length >= 128) throw apiError('OpenStack.RequestEntityTooLarge', 'Maximum number of tags exceeded');
+  await services.db.insertInto('tags').values({ resource_id: id, resource_type: 'image', tag_key: tag, tag_value: '' }).execute();
+  await services.db.updateTable('images').set({ updated_at: services.clock.now() }).where('id', '=', id).execute();
+}
+
+export async function removeTag(services: Services, viewer: Identity, id: string, tag: string): Promise<void> {
+  const img = await requireOwn(services, viewer, id);
+  if (!img.tags.includes(tag)) throw apiError('OpenStack.NotFound', `Tag ${tag} not found`);
+  await services.db.deleteFrom('tags').where('resource_type', '=', 'image').where('resource_id', '=', id).where('tag_key', '=', tag).execute();
+  await services.db.updateTable('images').set({ updated_at: services.clock.now() }).where('id', '=', id).execute();
+}
+
+/** DELETE /v2/images/{id}: refused while protected; drops the snapshots a Glance upload made, members and shares. */
+export async function deleteImage(services: Services, viewer: Identity, id: string): Promise<void> {
+  const { db } = services;
+  const img = await requireOwn(services, viewer, id);
+  if (img.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
+  if (img.status === 'saving') throw apiError('OpenStack.Conflict', `Image ${id} is being uploaded.`);
+  const now = services.clock.now();
+  const row = await db.selectFrom('images').select('source_kind').where('id', '=', id).executeTakeFirstOrThrow();
+  await db.transaction().execute(async (trx) => {
+    if (row.source_kind === 'glance') {
+      const snaps = await trx.selectFrom('image_disks').select('snapshot_id').where('image_id', '=', id).where('snapshot_id', '!=', '').execute();
+      await dropSnapshotsIn(trx, snaps.map((s) => s.snapshot_id), now);
+    }
+    if (img.fileManifestId) await releaseManifestIn(trx, img.fileManifestId, now);
+    await trx.deleteFrom('images').where('id', '=', id).execute();
+    await trx.deleteFrom('image_disks').where('image_id', '=', id).execute();
+    await trx.deleteFrom('tags').where('resource_id', '=', id).execute();
+    await trx.deleteFrom('image_shares').where('image_id', '=', id).execute();
+    await trx.deleteFrom('glance_members').where('image_id', '=', id).execute();
+    await trx.deleteFrom('glance_images').where('image_id', '=', id).execute();
+  });
+}
+
+/** deactivate / reactivate: active ⇄ deactivated (ECS Available ⇄ Deprecated). */
+export async function setActive(services: Services, viewer: Identity, id: string, active: boolean): Promise<void> {
+  const img = await requireOwn(services, viewer, id);
+  const want: GlanceStatus = active ? 'active' : 'deactivated';
+  if (img.status === want) return;
+  if (img.status !== (active ? 'deactivated' : 'active')) throw forbidden(`Not allowed to ${active ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`);
+  await services.db.updateTable('images').set({ status: ecsStatusOf(want).ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
+}
+
+export interface ListQuery {
+  filters: Record<string, string>;
+  tags: string[];
+  sort: { key: string; dir: 'asc' | 'desc' }[];
+  limit: number;
+  marker?: string;
+}
+
+const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at', 'visibility', 'owner', 'min_disk', 'min_ram', 'virtual_size'];
+export const MAX_LIST_LIMIT = 1000;
+
+/** GET /v2/images: the viewer's own, public, accepted-shared images (community and other member states by filter). */
+export async function listImages(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, q: ListQuery): Promise<GlanceImage[]> {
+  const { db } = services;
+  for (const s of q.sort) if (!SORT_KEYS.includes(s.key)) throw badRequest(`Invalid sort key: ${s.key}`);
+  const region = openstackRegion(services);
+  const rows = await db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').selectAll('i')
+    .select(['g.image_id as g_id', 'g.disk_format as g_disk_format', 'g.container_format as g_container_format', 'g.visibility as g_visibility', 'g.protected as g_protected',
+      'g.os_hidden as g_os_hidden', 'g.min_disk as g_min_disk', 'g.min_ram as g_min_ram', 'g.size as g_size', 'g.virtual_size as g_virtual_size', 'g.checksum as g_checksum',
+      'g.os_hash_algo as g_os_hash_algo', 'g.os_hash_value as g_os_hash_value', 'g.file_manifest_id as g_file_manifest_id', 'g.phase as g_phase', 'g.stage_path as g_stage_path', 'g.properties as g_properties'])
+    .where('i.region', '=', region)
+    .where((eb) => eb.or([
+      eb('i.owner_id', '=', viewer.id), eb('i.category', '!=', 'self'), eb('i.is_public', '=', 1),
+      eb('i.id', 'in', eb.selectFrom('image_shares').select('image_id').where('account_id', '=', viewer.id)),
+      eb('i.id', 'in', eb.selectFrom('glance_members').select('image_id').where('member_id', '=', viewer.id)),
+    ]))
+    .execute();
+  const [accepted, others] = await Promise.all([
+    db.selectFrom('image_shares').select('image_id').where('account_id', '=', viewer.id).execute(),
+    db.selectFrom('glance_members').select(['image_id', 'status']).where('member_id', '=', viewer.id).execute(),
+  ]);
+  const memberOf = new Map<string, string>([...others.map((o) => [o.image_id, o.status] as [string, string]), ...accepted.map((a) => [a.image_id, 'accepted'] as [string, string])]);
+  const tags = await tagsFor(db, rows.map((r) => r.id));
+  let images = rows.map((r) => {
+    const g = r.g_id ? {
+      image_id: r.g_id, disk_format: r.g_disk_format!, container_format: r.g_container_format!, visibility: r.g_visibility!, protected: r.g_protected!, os_hidden: r.g_os_hidden!,
+      min_disk: r.g_min_disk!, min_ram: r.g_min_ram!, size: r.g_size ?? null, virtual_size: r.g_virtual_size ?? null, checksum: r.g_checksum!, os_hash_algo: r.g_os_hash_algo!,
+      os_hash_value: r.g_os_hash_value!, file_manifest_id: r.g_file_manifest_id!, phase: r.g_phase!, stage_path: r.g_stage_path!, properties: r.g_properties!,
+    } : undefined;
+    return toGlance(r as ImageRow, g, tags.get(r.id) ?? []);
+  });
+  const f = q.filters;
+  const memberStatus = f.member_status ?? 'accepted';
+  images = images.filter((img) => {
+    const own = img.owner === viewer.id;
+    const ms = memberOf.get(img.id);
+    if (f.visibility) {
+      if (f.visibility !== 'all' && img.visibility !== f.visibility) return false;
+      if (img.visibility === 'shared' && !own && !(memberStatus === 'all' || ms === memberStatus)) return false;
+    } else {
+      if (img.visibility === 'community' && !own) return false;
+      if (!own && img.visibility !== 'public' && !(memberStatus === 'all' ? ms : ms === memberStatus)) return false;
+      if (f.member_status && own) return false;
+    }
+    if (img.visibility === 'private' && !own && !viewer.isAdmin) return false;
+    if ((f.os_hidden ?? 'false') === 'false' && img.os_hidden) return false;
+    if (f.os_hidden === 'true' && !img.os_hidden) return false;
+    for (const [k, v] of Object.entries(f)) {
+      if (['visibility', 'member_status', 'os_hidden'].includes(k)) continue;
+      if (!matches(img, k, v)) return false;
+    }
+    return q.tags.every((t) => img.tags.includes(t));
+  });
+  const sorts = q.sort.length ? [...q.sort] : [{ key: 'created_at', dir: 'desc' as const }];
+  if (!sorts.some((s) => s.key === 'id')) sorts.push({ key: 'id', dir: sorts[0].dir });
+  const value = (img: GlanceImage, k: string) => (img as unknown as Record<string, unknown>)[k];
+  images.sort((a, b) => {
+    for (const s of sorts) {
+      const x = value(a, s.key);
+      const y = value(b, s.key);
+      if (x === y) continue;
+      const c = x === null || x === undefined ? -1 : y === null || y === undefined ? 1 : x < y ? -1 : 1;
+      return s.dir === 'asc' ? c : -c;
+    }
+    return 0;
+  });
+  if (q.marker !== undefined) {
+    const at = images.findIndex((i) => i.id === q.marker);
+    if (at < 0) throw badRequest(`marker ${q.marker} could not be found.`);
+    images = images.slice(at + 1);
+  }
+  return images.slice(0, q.limit);
+}
+
+function matches(img: GlanceImage, key: string, raw: string): boolean {
+  const v = key in img ? (img as unknown as Record<string, unknown>)[key] : img.properties[key];
+  if (key === 'size_min') return img.size !== null && img.size >= Number(raw);
+  if (key === 'size_max') return img.size !== null && img.size <= Number(raw);
+  if (key === 'created_at' || key === 'updated_at') {
+    const m = /^(gt|gte|lt|lte|eq|neq):(.*)$/.exec(raw);
+    const t = Date.parse(m ? m[2] : raw);
+    if (Number.isNaN(t)) throw badRequest(`Invalid time format for ${key}.`);
+    const x = v as number;
+    switch (m?.[1] ?? 'eq') {
+      case 'gt': return x > t;
+      case 'gte': return x >= t;
+      case 'lt': return x < t;
+      case 'lte': return x <= t;
+      case 'neq': return x !== t;
+      default: return x === t;
+    }
+  }
+  const wanted = raw.startsWith('in:') ? raw.slice(3).split(',') : [raw];
+  return wanted.some((w) => String(v) === w);
+}
