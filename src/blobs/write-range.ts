@@ -3,10 +3,10 @@
  * Only the chunks the range touches are read, patched, hashed and stored; the old manifest and its
  * chunks stay as they are. The result is not committed: pass it to ManifestRepo.commit.
  */
-import type { Manifest } from './types.ts';
+import type { ChunkEntry, Manifest } from './types.ts';
 import { CHUNK_SIZE, chunkLength } from '../domain/disk.ts';
 import type { ReadChunk } from '../formats/types.ts';
-import { manifestDisk } from './manifests.ts';
+import { manifestDisk, patchManifest } from './manifests.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 
 export async function writeRange(manifest: Manifest, offset: number, data: Buffer, deps: ImportDeps): Promise<Manifest> {
@@ -14,8 +14,7 @@ export async function writeRange(manifest: Manifest, offset: number, data: Buffe
   if (!Number.isSafeInteger(offset) || offset < 0 || end > manifest.virtualSize) {
     throw new RangeError(`write of ${data.length} bytes at ${offset} is outside the ${manifest.virtualSize}-byte disk`);
   }
-  const chunks = manifest.chunks.slice();
-  if (data.length === 0) return { virtualSize: manifest.virtualSize, chunks };
+  if (data.length === 0) return manifest;
   const disk = manifestDisk(manifest, deps.store);
 
   async function* patched(): AsyncGenerator<ReadChunk> {
@@ -32,6 +31,7 @@ export async function writeRange(manifest: Manifest, offset: number, data: Buffe
     }
   }
 
-  await storeChunks(patched(), manifest.virtualSize, chunks, deps);
-  return { virtualSize: manifest.virtualSize, chunks };
+  const updates = new Map<number, ChunkEntry | null>();
+  await storeChunks(patched(), manifest.virtualSize, (i, e) => updates.set(i, e), deps);
+  return patchManifest(manifest, updates);
 }

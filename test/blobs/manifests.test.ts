@@ -18,14 +18,14 @@ const M = 4 * 1024 * 1024;
 describe('manifest body', () => {
   const m: Manifest = {
     virtualSize: 3 * M + 512,
-    chunks: [{ ref: ref(1), zeroMap: '00000000000000f0' }, null, null, { ref: ref(1), zeroMap: '0000000000000000' }],
+    entries: [{ index: 0, ref: ref(1), zeroMap: '00000000000000f0' }, { index: 3, ref: ref(1), zeroMap: '0000000000000000' }],
   };
 
   it('round-trips in sparse form', () => {
     const body = encodeManifestBody(m);
     assert.deepEqual(JSON.parse(body), [[0, ref(1), '00000000000000f0'], [3, ref(1), '0000000000000000']]);
     assert.deepEqual(decodeManifestBody(m.virtualSize, body), m);
-    assert.deepEqual(decodeManifestBody(0, '[]'), { virtualSize: 0, chunks: [] });
+    assert.deepEqual(decodeManifestBody(0, '[]'), { virtualSize: 0, entries: [] });
   });
 
   it('rejects malformed bodies', () => {
@@ -59,7 +59,7 @@ for (const backend of storeBackends()) {
       await liveChunks(ref(1), ref(2));
       const m: Manifest = {
         virtualSize: 3 * M,
-        chunks: [{ ref: ref(1), zeroMap: '0000000000000000' }, { ref: ref(2), zeroMap: '0000000000000000' }, { ref: ref(1), zeroMap: '0000000000000000' }],
+        entries: [{ index: 0, ref: ref(1), zeroMap: '0000000000000000' }, { index: 1, ref: ref(2), zeroMap: '0000000000000000' }, { index: 2, ref: ref(1), zeroMap: '0000000000000000' }],
       };
       const id = await env.repo.commit(REGION, m);
       assert.match(id, /^mf-[0-9a-f]{24}$/);
@@ -82,14 +82,14 @@ for (const backend of storeBackends()) {
 
     it('commits nothing when a chunk is not live', async () => {
       await liveChunks(ref(1));
-      const m: Manifest = { virtualSize: 2 * M, chunks: [{ ref: ref(1), zeroMap: '0000000000000000' }, { ref: ref(9), zeroMap: '0000000000000000' }] };
+      const m: Manifest = { virtualSize: 2 * M, entries: [{ index: 0, ref: ref(1), zeroMap: '0000000000000000' }, { index: 1, ref: ref(9), zeroMap: '0000000000000000' }] };
       await assert.rejects(env.repo.commit(REGION, m), ChunkNotLiveError);
       assert.equal((await env.row(ref(1)))?.refcount, 0);
       assert.equal((await env.meta.db.selectFrom('manifests').selectAll().execute()).length, 0);
     });
 
     it('refuses a chunk list that does not match the size', async () => {
-      await assert.rejects(env.repo.commit(REGION, { virtualSize: M + 1, chunks: [null] }), /chunks/);
+      await assert.rejects(env.repo.commit(REGION, { virtualSize: M + 1, entries: [{ index: 2, ref: ref(1), zeroMap: '0000000000000000' }] }), /bad manifest entry/);
     });
   });
 }
@@ -102,14 +102,14 @@ describe('manifestDisk', () => {
     const short = Buffer.alloc(1000, 7);
     const r = sha256Ref(short);
     await store.put(r, short);
-    const disk = manifestDisk({ virtualSize: M + 1000, chunks: [null, { ref: r, zeroMap: '0000000000000000' }] }, store);
+    const disk = manifestDisk({ virtualSize: M + 1000, entries: [{ index: 1, ref: r, zeroMap: '0000000000000000' }] }, store);
     assert.equal(disk.chunkCount, 2);
     assert.equal(disk.zeroMask(0), null);
     assert.equal(disk.zeroMask(1), 0n);
     assert.equal(await disk.readChunk(0), null);
     assert.ok((await disk.readChunk(1))!.equals(short));
     assert.throws(() => disk.zeroMask(2), RangeError);
-    const wrong = manifestDisk({ virtualSize: 2 * M, chunks: [null, { ref: r, zeroMap: '0000000000000000' }] }, store);
+    const wrong = manifestDisk({ virtualSize: 2 * M, entries: [{ index: 1, ref: r, zeroMap: '0000000000000000' }] }, store);
     await assert.rejects(wrong.readChunk(1), ChunkCorruptError);
   });
 });

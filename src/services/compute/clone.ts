@@ -9,10 +9,9 @@ import type { Database, SnapshotRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Manifest } from '../../blobs/types.ts';
 import { CHUNK_SIZE, chunkCount } from '../../domain/disk.ts';
-import { ManifestRepo, manifestDisk } from '../../blobs/manifests.ts';
+import { ManifestRepo, manifestDisk, manifestEntry, patchManifest, zeroManifest } from '../../blobs/manifests.ts';
 import { writeRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
-import { ZERO_MANIFEST } from '../snapshots/repo.ts';
 import type { ImageView } from '../images/describe.ts';
 
 /** A manifest ready for a new disk: `fresh` ones were committed for it, the others must be held. */
@@ -39,23 +38,22 @@ export async function imageDiskSources(services: Services, image: ImageView): Pr
   });
 }
 
-/** `source` grown to `bytes` with zero entries (a partial last chunk is rewritten as a full, zero-padded one). */
+/**
+ * `source` grown to `bytes`: the same entries, the new chunks zero (so not listed), and a partial last
+ * chunk rewritten as a full, zero-padded one.
+ */
 async function grown(services: Services, region: string, source: Manifest, bytes: number): Promise<Manifest> {
-  const chunks = source.chunks.slice();
   const tail = source.virtualSize % CHUNK_SIZE;
-  const lastIndex = chunks.length - 1;
-  const partial = tail !== 0 && chunks[lastIndex] ? await manifestDisk(source, services.dataPlane.store(region)).readChunk(lastIndex) : null;
-  if (tail !== 0) chunks[lastIndex] = null;
-  chunks.length = chunkCount(bytes);
-  chunks.fill(null, source.chunks.length);
-  const out: Manifest = { virtualSize: bytes, chunks };
+  const lastIndex = chunkCount(source.virtualSize) - 1;
+  const partial = tail !== 0 && manifestEntry(source, lastIndex) ? await manifestDisk(source, services.dataPlane.store(region)).readChunk(lastIndex) : null;
+  const out = patchManifest(source, new Map(tail !== 0 ? [[lastIndex, null]] : []), bytes);
   return partial ? writeRange(out, lastIndex * CHUNK_SIZE, partial, services.dataPlane.importDeps(region)) : out;
 }
 
 /** The manifest a new disk of `bytes` starts from, cloned from `sourceManifestId` ('' = all zero). */
 export async function prepareManifest(services: Services, region: string, sourceManifestId: string, bytes: number): Promise<PreparedManifest> {
   const repo = services.dataPlane.manifests;
-  if (!sourceManifestId) return { id: await repo.commit(region, ZERO_MANIFEST(bytes)), fresh: true };
+  if (!sourceManifestId) return { id: await repo.commit(region, zeroManifest(bytes)), fresh: true };
   const row = await services.db.selectFrom('manifests').select('virtual_size').where('id', '=', sourceManifestId).executeTakeFirst();
   if (!row) throw apiError('InvalidSnapshotId.NotFound');
   const size = Number(row.virtual_size);
