@@ -13,6 +13,7 @@ import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rule
 import { deleteDisksIn } from './disks.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
 import { closeSeatsIn, openSeatsIn } from '../billing/lifecycle.ts';
+import { cooperative } from '../../domain/cooperate.ts';
 
 export interface DataDiskInput {
   size?: number;
@@ -144,10 +145,17 @@ export async function launchInstances(services: Services, input: LaunchInput): P
     }
     // Multi-row inserts: a launch of 100 instances with 17 disks each is a handful of statements.
     const disks = rows.flatMap((r) => r.disks);
+    // On SQLite the transaction holds the one connection, so yielding inside it only lets other requests
+    // parse and queue; it keeps the event loop from stalling for the whole transaction.
+    const pause = cooperative();
     await services.db.transaction().execute(async (trx) => {
       await holdPreparedIn(trx, prepared);
       await trx.insertInto('instances').values(rows.map((r) => r.instance)).execute();
-      for (let i = 0; i < disks.length; i += 500) await trx.insertInto('disks').values(disks.slice(i, i + 500)).execute();
+      for (let i = 0; i < disks.length; i += 250) {
+        await pause();
+        await trx.insertInto('disks').values(disks.slice(i, i + 250)).execute();
+      }
+      await pause();
       await openSeatsIn(trx, disks.filter((d) => d.type === 'system').map((d) => ({
         diskId: d.id, instanceId: d.instance_id, accountId: input.accountId, region: region.id, image: image.row, vcpu: type.CpuCoreCount, at: d.created_at,
       })));
