@@ -123,6 +123,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
     onFinished: async (trx, job) => kinds[job.kind]?.onFinished?.(trx, job),
+    maxRunningPerAccount: config.jobsPerAccount,
   });
 
   const services: Services = {

@@ -22,6 +22,8 @@ export interface Config {
   gcIntervalMs: number;
   /** Job lease: a crashed worker's jobs are resumed this long after its last heartbeat. */
   jobLeaseMs: number;
+  /** Jobs one account may have running at once (fair claiming, issue 11). */
+  jobsPerAccount: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -55,6 +57,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
   const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
+  const jobsPerAccount = Number(env.IMAGEHOUSE_JOBS_PER_ACCOUNT ?? 2);
+  if (!Number.isInteger(jobsPerAccount) || jobsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_JOBS_PER_ACCOUNT: ${env.IMAGEHOUSE_JOBS_PER_ACCOUNT}`);
   return {
     dataDir,
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
@@ -69,6 +73,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     gcGraceMs: Number(env.IMAGEHOUSE_GC_GRACE_MS ?? 3600_000),
     gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
+    jobsPerAccount,
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',

@@ -9,6 +9,7 @@ import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
 import * as m0004 from './migrations/0004_billing.ts';
+import * as m0005 from './migrations/0005_job_turns.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002_compute': m0002,
   '0003_compute_sources': m0003,
   '0004_billing': m0004,
+  '0005_job_turns': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
