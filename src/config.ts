@@ -24,6 +24,8 @@ export interface Config {
   jobLeaseMs: number;
   /** Jobs one account may have running at once (fair claiming, issue 11). */
   jobsPerAccount: number;
+  /** Heavy requests (launches, disk writes) one account may have in flight at once. */
+  requestsPerAccount: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -57,6 +59,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
   const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
+  const requestsPerAccount = Number(env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT ?? 4);
+  if (!Number.isInteger(requestsPerAccount) || requestsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_REQUESTS_PER_ACCOUNT: ${env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT}`);
   const jobsPerAccount = Number(env.IMAGEHOUSE_JOBS_PER_ACCOUNT ?? 2);
   if (!Number.isInteger(jobsPerAccount) || jobsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_JOBS_PER_ACCOUNT: ${env.IMAGEHOUSE_JOBS_PER_ACCOUNT}`);
   return {
@@ -74,6 +78,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
     jobsPerAccount,
+    requestsPerAccount,
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',

@@ -102,8 +102,15 @@ async function planDisks(services: Services, input: LaunchInput, image: Awaited<
   return plans;
 }
 
-/** Creates `amount` instances, each with copy-on-write clones of the image's disks plus the requested data disks. */
-export async function launchInstances(services: Services, input: LaunchInput): Promise<string[]> {
+/**
+ * Creates `amount` instances, each with copy-on-write clones of the image's disks plus the requested data
+ * disks. One of the account's limited concurrent heavy requests (Throttling.User beyond them).
+ */
+export function launchInstances(services: Services, input: LaunchInput): Promise<string[]> {
+  return services.work.run(input.accountId, () => launch(services, input));
+}
+
+async function launch(services: Services, input: LaunchInput): Promise<string[]> {
   const region = services.regions.require(input.region);
   const zone = input.zoneId ?? region.zones[0] ?? `${region.id}-a`;
   if (input.zoneId && !region.zones.includes(input.zoneId)) throw apiError('InvalidZoneId.NotFound');
