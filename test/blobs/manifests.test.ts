@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { storeBackends } from '../support/stores.ts';
-import { decodeManifestBody, encodeManifestBody, manifestDisk } from '../../src/blobs/manifests.ts';
+import { decodeManifestBody, encodeManifestBody, manifestDisk, manifestEntry, patchManifest, zeroManifest } from '../../src/blobs/manifests.ts';
 import { ChunkNotLiveError, ChunkCorruptError } from '../../src/blobs/errors.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import type { Manifest } from '../../src/blobs/types.ts';
@@ -111,5 +111,28 @@ describe('manifestDisk', () => {
     assert.throws(() => disk.zeroMask(2), RangeError);
     const wrong = manifestDisk({ virtualSize: 2 * M, entries: [{ index: 1, ref: r, zeroMap: '0000000000000000' }] }, store);
     await assert.rejects(wrong.readChunk(1), ChunkCorruptError);
+  });
+});
+
+describe('sparse manifests', () => {
+  const T = 32 * 1024 ** 4; // 32 TiB: 8 M chunks, none of them materialised
+  it('an empty disk of any size has no entries, and lookups and patches cost what the data costs', () => {
+    const empty = zeroManifest(T);
+    assert.deepEqual(empty.entries, []);
+    assert.equal(encodeManifestBody(empty), '[]');
+    assert.equal(manifestEntry(empty, 8 * 1024 * 1024 - 1), null);
+    assert.throws(() => manifestEntry(empty, 8 * 1024 * 1024), RangeError);
+    const e = (i: number) => ({ ref: ref(i), zeroMap: '0000000000000000' });
+    const m = patchManifest(empty, new Map([[5_000_000, e(2)], [3, e(1)], [8 * 1024 * 1024 - 1, e(3)]]));
+    assert.deepEqual(m.entries.map((x) => x.index), [3, 5_000_000, 8 * 1024 * 1024 - 1]);
+    assert.equal(manifestEntry(m, 5_000_000)?.ref, ref(2));
+    assert.equal(manifestEntry(m, 4), null);
+    const zeroed = patchManifest(m, new Map([[3, null], [4, e(4)]]));
+    assert.deepEqual(zeroed.entries.map((x) => [x.index, x.ref]), [[4, ref(4)], [5_000_000, ref(2)], [8 * 1024 * 1024 - 1, ref(3)]]);
+    // Resizing keeps only the entries inside the new size.
+    const shrunk = patchManifest(zeroed, new Map(), 5_000_000 * M);
+    assert.deepEqual(shrunk.entries.map((x) => x.index), [4]);
+    assert.deepEqual(manifestDisk(m, undefined as never).dataChunks(), [3, 5_000_000, 8 * 1024 * 1024 - 1]);
+    assert.deepEqual(decodeManifestBody(T, encodeManifestBody(m)), m);
   });
 });
