@@ -59,7 +59,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${port}`);
   const jobLeaseMs = Number(env.IMAGEHOUSE_JOB_LEASE_MS ?? 30_000);
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
-  const requestsPerAccount = Number(env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT ?? 4);
+  const requestsPerAccount = Number(env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT ?? 16);
   if (!Number.isInteger(requestsPerAccount) || requestsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_REQUESTS_PER_ACCOUNT: ${env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT}`);
   const jobsPerAccount = Number(env.IMAGEHOUSE_JOBS_PER_ACCOUNT ?? 2);
   if (!Number.isInteger(jobsPerAccount) || jobsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_JOBS_PER_ACCOUNT: ${env.IMAGEHOUSE_JOBS_PER_ACCOUNT}`);
