@@ -5,12 +5,16 @@
  * RunInstances clones it (DataDisk.1.SnapshotId, same size), and CreateSnapshot freezes the clone after a
  * 4 KiB write. A third row clones a 1 GiB snapshot into a disk of the given size (the grown-manifest path).
  * Prints median / p90 per size and the 1 TiB / 1 GiB ratio of the medians.
- * Usage: node --import tsx bench/clone.ts [repetitions]
+ * Then the launch of issue 11: RunInstances with Amount=100 and sixteen 32 TiB empty data disks (1,700
+ * disks, 52 PiB of virtual bytes), while another tenant calls DescribeRegions back to back; prints the
+ * launch time, that tenant's p50 / p99 / max latency meanwhile, and the longest event-loop stall.
+ * Usage: node --import tsx bench/clone.ts [repetitions] [huge launches]   (repetitions 0 = only the launch)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
@@ -21,6 +25,7 @@ const Ecs = require('@alicloud/ecs20140526');
 const { $OpenApiUtil } = require('@alicloud/openapi-core');
 
 const REPS = Number(process.argv[2] ?? 15);
+const HUGE_LAUNCHES = Number(process.argv[3] ?? 1);
 const SIZES_GIB = [1, 16, 256, 1024];
 const MiB = 1024 * 1024;
 const IMAGE = 'ubuntu_24_04_x64_20G_alibase_20240812.vhd';
@@ -78,24 +83,57 @@ async function measure(source: string, small: string, gib: number, reps: number)
   return row;
 }
 
-const small = await sourceSnapshot(1);
-await measure(small, small, 1, 10); // warm-up: JIT, statement caches, page cache
-const results: Awaited<ReturnType<typeof measure>>[] = [];
-for (const gib of SIZES_GIB) results.push(await measure(gib === 1 ? small : await sourceSnapshot(gib), small, gib, REPS));
+if (REPS > 0) {
+  const small = await sourceSnapshot(1);
+  await measure(small, small, 1, 10); // warm-up: JIT, statement caches, page cache
+  const results: Awaited<ReturnType<typeof measure>>[] = [];
+  for (const gib of SIZES_GIB) results.push(await measure(gib === 1 ? small : await sourceSnapshot(gib), small, gib, REPS));
 
-const fmt = (ms: number) => ms.toFixed(1).padStart(8);
-console.log(`clone and snapshot time by virtual disk size (${REPS} runs each, ms, ${app.store.dialect}; each clone also launches an instance with a system disk)`);
-console.log('size       clone p50  clone p90   snap p50   snap p90  grow-from-1GiB p50');
-for (const r of results) {
-  const c = stats(r.clone);
-  const s = stats(r.snapshot);
-  const g = stats(r.grow);
-  console.log(`${String(r.gib).padStart(5)} GiB ${fmt(c.median)}   ${fmt(c.p90)}   ${fmt(s.median)}   ${fmt(s.p90)}   ${fmt(g.median)}`);
+  const fmt = (ms: number) => ms.toFixed(1).padStart(8);
+  console.log(`clone and snapshot time by virtual disk size (${REPS} runs each, ms, ${app.store.dialect}; each clone also launches an instance with a system disk)`);
+  console.log('size       clone p50  clone p90   snap p50   snap p90  grow-from-1GiB p50');
+  for (const r of results) {
+    const c = stats(r.clone);
+    const s = stats(r.snapshot);
+    const g = stats(r.grow);
+    console.log(`${String(r.gib).padStart(5)} GiB ${fmt(c.median)}   ${fmt(c.p90)}   ${fmt(s.median)}   ${fmt(s.p90)}   ${fmt(g.median)}`);
+  }
+  const first = results[0];
+  const last = results[results.length - 1];
+  const ratio = (k: 'clone' | 'snapshot' | 'grow') => (stats(last[k]).median / stats(first[k]).median).toFixed(2);
+  console.log(`ratio ${last.gib} GiB / ${first.gib} GiB (medians): clone ${ratio('clone')}, snapshot ${ratio('snapshot')}, grow ${ratio('grow')}`);
 }
-const first = results[0];
-const last = results[results.length - 1];
-const ratio = (k: 'clone' | 'snapshot' | 'grow') => (stats(last[k]).median / stats(first[k]).median).toFixed(2);
-console.log(`ratio ${last.gib} GiB / ${first.gib} GiB (medians): clone ${ratio('clone')}, snapshot ${ratio('snapshot')}, grow ${ratio('grow')}`);
+
+/** Issue 11: 100 instances × 16 empty 32 TiB data disks, and what another tenant sees meanwhile. */
+async function hugeLaunch(): Promise<void> {
+  const other = await createAccount(app.services, { name: `bench-other-${Date.now()}` });
+  const otherClient = new Ecs.default(new $OpenApiUtil.Config({
+    accessKeyId: other.accessKeyId, accessKeySecret: other.accessKeySecret, endpoint: new URL(endpoint).host, protocol: 'http', regionId: 'cn-hangzhou',
+  }));
+  const slowClient = new Ecs.default(new $OpenApiUtil.Config({
+    accessKeyId: owner.accessKeyId, accessKeySecret: owner.accessKeySecret, endpoint: new URL(endpoint).host, protocol: 'http', regionId: 'cn-hangzhou', readTimeout: 3_600_000,
+  }));
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let done = false;
+  const started = performance.now();
+  const launch = slowClient.runInstances(new Ecs.RunInstancesRequest({
+    regionId: 'cn-hangzhou', imageId: IMAGE, instanceType: 'ecs.g7.large', amount: 100,
+    dataDisk: Array.from({ length: 16 }, () => dataDisk({ performanceLevel: 'PL1', size: 32768 })),
+  })).finally(() => { done = true; });
+  const latencies: number[] = [];
+  while (!done) latencies.push(await timed(() => otherClient.describeRegions(new Ecs.DescribeRegionsRequest({}))));
+  await launch;
+  const launchMs = performance.now() - started;
+  loop.disable();
+  const s = [...latencies].sort((x, y) => x - y);
+  const pct = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(s.length * p))].toFixed(1) : 'n/a');
+  console.log(`RunInstances Amount=100 × 16 × 32 TiB empty data disks (${app.store.dialect}): ${launchMs.toFixed(0)} ms`);
+  console.log(`  other tenant's DescribeRegions meanwhile: ${s.length} calls, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${s.length ? s[s.length - 1].toFixed(1) : 'n/a'} ms`);
+  console.log(`  longest event-loop stall: ${(loop.max / 1e6).toFixed(1)} ms (p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms)`);
+}
+
+for (let i = 0; i < HUGE_LAUNCHES; i++) await hugeLaunch();
 
 await app.close();
 fs.rmSync(dataDir, { recursive: true, force: true });

@@ -37,6 +37,7 @@ import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
 import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
+import { AccountWork } from './services/account-work.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { registerHealth } from './api/health/routes.ts';
 import { renderError } from './api/ecs/render.ts';
@@ -134,6 +135,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
     onFinished: async (trx, job) => kinds[job.kind]?.onFinished?.(trx, job),
+    maxRunningPerAccount: config.jobsPerAccount,
   });
 
   const services: Services = {
@@ -146,6 +148,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     instanceTypes: loadInstanceTypes(undefined, regionInfos),
     clock,
     limits: { imageQuota: config.imageQuota, maxClockSkewMs: config.maxClockSkewMs },
+    work: new AccountWork(config.requestsPerAccount),
     dataPlane: dataPlaneOf({
       stores: blobStores.chunks,
       index: new KyselyChunkIndex(store.db, { now: () => clock.now() }),

@@ -27,6 +27,10 @@ export interface Config {
   /** `qemu` runs started instances as VMs; `none` (default) keeps instances as metadata. */
   hypervisor: 'none' | 'qemu';
   vm: { maxVcpus: number; maxMemoryMiB: number; shutdownTimeoutMs: number };
+  /** Jobs one account may have running at once (fair claiming, issue 11). */
+  jobsPerAccount: number;
+  /** Heavy requests (launches, disk writes) one account may have in flight at once. */
+  requestsPerAccount: number;
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -64,6 +68,10 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(nbdPort) || nbdPort < 0 || nbdPort > 65535) throw new Error(`invalid NBD port: ${nbdPort}`);
   const hypervisor = env.IMAGEHOUSE_HYPERVISOR ?? 'none';
   if (hypervisor !== 'none' && hypervisor !== 'qemu') throw new Error(`invalid IMAGEHOUSE_HYPERVISOR: ${hypervisor} (none or qemu)`);
+  const requestsPerAccount = Number(env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT ?? 16);
+  if (!Number.isInteger(requestsPerAccount) || requestsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_REQUESTS_PER_ACCOUNT: ${env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT}`);
+  const jobsPerAccount = Number(env.IMAGEHOUSE_JOBS_PER_ACCOUNT ?? 2);
+  if (!Number.isInteger(jobsPerAccount) || jobsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_JOBS_PER_ACCOUNT: ${env.IMAGEHOUSE_JOBS_PER_ACCOUNT}`);
   return {
     dataDir,
     nbdPort,
@@ -85,6 +93,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     gcGraceMs: Number(env.IMAGEHOUSE_GC_GRACE_MS ?? 3600_000),
     gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
+    jobsPerAccount,
+    requestsPerAccount,
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',

@@ -12,6 +12,7 @@ import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';
 import { sha256Ref } from './refs.ts';
 import type { ChunkBufferPool } from './buffer-pool.ts';
+import { patchManifest, zeroManifest } from './manifests.ts';
 
 export interface ImportDeps {
   store: ChunkStore;
@@ -56,22 +57,26 @@ export async function importDiskWithStats(
   deps: ImportDeps,
   opts: ImportOptions = {},
 ): Promise<{ manifest: Manifest; stats: ImportStats }> {
-  const chunks: (ChunkEntry | null)[] = new Array(chunkCount(reader.virtualSize)).fill(null);
-  const stats = await storeChunks(reader.chunks(), reader.virtualSize, chunks, deps, opts);
-  return { manifest: { virtualSize: reader.virtualSize, chunks }, stats };
+  // Only chunks with data are recorded: a manifest lists nothing for zero chunks.
+  const stored = new Map<number, ChunkEntry>();
+  const stats = await storeChunks(reader.chunks(), reader.virtualSize, (i, e) => {
+    if (e) stored.set(i, e);
+  }, deps, opts);
+  return { manifest: patchManifest(zeroManifest(reader.virtualSize), stored), stats };
 }
 
 /**
- * The import pipeline: writes an entry into `entries` for every chunk `source` yields (chunks it skips
- * keep their entry). Shared by importDisk and writeRange.
+ * The import pipeline: calls `record(index, entry)` for every chunk `source` yields (null when the chunk
+ * is all zero). Shared by importDisk and writeRange.
  */
 export async function storeChunks(
   source: AsyncIterable<ReadChunk>,
   virtualSize: number,
-  entries: (ChunkEntry | null)[],
+  record: (index: number, entry: ChunkEntry | null) => void,
   deps: ImportDeps,
   opts: ImportOptions = {},
 ): Promise<ImportStats> {
+  const count = chunkCount(virtualSize);
   const { store, index, region, hashPool } = deps;
   const maxInFlight = opts.maxInFlight ?? 8;
   // Touch as soon as half the buffers wait for it, or nothing else is being hashed.
@@ -148,7 +153,7 @@ export async function storeChunks(
     hashing++;
     try {
       const hashed = await hashPool.hash(data);
-      entries[idx] = { ref: hashed.ref, zeroMap: maskToHex(hashed.zeroMask) };
+      record(idx, { ref: hashed.ref, zeroMap: maskToHex(hashed.zeroMask) });
       waitingForTouch.push({ index: idx, hashed });
     } catch (err) {
       slots.release();
@@ -177,11 +182,11 @@ export async function storeChunks(
       }
       const { index: idx, data } = next.value;
       const want = chunkLength(virtualSize, idx);
-      if (!(idx >= 0 && idx < entries.length)) throw new RangeError(`reader yielded chunk ${idx} of ${entries.length}`);
+      if (!(Number.isInteger(idx) && idx >= 0 && idx < count)) throw new RangeError(`reader yielded chunk ${idx} of ${count}`);
       stats.chunks++;
       if (data === null || isAllZero(data)) {
         if (data !== null && data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
-        entries[idx] = null;
+        record(idx, null);
         stats.zeroChunks++;
         slots.release();
         progress(want);
@@ -227,9 +232,7 @@ export async function copyChunks(
   opts: { signal?: AbortSignal; concurrency?: number; batch?: number } = {},
 ): Promise<number> {
   const sizes = new Map<ChunkRef, number>();
-  manifest.chunks.forEach((e, i) => {
-    if (e && !sizes.has(e.ref)) sizes.set(e.ref, chunkLength(manifest.virtualSize, i));
-  });
+  for (const e of manifest.entries) if (!sizes.has(e.ref)) sizes.set(e.ref, chunkLength(manifest.virtualSize, e.index));
   const refs = [...sizes.keys()];
   const batch = opts.batch ?? 256;
   const limit = createLimiter(opts.concurrency ?? 8);

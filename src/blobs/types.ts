@@ -15,14 +15,20 @@ export interface ChunkEntry {
   zeroMap: string;
 }
 
+/** A stored chunk of a manifest and where it sits: chunk `index` covers [index × CHUNK_SIZE, …). */
+export interface ManifestEntry extends ChunkEntry {
+  index: number;
+}
+
 /**
- * A virtual disk: its size plus one entry per 4 MiB chunk, `null` where the chunk is all zero.
+ * A virtual disk, sparse: its size plus the chunks that hold data, by ascending index. Every chunk not
+ * listed is all zero, so a run of zero chunks costs nothing and an empty disk of any size has no entries.
  * The last chunk covers `virtualSize - index * CHUNK_SIZE` bytes when the size is not a multiple of 4 MiB.
- * Immutable once committed.
+ * Immutable once committed. Build and patch them with the helpers in manifests.ts.
  */
 export interface Manifest {
   virtualSize: number;
-  chunks: (ChunkEntry | null)[];
+  readonly entries: readonly ManifestEntry[];
 }
 
 /** Where chunk bytes live. One instance per region. Implementations: fs, s3. */

@@ -4,10 +4,10 @@
  * stored; a chunk the zeroing covers whole becomes a hole without being read. The old manifest and its
  * chunks stay as they are. The result is not committed: pass it to ManifestRepo.commit.
  */
-import type { Manifest } from './types.ts';
+import type { ChunkEntry, Manifest } from './types.ts';
 import { CHUNK_SIZE, chunkLength } from '../domain/disk.ts';
 import type { ReadChunk } from '../formats/types.ts';
-import { manifestDisk } from './manifests.ts';
+import { manifestDisk, manifestEntry, patchManifest } from './manifests.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 
 /** Fills [from, to) of a chunk buffer (virtual offsets; the buffer starts at `chunkStart`). */
@@ -18,8 +18,7 @@ async function patchRange(manifest: Manifest, offset: number, length: number, fi
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0 || end > manifest.virtualSize) {
     throw new RangeError(`write of ${length} bytes at ${offset} is outside the ${manifest.virtualSize}-byte disk`);
   }
-  const chunks = manifest.chunks.slice();
-  if (length === 0) return { virtualSize: manifest.virtualSize, chunks };
+  if (length === 0) return manifest;
   const disk = manifestDisk(manifest, deps.store);
 
   async function* patched(): AsyncGenerator<ReadChunk> {
@@ -31,8 +30,9 @@ async function patchRange(manifest: Manifest, offset: number, length: number, fi
       const covered = from === start && to === start + size;
       if (!fill) {
         // Zeroing: a covered chunk, or one that is a hole already, needs no read.
-        if (covered || manifest.chunks[i] === null) {
-          if (manifest.chunks[i] !== null) yield { index: i, data: null };
+        const held = manifestEntry(manifest, i) !== null;
+        if (covered || !held) {
+          if (held) yield { index: i, data: null };
           continue;
         }
       }
@@ -44,8 +44,9 @@ async function patchRange(manifest: Manifest, offset: number, length: number, fi
     }
   }
 
-  await storeChunks(patched(), manifest.virtualSize, chunks, deps);
-  return { virtualSize: manifest.virtualSize, chunks };
+  const updates = new Map<number, ChunkEntry | null>();
+  await storeChunks(patched(), manifest.virtualSize, (i, e) => updates.set(i, e), deps);
+  return patchManifest(manifest, updates);
 }
 
 export function writeRange(manifest: Manifest, offset: number, data: Buffer, deps: ImportDeps): Promise<Manifest> {

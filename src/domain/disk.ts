@@ -20,10 +20,15 @@ export function chunkCount(virtualSize: number): number {
   return Math.ceil(virtualSize / CHUNK_SIZE);
 }
 
-/** Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. */
+/**
+ * Random access to a disk's virtual bytes, chunk by chunk. Writers (exports) consume this. Disks are
+ * sparse: walk `dataChunks()`, never every index below `chunkCount` (a 32 TiB disk has 8 M chunks).
+ */
 export interface VirtualDisk {
   readonly virtualSize: number;
   readonly chunkCount: number;
+  /** The chunks that may hold data (every other chunk's zeroMask is null), ascending. */
+  dataChunks(): readonly number[];
   /** null when the chunk is all zero; otherwise its 64-bit zero mask (bit i = block i is zero). */
   zeroMask(index: number): bigint | null;
   /** The chunk's bytes (length = the chunk's virtual length), or null when all zero. */

@@ -26,6 +26,8 @@ export const ERRORS = {
   'Request.Malformed': [400, 'The HTTP request is malformed: %s'],
   InternalError: [500, 'The request processing has failed due to some unknown error, exception or failure.'],
   ServiceUnavailable: [503, 'The request has failed due to a temporary failure of the server.'],
+  Throttling: [400, 'Request was denied due to request throttling.'],
+  'Throttling.User': [400, 'Request was denied due to user flow control.'],
   DryRunOperation: [400, 'Request validation has been passed with DryRun flag set.'],
   'DRYRUN.SUCCESS': [400, 'This request is a dryrun request with successful result.'],
   IdempotentParameterMismatch: [400, 'The specified clientToken is used with different parameters.'],

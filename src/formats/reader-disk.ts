@@ -7,10 +7,12 @@ import type { DiskReader, ReadChunk } from './types.ts';
 
 export async function readerDisk(reader: DiskReader): Promise<VirtualDisk> {
   const count = chunkCount(reader.virtualSize);
-  const masks: (bigint | null)[] = new Array(count).fill(null);
+  // Only chunks with data are kept, so the cost follows the data, not the virtual size.
+  const masks = new Map<number, bigint>();
   for await (const c of reader.chunks()) {
-    if (c.data && !isAllZero(c.data)) masks[c.index] = zeroMaskOf(c.data);
+    if (c.data && !isAllZero(c.data)) masks.set(c.index, zeroMaskOf(c.data));
   }
+  const withData = [...masks.keys()].sort((x, y) => x - y);
   let cursor: AsyncIterator<ReadChunk> | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let last = -1;
@@ -32,10 +34,11 @@ export async function readerDisk(reader: DiskReader): Promise<VirtualDisk> {
   return {
     virtualSize: reader.virtualSize,
     chunkCount: count,
-    zeroMask: (i) => masks[i],
+    dataChunks: () => withData,
+    zeroMask: (i) => masks.get(i) ?? null,
     // Writers ask in increasing order with a few requests in flight; serialising keeps the cursor forward-only.
     readChunk(index) {
-      const p = chain.then(() => (masks[index] === null ? null : next(index)));
+      const p = chain.then(() => (masks.has(index) ? next(index) : null));
       chain = p.catch(() => undefined);
       return p;
     },

@@ -6,7 +6,7 @@
  * that lost its lease (crash, pause, network) can never overwrite the result of the one that took over.
  * Times come from the injected clock (epoch ms), never from the database, so tests can move time.
  */
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
 import type { Database, JobRow } from '../store/schema.ts';
 import { randomBase36 } from '../domain/ids.ts';
@@ -27,6 +27,11 @@ export interface QueueOptions {
   onFinished?: JobTrxHook;
   /** Reports a job the reaper could not finish (its hook threw); claiming goes on. Default console.error. */
   onError?: (err: unknown) => void;
+  /**
+   * Jobs of one account running at once (live leases); its other jobs wait while others' are claimed.
+   * Default 2. Soft on PostgreSQL: two workers claiming at the same instant may each see room.
+   */
+  maxRunningPerAccount?: number;
 }
 
 export interface NewJob {
@@ -118,23 +123,43 @@ export class JobQueue {
       eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
         eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
     ]);
-    const pick = this.db.selectFrom('jobs').select('id')
-      .where(claimable)
-      .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
-      .orderBy('run_at').orderBy('id').limit(1);
-    const locked = this.dialect === 'postgres' ? pick.forUpdate().skipLocked() : pick;
-    return this.db.updateTable('jobs')
-      .set((eb) => ({
-        state: 'running',
-        lease_owner: owner,
-        lease_until: now + leaseMs,
-        attempts: eb('attempts', '+', 1),
-        updated_at: now,
-      }))
-      .where('id', '=', locked)
-      .where(claimable) // re-checked on the row itself, so a stale pick can never claim twice
-      .returningAll()
-      .executeTakeFirst();
+    const limit = this.options.maxRunningPerAccount ?? 2;
+    // Fair between accounts: only accounts under their running limit, the one served longest ago first
+    // (round-robin through job_turns), then the oldest due job of that account.
+    const pick = this.db.selectFrom('jobs as j').leftJoin('job_turns as t', 't.account_id', 'j.account_id').select('j.id')
+      .where((eb) => eb.or([
+        eb.and([eb('j.state', '=', 'queued'), eb('j.run_at', '<=', now)]),
+        eb.and([eb('j.state', '=', 'running'), eb('j.lease_until', '<', now),
+          eb('j.attempts', '<', eb.ref('j.max_attempts')), eb('j.cancel_requested', '=', 0)]),
+      ]))
+      .$if(kinds !== undefined, (q) => q.where('j.kind', 'in', kinds!))
+      .where((eb) => eb(
+        eb.selectFrom('jobs as r').select((e) => e.fn.countAll().as('n'))
+          .whereRef('r.account_id', '=', 'j.account_id').where('r.state', '=', 'running').where('r.lease_until', '>=', now),
+        '<', limit))
+      .orderBy(sql`coalesce(t.last_claim, 0)`).orderBy('j.run_at').orderBy('j.id').limit(1);
+    const locked = this.dialect === 'postgres' ? pick.forUpdate(['j']).skipLocked() : pick;
+    return this.db.transaction().execute(async (trx) => {
+      const claimed = await trx.updateTable('jobs')
+        .set((eb) => ({
+          state: 'running',
+          lease_owner: owner,
+          lease_until: now + leaseMs,
+          attempts: eb('attempts', '+', 1),
+          updated_at: now,
+        }))
+        .where('id', '=', locked)
+        .where(claimable) // re-checked on the row itself, so a stale pick can never claim twice
+        .returningAll()
+        .executeTakeFirst();
+      if (claimed) {
+        // A turn number, not a time: claims within one clock tick still take turns.
+        const turn = sql<number>`(select coalesce(max(last_claim), 0) + 1 from job_turns)`;
+        await trx.insertInto('job_turns').values({ account_id: claimed.account_id, last_claim: turn })
+          .onConflict((oc) => oc.column('account_id').doUpdateSet({ last_claim: turn })).execute();
+      }
+      return claimed;
+    });
   }
 
   /** Extends the lease and optionally records progress (0-100). */

@@ -10,6 +10,7 @@ import type { JobQueue } from '../jobs/index.ts';
 import type { DataPlane } from './data-plane.ts';
 import type { ObjectStore } from './buckets/object-store.ts';
 import type { SecretBox } from './secret-box.ts';
+import type { AccountWork } from './account-work.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -28,6 +29,8 @@ export interface Services {
   instanceTypes: InstanceType[];
   clock: Clock;
   limits: Limits;
+  /** Per-account limit on concurrent heavy requests (Throttling.User beyond it). */
+  work: AccountWork;
   /** Chunk stores per region, the chunk index, manifests, hashing. */
   dataPlane: DataPlane;
   /** Buckets: folders in the data directory, or S3 buckets. */

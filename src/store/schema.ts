@@ -106,6 +106,12 @@ export interface ChunkRow {
   touched_at: number;
 }
 
+/** When an account last had a job claimed: the queue serves accounts round-robin. */
+export interface JobTurnRow {
+  account_id: string;
+  last_claim: number;
+}
+
 export interface JobRow {
   id: string;
   kind: string;
@@ -280,6 +286,7 @@ export interface Database {
   manifests: ManifestRow;
   chunks: ChunkRow;
   jobs: JobRow;
+  job_turns: JobTurnRow;
   nonces: NonceRow;
   idempotency: IdempotencyRow;
 }

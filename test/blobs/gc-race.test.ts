@@ -19,7 +19,7 @@ const blob = (i: number) => Buffer.from(`chunk number ${i}`);
 const refOf = (i: number) => sha256Ref(blob(i));
 const manifestOf = (...ids: number[]): Manifest => ({
   virtualSize: ids.length * 4 * 1024 * 1024,
-  chunks: ids.map((i) => ({ ref: refOf(i), zeroMap: '0000000000000000' })),
+  entries: ids.map((i, index) => ({ index, ref: refOf(i), zeroMap: '0000000000000000' })),
 });
 
 /** An import of chunks `ids`, in explicit steps. */

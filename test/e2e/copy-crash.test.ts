@@ -56,7 +56,7 @@ test('a CopyImage interrupted by kill -9 resumes after restart and ends with eve
       const dst = await manifestOf('ap-southeast-1', copyId);
       assert.deepEqual(dst, src);
       const store = check.services.dataPlane.store('ap-southeast-1');
-      for (const e of dst.chunks) if (e) assert.ok(await store.has(e.ref));
+      for (const e of dst.entries) assert.ok(await store.has(e.ref));
       const live = await db.selectFrom('chunks').select(['ref', 'state']).where('region', '=', 'ap-southeast-1').execute();
       assert.ok(live.every((c) => c.state === 'live'));
       const snapshots = await db.selectFrom('snapshots').select('id').where('region', '=', 'ap-southeast-1').execute();

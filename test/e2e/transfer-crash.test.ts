@@ -89,7 +89,7 @@ async function assertNoLeaks(store: Store, dataDir: string): Promise<void> {
     const manifests = await store.db.selectFrom('manifests').selectAll().execute();
     const refs = new Map<string, number>();
     for (const m of manifests) {
-      for (const e of decodeManifestBody(Number(m.virtual_size), m.body).chunks) if (e) refs.set(e.ref, (refs.get(e.ref) ?? 0) + 1);
+      for (const e of decodeManifestBody(Number(m.virtual_size), m.body).entries) refs.set(e.ref, (refs.get(e.ref) ?? 0) + 1);
       const held = await store.db.selectFrom('snapshots').select('id').where('manifest_id', '=', m.id).execute();
       const disks = await store.db.selectFrom('disks').select('id').where('manifest_id', '=', m.id).execute();
       assert.equal(m.holders, held.length + disks.length, `manifest ${m.id} is held by exactly its snapshots and disks`);

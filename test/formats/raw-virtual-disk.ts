@@ -25,6 +25,7 @@ export async function openRawVirtualDisk(file: string): Promise<RawVirtualDisk> 
     return {
       virtualSize,
       chunkCount: count,
+      dataChunks: () => masks.flatMap((m, i) => (m === null ? [] : [i])),
       zeroMask: (index) => checkIndex(index, count) && masks[index],
       async readChunk(index) {
         checkIndex(index, count);

@@ -306,3 +306,49 @@ async function effectOf(db: Kysely<Database>, id: string): Promise<string | unde
   const { rows } = await sql<{ status: string }>`select status from test_effects where id = ${id}`.execute(db);
   return rows[0]?.status;
 }
+
+// Issue 11, item 2: one account's backlog must not starve another's jobs.
+for (const backend of storeBackends()) {
+  test(`${backend.name}: claiming is fair between accounts (running limit per account, round-robin)`, { skip: backend.skip }, async () => {
+    const store = await backend.open();
+    const clock = fakeClock();
+    const q = new JobQueue(store.db, store.dialect, clock, { maxRunningPerAccount: 2 });
+    const A = '1111111111111111';
+    const B = '2222222222222222';
+    const C = '3333333333333333';
+    try {
+      // A floods the queue first; B and C enqueue one job each later.
+      const aJobs: string[] = [];
+      for (let i = 0; i < 20; i++) aJobs.push((await q.enqueue(q.db, job({ accountId: A, resourceId: `a-${i}` }))).id);
+      clock.advance(10);
+      const b = (await q.enqueue(q.db, job({ accountId: B, resourceId: 'b' }))).id;
+      const c = (await q.enqueue(q.db, job({ accountId: C, resourceId: 'c' }))).id;
+
+      // Four workers claim: A may hold only two at once, so B and C are served before A's backlog moves.
+      const claimed: JobRow[] = [];
+      for (let w = 0; w < 4; w++) {
+        const got = await q.claim(`w${w}`, 60_000);
+        if (got) claimed.push(got);
+      }
+      assert.deepEqual(claimed.map((j) => j.account_id).sort(), [A, A, B, C]);
+      assert.ok(claimed.some((j) => j.id === b) && claimed.some((j) => j.id === c));
+      // A's third job waits while two of A's run, even with free workers.
+      assert.equal(await q.claim('w4', 60_000), undefined);
+
+      // One worker, turn by turn: after A's job finishes, B's next job goes before A's backlog.
+      const a1 = claimed.find((j) => j.account_id === A)!;
+      await q.complete(a1.id, a1.lease_owner!);
+      const b2 = (await q.enqueue(q.db, job({ accountId: B, resourceId: 'b2' }))).id;
+      await q.complete(b, claimed.find((j) => j.id === b)!.lease_owner!);
+      const next = await q.claim('w5', 60_000);
+      assert.equal(next?.id, b2, 'B was served less recently than A, so its job comes first');
+      const after = await q.claim('w6', 60_000);
+      assert.equal(after?.account_id, A);
+      assert.ok(aJobs.includes(after!.id));
+      const remaining = await q.db.selectFrom('jobs').select('id').where('account_id', '=', A).where('state', '=', 'queued').execute();
+      assert.equal(remaining.length, 17, "B's jobs were claimed while most of A's backlog was still queued");
+    } finally {
+      await disposeStore(store);
+    }
+  });
+}

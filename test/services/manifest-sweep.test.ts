@@ -20,8 +20,8 @@ for (const backend of storeBackends()) {
       const repo = new ManifestRepo(db, { now: () => now });
       const tickets = await index.touch('r', [REF_A, REF_B], new Map([[REF_A, CHUNK_SIZE], [REF_B, CHUNK_SIZE]]));
       await index.markStored('r', tickets);
-      const orphan = await repo.commit('r', { virtualSize: 2 * CHUNK_SIZE, chunks: [{ ref: REF_A, zeroMap: '0000000000000000' }, { ref: REF_B, zeroMap: '0000000000000000' }] });
-      const kept = await repo.commit('r', { virtualSize: CHUNK_SIZE, chunks: [{ ref: REF_A, zeroMap: '0000000000000000' }] });
+      const orphan = await repo.commit('r', { virtualSize: 2 * CHUNK_SIZE, entries: [{ index: 0, ref: REF_A, zeroMap: '0000000000000000' }, { index: 1, ref: REF_B, zeroMap: '0000000000000000' }] });
+      const kept = await repo.commit('r', { virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref: REF_A, zeroMap: '0000000000000000' }] });
       await insertSnapshot(db, { id: 's-kept', region: 'r', owner_id: '1', manifest_id: kept }, now);
 
       assert.equal(await sweepOrphanManifests({ db, clock: { now: () => now } }, { graceMs: 3600_000 }), 0, 'young manifests are left alone (a job may be about to attach them)');

@@ -40,7 +40,7 @@ export function qcow2Layout(disk: VirtualDisk): Qcow2Layout {
   const guestClusters = Math.ceil(disk.virtualSize / CLUSTER);
   const l1Size = Math.ceil(guestClusters / L2_ENTRIES);
   const dataPerL2 = new Array<number>(l1Size).fill(0);
-  for (let i = 0; i < disk.chunkCount; i++) dataPerL2[Math.floor(i / CHUNKS_PER_L2)] += runBlockCount(nonZeroRuns(disk, i));
+  for (const i of disk.dataChunks()) dataPerL2[Math.floor(i / CHUNKS_PER_L2)] += runBlockCount(nonZeroRuns(disk, i));
   const l2Tables = dataPerL2.filter((n) => n > 0).length;
   const dataClusters = dataPerL2.reduce((a, b) => a + b, 0);
   const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / CLUSTER));
@@ -157,7 +157,7 @@ function* l2Tables(disk: VirtualDisk, L: Qcow2Layout): Generator<Buffer> {
 
 async function* dataClusters(disk: VirtualDisk): AsyncGenerator<Buffer> {
   const runsOf = new Map<number, readonly BlockRun[]>();
-  for (let i = 0; i < disk.chunkCount; i++) {
+  for (const i of disk.dataChunks()) {
     const runs = nonZeroRuns(disk, i);
     if (runs.length > 0) runsOf.set(i, runs);
   }

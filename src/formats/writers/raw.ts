@@ -21,9 +21,7 @@ export async function* rawBytes(disk: VirtualDisk): AsyncGenerator<Buffer> {
 }
 
 export function chunksWithData(disk: VirtualDisk): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < disk.chunkCount; i++) if (nonZeroRuns(disk, i).length > 0) out.push(i);
-  return out;
+  return disk.dataChunks().filter((i) => nonZeroRuns(disk, i).length > 0);
 }
 
 /**

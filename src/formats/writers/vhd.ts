@@ -137,7 +137,7 @@ export function vhdGeometry(size: number): { cylinders: number; heads: number; s
 /** Indices of the 2 MiB blocks holding any non-zero 64 KiB block, ascending. */
 function allocatedBlocks(disk: VirtualDisk): number[] {
   const out: number[] = [];
-  for (let c = 0; c < disk.chunkCount; c++) {
+  for (const c of disk.dataChunks()) {
     const runs = nonZeroRuns(disk, c);
     if (runs.length === 0) continue;
     for (let h = 0; h < BLOCKS_PER_CHUNK; h++) {

@@ -103,7 +103,7 @@ interface CompressedGrain {
 /** Non-zero grains of each chunk with data, compressed, in order, a few chunks ahead. */
 async function* compressedChunks(disk: VirtualDisk): AsyncGenerator<{ index: number; grains: CompressedGrain[] }> {
   const runsOf = new Map<number, readonly BlockRun[]>();
-  for (let i = 0; i < disk.chunkCount; i++) {
+  for (const i of disk.dataChunks()) {
     const runs = nonZeroRuns(disk, i);
     if (runs.length > 0) runsOf.set(i, runs);
   }

@@ -51,11 +51,22 @@ export async function zeroDisk(services: Services, disk: DiskRow, offset: number
 }
 
 /**
- * Writes a stream at `offset`. With `declaredLength` the range is checked before any byte is written;
+ * Writes a stream at `offset`, as one of the account's limited concurrent heavy requests. With `declaredLength` the range is checked before any byte is written;
  * without it, the write fails as soon as the bytes received run past the end (bytes before that point
  * that were already received in earlier parts may have been written, as on a real disk).
  */
 export async function writeDiskStream(
+  services: Services,
+  accountId: string,
+  diskId: string,
+  offset: number,
+  body: AsyncIterable<Uint8Array>,
+  declaredLength?: number,
+): Promise<number> {
+  return services.work.run(accountId, () => writeStream(services, accountId, diskId, offset, body, declaredLength));
+}
+
+async function writeStream(
   services: Services,
   accountId: string,
   diskId: string,

@@ -8,12 +8,13 @@ import { newResourceId } from '../../domain/ids.ts';
 import type { Tag } from '../../domain/image-rules.ts';
 import type { Services } from '../context.ts';
 import { assertLaunchable, assertTypeRunsImage, requireInstanceType, resolveLaunchImage } from './launch-rules.ts';
-import { holdPreparedIn, imageDiskSources, prepareManifest, releaseFresh, type PreparedManifest } from './clone.ts';
+import { holdPreparedIn, imageDiskSources, prepareManifests, releaseFresh, type PreparedManifest } from './clone.ts';
 import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rules.ts';
 import { deleteDisksIn } from './disks.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
 import { closeSeatsIn, openSeatsIn } from '../billing/lifecycle.ts';
 import { bootInstance, haltInstance } from './vms.ts';
+import { cooperative } from '../../domain/cooperate.ts';
 
 export interface DataDiskInput {
   size?: number;
@@ -102,8 +103,15 @@ async function planDisks(services: Services, input: LaunchInput, image: Awaited<
   return plans;
 }
 
-/** Creates `amount` instances, each with copy-on-write clones of the image's disks plus the requested data disks. */
-export async function launchInstances(services: Services, input: LaunchInput): Promise<string[]> {
+/**
+ * Creates `amount` instances, each with copy-on-write clones of the image's disks plus the requested data
+ * disks. One of the account's limited concurrent heavy requests (Throttling.User beyond them).
+ */
+export function launchInstances(services: Services, input: LaunchInput): Promise<string[]> {
+  return services.work.run(input.accountId, () => launch(services, input));
+}
+
+async function launch(services: Services, input: LaunchInput): Promise<string[]> {
   const region = services.regions.require(input.region);
   const zone = input.zoneId ?? region.zones[0] ?? `${region.id}-a`;
   if (input.zoneId && !region.zones.includes(input.zoneId)) throw apiError('InvalidZoneId.NotFound');
@@ -117,7 +125,9 @@ export async function launchInstances(services: Services, input: LaunchInput): P
 
   const now = services.clock.now();
   const ids: string[] = [];
-  const prepared: PreparedManifest[] = [];
+  // Every disk of every instance, in order: instance n's disks are [n × plans.length, (n + 1) × plans.length).
+  const prepared: PreparedManifest[] = await prepareManifests(services, region.id,
+    Array.from({ length: input.amount * plans.length }, (_, k) => ({ sourceManifestId: plans[k % plans.length].sourceManifestId, bytes: plans[k % plans.length].sizeGib * GIB })));
   try {
     const rows: { instance: InstanceRow; disks: DiskRow[] }[] = [];
     for (let n = 0; n < input.amount; n++) {
@@ -129,9 +139,8 @@ export async function launchInstances(services: Services, input: LaunchInput): P
         os_name: image.row.os_name, os_name_en: image.row.os_name_en, os_type: image.row.os_type,
       };
       const disks: DiskRow[] = [];
-      for (const p of plans) {
-        const m = await prepareManifest(services, region.id, p.sourceManifestId, p.sizeGib * GIB);
-        prepared.push(m);
+      for (const [j, p] of plans.entries()) {
+        const m = prepared[n * plans.length + j];
         disks.push({
           id: newResourceId('disk', region.infix), region: region.id, zone, owner_id: input.accountId, instance_id: id, name: p.name,
           type: p.type, category: p.category, size_gib: p.sizeGib, device: p.device, status: 'In_use',
@@ -142,17 +151,24 @@ export async function launchInstances(services: Services, input: LaunchInput): P
       }
       rows.push({ instance, disks });
     }
+    // Multi-row inserts: a launch of 100 instances with 17 disks each is a handful of statements.
+    const disks = rows.flatMap((r) => r.disks);
+    // On SQLite the transaction holds the one connection, so yielding inside it only lets other requests
+    // parse and queue; it keeps the event loop from stalling for the whole transaction.
+    const pause = cooperative();
     await services.db.transaction().execute(async (trx) => {
       await holdPreparedIn(trx, prepared);
-      for (const r of rows) {
-        await trx.insertInto('instances').values(r.instance).execute();
-        await trx.insertInto('disks').values(r.disks).execute();
-        await openSeatsIn(trx, r.disks.filter((d) => d.type === 'system').map((d) => ({
-          diskId: d.id, instanceId: r.instance.id, accountId: input.accountId, region: region.id, image: image.row, vcpu: type.CpuCoreCount, at: d.created_at,
-        })));
-        if (input.tags.length) {
-          await trx.insertInto('tags').values(input.tags.map((t) => ({ resource_id: r.instance.id, resource_type: 'instance', tag_key: t.key, tag_value: t.value }))).execute();
-        }
+      await trx.insertInto('instances').values(rows.map((r) => r.instance)).execute();
+      for (let i = 0; i < disks.length; i += 250) {
+        await pause();
+        await trx.insertInto('disks').values(disks.slice(i, i + 250)).execute();
+      }
+      await pause();
+      await openSeatsIn(trx, disks.filter((d) => d.type === 'system').map((d) => ({
+        diskId: d.id, instanceId: d.instance_id, accountId: input.accountId, region: region.id, image: image.row, vcpu: type.CpuCoreCount, at: d.created_at,
+      })));
+      if (input.tags.length) {
+        await trx.insertInto('tags').values(rows.flatMap((r) => input.tags.map((t) => ({ resource_id: r.instance.id, resource_type: 'instance', tag_key: t.key, tag_value: t.value })))).execute();
       }
     });
   } catch (e) {

@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import type { DiskRow } from '../../store/schema.ts';
 import type { ChunkRef, ChunkStore, Manifest } from '../../blobs/types.ts';
+import { manifestEntry } from '../../blobs/manifests.ts';
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, hexToMask, isZeroBlock } from '../../domain/disk.ts';
 import { apiError } from '../../domain/errors.ts';
 import { NBD_TOKEN_DEFAULT_TTL_S, NBD_TOKEN_MAX_TTL_S } from '../../domain/nbd.ts';
@@ -93,7 +94,7 @@ function runsOf(manifest: Manifest, offset: number, length: number): Run[] {
   const end = offset + length;
   for (let i = Math.floor(offset / CHUNK_SIZE); i * CHUNK_SIZE < end; i++) {
     const base = i * CHUNK_SIZE;
-    const entry = i < manifest.chunks.length ? manifest.chunks[i] : null;
+    const entry = manifestEntry(manifest, i);
     const mask = entry ? hexToMask(entry.zeroMap) : null;
     const to = Math.min(end, base + CHUNK_SIZE);
     for (let at = Math.max(offset, base); at < to;) {
@@ -185,7 +186,7 @@ export class DiskExport {
         out.push({ offset: r.offset, length: r.length, data: null });
         continue;
       }
-      const data = await this.chunk(manifest.chunks[r.chunk]!.ref, manifest, r.chunk);
+      const data = await this.chunk(manifestEntry(manifest, r.chunk)!.ref, manifest, r.chunk);
       const at = r.offset - r.chunk * CHUNK_SIZE;
       out.push({ offset: r.offset, length: r.length, data: data.subarray(at, at + r.length) });
     }

@@ -2,7 +2,8 @@
 import type { Kysely } from 'kysely';
 import type { Database, SnapshotRow } from '../../store/schema.ts';
 import type { Manifest } from '../../blobs/types.ts';
-import { CHUNK_SIZE, chunkLength } from '../../domain/disk.ts';
+import { chunkLength } from '../../domain/disk.ts';
+import { manifestRefs } from '../../blobs/manifests.ts';
 import type { Services } from '../context.ts';
 
 /** Distinct bytes of `entries` (chunk index, ref) whose refs are not in `baseRefs`. */
@@ -17,37 +18,25 @@ function distinctBytesBeyond(virtualSize: number, entries: Iterable<[number, str
   return bytes;
 }
 
-function* denseEntries(m: Manifest): Generator<[number, string]> {
-  for (let i = 0; i < m.chunks.length; i++) {
-    const e = m.chunks[i];
-    if (e) yield [i, e.ref];
-  }
+function* storedEntries(m: Manifest): Generator<[number, string]> {
+  for (const e of m.entries) yield [e.index, e.ref];
 }
 
 /** Distinct bytes `m` stores that `base` (e.g. the disk's source image) does not: what the snapshot costs. */
 export function uniqueBytes(m: Manifest, base?: Manifest): number {
-  return distinctBytesBeyond(m.virtualSize, denseEntries(m), base ? [...denseEntries(base)].map(([, ref]) => ref) : []);
+  return distinctBytesBeyond(m.virtualSize, storedEntries(m), base ? manifestRefs(base) : []);
 }
 
 /**
- * The stored chunks of a committed manifest, read from its sparse body (see encodeManifestBody in
- * src/blobs/manifests.ts) without materialising its null entries: the cost follows the chunks it
- * stores, not the disk's size. Undefined when the manifest is gone.
+ * uniqueBytes for committed manifests, by ID; undefined when `manifestId` is gone. Manifests are sparse,
+ * so the cost follows the chunks they store, not the disk's size.
  */
-async function storedEntries(db: Kysely<Database>, manifestId: string): Promise<{ virtualSize: number; entries: [number, string][] } | undefined> {
-  const row = await db.selectFrom('manifests').select(['virtual_size', 'body']).where('id', '=', manifestId).executeTakeFirst();
-  if (!row) return undefined;
-  const rows = JSON.parse(row.body) as [number, string, string][];
-  return { virtualSize: Number(row.virtual_size), entries: rows.map(([i, ref]) => [i, ref]) };
-}
-
-/** uniqueBytes for committed manifests, by ID; undefined when `manifestId` is gone. */
-export async function storedUniqueBytes(services: Pick<Services, 'db'>, manifestId: string, baseManifestId?: string): Promise<number | undefined> {
-  const { db } = services;
-  const m = await storedEntries(db, manifestId);
+export async function storedUniqueBytes(services: Pick<Services, 'dataPlane'>, manifestId: string, baseManifestId?: string): Promise<number | undefined> {
+  const repo = services.dataPlane.manifests;
+  const m = await repo.load(manifestId);
   if (!m) return undefined;
-  const base = baseManifestId ? await storedEntries(db, baseManifestId) : undefined;
-  return distinctBytesBeyond(m.virtualSize, m.entries, (base?.entries ?? []).map(([, ref]) => ref));
+  const base = baseManifestId ? await repo.load(baseManifestId) : undefined;
+  return uniqueBytes(m.manifest, base?.manifest);
 }
 
 export function gibOf(bytes: number): number {
@@ -80,5 +69,3 @@ export async function snapshotUsage(services: Pick<Services, 'db'>, ids: string[
   for (const id of ids) out.set(id, byImage.has(id) && byDisk.has(id) ? 'image_disk' : byImage.has(id) ? 'image' : byDisk.has(id) ? 'disk' : 'none');
   return out;
 }
-
-export const ZERO_MANIFEST = (virtualSize: number): Manifest => ({ virtualSize, chunks: new Array(Math.ceil(virtualSize / CHUNK_SIZE)).fill(null) });

@@ -24,6 +24,7 @@ function observedDisk(disk: VirtualDisk, signal: AbortSignal, onChunk: () => voi
   return {
     virtualSize: disk.virtualSize,
     chunkCount: disk.chunkCount,
+    dataChunks: () => disk.dataChunks(),
     zeroMask: (i) => disk.zeroMask(i),
     async readChunk(i) {
       signal.throwIfAborted();
@@ -35,9 +36,7 @@ function observedDisk(disk: VirtualDisk, signal: AbortSignal, onChunk: () => voi
 }
 
 function dataChunks(disk: VirtualDisk): number {
-  let n = 0;
-  for (let i = 0; i < disk.chunkCount; i++) if (disk.zeroMask(i) !== null) n++;
-  return n;
+  return disk.dataChunks().length;
 }
 
 async function runExport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {

@@ -36,6 +36,7 @@ function hugeDisk(size: number): { disk: VirtualDisk; raw: string } {
   const disk: VirtualDisk = {
     virtualSize: size,
     chunkCount: count,
+    dataChunks: () => [...data.keys()].sort((x, y) => x - y),
     zeroMask: (i) => (data.has(i) ? zeroMaskOf(data.get(i)!) : null),
     readChunk: async (i) => data.get(i) ?? null,
   };

@@ -6,7 +6,7 @@ import type { ExportFormat } from '../../../src/formats/types.ts';
 import { exportExtension, exportImage } from '../../../src/formats/writers/index.ts';
 import { drain } from './fixtures.ts';
 
-const EMPTY: VirtualDisk = { virtualSize: 0, chunkCount: 0, zeroMask: () => null, readChunk: async () => null };
+const EMPTY: VirtualDisk = { virtualSize: 0, chunkCount: 0, dataChunks: () => [], zeroMask: () => null, readChunk: async () => null };
 
 test('an empty disk exports as an empty raw file and is refused by the other formats', async () => {
   const raw = exportImage(EMPTY, 'raw');
@@ -26,7 +26,7 @@ test('an unknown format is an error, and file extensions follow the format', () 
 });
 
 test('a chunk whose bytes have the wrong length fails the export instead of corrupting it', async () => {
-  const disk: VirtualDisk = { virtualSize: 1024 * 1024, chunkCount: 1, zeroMask: () => 0n, readChunk: async () => Buffer.alloc(4096, 1) };
+  const disk: VirtualDisk = { virtualSize: 1024 * 1024, chunkCount: 1, dataChunks: () => [0], zeroMask: () => 0n, readChunk: async () => Buffer.alloc(4096, 1) };
   for (const format of ['raw', 'qcow2', 'vhd', 'vmdk'] as const) {
     await assert.rejects(drain(exportImage(disk, format).stream()), /expected 1048576/, format);
   }
