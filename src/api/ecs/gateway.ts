@@ -4,7 +4,7 @@ import { apiError, type ApiError } from '../../domain/errors.ts';
 import type { Services } from '../../services/context.ts';
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
-import { authenticate, authPorts, type RpcRequest } from './auth.ts';
+import { authenticate, authPorts, isV3Request, type RpcRequest } from './auth.ts';
 import { ACTIONS } from './dispatch.ts';
 import { runAction } from './action.ts';
 import { renderError, renderSuccess, wireFormat } from './render.ts';
@@ -56,11 +56,13 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const rpc = intake(req);
-    const actionName = rpc.params.Action ?? first(req.headers['x-acs-action']);
+    // Headers name the action only under a V3 signature, which must sign them; V1 signs parameters alone.
+    const v3 = isV3Request(req.headers);
+    const actionName = rpc.params.Action ?? (v3 ? first(req.headers['x-acs-action']) : undefined);
     if (!actionName) throw apiError('MissingParameter', 'Action');
     const action = ACTIONS.get(actionName);
     if (!action) throw apiError('InvalidAction.NotFound');
-    const version = rpc.params.Version ?? first(req.headers['x-acs-version']);
+    const version = rpc.params.Version ?? (v3 ? first(req.headers['x-acs-version']) : undefined);
     if (!version) throw apiError('MissingParameter', 'Version');
     if (version !== API_VERSION) throw apiError('InvalidVersion');
     const accountId = await authenticate(rpc, ports);
