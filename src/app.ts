@@ -38,6 +38,7 @@ import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
+import { logSerializers } from './api/http/logging.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -55,6 +56,8 @@ export interface App {
 export interface AppOptions {
   clock?: Clock;
   logger?: boolean;
+  /** Where log lines go (default stdout); tests read them. */
+  logStream?: NodeJS.WritableStream;
   /** Run the job worker in this process (default true). */
   worker?: boolean;
   /** Job lease; a crashed worker's jobs are resumed this long after its last heartbeat. */
@@ -154,7 +157,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const errors = errorPath([consoleSurface], ecsSurface(services));
   const server = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     genReqId: newRequestId,
     frameworkErrors: errors.frameworkErrors,
     clientErrorHandler: clientErrorHandler((err) => renderError(err, newRequestId(), 'ecs.aliyuncs.com', 'JSON')),

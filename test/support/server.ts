@@ -21,12 +21,12 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startServer(opts: { clock?: Clock; postgresBaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startServer(opts: { clock?: Clock; postgresBaseUrl?: string; env?: Record<string, string>; logStream?: NodeJS.WritableStream } = {}): Promise<TestServer> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-server-'));
   const pg = opts.postgresBaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;
   const config = loadConfig({ data: dataDir, port: '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: pg?.url ?? '' });
-  const app = await createApp(config, { clock: opts.clock, logger: false });
+  const app = await createApp(config, { clock: opts.clock, logger: opts.logStream !== undefined, logStream: opts.logStream });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   const url = new URL(address);
   return {
