@@ -39,6 +39,7 @@ import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { logSerializers } from './api/http/logging.ts';
+import { limitConnectionsPerAddress } from './api/http/connections.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -159,10 +160,21 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const server = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     genReqId: newRequestId,
+    // Slow or idle clients cannot hold a connection: headers must arrive within headersTimeout, the whole
+    // request within requestTimeout, and a connection (an upload that stops sending included) that is idle
+    // for idleTimeout is closed.
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.http.headersTimeoutMs / 4))),
+    },
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.idleTimeoutMs,
     frameworkErrors: errors.frameworkErrors,
     clientErrorHandler: clientErrorHandler((err) => renderError(err, newRequestId(), 'ecs.aliyuncs.com', 'JSON')),
   });
   errors.install(server);
+  limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
   await server.register(async (scope) => registerTransferRoutes(scope, services));
