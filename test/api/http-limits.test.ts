@@ -79,3 +79,18 @@ test('a 21st connection from one address is refused; it is accepted again once o
   assert.equal(again.status, 400);
   for (const s of held) s.destroy();
 });
+
+test('a large body is not read before the caller is known', { timeout: 30_000 }, async () => {
+  const s = await connect(roomy);
+  let got = '';
+  const answered = new Promise<void>((resolve) => s.on('data', (d) => { got += d; if (got.includes('}')) resolve(); }));
+  s.on('error', () => {});
+  // Headers only: the answer comes without a byte of the declared body.
+  s.write('POST / HTTP/1.1\r\nHost: x\r\nx-acs-action: DescribeRegions\r\nx-acs-version: 2014-05-26\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 900000\r\n\r\n');
+  await answered;
+  assert.match(got, /^HTTP\/1.1 400/);
+  assert.match(got, /IncompleteSignature/);
+  s.destroy();
+  const small = await fetch(`${roomy.endpoint}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeRegions&Version=2014-05-26' });
+  assert.equal(((await small.json()) as any).Code, 'MissingParameter', 'small bodies are still read (V1 credentials may be in them)');
+});
