@@ -40,6 +40,8 @@ import { startMeterTimer } from './services/billing/meter.ts';
 import { AccountWork } from './services/account-work.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { registerHealth } from './api/health/routes.ts';
+import { logSerializers } from './api/http/logging.ts';
+import { limitConnectionsPerAddress } from './api/http/connections.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -64,6 +66,8 @@ export interface App {
 export interface AppOptions {
   clock?: Clock;
   logger?: boolean;
+  /** Where log lines go (default stdout); tests read them. */
+  logStream?: NodeJS.WritableStream;
   /** Run the job worker in this process (default true). */
   worker?: boolean;
   /** Job lease; a crashed worker's jobs are resumed this long after its last heartbeat. */
@@ -170,12 +174,23 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface], ecsSurface(services));
   const server = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel },
+    logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     genReqId: newRequestId,
+    // Slow or idle clients cannot hold a connection: headers must arrive within headersTimeout, the whole
+    // request within requestTimeout, and a connection (an upload that stops sending included) that is idle
+    // for idleTimeout is closed.
+    http: {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(config.http.headersTimeoutMs / 4))),
+    },
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.idleTimeoutMs,
     frameworkErrors: errors.frameworkErrors,
     clientErrorHandler: clientErrorHandler((err) => renderError(err, newRequestId(), 'ecs.aliyuncs.com', 'JSON')),
   });
   errors.install(server);
+  limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
   await server.register(async (scope) => registerTransferRoutes(scope, services));

@@ -31,6 +31,8 @@ export interface Config {
   jobsPerAccount: number;
   /** Heavy requests (launches, disk writes) one account may have in flight at once. */
   requestsPerAccount: number;
+  /** HTTP limits: time to receive headers / a whole request, idle time of a connection, connections per client address. */
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number; maxConnectionsPerAddress: number };
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -56,6 +58,13 @@ export function parseFlags(argv: string[]): { flags: Record<string, string | tru
 
 function str(v: string | true | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+function intEnv(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (!/^\d{1,10}$/.test(v)) throw new Error(`invalid ${name}: ${v}`);
+  return Number(v);
 }
 
 export function loadConfig(flags: Record<string, string | true>, env: Env): Config {
@@ -95,6 +104,12 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     jobLeaseMs,
     jobsPerAccount,
     requestsPerAccount,
+    http: {
+      headersTimeoutMs: intEnv(env, 'IMAGEHOUSE_HEADERS_TIMEOUT_MS', 10_000),
+      requestTimeoutMs: intEnv(env, 'IMAGEHOUSE_REQUEST_TIMEOUT_MS', 3600_000),
+      idleTimeoutMs: intEnv(env, 'IMAGEHOUSE_IDLE_TIMEOUT_MS', 30_000),
+      maxConnectionsPerAddress: intEnv(env, 'IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS', 20),
+    },
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',

@@ -30,3 +30,41 @@ export function oneId(rest: string[], what: string): string {
   if (rest.length !== 1) throw new UsageError(`give one ${what}`);
   return rest[0];
 }
+
+/** Every `--flag` named in a help text (a command's usage, the global options). */
+export function flagsIn(text: string): string[] {
+  return [...new Set([...text.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]))];
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const swap = i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] ? prev[j - 2] ?? Infinity : Infinity;
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1), swap);
+    }
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The known flag closest to `name`, when it is close enough to be a typo. */
+export function closestFlag(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = k.startsWith(name) || name.startsWith(k) ? Math.min(editDistance(name, k), 2) : editDistance(name, k);
+    if (d < bestDistance) { best = k; bestDistance = d; }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
+}
+
+/** Refuses a flag the command does not take (a typo would otherwise act with a default), suggesting the closest. */
+export function checkKnownFlags(flags: Flags, known: readonly string[]): void {
+  for (const name of Object.keys(flags)) {
+    if (known.includes(name)) continue;
+    const near = closestFlag(name, known);
+    throw new UsageError(`unknown flag --${name}${near ? `; did you mean --${near}?` : ''}`);
+  }
+}

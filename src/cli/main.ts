@@ -9,6 +9,8 @@ import { imagesCommands } from './commands/images/index.ts';
 import { billingCommands } from './commands/billing/index.ts';
 import { configure, configureList } from './commands/configure.ts';
 import { completionCommand } from './commands/completion.ts';
+import { checkKnownFlags, flagsIn } from './flags.ts';
+import { UsageError } from './errors.ts';
 
 /** Every command, by its name path. */
 export const COMMANDS: Command[] = [
@@ -20,9 +22,19 @@ const GLOBAL_OPTIONS = [
   '  --profile NAME     use a saved profile (see `imagehouse configure`); or $IMAGEHOUSE_PROFILE',
   '  --region R         region to act in; or $IMAGEHOUSE_REGION, the profile\'s region, cn-hangzhou',
   '  --endpoint URL     service address; or $IMAGEHOUSE_ENDPOINT, the profile\'s endpoint',
+  '  --access-key-id ID, --access-key-secret S   credentials; or $IMAGEHOUSE_ACCESS_KEY_ID/_SECRET, the profile\'s',
   '  --json             stable, scriptable JSON on stdout instead of tables',
   '  --help             a command\'s options and examples',
 ].join('\n');
+
+/**
+ * The flags a command takes: those its usage names, plus the global options. Commands that open the data
+ * directory (their usage names --data) also take --database-url, as `serve` does.
+ */
+export function knownFlags(command: Command): string[] {
+  const own = flagsIn(command.usage);
+  return [...own, ...flagsIn(GLOBAL_OPTIONS), ...(own.includes('data') ? ['database-url'] : [])];
+}
 
 const EXIT_CODES = '  0 ok  1 failure  2 usage  3 rejected by the service  4 not found  5 authentication  6 conflict  7 unavailable';
 
@@ -48,6 +60,15 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   if (flags.help) {
     io.out(`${command.summary}\n\nUsage: ${command.usage}\n\nGlobal options:\n${GLOBAL_OPTIONS}`);
     return EXIT.ok;
+  }
+  try {
+    checkKnownFlags(flags, knownFlags(command));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    const name = command.path.join(' ');
+    io.err(`${name}: ${e.message}`);
+    io.err(`hint: run \`imagehouse ${name} --help\``);
+    return EXIT.usage;
   }
   return command.run({ flags, rest: rest.slice(command.path.length) }, io);
 }

@@ -1,5 +1,6 @@
 /** Naming and validation rules for images, as Alibaba ECS applies them. */
 import { apiError } from './errors.ts';
+import { hasControlCharacter } from './text.ts';
 
 const NAME_CHARS = /^[A-Za-z\u4e00-\u9fa5][A-Za-z0-9\u4e00-\u9fa5.:_-]*$/;
 
@@ -21,7 +22,7 @@ export function checkImageFamily(family: string): void {
 }
 
 export function checkDescription(description: string): void {
-  if (description.length < 2 || description.length > 256 || /^https?:\/\//i.test(description)) {
+  if (description.length < 2 || description.length > 256 || /^https?:\/\//i.test(description) || hasControlCharacter(description)) {
     throw apiError('InvalidDescription.Malformed');
   }
 }
@@ -39,10 +40,10 @@ export function checkTags(tags: { Key?: string; Value?: string }[]): Tag[] {
     const key = Key ?? '';
     const value = Value ?? '';
     const lk = key.toLowerCase();
-    if (!key || key.length > 128 || lk.startsWith('aliyun') || lk.startsWith('acs:') || /https?:\/\//i.test(key)) {
+    if (!key || key.length > 128 || lk.startsWith('aliyun') || lk.startsWith('acs:') || /https?:\/\//i.test(key) || hasControlCharacter(key)) {
       throw apiError('InvalidTagKey.Malformed');
     }
-    if (value.length > 128 || value.toLowerCase().startsWith('acs:') || /https?:\/\//i.test(value)) throw apiError('InvalidTagValue.Malformed');
+    if (value.length > 128 || value.toLowerCase().startsWith('acs:') || /https?:\/\//i.test(value) || hasControlCharacter(value)) throw apiError('InvalidTagValue.Malformed');
     if (seen.has(lk)) throw apiError('Duplicate.TagKey');
     seen.add(lk);
     return { key, value };

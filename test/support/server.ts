@@ -27,6 +27,8 @@ export interface ServerOptions {
   /** Runs on a fresh database of this PostgreSQL server instead of SQLite. */
   postgresBaseUrl?: string;
   env?: Record<string, string>;
+  /** Where the server logs; without it the server logs nothing. */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** A started server with named accounts and an official ECS SDK client (V3 signatures) for each. */
@@ -53,7 +55,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-server-'));
   const pg = opts.postgresBaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;
   const config = loadConfig({ data: dataDir, port: '0', 'nbd-port': '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: pg?.url ?? '' });
-  const app = await createApp(config, { clock: opts.clock, logger: false });
+  const app = await createApp(config, { clock: opts.clock, logger: opts.logStream !== undefined, logStream: opts.logStream });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   await app.nbd.listen(0);
   const url = new URL(address);

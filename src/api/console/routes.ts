@@ -29,8 +29,19 @@ import { SESSION_COOKIE, SessionStore, cookieValue, sameSecret, type Session } f
 
 const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
 
+/**
+ * Every console answer (pages, scripts, API, errors): scripts and styles from this origin only, never in a
+ * frame, no content sniffing, no referrer.
+ */
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
 function sendJson(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
-  return reply.code(status).header('content-type', JSON_TYPE).header('cache-control', 'no-store')
+  return reply.code(status).headers(CONSOLE_SECURITY_HEADERS).header('content-type', JSON_TYPE).header('cache-control', 'no-store')
     .send(JSON.stringify({ RequestId: reply.request.id, ...body }));
 }
 
@@ -62,6 +73,9 @@ const billingQuery = { Month: p.str({ maxLength: 7 }) } as const;
 
 export async function registerConsole(scope: FastifyInstance, services: Services): Promise<void> {
   const sessions = new SessionStore(() => services.clock.now());
+  scope.addHook('onSend', async (_req, reply) => {
+    reply.headers(CONSOLE_SECURITY_HEADERS);
+  });
 
   scope.removeAllContentTypeParsers();
   scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1 << 20 }, (_req, body, done) => {

@@ -70,14 +70,46 @@ export interface AuthOptions {
   allowUnsignedPayload?: boolean;
 }
 
+/**
+ * Headers a V3 signature must cover, as Alibaba's gateway requires: otherwise a captured request could be
+ * resent with another action, version, date, nonce, payload or host. The data endpoints name their
+ * operation by method and path (both signed), so they need no `x-acs-action`/`x-acs-version`.
+ */
+export const RPC_SIGNED_HEADERS = ['host', 'x-acs-action', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-version'] as const;
+export const DATA_SIGNED_HEADERS = ['host', 'x-acs-content-sha256', 'x-acs-date', 'x-acs-signature-nonce'] as const;
+
+function hasBody(req: RpcRequest): boolean {
+  if (req.rawBody.length > 0) return true;
+  const length = header(req, 'content-length');
+  return (length !== undefined && length !== '0') || header(req, 'transfer-encoding') !== undefined;
+}
+
+/**
+ * The names in SignedHeaders must include every required header (lower-case, as signed), and `content-type`
+ * when the request has a body (RPC: it decides whether the body is read as parameters) or, on the data
+ * endpoints, whenever it is sent.
+ */
+function checkSignedHeaders(req: RpcRequest, signed: readonly string[], data: boolean): void {
+  const required: string[] = [...(data ? DATA_SIGNED_HEADERS : RPC_SIGNED_HEADERS)];
+  if (data ? header(req, 'content-type') !== undefined : hasBody(req)) required.push('content-type');
+  const missing = required.filter((h) => !signed.includes(h));
+  if (missing.length) throw apiError('IncompleteSignature');
+}
+
+/** True when the request claims a V3 signature; then headers such as `x-acs-action` are signed. */
+export function isV3Request(headers: RpcRequest['headers']): boolean {
+  const v = headers.authorization;
+  return (Array.isArray(v) ? v[0] : v)?.startsWith('ACS3-') === true;
+}
+
 async function authenticateV3(req: RpcRequest, authorization: string, ports: AuthPorts, opts: AuthOptions): Promise<string> {
   const auth = parseV3Authorization(authorization);
   if (!auth) throw apiError('IncompleteSignature');
   if (auth.algorithm !== V3_ALGORITHM) throw apiError('UnsupportedSignatureMethod');
+  checkSignedHeaders(req, auth.signedHeaders, opts.allowUnsignedPayload === true);
   checkTimestamp(header(req, 'x-acs-date'), 'x-acs-date', ports);
   const declared = header(req, 'x-acs-content-sha256');
   const unsigned = opts.allowUnsignedPayload === true && declared === UNSIGNED_PAYLOAD;
-  if (unsigned && !auth.signedHeaders.includes('x-acs-content-sha256')) throw apiError('IncompleteSignature');
   const payloadHash = unsigned ? UNSIGNED_PAYLOAD : sha256Hex(req.rawBody);
   if (declared !== undefined && !unsigned && declared.toLowerCase() !== payloadHash) {
     throw apiError('SignatureDoesNotMatch', `x-acs-content-sha256 does not match the request body (expected ${payloadHash})`);
@@ -112,7 +144,7 @@ async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string
 
 export async function authenticate(req: RpcRequest, ports: AuthPorts, opts: AuthOptions = {}): Promise<string> {
   const authorization = header(req, 'authorization');
-  if (authorization && authorization.startsWith('ACS3-')) return authenticateV3(req, authorization, ports, opts);
+  if (authorization && isV3Request(req.headers)) return authenticateV3(req, authorization, ports, opts);
   if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
   return authenticateV1(req, ports);
 }

@@ -4,12 +4,14 @@ import { apiError, type ApiError } from '../../domain/errors.ts';
 import type { Services } from '../../services/context.ts';
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
-import { authenticate, authPorts, type RpcRequest } from './auth.ts';
+import { authenticate, authPorts, isV3Request, type RpcRequest } from './auth.ts';
+import { parseV3Authorization } from './signature.ts';
 import { ACTIONS } from './dispatch.ts';
 import { runAction } from './action.ts';
 import { renderError, renderSuccess, wireFormat } from './render.ts';
 
 export const API_VERSION = '2014-05-26';
+const SMALL_UNAUTHENTICATED_BODY = 64 * 1024;
 
 function formPairs(req: FastifyRequest): [string, string][] {
   const contentType = String(req.headers['content-type'] ?? '');
@@ -56,11 +58,13 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
 
   async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const rpc = intake(req);
-    const actionName = rpc.params.Action ?? first(req.headers['x-acs-action']);
+    // Headers name the action only under a V3 signature, which must sign them; V1 signs parameters alone.
+    const v3 = isV3Request(req.headers);
+    const actionName = rpc.params.Action ?? (v3 ? first(req.headers['x-acs-action']) : undefined);
     if (!actionName) throw apiError('MissingParameter', 'Action');
     const action = ACTIONS.get(actionName);
     if (!action) throw apiError('InvalidAction.NotFound');
-    const version = rpc.params.Version ?? first(req.headers['x-acs-version']);
+    const version = rpc.params.Version ?? (v3 ? first(req.headers['x-acs-version']) : undefined);
     if (!version) throw apiError('MissingParameter', 'Version');
     if (version !== API_VERSION) throw apiError('InvalidVersion');
     const accountId = await authenticate(rpc, ports);
@@ -68,6 +72,18 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
     const out = renderSuccess(actionName, req.id, result, wireFormat(rpc.params.Format));
     return reply.code(out.status).header('content-type', out.contentType).header('x-acs-request-id', req.id).send(out.body);
   }
+
+  // Bodies beyond 64 KiB are read only for a V3 caller whose AccessKey exists (V1 may carry its credentials
+  // in a form body, so small bodies are read first): an anonymous client cannot make the server read 1 MiB.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const length = req.headers['content-length'];
+    const large = req.headers['transfer-encoding'] !== undefined || (length !== undefined && !(Number(length) <= SMALL_UNAUTHENTICATED_BODY));
+    if (!large) return payload;
+    const auth = isV3Request(req.headers) ? parseV3Authorization(String(first(req.headers.authorization))) : undefined;
+    if (!auth) throw apiError('IncompleteSignature');
+    if (!(await ports.findAccessKey(auth.accessKeyId))) throw apiError('InvalidAccessKeyId.NotFound');
+    return payload;
+  });
 
   // Raw bytes are kept for every body: V3 signatures hash the exact payload, so @fastify/formbody's parsed
   // object is not enough (see docs/decisions.md).

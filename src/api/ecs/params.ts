@@ -71,16 +71,20 @@ function parseScalar(f: ScalarField, name: string, raw: string): string | number
   }
 }
 
-/** Indices N present as `prefix.N` or `prefix.N.*`, sorted, within 1..max. */
-function indices(raw: Record<string, string>, prefix: string, max: number): number[] {
+/**
+ * Indices N present as `prefix.N` or `prefix.N.*`, sorted. An N outside 1..max, or not written canonically
+ * (`0`, `01`), is refused rather than dropped: the caller meant something the action will not do.
+ */
+function indices(f: ListField | StructListField, raw: Record<string, string>, prefix: string): number[] {
+  const max = f.max ?? 100;
   const seen = new Set<number>();
   const re = new RegExp(`^${prefix.replace(/\./g, '\\.')}\\.(\\d+)(?:\\.|$)`);
   for (const k of Object.keys(raw)) {
     const m = re.exec(k);
-    if (m) {
-      const n = Number(m[1]);
-      if (n >= 1 && n <= max) seen.add(n);
-    }
+    if (!m) continue;
+    const n = Number(m[1]);
+    if (!(n >= 1 && n <= max) || String(n) !== m[1]) throw invalid(f, `${prefix}.${m[1]}`);
+    seen.add(n);
   }
   return [...seen].sort((a, b) => a - b);
 }
@@ -103,12 +107,12 @@ export function parseParams<S extends Schema>(schema: S, raw: Record<string, str
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(schema)) {
     if (f.type === 'list') {
-      const list = indices(raw, name, f.max ?? 100).map((n) => raw[`${name}.${n}`]).filter((v): v is string => v !== undefined && v !== '');
+      const list = indices(f, raw, name).map((n) => raw[`${name}.${n}`]).filter((v): v is string => v !== undefined && v !== '');
       if (f.maxLength !== undefined && list.some((v) => v.length > f.maxLength!)) throw invalid(f, name);
       if (f.required && list.length === 0) throw apiError('MissingParameter', `${name}.1`);
       out[name] = list;
     } else if (f.type === 'structs') {
-      const list = indices(raw, name, f.max ?? 100).map((n) => parseFields(f.fields, raw, `${name}.${n}`));
+      const list = indices(f, raw, name).map((n) => parseFields(f.fields, raw, `${name}.${n}`));
       if (f.required && list.length === 0) throw apiError('MissingParameter', `${name}.1`);
       out[name] = list;
     } else if (f.type === 'object') {
@@ -151,8 +155,8 @@ export function page(params: { PageNumber?: number; PageSize?: number }): { page
   return { pageNumber, pageSize, offset: (pageNumber - 1) * pageSize };
 }
 
-/** Tag filters of the Describe* actions: up to 20 (more are refused by `tagFilters`, not dropped). */
-export const tagFilterParams = { Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 1000 }) } as const;
+/** Tag filters of the Describe* actions: up to 20 (Tag.21 and beyond are InvalidTagCount). */
+export const tagFilterParams = { Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 20, invalid: 'InvalidTagCount' }) } as const;
 
 /** Tag.N filters: ≤ 20, a value needs a key. */
 export function tagFilters(tags: { Key?: string; Value?: string }[]): TagFilter[] {
@@ -174,5 +178,5 @@ export function creationTimeFilter(range: { createdFrom?: number; createdTo?: nu
   return true;
 }
 
-/** Tags as `Tag.N.Key`/`Tag.N.Value` (N ≤ 20). */
-export const tagParams = { Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 20 }) } as const;
+/** Tags as `Tag.N.Key`/`Tag.N.Value` (N ≤ 20; beyond is InvalidTagCount). */
+export const tagParams = { Tag: p.structs({ Key: p.str({ maxLength: 128 }), Value: p.str({ maxLength: 128 }) }, { max: 20, invalid: 'InvalidTagCount' }) } as const;

@@ -12,8 +12,26 @@ export const JSON_TYPE = 'application/json;charset=utf-8';
 /** The official SDK parses XML errors only with exactly this content type. */
 export const XML_TYPE = 'text/xml;charset=utf-8';
 
-function escapeXml(s: string): string {
-  return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
+/**
+ * Text as XML 1.0 character data: markup characters as entities, tab/LF/CR as character references (so
+ * parsers keep them), and characters XML 1.0 cannot carry at all (other C0 controls, lone surrogates,
+ * U+FFFE/U+FFFF) as U+FFFD. The output is well-formed whatever was stored or echoed.
+ */
+export function escapeXml(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[<>&'"\t\n\r]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => {
+    switch (c) {
+      case '<': return '&lt;';
+      case '>': return '&gt;';
+      case '&': return '&amp;';
+      case "'": return '&apos;';
+      case '"': return '&quot;';
+      case '\t': return '&#9;';
+      case '\n': return '&#10;';
+      case '\r': return '&#13;';
+      default: return '\ufffd';
+    }
+  });
 }
 
 function xmlValue(key: string, value: unknown): string {

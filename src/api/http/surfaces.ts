@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, apiError } from '../../domain/errors.ts';
 import { toApiError } from '../../services/errors.ts';
+import { clientAborted } from './logging.ts';
 
 export interface Surface {
   name: string;
@@ -49,7 +50,11 @@ export interface ErrorPath {
 export function errorPath(surfaces: Surface[], fallback: Surface): ErrorPath {
   const surfaceOf = (req: FastifyRequest) => surfaces.find((s) => owns(s, req.url)) ?? fallback;
   const send = (e: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const err = e instanceof ApiError ? e : (frameworkError(e as FastifyError) ?? toApiError(e));
+    // A client that hung up mid-request is its own doing: logged at info, answered (to nobody) as a 400.
+    const aborted = !(e instanceof ApiError) && clientAborted(req, e);
+    if (aborted) req.log.info({ reason: (e as Error)?.message }, 'client aborted the request');
+    const err = aborted ? apiError('Request.Malformed', 'the client closed the connection')
+      : e instanceof ApiError ? e : (frameworkError(e as FastifyError) ?? toApiError(e));
     if (err.status >= 500) req.log.error({ err: e }, 'unhandled error');
     // An upload the handler never read is drained, so the answer reaches the client.
     if (!req.raw.readableEnded) req.raw.resume();

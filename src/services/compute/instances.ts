@@ -3,6 +3,7 @@
  * StartInstance / StopInstance (immediate), DeleteInstance.
  */
 import type { DiskRow, InstanceRow } from '../../store/schema.ts';
+import { hasControlCharacter } from '../../domain/text.ts';
 import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Tag } from '../../domain/image-rules.ts';
@@ -60,7 +61,7 @@ interface DiskPlan {
 const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
 
 function checkInstanceName(name: string): void {
-  if (name.length < 2 || name.length > 128 || !/^[A-Za-z\u4e00-\u9fa5]/.test(name) || /^https?:\/\//i.test(name)) {
+  if (name.length < 2 || name.length > 128 || !/^[A-Za-z\u4e00-\u9fa5]/.test(name) || /^https?:\/\//i.test(name) || hasControlCharacter(name)) {
     throw apiError('InvalidInstanceName.Malformed');
   }
 }
