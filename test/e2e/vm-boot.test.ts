@@ -14,17 +14,17 @@ import { startServer } from '../support/server.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { dataConfig, launch, putBytes } from '../api/disks/support.ts';
 import { runCli } from '../support/cli.ts';
+import { requires } from '../support/requires.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/make-boot-image.sh');
-const missing = ['/usr/bin/qemu-system-x86_64', '/usr/bin/syslinux', '/usr/bin/mcopy', '/bin/busybox'].filter((t) => !fs.existsSync(t));
-if (missing.length) console.log(`# skipping VM boot test: ${missing.join(', ')} missing`);
+const skip = requires('boot-image');
 
 async function status(client: any, instanceId: string): Promise<string> {
   const r = await client.describeInstances(new Ecs.DescribeInstancesRequest({ regionId: 'cn-hangzhou', instanceIds: JSON.stringify([instanceId]) }));
   return r.body.instances.instance[0].status;
 }
 
-test('instances run in QEMU: stop kills a stuck guest, start boots the disk, the console comes back', { skip: missing.length > 0 }, async () => {
+test('instances run in QEMU: stop kills a stuck guest, start boots the disk, the console comes back', { skip }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-vm-e2e-'));
   const server = await startServer({ env: { IMAGEHOUSE_HYPERVISOR: 'qemu', IMAGEHOUSE_VM_MAX_MEMORY_MIB: '256', IMAGEHOUSE_VM_MAX_VCPUS: '1', IMAGEHOUSE_VM_SHUTDOWN_TIMEOUT_MS: '2000' } });
   try {

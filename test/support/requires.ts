@@ -12,7 +12,7 @@ import { test as nodeTest, describe as nodeDescribe, before, after, beforeEach, 
 
 export const CHROMIUM = process.env.IMAGEHOUSE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'qemu-system' | 'openstack' | 'tempest' | 'haproxy' | 'nbdkit';
+export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'qemu-system' | 'openstack' | 'tempest' | 'haproxy' | 'nbd-tools' | 'boot-image';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -33,7 +33,14 @@ const NEEDS: Record<Need, { present(): boolean; missing: string }> = {
   openstack: { present: () => onPath('openstack'), missing: 'openstack is not installed (apt install python3-openstackclient)' },
   tempest: { present: () => onPath('tempest'), missing: 'tempest is not installed (apt install tempest)' },
   haproxy: { present: () => onPath('haproxy'), missing: 'haproxy is not installed (apt install haproxy)' },
-  nbdkit: { present: () => onPath('nbdcopy'), missing: 'nbdcopy is not installed (apt install libnbd-bin)' },
+  'nbd-tools': {
+    present: () => ['qemu-io', 'nbdcopy', 'nbdinfo'].every(onPath),
+    missing: 'qemu-io, nbdcopy or nbdinfo is not installed (apt install qemu-utils libnbd-bin)',
+  },
+  'boot-image': {
+    present: () => ['qemu-system-x86_64', 'syslinux', 'mcopy', 'busybox'].every(onPath) && fs.existsSync('/boot') && fs.readdirSync('/boot').some((f) => f.startsWith('vmlinuz-')),
+    missing: 'the boot image needs qemu-system-x86_64, syslinux, mcopy, busybox and a kernel (apt install qemu-system-x86 syslinux mtools busybox-static linux-image-amd64)',
+  },
 };
 
 function required(): Set<string> {

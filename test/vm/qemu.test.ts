@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConsoleRing, startVm } from '../../src/vm/qemu.ts';
+import { requires } from '../support/requires.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/make-boot-image.sh');
-const missing = ['/usr/bin/qemu-system-x86_64', '/usr/bin/syslinux', '/usr/bin/mcopy', '/bin/busybox'].filter((t) => !fs.existsSync(t));
-if (missing.length) console.log(`# skipping QEMU runner tests: ${missing.join(', ')} missing`);
+const skip = requires('boot-image');
 
 test('the console ring keeps the last bytes only', () => {
   const ring = new ConsoleRing(10);
@@ -19,7 +19,7 @@ test('the console ring keeps the last bytes only', () => {
   assert.deepEqual(ring.bytes(), Buffer.alloc(10, 0x41));
 });
 
-test('a VM boots, its console is captured, and its power-off is reported', { skip: missing.length > 0 }, async () => {
+test('a VM boots, its console is captured, and its power-off is reported', { skip }, async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-vm-test-'));
   try {
     const image = path.join(tmp, 'boot.raw');

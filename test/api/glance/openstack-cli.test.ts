@@ -1,24 +1,16 @@
 /** The real `openstack` CLI (python3-openstackclient) against the server: password and application-credential auth. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { setPassword } from '../../../src/services/identity/tokens.ts';
+import { requires } from '../../support/requires.ts';
 
-function hasOpenstack(): boolean {
-  try {
-    execFileSync('openstack', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const available = hasOpenstack();
-if (!available) console.log('# skipping openstack CLI tests: `openstack` (python3-openstackclient) is not installed');
+const skip = requires('openstack');
 
 function osc(env: Record<string, string>, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -29,7 +21,7 @@ function osc(env: Record<string, string>, args: string[]): Promise<string> {
   });
 }
 
-describe('openstack CLI', { skip: !available }, () => {
+describe('openstack CLI', { skip }, () => {
   let s: TestServer;
   let dir: string;
   let a: Awaited<ReturnType<TestServer['account']>>;

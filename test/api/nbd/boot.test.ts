@@ -14,14 +14,13 @@ import { startServer } from '../../support/server.ts';
 import { Ecs, ecsClient } from '../../support/sdk.ts';
 import { dataRequest } from '../../../src/cli/api.ts';
 import { dataConfig, launch, putBytes } from '../disks/support.ts';
+import { requires } from '../../support/requires.ts';
 
 const run = promisify(execFile);
 const SCRIPT = path.resolve(import.meta.dirname, '../../../scripts/make-boot-image.sh');
-const missing = ['/usr/bin/qemu-system-x86_64', '/usr/bin/syslinux', '/usr/bin/mcopy', '/bin/busybox'].filter((t) => !fs.existsSync(t));
-if (!fs.readdirSync('/boot').some((f) => f.startsWith('vmlinuz-'))) missing.push('/boot/vmlinuz-* (linux-image-amd64)');
-if (missing.length) console.log(`# skipping NBD boot test: ${missing.join(', ')} missing`);
+const skip = requires('boot-image');
 
-test('qemu boots an instance disk served over NBD and reads its data disk', { skip: missing.length > 0 }, async () => {
+test('qemu boots an instance disk served over NBD and reads its data disk', { skip }, async () => {
   const server = await startServer();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-nbd-boot-'));
   try {

@@ -16,11 +16,10 @@ import { ApiCallError, dataRequest, type ClientConfig } from '../../../src/cli/a
 import { isAllZero } from '../../../src/domain/disk.ts';
 import { GIB, dataConfig, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from '../disks/support.ts';
 import { manifestEntry } from '../../../src/blobs/manifests.ts';
+import { requires } from '../../support/requires.ts';
 
 const run = promisify(execFile);
-const TOOLS = ['qemu-img', 'qemu-io', 'nbdcopy', 'nbdinfo'];
-const missing = TOOLS.filter((t) => !fs.existsSync(`/usr/bin/${t}`));
-if (missing.length) console.log(`# skipping NBD tests: ${missing.join(', ')} not installed`);
+const skip = requires('qemu-img', 'nbd-tools');
 
 async function token(cfg: ClientConfig, diskId: string, ttl?: number): Promise<{ ExportName: string; Uri: string; Expiration: string }> {
   const res = await dataRequest(cfg, 'POST', `/disks/${diskId}/nbd-token`, ttl === undefined ? {} : { TtlSeconds: String(ttl) });
@@ -59,7 +58,7 @@ async function failure(p: Promise<unknown>): Promise<any> {
   throw new Error('expected a failure');
 }
 
-test('qemu-img, qemu-io, nbdcopy and nbdinfo read and write a disk over NBD', { skip: missing.length > 0 }, async () => {
+test('qemu-img, qemu-io, nbdcopy and nbdinfo read and write a disk over NBD', { skip }, async () => {
   const server = await startServer();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-nbd-'));
   try {
