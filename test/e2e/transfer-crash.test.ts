@@ -32,7 +32,7 @@ const LEASE_MS = 1500;
 interface Service { proc: ChildProcess; endpoint: string; hostPort: string; exited: Promise<number | null>; output(): string }
 
 async function startService(dataDir: string, databaseUrl: string): Promise<Service> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--data', dataDir], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
     cwd: repoRoot,
     env: { ...process.env, IMAGEHOUSE_JOB_LEASE_MS: String(LEASE_MS), IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -13,7 +13,7 @@ export interface ChildServer {
 }
 
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
     env: { ...process.env, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -21,7 +21,7 @@ export async function spawnServer(dataDir: string, env: Record<string, string> =
     let err = '';
     const onData = (d: Buffer) => {
       err += d;
-      const m = /listening on (http:\/\/[^\s]+)/.exec(err);
+      const m = /listening on (http:\/\/[^\s,]+)/.exec(err);
       if (m) { child.stderr!.off('data', onData); resolve(m[1]); }
     };
     child.stderr!.on('data', onData);
