@@ -202,11 +202,13 @@ test('share quota: at most 50 accounts per image, 10 per call', async () => {
   await settledImage(aliceClient, imageId, R);
   const accounts: string[] = [];
   for (let i = 0; i < 51; i++) accounts.push((await server.account(`sharee${i}`)).accountId);
+  const eleven = await sdkError(() => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: accounts.slice(0, 11) })));
+  assert.equal(eleven.code, 'InvalidParameter', 'AddAccount.11 is refused, not dropped');
   for (let i = 0; i < 50; i += 10) {
-    await aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: accounts.slice(i, i + 12) }));
+    await aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: accounts.slice(i, i + 10) }));
   }
   const perms = await aliceClient.describeImageSharePermission(new Ecs.DescribeImageSharePermissionRequest({ regionId: R, imageId, pageSize: 100 }));
-  assert.equal(perms.body.totalCount, 50, 'AddAccount.11 and beyond are ignored');
+  assert.equal(perms.body.totalCount, 50);
   const e = await sdkError(() => aliceClient.modifyImageSharePermission(new Ecs.ModifyImageSharePermissionRequest({ regionId: R, imageId, addAccount: [accounts[50]] })));
   assert.equal(e.code, 'QuotaExceed.ShareImageUser');
   assert.equal(e.statusCode, 403);
