@@ -55,15 +55,9 @@ export async function zeroDisk(services: Services, disk: DiskRow, offset: number
  * without it, the write fails as soon as the bytes received run past the end (bytes before that point
  * that were already received in earlier parts may have been written, as on a real disk).
  */
-export async function writeDiskStream(
-  services: Services,
-  accountId: string,
-  diskId: string,
-  offset: number,
-  body: AsyncIterable<Uint8Array>,
-  declaredLength?: number,
-): Promise<number> {
-  return services.work.run(accountId, () => writeStream(services, accountId, diskId, offset, body, declaredLength));
+export async function writeDiskStream(...args: Parameters<typeof writeStream>): Promise<number> {
+  const [services, accountId] = args;
+  return services.work.run(accountId, () => writeStream(...args));
 }
 
 async function writeStream(
