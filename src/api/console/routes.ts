@@ -25,7 +25,8 @@ import { parseParams, p } from '../ecs/params.ts';
 import { directImportInput, directImportParams } from '../ecs/actions/tasks/import-params.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
 import type { Surface } from '../http/surfaces.ts';
-import { SESSION_COOKIE, SessionStore, cookieValue, sameSecret, type Session } from './sessions.ts';
+import { SESSION_COOKIE, SessionStore, cookieValue, type Session } from './sessions.ts';
+import { sameSecret } from '../../domain/secrets.ts';
 
 const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
 

@@ -68,9 +68,3 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/** Constant-time string comparison (different lengths compare unequal without leaking where). */
-export function sameSecret(a: string, b: string): boolean {
-  const x = crypto.createHash('sha256').update(a).digest();
-  const y = crypto.createHash('sha256').update(b).digest();
-  return crypto.timingSafeEqual(x, y) && a.length === b.length;
-}

@@ -8,9 +8,11 @@ import type { Services } from '../../services/context.ts';
 import { findAccessKey } from '../../services/accounts.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
 import {
-  parseV3Authorization, sameSignature, sha256Hex, V3_ALGORITHM, v1Signature, v1StringToSign,
+  parseV3Authorization, sha256Hex, V3_ALGORITHM, v1Signature, v1StringToSign,
   v3CanonicalRequest, v3Signature, v3StringToSign,
 } from './signature.ts';
+import { headerValue } from '../http/headers.ts';
+import { sameSecret } from '../../domain/secrets.ts';
 
 export interface RpcRequest {
   method: string;
@@ -41,11 +43,6 @@ export function authPorts(services: Services): AuthPorts {
     now: () => services.clock.now(),
     maxSkewMs: services.limits.maxClockSkewMs,
   };
-}
-
-function header(req: RpcRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function checkTimestamp(value: string | undefined, name: string, ports: AuthPorts): void {
@@ -80,8 +77,8 @@ export const DATA_SIGNED_HEADERS = ['host', 'x-acs-content-sha256', 'x-acs-date'
 
 function hasBody(req: RpcRequest): boolean {
   if (req.rawBody.length > 0) return true;
-  const length = header(req, 'content-length');
-  return (length !== undefined && length !== '0') || header(req, 'transfer-encoding') !== undefined;
+  const length = headerValue(req.headers, 'content-length');
+  return (length !== undefined && length !== '0') || headerValue(req.headers, 'transfer-encoding') !== undefined;
 }
 
 /**
@@ -91,7 +88,7 @@ function hasBody(req: RpcRequest): boolean {
  */
 function checkSignedHeaders(req: RpcRequest, signed: readonly string[], data: boolean): void {
   const required: string[] = [...(data ? DATA_SIGNED_HEADERS : RPC_SIGNED_HEADERS)];
-  if (data ? header(req, 'content-type') !== undefined : hasBody(req)) required.push('content-type');
+  if (data ? headerValue(req.headers, 'content-type') !== undefined : hasBody(req)) required.push('content-type');
   const missing = required.filter((h) => !signed.includes(h));
   if (missing.length) throw apiError('IncompleteSignature');
 }
@@ -107,8 +104,8 @@ async function authenticateV3(req: RpcRequest, authorization: string, ports: Aut
   if (!auth) throw apiError('IncompleteSignature');
   if (auth.algorithm !== V3_ALGORITHM) throw apiError('UnsupportedSignatureMethod');
   checkSignedHeaders(req, auth.signedHeaders, opts.allowUnsignedPayload === true);
-  checkTimestamp(header(req, 'x-acs-date'), 'x-acs-date', ports);
-  const declared = header(req, 'x-acs-content-sha256');
+  checkTimestamp(headerValue(req.headers, 'x-acs-date'), 'x-acs-date', ports);
+  const declared = headerValue(req.headers, 'x-acs-content-sha256');
   const unsigned = opts.allowUnsignedPayload === true && declared === UNSIGNED_PAYLOAD;
   const payloadHash = unsigned ? UNSIGNED_PAYLOAD : sha256Hex(req.rawBody);
   if (declared !== undefined && !unsigned && declared.toLowerCase() !== payloadHash) {
@@ -119,10 +116,10 @@ async function authenticateV3(req: RpcRequest, authorization: string, ports: Aut
   const stringToSign = v3StringToSign(
     v3CanonicalRequest({ method: req.method, path: req.path, query: req.query, headers: req.headers, signedHeaders: auth.signedHeaders, payloadHash }),
   );
-  if (!sameSignature(v3Signature(key.secret, stringToSign), auth.signature)) {
+  if (!sameSecret(v3Signature(key.secret, stringToSign), auth.signature)) {
     throw apiError('SignatureDoesNotMatch', stringToSign);
   }
-  await checkNonce(auth.accessKeyId, header(req, 'x-acs-signature-nonce'), 'x-acs-signature-nonce', ports);
+  await checkNonce(auth.accessKeyId, headerValue(req.headers, 'x-acs-signature-nonce'), 'x-acs-signature-nonce', ports);
   return key.accountId;
 }
 
@@ -135,7 +132,7 @@ async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string
   const key = await ports.findAccessKey(p.AccessKeyId);
   if (!key) throw apiError('InvalidAccessKeyId.NotFound');
   const stringToSign = v1StringToSign(req.method, p);
-  if (!sameSignature(v1Signature(key.secret, stringToSign), p.Signature)) {
+  if (!sameSecret(v1Signature(key.secret, stringToSign), p.Signature)) {
     throw apiError('SignatureDoesNotMatch', stringToSign);
   }
   await checkNonce(p.AccessKeyId, p.SignatureNonce, 'SignatureNonce', ports);
@@ -143,7 +140,7 @@ async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string
 }
 
 export async function authenticate(req: RpcRequest, ports: AuthPorts, opts: AuthOptions = {}): Promise<string> {
-  const authorization = header(req, 'authorization');
+  const authorization = headerValue(req.headers, 'authorization');
   if (authorization && isV3Request(req.headers)) return authenticateV3(req, authorization, ports, opts);
   if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
   return authenticateV1(req, ports);

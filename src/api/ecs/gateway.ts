@@ -9,6 +9,7 @@ import { parseV3Authorization } from './signature.ts';
 import { ACTIONS } from './dispatch.ts';
 import { runAction } from './action.ts';
 import { renderError, renderSuccess, wireFormat } from './render.ts';
+import { headerValue } from '../http/headers.ts';
 
 export const API_VERSION = '2014-05-26';
 const SMALL_UNAUTHENTICATED_BODY = 64 * 1024;
@@ -27,9 +28,6 @@ function intake(req: FastifyRequest): RpcRequest {
   return { method: req.method, path, headers: req.headers, query, form, rawBody, params: singleValued(query, form) };
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
 
 /**
  * Errors in Alibaba's shape: `{RequestId, HostId, Code, Message, Recommend}`, XML when `Format=XML`.
@@ -60,11 +58,11 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
     const rpc = intake(req);
     // Headers name the action only under a V3 signature, which must sign them; V1 signs parameters alone.
     const v3 = isV3Request(req.headers);
-    const actionName = rpc.params.Action ?? (v3 ? first(req.headers['x-acs-action']) : undefined);
+    const actionName = rpc.params.Action ?? (v3 ? headerValue(req.headers, 'x-acs-action') : undefined);
     if (!actionName) throw apiError('MissingParameter', 'Action');
     const action = ACTIONS.get(actionName);
     if (!action) throw apiError('InvalidAction.NotFound');
-    const version = rpc.params.Version ?? (v3 ? first(req.headers['x-acs-version']) : undefined);
+    const version = rpc.params.Version ?? (v3 ? headerValue(req.headers, 'x-acs-version') : undefined);
     if (!version) throw apiError('MissingParameter', 'Version');
     if (version !== API_VERSION) throw apiError('InvalidVersion');
     const accountId = await authenticate(rpc, ports);
@@ -79,7 +77,7 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
     const length = req.headers['content-length'];
     const large = req.headers['transfer-encoding'] !== undefined || (length !== undefined && !(Number(length) <= SMALL_UNAUTHENTICATED_BODY));
     if (!large) return payload;
-    const auth = isV3Request(req.headers) ? parseV3Authorization(String(first(req.headers.authorization))) : undefined;
+    const auth = isV3Request(req.headers) ? parseV3Authorization(String(headerValue(req.headers, 'authorization'))) : undefined;
     if (!auth) throw apiError('IncompleteSignature');
     if (!(await ports.findAccessKey(auth.accessKeyId))) throw apiError('InvalidAccessKeyId.NotFound');
     return payload;

@@ -72,9 +72,3 @@ export function v3Signature(secret: string, stringToSign: string): string {
   return crypto.createHmac('sha256', secret).update(stringToSign).digest('hex');
 }
 
-/** Constant-time comparison of two signatures. */
-export function sameSignature(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && crypto.timingSafeEqual(x, y);
-}

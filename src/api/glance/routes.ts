@@ -13,24 +13,17 @@ import {
 import { downloadFile, uploadFile } from '../../services/glance/data.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
-import type { Surface } from '../http/surfaces.ts';
-import { baseUrl, headerValue, IMAGE_PATH, statusTitle, wwwAuthenticate } from '../http/openstack.ts';
+import { headerValue } from '../http/headers.ts';
+import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
 const IMPORT_METHODS = ['glance-direct', 'web-download'];
 
-export const glanceSurface: Surface = {
-  name: 'glance',
-  prefixes: [IMAGE_PATH],
-  notFound: (req) => apiError('OpenStack.NotFound', `The resource could not be found: ${req.method} ${req.url.split('?', 1)[0]}`),
-  sendError(err, req, reply) {
-    if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate(req));
-    const title = statusTitle(err.status);
-    return reply.code(err.status).header('content-type', 'application/json')
-      .send(JSON.stringify({ message: err.message, code: `${err.status} ${title}`, title }));
-  },
-};
+export const glanceSurface = openstackSurface('glance', IMAGE_PATH, (err) => {
+  const title = statusTitle(err.status);
+  return { message: err.message, code: `${err.status} ${title}`, title };
+});
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -102,7 +95,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 1 << 20 }, (_req, body, done) => done(null, { unsupported: true, body }));
 
   const auth = async (req: FastifyRequest): Promise<Identity> => {
-    const t = await validateToken(services, headerValue(req, 'x-auth-token'));
+    const t = await validateToken(services, headerValue(req.headers, 'x-auth-token'));
     if (!t) throw apiError('OpenStack.Unauthorized');
     return t.identity;
   };
@@ -165,7 +158,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
 
   app.patch<P>(`${V2}/images/:id`, async (req, reply) => {
     const viewer = await auth(req);
-    const type = (headerValue(req, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+    const type = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
     if (!PATCH_TYPES.includes(type)) {
       reply.header('accept-patch', PATCH_TYPES.join(', '));
       throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
@@ -181,7 +174,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
 
   app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
     const viewer = await auth(req);
-    const type = (headerValue(req, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+    const type = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/octet-stream') throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
     await uploadFile(services, viewer, req.params.id, req.body as import('node:stream').Readable);
     return send(reply, 204);

@@ -1,6 +1,8 @@
 /** Plumbing the OpenStack surfaces (Keystone, Glance) share: where this server is, status titles, token auth. */
 import http from 'node:http';
 import type { FastifyRequest } from 'fastify';
+import { apiError, type ApiError } from '../../domain/errors.ts';
+import type { Surface } from './surfaces.ts';
 
 /** The server's own base URL as the client reached it (catalog URLs and version links point here). */
 export function baseUrl(req: FastifyRequest): string {
@@ -21,7 +23,18 @@ export function wwwAuthenticate(req: FastifyRequest): string {
   return `Keystone uri="${baseUrl(req)}${IDENTITY_PATH}"`;
 }
 
-export function headerValue(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+/**
+ * An OpenStack surface under `prefix`: unknown paths are OpenStack.NotFound, a 401 says where to get a token,
+ * and `body` gives the service's own error JSON (Keystone and Glance shape it differently).
+ */
+export function openstackSurface(name: string, prefix: string, body: (err: ApiError) => unknown): Surface {
+  return {
+    name,
+    prefixes: [prefix],
+    notFound: (req) => apiError('OpenStack.NotFound', `The resource could not be found: ${req.method} ${req.url.split('?', 1)[0]}`),
+    sendError(err, req, reply) {
+      if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate(req));
+      return reply.code(err.status).header('content-type', 'application/json').send(JSON.stringify(body(err)));
+    },
+  };
 }

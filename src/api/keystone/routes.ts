@@ -11,22 +11,15 @@ import {
   type AuthRequest, type Identity, type ProjectScope,
 } from '../../services/identity/tokens.ts';
 import { openstackRegion } from '../../services/glance/region.ts';
-import type { Surface } from '../http/surfaces.ts';
-import { baseUrl, headerValue, IDENTITY_PATH, IMAGE_PATH, statusTitle, wwwAuthenticate } from '../http/openstack.ts';
+import { headerValue } from '../http/headers.ts';
+import { baseUrl, IDENTITY_PATH, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 import type { OsTokenRow } from '../../store/schema.ts';
 
 const V3 = `${IDENTITY_PATH}/v3`;
 
-export const keystoneSurface: Surface = {
-  name: 'keystone',
-  prefixes: [IDENTITY_PATH],
-  notFound: (req) => apiError('OpenStack.NotFound', `The resource could not be found: ${req.method} ${req.url.split('?', 1)[0]}`),
-  sendError(err, req, reply) {
-    if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate(req));
-    return reply.code(err.status).header('content-type', 'application/json')
-      .send(JSON.stringify({ error: { code: err.status, title: statusTitle(err.status), message: err.message } }));
-  },
-};
+export const keystoneSurface = openstackSurface('keystone', IDENTITY_PATH, (err) => ({
+  error: { code: err.status, title: statusTitle(err.status), message: err.message },
+}));
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 const stableId = (kind: string, name: string) => crypto.createHash('md5').update(`${kind}:${name}`).digest('hex');
@@ -124,12 +117,12 @@ export function registerKeystone(app: FastifyInstance, services: Services): void
   });
 
   const caller = async (req: FastifyRequest) => {
-    const t = await validateToken(services, headerValue(req, 'x-auth-token'));
+    const t = await validateToken(services, headerValue(req.headers, 'x-auth-token'));
     if (!t) throw apiError('OpenStack.Unauthorized');
     return t;
   };
   const subject = async (req: FastifyRequest) => {
-    const t = await validateToken(services, headerValue(req, 'x-subject-token'));
+    const t = await validateToken(services, headerValue(req.headers, 'x-subject-token'));
     if (!t) throw apiError('OpenStack.NotFound', 'Could not find token.');
     return t;
   };
@@ -149,12 +142,12 @@ export function registerKeystone(app: FastifyInstance, services: Services): void
   app.get(`${V3}/auth/tokens`, async (req, reply) => {
     await caller(req);
     const t = await subject(req);
-    reply.header('x-subject-token', headerValue(req, 'x-subject-token')!);
+    reply.header('x-subject-token', headerValue(req.headers, 'x-subject-token')!);
     return sendJson(reply, 200, tokenBody(req, services, t.row, t.identity, withCatalog(req)));
   });
   app.delete(`${V3}/auth/tokens`, async (req, reply) => {
     await caller(req);
-    if (!(await revokeToken(services, headerValue(req, 'x-subject-token') ?? ''))) throw apiError('OpenStack.NotFound', 'Could not find token.');
+    if (!(await revokeToken(services, headerValue(req.headers, 'x-subject-token') ?? ''))) throw apiError('OpenStack.NotFound', 'Could not find token.');
     return reply.code(204).send();
   });
 

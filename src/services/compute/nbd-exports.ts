@@ -18,6 +18,7 @@ import { NBD_TOKEN_DEFAULT_TTL_S, NBD_TOKEN_MAX_TTL_S } from '../../domain/nbd.t
 import type { Services } from '../context.ts';
 import { requireOwnDisk } from './disks.ts';
 import { diskBytes, writeDisk, zeroDisk } from './disk-content.ts';
+import { sameSecret } from '../../domain/secrets.ts';
 
 /** The token key, derived from the master key so that every process of one deployment agrees on it. */
 export function nbdTokenKey(masterKey: Buffer): Buffer {
@@ -65,8 +66,7 @@ async function diskOfExport(services: Services, name: string): Promise<DiskRow |
   if (expires * 1000 <= services.clock.now()) return undefined;
   const disk = await services.db.selectFrom('disks').selectAll().where('id', '=', diskId).executeTakeFirst();
   if (!disk) return undefined;
-  const want = Buffer.from(mac(services.nbd.tokenKey, disk.id, disk.owner_id, expires));
-  return crypto.timingSafeEqual(want, Buffer.from(given)) ? disk : undefined;
+  return sameSecret(mac(services.nbd.tokenKey, disk.id, disk.owner_id, expires), given) ? disk : undefined;
 }
 
 /** A run of the disk: bytes, or a hole that reads as zeros. */

@@ -9,6 +9,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { findAccessKey } from '../accounts.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
+import { sameSecret } from '../../domain/secrets.ts';
 
 export const TOKEN_TTL_MS = 3600_000;
 export const DEFAULT_DOMAIN = { id: 'default', name: 'Default' } as const;
@@ -88,9 +89,7 @@ export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'se
   }
   if (req.method === 'application_credential') {
     const key = await findAccessKey(services, req.id);
-    const a = Buffer.from(key?.secret ?? '');
-    const b = Buffer.from(req.secret);
-    if (!key || a.length !== b.length || !crypto.timingSafeEqual(a, b)) throw unauthorized();
+    if (!key || !sameSecret(key.secret, req.secret)) throw unauthorized();
     const identity = await identityOf(services, { id: key.accountId });
     if (!identity) throw unauthorized();
     return issue(services, identity, ['application_credential'], req.id);
