@@ -126,19 +126,15 @@ export class JobQueue {
     const limit = this.options.maxRunningPerAccount ?? 2;
     // Fair between accounts: only accounts under their running limit, the one served longest ago first
     // (round-robin through job_turns), then the oldest due job of that account.
-    const pick = this.db.selectFrom('jobs as j').leftJoin('job_turns as t', 't.account_id', 'j.account_id').select('j.id')
-      .where((eb) => eb.or([
-        eb.and([eb('j.state', '=', 'queued'), eb('j.run_at', '<=', now)]),
-        eb.and([eb('j.state', '=', 'running'), eb('j.lease_until', '<', now),
-          eb('j.attempts', '<', eb.ref('j.max_attempts')), eb('j.cancel_requested', '=', 0)]),
-      ]))
-      .$if(kinds !== undefined, (q) => q.where('j.kind', 'in', kinds!))
+    const pick = this.db.selectFrom('jobs').leftJoin('job_turns as t', 't.account_id', 'jobs.account_id').select('jobs.id')
+      .where(claimable)
+      .$if(kinds !== undefined, (q) => q.where('jobs.kind', 'in', kinds!))
       .where((eb) => eb(
         eb.selectFrom('jobs as r').select((e) => e.fn.countAll().as('n'))
-          .whereRef('r.account_id', '=', 'j.account_id').where('r.state', '=', 'running').where('r.lease_until', '>=', now),
+          .whereRef('r.account_id', '=', 'jobs.account_id').where('r.state', '=', 'running').where('r.lease_until', '>=', now),
         '<', limit))
-      .orderBy(sql`coalesce(t.last_claim, 0)`).orderBy('j.run_at').orderBy('j.id').limit(1);
-    const locked = this.dialect === 'postgres' ? pick.forUpdate(['j']).skipLocked() : pick;
+      .orderBy(sql`coalesce(t.last_claim, 0)`).orderBy('jobs.run_at').orderBy('jobs.id').limit(1);
+    const locked = this.dialect === 'postgres' ? pick.forUpdate(['jobs']).skipLocked() : pick;
     return this.db.transaction().execute(async (trx) => {
       const claimed = await trx.updateTable('jobs')
         .set((eb) => ({
