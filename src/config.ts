@@ -60,10 +60,11 @@ function str(v: string | true | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function intEnv(env: Env, name: string, fallback: number): number {
+/** A whole-number setting of at least `min`, or `fallback` when unset. */
+function intEnv(env: Env, name: string, fallback: number, min = 0): number {
   const v = env[name];
   if (v === undefined || v === '') return fallback;
-  if (!/^\d{1,10}$/.test(v)) throw new Error(`invalid ${name}: ${v}`);
+  if (!/^\d{1,10}$/.test(v) || Number(v) < min) throw new Error(`invalid ${name}: ${v}`);
   return Number(v);
 }
 
@@ -77,18 +78,14 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(nbdPort) || nbdPort < 0 || nbdPort > 65535) throw new Error(`invalid NBD port: ${nbdPort}`);
   const hypervisor = env.IMAGEHOUSE_HYPERVISOR ?? 'none';
   if (hypervisor !== 'none' && hypervisor !== 'qemu') throw new Error(`invalid IMAGEHOUSE_HYPERVISOR: ${hypervisor} (none or qemu)`);
-  const requestsPerAccount = Number(env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT ?? 16);
-  if (!Number.isInteger(requestsPerAccount) || requestsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_REQUESTS_PER_ACCOUNT: ${env.IMAGEHOUSE_REQUESTS_PER_ACCOUNT}`);
-  const jobsPerAccount = Number(env.IMAGEHOUSE_JOBS_PER_ACCOUNT ?? 2);
-  if (!Number.isInteger(jobsPerAccount) || jobsPerAccount < 1) throw new Error(`invalid IMAGEHOUSE_JOBS_PER_ACCOUNT: ${env.IMAGEHOUSE_JOBS_PER_ACCOUNT}`);
   return {
     dataDir,
     nbdPort,
     hypervisor,
     vm: {
-      maxVcpus: Number(env.IMAGEHOUSE_VM_MAX_VCPUS ?? 2),
-      maxMemoryMiB: Number(env.IMAGEHOUSE_VM_MAX_MEMORY_MIB ?? 512),
-      shutdownTimeoutMs: Number(env.IMAGEHOUSE_VM_SHUTDOWN_TIMEOUT_MS ?? 30_000),
+      maxVcpus: intEnv(env, 'IMAGEHOUSE_VM_MAX_VCPUS', 2, 1),
+      maxMemoryMiB: intEnv(env, 'IMAGEHOUSE_VM_MAX_MEMORY_MIB', 512, 1),
+      shutdownTimeoutMs: intEnv(env, 'IMAGEHOUSE_VM_SHUTDOWN_TIMEOUT_MS', 30_000),
     },
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
     port,
@@ -102,8 +99,8 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     gcGraceMs: Number(env.IMAGEHOUSE_GC_GRACE_MS ?? 3600_000),
     gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
-    jobsPerAccount,
-    requestsPerAccount,
+    jobsPerAccount: intEnv(env, 'IMAGEHOUSE_JOBS_PER_ACCOUNT', 2, 1),
+    requestsPerAccount: intEnv(env, 'IMAGEHOUSE_REQUESTS_PER_ACCOUNT', 16, 1),
     http: {
       headersTimeoutMs: intEnv(env, 'IMAGEHOUSE_HEADERS_TIMEOUT_MS', 10_000),
       requestTimeoutMs: intEnv(env, 'IMAGEHOUSE_REQUEST_TIMEOUT_MS', 3600_000),
