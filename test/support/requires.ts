@@ -12,7 +12,7 @@ import { test as nodeTest, describe as nodeDescribe, before, after, beforeEach, 
 
 export const CHROMIUM = process.env.IMAGEHOUSE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'qemu-system' | 'openstack' | 'tempest' | 'haproxy' | 'nbd-tools' | 'boot-image';
+export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'openstack' | 'nbd-tools' | 'boot-image';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -20,7 +20,6 @@ function onPath(cmd: string): boolean {
 
 const NEEDS: Record<Need, { present(): boolean; missing: string }> = {
   'qemu-img': { present: () => onPath('qemu-img'), missing: 'qemu-img is not installed (apt install qemu-utils)' },
-  'qemu-system': { present: () => onPath('qemu-system-x86_64'), missing: 'qemu-system-x86_64 is not installed (apt install qemu-system-x86)' },
   chromium: { present: () => fs.existsSync(CHROMIUM), missing: `${CHROMIUM} is not installed (apt install chromium)` },
   postgres: {
     present: () => Boolean(process.env.IMAGEHOUSE_TEST_DATABASE_URL),
@@ -31,8 +30,6 @@ const NEEDS: Record<Need, { present(): boolean; missing: string }> = {
     missing: 'IMAGEHOUSE_TEST_S3_ENDPOINT is not set (scripts/start-ceph.sh starts a single-node Ceph RGW and prints it)',
   },
   openstack: { present: () => onPath('openstack'), missing: 'openstack is not installed (apt install python3-openstackclient)' },
-  tempest: { present: () => onPath('tempest'), missing: 'tempest is not installed (apt install tempest)' },
-  haproxy: { present: () => onPath('haproxy'), missing: 'haproxy is not installed (apt install haproxy)' },
   'nbd-tools': {
     present: () => ['qemu-io', 'nbdcopy', 'nbdinfo'].every(onPath),
     missing: 'qemu-io, nbdcopy or nbdinfo is not installed (apt install qemu-utils libnbd-bin)',
