@@ -12,7 +12,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { v1Signature, v1StringToSign } from '../src/api/ecs/signature.ts';
-import type { ImageRow } from '../src/store/schema.ts';
+import { seedImages, seededImageId, seededSnapshotId } from './support.ts';
 
 const IMAGES = Number(process.argv[2] ?? 100_000);
 const REQUESTS = Number(process.argv[3] ?? 2000);
@@ -26,25 +26,7 @@ const endpoint = await app.server.listen({ port: 0, host: '127.0.0.1' });
 const owner = await createAccount(app.services, { name: 'bench' });
 
 const t0 = performance.now();
-const families = ['web', 'db', 'cache', 'batch', 'ml'];
-for (let start = 0; start < IMAGES; start += 500) {
-  const rows: ImageRow[] = [];
-  const disks = [];
-  for (let i = start; i < Math.min(IMAGES, start + 500); i++) {
-    const id = `m-bp1${i.toString(36).padStart(17, '0')}`;
-    rows.push({
-      id, region: 'cn-hangzhou', owner_id: owner.accountId, name: `img_${families[i % 5]}_${i}`, description: '', family: families[i % 5],
-      version: '', category: 'self', status: i % 10 === 0 ? 'Deprecated' : 'Available', progress: 100, os_name: 'CentOS 7.9 64位',
-      os_name_en: 'CentOS 7.9 64 bit', os_type: i % 7 === 0 ? 'windows' : 'linux', platform: 'CentOS', architecture: i % 3 === 0 ? 'arm64' : 'x86_64',
-      boot_mode: 'BIOS', size_gib: 20, is_support_cloudinit: 1, is_support_io_optimized: 1, product_code: '', license_type: '', license_class: 'none',
-      imds_support: 'v1', nvme_support: 'unsupported', source_kind: 'snapshot', source_id: '', is_copied: 0, encrypted: 0, kms_key_id: '',
-      is_public: 0, error_code: '', error_message: '', created_at: 1_700_000_000_000 + i * 1000, updated_at: 0,
-    });
-    disks.push({ image_id: id, idx: 0, type: 'system' as const, device: '/dev/xvda', size_gib: 20, snapshot_id: `s-bp1${i.toString(36).padStart(17, '0')}`, format: '', import_bucket: '', import_object: '', progress: 100 });
-  }
-  await app.services.db.insertInto('images').values(rows).execute();
-  await app.services.db.insertInto('image_disks').values(disks).execute();
-}
+await seedImages(app.services.db, owner.accountId, IMAGES);
 await app.store.optimize(); // what the server's hourly maintenance does after growth
 console.log(`seeded ${IMAGES} images in ${((performance.now() - t0) / 1000).toFixed(1)} s (${app.store.dialect})`);
 
@@ -60,13 +42,13 @@ function signedUrl(params: Record<string, string>): string {
 }
 
 const queries: [string, () => Record<string, string>][] = [
-  ['by ImageId', () => ({ ImageId: `m-bp1${Math.floor(Math.random() * IMAGES).toString(36).padStart(17, '0')}` })],
+  ['by ImageId', () => ({ ImageId: seededImageId(Math.floor(Math.random() * IMAGES)) })],
   ['own images, page of 10', () => ({ ImageOwnerAlias: 'self' })],
   ['own images, page of 100', () => ({ ImageOwnerAlias: 'self', PageSize: '100' })],
   ['family + arm64, page of 100', () => ({ ImageFamily: 'db', Architecture: 'arm64', PageSize: '100' })],
   ['name substring, page of 10', () => ({ ImageName: `img_web_${Math.floor(Math.random() * 99)}` })],
   ['default set (system+self+shared), page 50', () => ({ PageNumber: '50', PageSize: '20' })],
-  ['by SnapshotId', () => ({ SnapshotId: `s-bp1${Math.floor(Math.random() * IMAGES).toString(36).padStart(17, '0')}` })],
+  ['by SnapshotId', () => ({ SnapshotId: seededSnapshotId(Math.floor(Math.random() * IMAGES)) })],
 ];
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];

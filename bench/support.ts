@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, ImageRow } from '../src/store/schema.ts';
 
 export const MiB = 1024 * 1024;
 const STRIDE_UNIT = 4 * MiB;
@@ -52,4 +54,30 @@ export function mbps(bytes: number, seconds: number): string {
 export function printTable(rows: string[][]): void {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   for (const r of rows) console.log(r.map((cell, c) => (cell ?? '').padEnd(widths[c])).join('  ').trimEnd());
+}
+
+export const seededImageId = (i: number) => `m-bp1${i.toString(36).padStart(17, '0')}`;
+export const seededSnapshotId = (i: number) => `s-bp1${i.toString(36).padStart(17, '0')}`;
+
+/** Inserts `count` Available custom images of one owner in cn-hangzhou straight into the store, 500 per statement. */
+export async function seedImages(db: Kysely<Database>, ownerId: string, count: number): Promise<void> {
+  const families = ['web', 'db', 'cache', 'batch', 'ml'];
+  for (let start = 0; start < count; start += 500) {
+    const rows: ImageRow[] = [];
+    const disks = [];
+    for (let i = start; i < Math.min(count, start + 500); i++) {
+      const id = seededImageId(i);
+      rows.push({
+        id, region: 'cn-hangzhou', owner_id: ownerId, name: `img_${families[i % 5]}_${i}`, description: '', family: families[i % 5],
+        version: '', category: 'self', status: i % 10 === 0 ? 'Deprecated' : 'Available', progress: 100, os_name: 'CentOS 7.9 64位',
+        os_name_en: 'CentOS 7.9 64 bit', os_type: i % 7 === 0 ? 'windows' : 'linux', platform: 'CentOS', architecture: i % 3 === 0 ? 'arm64' : 'x86_64',
+        boot_mode: 'BIOS', size_gib: 20, is_support_cloudinit: 1, is_support_io_optimized: 1, product_code: '', license_type: '', license_class: 'none',
+        imds_support: 'v1', nvme_support: 'unsupported', source_kind: 'snapshot', source_id: '', is_copied: 0, encrypted: 0, kms_key_id: '',
+        is_public: 0, error_code: '', error_message: '', created_at: 1_700_000_000_000 + i * 1000, updated_at: 0,
+      });
+      disks.push({ image_id: id, idx: 0, type: 'system' as const, device: '/dev/xvda', size_gib: 20, snapshot_id: seededSnapshotId(i), format: '', import_bucket: '', import_object: '', progress: 100 });
+    }
+    await db.insertInto('images').values(rows).execute();
+    await db.insertInto('image_disks').values(disks).execute();
+  }
 }

@@ -55,6 +55,15 @@ for (const backend of storeBackends()) {
       const beijing = await describeImages(services, { region: 'cn-beijing', viewer: ALICE, alias: 'others', statuses: undefined }, page);
       assert.equal(beijing.total, 0, 'a share does not leak the owner\'s other regions');
 
+      const ids = ['m-bp1aliceimage00000001', 'm-bp1bobimage0000000001', 'm-bp1aliceimage00000002', 'm-2zebobimage0000000002'];
+      const byIds = await describeImages(services, { region: R, viewer: ALICE, ids, statuses: ['Available'] }, { offset: 1, limit: 1 });
+      assert.equal(byIds.total, 3, 'a lookup by IDs counts the visible matches in this region only');
+      assert.deepEqual(byIds.items.map((i) => i.row.id), ['m-bp1aliceimage00000002'], 'pages over the matches newest first');
+      const allByIds = await describeImages(services, { region: R, viewer: ALICE, ids, statuses: ['Available'] }, page);
+      assert.deepEqual(allByIds.items.map((i) => i.row.id), ['m-bp1bobimage0000000001', 'm-bp1aliceimage00000002', 'm-bp1aliceimage00000001']);
+      const carolByIds = await describeImages(services, { region: R, viewer: CAROL, ids, statuses: undefined }, page);
+      assert.equal(carolByIds.total, 0, 'another account\'s unshared images are not found by ID');
+
       const tagged = await describeImages(services, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
       assert.deepEqual(tagged.items.map((i) => i.row.id), ['m-bp1aliceimage00000002']);
       assert.deepEqual(tagged.items[0].tags, [{ key: 'env', value: 'prod' }]);

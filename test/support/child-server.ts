@@ -12,8 +12,8 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildServer> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
     env: { ...process.env, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

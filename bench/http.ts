@@ -1,0 +1,100 @@
+/**
+ * API throughput measured from outside the server: `imagehouse serve` runs as one process, and each query is driven by
+ * bench/load-generator.ts in another (keep-alive, CONNECTIONS sockets). Anchors: Glance Zed on this kind of machine
+ * (shared/specs/openstack-glance-and-huawei-ims.md §2): 112 GET /v2/images/{id} per second, 60 ms to list 100 images.
+ * Usage: node --import tsx bench/http.ts [images=100000] [seconds=10] [connections=32]
+ * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL; BENCH_CPU_PROF=DIR writes the server's CPU profile
+ * there and prints where its time went; BENCH_ONLY=<label part> runs the matching queries only.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createAccount } from '../src/services/accounts.ts';
+import { spawnServer } from '../test/support/child-server.ts';
+import { printTable, seedImages } from './support.ts';
+import type { LoadResult, LoadSpec } from './load-generator.ts';
+
+const IMAGES = Number(process.argv[2] ?? 100_000);
+const SECONDS = Number(process.argv[3] ?? 10);
+const CONNECTIONS = Number(process.argv[4] ?? 32);
+const GLANCE_GET_PER_S = 112;
+const GLANCE_LIST100_MS = 60;
+const databaseUrl = process.env.IMAGEHOUSE_DATABASE_URL ?? '';
+const profileDir = process.env.BENCH_CPU_PROF;
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-http-'));
+const seeding = await createApp(loadConfig({ data: dataDir, port: '0' }, { IMAGEHOUSE_DATABASE_URL: databaseUrl }), { logger: false });
+const owner = await createAccount(seeding.services, { name: `bench${process.pid}` });
+await seedImages(seeding.services.db, owner.accountId, IMAGES);
+await seeding.store.optimize();
+const dialect = seeding.store.dialect;
+await seeding.close();
+
+const server = await spawnServer(dataDir, { IMAGEHOUSE_DATABASE_URL: databaseUrl }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
+const token = await keystoneToken(server.endpoint);
+
+async function keystoneToken(endpoint: string): Promise<string> {
+  const res = await fetch(`${endpoint}/identity/v3/auth/tokens`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: owner.accessKeyId, secret: owner.accessKeySecret } } } }),
+  });
+  if (res.status !== 201) throw new Error(`Keystone token: HTTP ${res.status} ${await res.text()}`);
+  return res.headers.get('x-subject-token')!;
+}
+
+const run = promisify(execFile);
+async function load(spec: Omit<LoadSpec, 'endpoint' | 'seconds'>): Promise<LoadResult> {
+  const full: LoadSpec = { endpoint: server.endpoint, seconds: SECONDS, randomIds: IMAGES, accessKeyId: owner.accessKeyId, accessKeySecret: owner.accessKeySecret, ...spec };
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-generator.ts'), JSON.stringify(full)]);
+  return JSON.parse(stdout) as LoadResult;
+}
+
+const queries: [string, Omit<LoadSpec, 'endpoint' | 'seconds'>][] = [
+  ['DescribeImages by ImageId', { surface: 'ecs', connections: CONNECTIONS, params: { Action: 'DescribeImages', ImageId: 'random' } }],
+  ['Glance GET /v2/images/{id}', { surface: 'glance', connections: CONNECTIONS, path: '/image/v2/images/{id}', token }],
+  ['DescribeImages by ImageId, 1 connection', { surface: 'ecs', connections: 1, params: { Action: 'DescribeImages', ImageId: 'random' } }],
+  ['Glance GET /v2/images/{id}, 1 connection', { surface: 'glance', connections: 1, path: '/image/v2/images/{id}', token }],
+  ['DescribeImages own, page of 100', { surface: 'ecs', connections: CONNECTIONS, params: { Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' } }],
+  ['DescribeImages own, page of 100, 1 connection', { surface: 'ecs', connections: 1, params: { Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' } }],
+];
+
+const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'anchor', 'ratio']];
+for (const [label, spec] of queries) {
+  if (process.env.BENCH_ONLY && !label.includes(process.env.BENCH_ONLY)) continue;
+  await load({ ...spec, connections: 2 }).catch(() => undefined); // warm-up
+  const r = await load(spec);
+  const listing = label.includes('page of 100') || label.includes('1 connection');
+  // Latency rows compare p50 with Glance's time for the same call (1000/112 ms for one GET by id).
+  const anchorMs = label.includes('page of 100') ? GLANCE_LIST100_MS : 1000 / GLANCE_GET_PER_S;
+  const anchor = listing ? `${anchorMs.toFixed(1)} ms` : `${GLANCE_GET_PER_S} req/s`;
+  const ratio = listing ? anchorMs / r.p50 : r.rps / GLANCE_GET_PER_S;
+  rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), anchor, `${ratio.toFixed(1)}x`]);
+}
+console.log(`${IMAGES} images, ${dialect}, ${SECONDS} s per query, ${CONNECTIONS} connections, load generator in its own process\n`);
+printTable(rows);
+await server.stop();
+if (profileDir) printProfile(profileDir);
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+/** The server's CPU profile by self time: the 15 costliest functions. */
+function printProfile(dir: string): void {
+  const file = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (!file) return;
+  interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
+  const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  for (const id of profile.samples) {
+    const f = byId.get(id)!.callFrame;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${f.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  console.log(`\nserver CPU profile (${file}), self time:`);
+  printTable([['share', 'function'], ...[...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => [`${((100 * n) / total).toFixed(1)}%`, k])]);
+}
