@@ -13,14 +13,16 @@ import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
 import { decodeManifestBody } from '../../src/blobs/manifests.ts';
 
+/** The service's GC claim lease (KyselyChunkIndex's default). */
+const CLAIM_LEASE_MS = 10 * 60_000;
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface Service { proc: ChildProcess; endpoint: string; hostPort: string; exited: Promise<number | null>; output(): string }
 
-export async function startService(dataDir: string, databaseUrl: string, leaseMs: number): Promise<Service> {
+export async function startService(dataDir: string, databaseUrl: string, leaseMs: number, env: Record<string, string> = {}): Promise<Service> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
     cwd: repoRoot,
-    env: { ...process.env, IMAGEHOUSE_JOB_LEASE_MS: String(leaseMs), IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    env: { ...process.env, IMAGEHOUSE_JOB_LEASE_MS: String(leaseMs), IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -67,10 +69,13 @@ export async function createAccount(dataDir: string, databaseUrl: string, name =
  * chunk's refcount counts exactly the manifests' references, and every manifest is held by a snapshot or disk.
  */
 export async function assertNoLeaks(store: Store, dataDir: string, region: string): Promise<void> {
-  const index = new KyselyChunkIndex(store.db);
+  // The service is stopped. A collector killed mid-run leaves its claims until their lease ends, so the check
+  // runs as if that time had passed and takes them over.
+  const afterLeases = () => Date.now() + CLAIM_LEASE_MS + 60_000;
+  const index = new KyselyChunkIndex(store.db, { now: afterLeases, leaseMs: CLAIM_LEASE_MS });
   const chunks = new FsChunkStore(path.join(dataDir, 'chunks', region));
   try {
-    await collectGarbage({ index, store: chunks, region, graceMs: 0, sweepOrphans: true });
+    await collectGarbage({ index, store: chunks, region, graceMs: 0, sweepOrphans: true, now: afterLeases });
     const manifests = await store.db.selectFrom('manifests').selectAll().where('region', '=', region).execute();
     const refs = new Map<string, number>();
     for (const m of manifests) {
