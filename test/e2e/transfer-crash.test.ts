@@ -4,104 +4,27 @@
  * Available image holding the original bytes, no partial object under a final name, and no chunk leaked.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
 import { openConfiguredStore } from '../../src/app.ts';
 import type { Store } from '../../src/store/db.ts';
 import { parseJson } from '../../src/jobs/index.ts';
-import { KyselyChunkIndex } from '../../src/blobs/chunk-index.ts';
-import { FsChunkStore } from '../../src/blobs/fs-store.ts';
-import { collectGarbage } from '../../src/blobs/gc.ts';
-import { decodeManifestBody } from '../../src/blobs/manifests.ts';
 import { createBucket, getObject, putObject } from '../../src/cli/commands/transfer/client.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
 import { REGION, clientConfig, importRequest, makeDisk, makeMarkerDisk, sameContent, settledImage, settledTask } from './transfer-support.ts';
 import { waitFor } from '../support/wait.ts';
+import { assertNoLeaks, createAccount, kill9, running, startService, stop } from './crash-support.ts';
 import { needing, requires } from '../support/requires.ts';
 
 const { test } = needing('qemu-img');
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LEASE_MS = 1500;
-
-interface Service { proc: ChildProcess; endpoint: string; hostPort: string; exited: Promise<number | null>; output(): string }
-
-async function startService(dataDir: string, databaseUrl: string): Promise<Service> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
-    cwd: repoRoot,
-    env: { ...process.env, IMAGEHOUSE_JOB_LEASE_MS: String(LEASE_MS), IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 60_000);
-    const check = () => {
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    };
-    proc.stderr!.on('data', check);
-    proc.on('exit', () => { clearTimeout(timer); reject(new Error(`service exited:\n${out}`)); });
-  });
-  return { proc, endpoint, hostPort: new URL(endpoint).host, exited, output: () => out };
-}
-
-async function kill9(s: Service): Promise<void> {
-  s.proc.kill('SIGKILL');
-  await s.exited;
-}
-
-async function stop(s: Service): Promise<void> {
-  s.proc.kill('SIGTERM');
-  await s.exited;
-}
-
-async function createAccount(dataDir: string, databaseUrl: string) {
-  let json = '';
-  const code = await main(['account', 'create', '--name', 'alice', '--json', '--data', dataDir], {
-    out: (l) => { json += l; }, err: () => {}, isTTY: false, env: { IMAGEHOUSE_DATABASE_URL: databaseUrl },
-  });
-  assert.equal(code, 0);
-  return JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string };
-}
 
 async function jobState(store: Store, id: string) {
   const job = await store.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   return { job, result: parseJson(job.result) };
-}
-
-/**
- * After the GC reclaims everything unreferenced: every stored chunk is referenced by a manifest, every
- * chunk's refcount counts exactly the manifests' references, and every manifest is held by a snapshot or disk.
- */
-async function assertNoLeaks(store: Store, dataDir: string): Promise<void> {
-  const index = new KyselyChunkIndex(store.db);
-  const chunks = new FsChunkStore(path.join(dataDir, 'chunks', REGION));
-  try {
-    await collectGarbage({ index, store: chunks, region: REGION, graceMs: 0, sweepOrphans: true });
-    const manifests = await store.db.selectFrom('manifests').selectAll().execute();
-    const refs = new Map<string, number>();
-    for (const m of manifests) {
-      for (const e of decodeManifestBody(Number(m.virtual_size), m.body).entries) refs.set(e.ref, (refs.get(e.ref) ?? 0) + 1);
-      const held = await store.db.selectFrom('snapshots').select('id').where('manifest_id', '=', m.id).execute();
-      const disks = await store.db.selectFrom('disks').select('id').where('manifest_id', '=', m.id).execute();
-      assert.equal(m.holders, held.length + disks.length, `manifest ${m.id} is held by exactly its snapshots and disks`);
-    }
-    const rows = await store.db.selectFrom('chunks').selectAll().where('region', '=', REGION).execute();
-    assert.deepEqual(new Map(rows.map((r) => [r.ref, [r.refcount, r.state]])), new Map([...refs].map(([ref, n]) => [ref, [n, 'live']])));
-    const stored: string[] = [];
-    for await (const ref of chunks.list()) stored.push(ref);
-    assert.deepEqual(stored.sort(), [...refs.keys()].sort(), 'the chunk store holds exactly the referenced chunks');
-  } finally {
-    await chunks.close();
-  }
 }
 
 async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
@@ -111,7 +34,7 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
   const system = makeDisk(fixtures, 'system', { virtualMiB: 64, dataMiB: 24, format: 'qcow2' });
   const data = makeMarkerDisk(fixtures, 'data', 768);
   const store = await openConfiguredStore({ dataDir, databaseUrl });
-  let service = await startService(dataDir, databaseUrl);
+  let service = await startService(dataDir, databaseUrl, LEASE_MS);
   try {
     const cfg = clientConfig(service.endpoint, account);
     await createBucket(cfg, 'crash-bucket');
@@ -134,7 +57,7 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     assert.equal(image.status, 'Creating');
     const system0 = (atKill.result.disks as Disks)['0'];
 
-    service = await startService(dataDir, databaseUrl);
+    service = await startService(dataDir, databaseUrl, LEASE_MS);
     client = ecsClient(service.hostPort, account);
     const done = await settledImage(client, imported.imageId);
     assert.equal(done.status, 'Available', service.output());
@@ -157,7 +80,7 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     assert.equal(fs.existsSync(path.join(bucketDir, keys[1])), false, 'no partial object under the final name');
     const firstObject = fs.statSync(path.join(bucketDir, keys[0]));
 
-    service = await startService(dataDir, databaseUrl);
+    service = await startService(dataDir, databaseUrl, LEASE_MS);
     client = ecsClient(service.hostPort, account);
     const task = await settledTask(client, exported.taskId);
     assert.equal(task.taskStatus, 'Finished', service.output());
@@ -172,9 +95,9 @@ async function crashDuringImportAndExport(databaseUrl: string): Promise<void> {
     assert.ok(sameContent(out[1], 'qcow2', data.raw, 'raw'), 'the data disk came back intact');
 
     await stop(service);
-    await assertNoLeaks(store, dataDir);
+    await assertNoLeaks(store, dataDir, REGION);
   } finally {
-    if (service.proc.exitCode === null && service.proc.signalCode === null) await kill9(service);
+    if (running(service)) await kill9(service);
     await store.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(fixtures, { recursive: true, force: true });
