@@ -2,6 +2,7 @@
  * Glance v2 at `/image` (the catalog's image endpoint): a thin adapter over services/glance. Errors are
  * webob-style JSON `{"message","code","title"}`; 401s carry `WWW-Authenticate` naming Keystone.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
 import { CONTAINER_FORMATS, DISK_FORMATS } from '../../domain/glance-status.ts';
@@ -11,6 +12,7 @@ import {
   addTag, createImage, deleteImage, getImage, listImages, MAX_LIST_LIMIT, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
 import { downloadFile, uploadFile } from '../../services/glance/data.ts';
+import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { headerValue } from '../http/headers.ts';
@@ -18,7 +20,6 @@ import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/open
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
-const IMPORT_METHODS = ['glance-direct', 'web-download'];
 
 export const glanceSurface = openstackSurface('glance', IMAGE_PATH, (err) => {
   const title = statusTitle(err.status);
@@ -38,6 +39,7 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
   };
 }
 
+const taskView = (t: GlanceTask) => ({ ...t, created_at: iso(t.created_at), updated_at: iso(t.updated_at), expires_at: null, request_id: null, user_id: t.owner, schema: '/v2/schemas/task' });
 const memberView = (m: Member) => ({ ...m, created_at: iso(m.created_at), updated_at: iso(m.updated_at), schema: '/v2/schemas/member' });
 
 function versions(req: FastifyRequest) {
@@ -172,12 +174,29 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     return send(reply, 204);
   });
 
-  app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
-    const viewer = await auth(req);
+  const octetStream = (req: FastifyRequest): Readable => {
     const type = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/octet-stream') throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
-    await uploadFile(services, viewer, req.params.id, req.body as import('node:stream').Readable);
+    return req.body as Readable;
+  };
+  app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
+    const viewer = await auth(req);
+    await uploadFile(services, viewer, req.params.id, octetStream(req));
     return send(reply, 204);
+  });
+  app.put<P>(`${V2}/images/:id/stage`, async (req, reply) => {
+    const viewer = await auth(req);
+    await stageFile(services, viewer, req.params.id, octetStream(req));
+    return send(reply, 204);
+  });
+  app.post<P>(`${V2}/images/:id/import`, async (req, reply) => {
+    const viewer = await auth(req);
+    await startImport(services, viewer, req.params.id, req.body);
+    return send(reply, 202);
+  });
+  app.get<P>(`${V2}/images/:id/tasks`, async (req, reply) => {
+    const tasks = await imageTasks(services, await auth(req), req.params.id);
+    return send(reply, 200, { tasks: tasks.map(taskView) });
   });
 
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
@@ -230,7 +249,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   });
   app.get(`${V2}/info/stores`, async (req, reply) => {
     await auth(req);
-    return send(reply, 200, { stores: [{ id: 'chunks', description: 'imagehouse chunk store', default: true }] });
+    return send(reply, 200, { stores: [{ id: STORE_ID, description: 'imagehouse chunk store', default: true }] });
   });
   app.get(`${V2}/schemas/image`, async (_req, reply) => send(reply, 200, schemaOfImage()));
   app.get(`${V2}/schemas/images`, async (_req, reply) => send(reply, 200, {
