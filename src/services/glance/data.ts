@@ -90,6 +90,29 @@ export async function tempFile(services: Pick<Services, 'dirs'>, prefix: string)
   return path.join(services.dirs.temp, `${prefix}-${crypto.randomBytes(8).toString('hex')}`);
 }
 
+const SECTOR = 512;
+
+/**
+ * Glance takes raw (and ami/aki/ari/iso) data of any length; a disk is whole sectors. The disk is the file
+ * zero-padded to the next sector; the file's own bytes stay in the file manifest.
+ */
+function paddedToSector(src: ClosableByteSource): ClosableByteSource {
+  const size = Math.ceil(src.size / SECTOR) * SECTOR;
+  if (size === src.size) return src;
+  return {
+    size,
+    close: () => src.close(),
+    async read(buf, offset, length, position) {
+      if (position >= src.size) {
+        const n = Math.max(0, Math.min(length, size - position));
+        buf.fill(0, offset, offset + n);
+        return n;
+      }
+      return src.read(buf, offset, Math.min(length, src.size - position), position);
+    },
+  };
+}
+
 /** The image fields ingesting needs (read from the rows, so a job can ingest without a viewer). */
 export interface IngestTarget {
   id: string;
@@ -115,7 +138,9 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
   const declared = declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
   const digests = known ?? (await digestsOf(file));
   const { id, region } = img;
-  const src = await openFileSource(file);
+  const bytesIn = await openFileSource(file);
+  const flat = declared === 'raw' || declared === 'iso';
+  const src = flat ? paddedToSector(bytesIn) : bytesIn;
   try {
     let insp;
     try {
@@ -126,7 +151,7 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
     const deps = services.dataPlane.importDeps(region);
     const disk = await importDisk(await openReader(src, insp), deps);
     const sameBytes = insp.format === 'raw' && insp.virtualSize === digests.size;
-    const bytes = sameBytes ? disk : await importDisk(fileReader(src), deps);
+    const bytes = sameBytes ? disk : await importDisk(fileReader(bytesIn), deps);
     const diskId = await services.dataPlane.manifests.commit(region, disk);
     const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, bytes);
     if (sameBytes) await services.dataPlane.manifests.hold(diskId);
@@ -149,7 +174,7 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
       }).where('image_id', '=', id).execute();
     });
   } finally {
-    await src.close().catch(() => {});
+    await bytesIn.close().catch(() => {});
   }
 }
 
