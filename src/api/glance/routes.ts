@@ -9,8 +9,9 @@ import { CONTAINER_FORMATS, DISK_FORMATS } from '../../domain/glance-status.ts';
 import type { Services } from '../../services/context.ts';
 import { validateToken, type Identity } from '../../services/identity/tokens.ts';
 import {
-  addTag, createImage, deleteImage, getImage, listImages, MAX_LIST_LIMIT, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
+  addTag, createImage, deleteImage, getImage, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
+import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
 import { downloadFile, uploadFile } from '../../services/glance/data.ts';
 import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
