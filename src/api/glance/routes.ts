@@ -257,6 +257,16 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     name: 'images', properties: { images: { type: 'array', items: schemaOfImage() }, schema: { type: 'string' }, first: { type: 'string' }, next: { type: 'string' } },
     links: [{ rel: 'first', href: '{first}' }, { rel: 'next', href: '{next}' }, { rel: 'describedby', href: '{schema}' }],
   }));
+  // The metadefs schemas by name (a metadata catalog is not implemented; clients read the names and properties).
+  const METADEF_SCHEMAS: Record<string, string> = {
+    namespace: 'namespace', namespaces: 'namespaces', resource_type: 'resource_type_association', resource_types: 'resource_type_associations',
+    object: 'object', objects: 'objects', property: 'property', properties: 'properties', tag: 'tag', tags: 'tags',
+  };
+  app.get<P>(`${V2}/schemas/metadefs/:name`, async (req, reply) => {
+    const name = METADEF_SCHEMAS[req.params.name];
+    if (!name) throw apiError('OpenStack.NotFound', `Schema ${req.params.name} not found`);
+    return send(reply, 200, { name, properties: {}, links: [{ rel: 'describedby', href: '{schema}' }] });
+  });
   app.get(`${V2}/schemas/member`, async (_req, reply) => send(reply, 200, schemaOfMember()));
   app.get(`${V2}/schemas/members`, async (_req, reply) => send(reply, 200, {
     name: 'members', properties: { members: { type: 'array', items: schemaOfMember() }, schema: { type: 'string' } }, links: [{ rel: 'describedby', href: '{schema}' }],
