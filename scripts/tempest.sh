@@ -21,12 +21,13 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  [ -n "${WORKSPACE:-}" ] && tempest workspace remove --name "$WORKSPACE" >/dev/null 2>&1 || true
   [ "${TEMPEST_KEEP:-}" = 1 ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 command -v tempest >/dev/null || { echo 'tempest is not installed (apt install tempest)' >&2; exit 2; }
-imagehouse() { IMAGEHOUSE_DATA=$DATA node --import tsx "$ROOT/src/cli/main.ts" "$@"; }
+imagehouse() { IMAGEHOUSE_DATA=$DATA exec node --import tsx "$ROOT/src/cli/main.ts" "$@"; }
 
 # The file web-download imports (a small raw disk).
 mkdir -p "$WORK/http"
@@ -35,24 +36,27 @@ HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$WORK/http" >"$WORK/http.log" 2>&1 &
 pids+=($!)
 
-for user in user1 user2; do printf %s secret | imagehouse account create --name "$user" --password-stdin >/dev/null; done
-printf %s secret | imagehouse account create --name admin --password-stdin --admin >/dev/null
+for user in user1 user2; do printf %s tempest-secret | (imagehouse account create --name "$user" --password-stdin >/dev/null); done
+printf %s tempest-secret | (imagehouse account create --name admin --password-stdin --admin >/dev/null)
 
-IMAGEHOUSE_IMPORT_ALLOWED_HOSTS="127.0.0.1:$HTTP_PORT" IMAGEHOUSE_LOG_LEVEL=warn \
-  imagehouse serve --port "$PORT" --nbd-port 0 >"$WORK/server.log" 2>&1 &
+(IMAGEHOUSE_IMPORT_ALLOWED_HOSTS="127.0.0.1:$HTTP_PORT" IMAGEHOUSE_LOG_LEVEL=warn \
+  imagehouse serve --port "$PORT" --nbd-port 0 >"$WORK/server.log" 2>&1) &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
 # The catalog's region is the server's first region; tempest filters endpoints by it.
 REGION=$(curl -s "http://127.0.0.1:$PORT/identity/v3/auth/tokens" -H 'content-type: application/json' -d '{"auth":{"identity":{"methods":["password"],
-  "password":{"user":{"name":"user1","password":"secret","domain":{"name":"Default"}}}},"scope":{"project":{"name":"user1","domain":{"name":"Default"}}}}}' |
+  "password":{"user":{"name":"user1","password":"tempest-secret","domain":{"name":"Default"}}}},"scope":{"project":{"name":"user1","domain":{"name":"Default"}}}}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["token"]["catalog"][0]["endpoints"][0]["region"])')
 
-cd "$WORK" && tempest init ws >/dev/null && cd ws
+# A workspace of its own name: tempest refuses to register a name twice.
+WORKSPACE=imagehouse-$(basename "$WORK")
+tempest init --name "$WORKSPACE" "$WORK/ws" >/dev/null
+cd "$WORK/ws"
 cat >etc/accounts.yaml <<EOF
-- {username: user1, project_name: user1, password: secret, domain_name: Default}
-- {username: user2, project_name: user2, password: secret, domain_name: Default}
-- {username: admin, project_name: admin, password: secret, domain_name: Default, types: [admin]}
+- {username: user1, project_name: user1, password: tempest-secret, domain_name: Default}
+- {username: user2, project_name: user2, password: tempest-secret, domain_name: Default}
+- {username: admin, project_name: admin, password: tempest-secret, domain_name: Default, types: [admin]}
 EOF
 cat >etc/tempest.conf <<EOF
 [DEFAULT]
@@ -78,7 +82,7 @@ endpoint_type = public
 build_timeout = 60
 build_interval = 1
 http_image = http://127.0.0.1:$HTTP_PORT/test-image.raw
-disk_formats = raw,qcow2,vmdk,vhd,vhdx,iso,ami,ari,aki
+disk_formats = raw,ami,ari,aki
 container_formats = bare,ami,ari,aki,ovf,ova
 image_caching_enabled = false
 [image-feature-enabled]

@@ -36,6 +36,7 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
     checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value, size: img.size, virtual_size: img.virtual_size,
     min_disk: img.min_disk, min_ram: img.min_ram, disk_format: img.disk_format, container_format: img.container_format, owner: img.owner,
     tags: img.tags, created_at: iso(img.created_at), updated_at: iso(img.updated_at),
+    ...(img.status === 'active' || img.status === 'deactivated' ? { stores: STORE_ID } : {}),
     self: `/v2/images/${img.id}`, file: `/v2/images/${img.id}/file`, schema: '/v2/schemas/image',
   };
 }

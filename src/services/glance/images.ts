@@ -116,6 +116,13 @@ function checkEnum(value: unknown, allowed: readonly string[], what: string): st
   return value;
 }
 
+/** Only an admin may say whose an image is (any project id, as Glance allows). */
+function ownerAttr(viewer: Identity, v: unknown): string {
+  if (!viewer.isAdmin) throw forbidden('Attribute \'owner\' can only be set by an administrator.');
+  if (typeof v !== 'string' || v === '' || v.length > 255) throw badRequest('Invalid owner: must be a string of 1 to 255 characters');
+  return v;
+}
+
 function checkVisibility(viewer: Identity, v: unknown): string {
   const vis = checkEnum(v, VISIBILITIES, 'visibility');
   if (vis === 'public' && !viewer.isAdmin) throw forbidden('You are not authorized to complete publicize_image action.');
@@ -129,7 +136,8 @@ export interface ImageAttrs {
 /** POST /v2/images. */
 export async function createImage(services: Services, viewer: Identity, body: ImageAttrs): Promise<GlanceImage> {
   const region = services.regions.require(openstackRegion(services));
-  for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
+  for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && k !== 'owner' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
+  const owner = body.owner === undefined ? viewer.id : ownerAttr(viewer, body.owner);
   for (const k of Object.keys(body)) if (k.startsWith('os_glance')) throw forbidden(`Attribute '${k}' is reserved.`);
   const id = body.id === undefined ? newResourceId('image', region.infix) : String(body.id);
   if (body.id !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw badRequest(`Invalid id '${id}'`);
@@ -146,7 +154,7 @@ export async function createImage(services: Services, viewer: Identity, body: Im
   const now = services.clock.now();
   await services.db.transaction().execute(async (trx) => {
     await insertImage(trx, {
-      id, region: region.id, owner_id: viewer.id, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
+      id, region: region.id, owner_id: owner, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
       is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0,
     }, [], tags.map((t) => ({ key: t, value: '' })), now);
     await trx.insertInto('glance_images').values(g).execute();
@@ -169,7 +177,7 @@ function applyAttrs(g: GlanceImageRow, attrs: ImageAttrs, creating: boolean): vo
   const props = JSON.parse(g.properties) as Record<string, string>;
   for (const [k, v] of Object.entries(attrs)) {
     switch (k) {
-      case 'id': case 'name': case 'tags': case 'visibility': break;
+      case 'id': case 'name': case 'tags': case 'visibility': case 'owner': break;
       case 'disk_format': g.disk_format = v === null ? '' : checkEnum(v, DISK_FORMATS, 'disk_format'); break;
       case 'container_format': g.container_format = v === null ? '' : checkEnum(v, CONTAINER_FORMATS, 'container_format'); break;
       case 'protected': case 'os_hidden':
@@ -196,6 +204,18 @@ export interface PatchOp {
   value?: unknown;
 }
 
+/**
+ * An operation in either media type: v2.1 `{"op":"replace","path":"/name","value":…}` or v2.0
+ * `{"replace":"/name","value":…}`.
+ */
+function normalizedOp(raw: unknown): PatchOp | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const o = raw as Record<string, unknown>;
+  if (typeof o.op === 'string') return o as unknown as PatchOp;
+  const name = ['add', 'replace', 'remove'].find((k) => typeof o[k] === 'string');
+  return name ? { op: name, path: o[name] as string, value: o.value } : undefined;
+}
+
 /** PATCH /v2/images/{id} with a JSON-patch (add/replace/remove) list. */
 export async function patchImage(services: Services, viewer: Identity, id: string, ops: PatchOp[]): Promise<GlanceImage> {
   const { db } = services;
@@ -206,12 +226,18 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   let tags = img.tags;
   let visibility = g.visibility;
   const props = JSON.parse(g.properties) as Record<string, string>;
-  for (const op of ops) {
+  let owner = img.owner;
+  for (const raw of ops) {
+    const op = normalizedOp(raw);
     if (!op || typeof op.path !== 'string' || !['add', 'replace', 'remove'].includes(op.op)) throw badRequest(`Unable to change: unsupported operation ${JSON.stringify(op)}`);
     const key = op.path.replace(/^\//, '').replace(/~1/g, '/').replace(/~0/g, '~');
     if (key === '' || key.includes('/')) {
       if (key.startsWith('locations')) throw forbidden('It\'s not allowed to update locations.');
       throw badRequest(`Invalid JSON pointer for this resource: '${op.path}'`);
+    }
+    if (key === 'owner' && op.op !== 'remove') {
+      owner = ownerAttr(viewer, op.value);
+      continue;
     }
     if ((READ_ONLY_ATTRIBUTES as readonly string[]).includes(key)) throw forbidden(`Attribute '${key}' is read-only.`);
     if (key.startsWith('os_glance')) throw forbidden(`Attribute '${key}' is reserved.`);
@@ -240,7 +266,7 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   const now = services.clock.now();
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('glance_images').values(g).onConflict((oc) => oc.column('image_id').doUpdateSet(g)).execute();
-    await trx.updateTable('images').set({ name, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
+    await trx.updateTable('images').set({ name, owner_id: owner, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
     await setTagsIn(trx, id, tags);
   });
   return getImage(services, viewer, id);
