@@ -16,6 +16,7 @@ import { downloadFile, uploadFile } from '../../services/glance/data.ts';
 import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
+import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 
@@ -244,6 +245,8 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     await removeMember(services, await auth(req), req.params.id, req.params.member);
     return send(reply, 204);
   });
+
+  registerGlanceMetadefs(app, services, V2, auth, send);
 
   app.get(`${V2}/info/import`, async (req, reply) => {
     await auth(req);
