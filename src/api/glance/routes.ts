@@ -12,8 +12,8 @@ import {
   addTag, createImage, deleteImage, getImage, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
 import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
-import { downloadFile, uploadFile } from '../../services/glance/data.ts';
-import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, type GlanceTask } from '../../services/glance/import.ts';
+import { downloadFile } from '../../services/glance/data.ts';
+import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';

@@ -1,6 +1,6 @@
 /**
- * Image data through Glance: `PUT /file` spools the body while hashing it (md5 for `checksum`, sha512 for
- * the multihash), runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
+ * Image data through Glance: spooling a body while hashing it (md5 for `checksum`, sha512 for the multihash),
+ * and ingesting a spooled file (import.ts runs it in a job for PUT /file, glance-direct and web-download): it runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
  * external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
  * system disk, and keeps the file's own bytes as a second manifest (the same one for raw) so that
  * `GET /file` returns exactly what was uploaded.
@@ -188,24 +188,6 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
     await trx.updateTable('images').set({ status: target.ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
     return true;
   });
-}
-
-export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
-  const img = await getImage(services, viewer, id);
-  if (img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'You are not permitted to upload data to this image.');
-  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
-  declaredFormat(img);
-  if (!(await moveStatus(services, id, ['queued'], 'saving'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
-  const file = await tempFile(services, 'glance');
-  try {
-    await ingestFile(services, img, file, await spool(body, file));
-  } catch (e) {
-    // The image goes back to queued, so the upload can be tried again.
-    await moveStatus(services, id, ['saving'], 'queued');
-    throw e;
-  } finally {
-    await fs.rm(file, { force: true });
-  }
 }
 
 /** GET /file: the uploaded bytes (or, for an image made through ECS, its system disk as raw), with its md5. */

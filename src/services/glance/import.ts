@@ -1,4 +1,6 @@
 /**
+ * Image data goes in through one durable job kind, `GlanceImport`: `PUT /file` spools the body (hashing it) and
+ * waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image queued, not saving.
  * Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and
  * `POST /import` (202) queues a durable job that ingests them (glance-direct) or first downloads the URI
  * (web-download, validated when the job runs, as Glance's tasks do). Image tasks are these jobs.
@@ -9,7 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Transaction } from 'kysely';
 import type { Database, JobRow } from '../../store/schema.ts';
-import { apiError } from '../../domain/errors.ts';
+import { apiError, ApiError, ERRORS, type ErrorCode } from '../../domain/errors.ts';
 import { MAX_DISK_GIB } from '../../domain/image-rules.ts';
 import { ecsStatusOf } from '../../domain/glance-status.ts';
 import { parseJson, type JobContext } from '../../jobs/index.ts';
@@ -18,7 +20,7 @@ import type { JobKind } from '../job-kinds.ts';
 import { JOB_KIND } from '../job-kinds.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
-import { declaredFormat, ingestFile, moveStatus, spool, tempFile } from './data.ts';
+import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
 
 export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
@@ -26,9 +28,45 @@ export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
 export const STORE_ID = 'chunks';
 
 interface ImportPayload {
-  method: (typeof IMPORT_METHODS)[number];
+  /** `upload` is PUT /file; the others are import methods. */
+  method: (typeof IMPORT_METHODS)[number] | 'upload';
   uri?: string;
   stagePath?: string;
+  digests?: Digests;
+}
+
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** PUT /v2/images/{id}/file: queued → saving; the spooled bytes are ingested by the job this request waits for. */
+export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
+  const img = await requireOwner(services, viewer, id);
+  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
+  declaredFormat(img);
+  if (!(await moveStatus(services, id, ['queued'], 'saving'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
+  const file = path.join(services.dirs.uploads, `glance-upload-${id}`);
+  let job: JobRow;
+  try {
+    await fs.mkdir(services.dirs.uploads, { recursive: true });
+    await fs.rm(file, { force: true });
+    const digests = await spool(body, file);
+    const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
+    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+  } catch (e) {
+    await fs.rm(file, { force: true });
+    await moveStatus(services, id, ['saving'], 'queued');
+    throw e;
+  }
+  services.wakeWorker();
+  let done: JobRow;
+  for (;;) {
+    done = await services.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    if (TERMINAL.includes(done.state)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (done.state !== 'succeeded') {
+    const code = done.error_code in ERRORS ? (done.error_code as ErrorCode) : 'InternalError';
+    throw new ApiError(code, done.error_message || undefined);
+  }
 }
 
 const stagePathOf = (services: Pick<Services, 'dirs'>, id: string) => path.join(services.dirs.uploads, `glance-stage-${id}`);
@@ -103,9 +141,9 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     .select(['i.id', 'i.owner_id', 'i.region', 'g.disk_format']).where('i.id', '=', job.resource_id).executeTakeFirst();
   if (!row) throw apiError('OpenStack.NotFound', `Image ${job.resource_id} was deleted`);
   const target = { id: row.id, owner: row.owner_id, region: row.region, disk_format: row.disk_format || null };
-  if (p.method === 'glance-direct') {
+  if (p.method === 'glance-direct' || p.method === 'upload') {
     if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
-    await ingestFile(services, target, p.stagePath);
+    await ingestFile(services, target, p.stagePath, p.digests);
     await fs.rm(p.stagePath, { force: true });
     return;
   }
@@ -123,14 +161,15 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
   const row = await trx.selectFrom('glance_images').select(['properties', 'stage_path']).where('image_id', '=', job.resource_id).executeTakeFirst();
   if (!row) return;
   const props = JSON.parse(row.properties) as Record<string, string>;
+  const p = parseJson(job.payload) as Partial<ImportPayload>;
   delete props.os_glance_importing_to_stores;
   if (job.state !== 'succeeded') {
-    props.os_glance_failed_import = STORE_ID;
+    // A failed upload leaves the image as it was (queued); a failed import says so.
+    if (p.method !== 'upload') props.os_glance_failed_import = STORE_ID;
     const queued = ecsStatusOf('queued');
     await trx.updateTable('images').set({ status: queued.ecs, updated_at: services.clock.now() }).where('id', '=', job.resource_id).execute();
     await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', size: null }).where('image_id', '=', job.resource_id).execute();
-    const staged = (parseJson(job.payload) as Partial<ImportPayload>).stagePath;
-    if (staged) await fs.rm(staged, { force: true });
+    if (p.stagePath) await fs.rm(p.stagePath, { force: true });
   }
   await trx.updateTable('glance_images').set({ properties: JSON.stringify(props) }).where('image_id', '=', job.resource_id).execute();
 }
@@ -139,7 +178,7 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
 export async function imageTasks(services: Services, viewer: Identity, id: string): Promise<GlanceTask[]> {
   await getImage(services, viewer, id);
   const jobs = await services.db.selectFrom('jobs').selectAll().where('kind', '=', JOB_KIND.glanceImport).where('resource_id', '=', id).orderBy('created_at').execute();
-  return jobs.map(taskOf);
+  return jobs.filter((j) => (parseJson(j.payload) as Partial<ImportPayload>).method !== 'upload').map(taskOf);
 }
 
 export interface GlanceTask {
