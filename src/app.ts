@@ -32,6 +32,7 @@ import { JOB_KIND, type JobKind } from './services/job-kinds.ts';
 import { createImageJob } from './services/images/verify-job.ts';
 import { copyImageJob } from './services/images/copy-job.ts';
 import { importJobKind } from './services/transfer/import-job.ts';
+import { glanceImportJobKind } from './services/glance/import.ts';
 import { exportJobKind } from './services/transfer/export-job.ts';
 import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
 import { withApiErrors } from './services/errors.ts';
@@ -91,6 +92,7 @@ export function jobKinds(services: Services): Record<string, JobKind> {
     [JOB_KIND.copyImage]: copyImageJob(services),
     [JOB_KIND.importImage]: importJobKind(services),
     [JOB_KIND.exportImage]: exportJobKind(services),
+    [JOB_KIND.glanceImport]: glanceImportJobKind(services),
   };
 }
 
@@ -163,6 +165,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     objects: blobStores.objects,
     dirs,
     jobs,
+    webDownload: { allowedHosts: config.importAllowedHosts },
     nbd: { tokenKey: nbdTokenKey(masterKey), port: () => nbd?.port() },
     ...(hypervisor ? { hypervisor } : {}),
     wakeWorker: () => worker?.wake(),

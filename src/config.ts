@@ -33,6 +33,8 @@ export interface Config {
   requestsPerAccount: number;
   /** HTTP limits: time to receive headers / a whole request, idle time of a connection, connections per client address. */
   http: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number; maxConnectionsPerAddress: number };
+  /** Glance web-download may reach these internal hosts (`host` or `host:port`; IMAGEHOUSE_IMPORT_ALLOWED_HOSTS, comma-separated). */
+  importAllowedHosts: string[];
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
   s3: { endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string };
 }
@@ -107,6 +109,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
       idleTimeoutMs: intEnv(env, 'IMAGEHOUSE_IDLE_TIMEOUT_MS', 30_000),
       maxConnectionsPerAddress: intEnv(env, 'IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS', 20),
     },
+    importAllowedHosts: (env.IMAGEHOUSE_IMPORT_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',
       region: env.IMAGEHOUSE_S3_REGION ?? 'us-east-1',

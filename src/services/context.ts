@@ -38,6 +38,8 @@ export interface Services {
   /** Folders on the data volume (renames from them into buckets stay on one filesystem). */
   dirs: { temp: string; uploads: string };
   jobs: JobQueue;
+  /** Glance web-download: hosts (or host:port) allowed although they resolve to internal addresses. */
+  webDownload: { allowedHosts: readonly string[] };
   /** Disk exports over NBD: the token key and the listener's port. */
   nbd: NbdAccess;
   /** Runs instances as VMs (IMAGEHOUSE_HYPERVISOR=qemu); absent = metadata only. */

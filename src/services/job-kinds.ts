@@ -6,6 +6,8 @@ export const JOB_KIND = {
   copyImage: 'CopyImage',
   importImage: 'ImportImage',
   exportImage: 'ExportImage',
+  /** Glance's interoperable import (glance-direct, web-download); its tasks are `/v2/images/{id}/tasks`. */
+  glanceImport: 'GlanceImport',
 } as const;
 
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];

@@ -260,6 +260,15 @@ export interface GlanceImageRow {
 }
 
 /** A Glance member not (or no longer) accepted; accepted members are image_shares rows (0005). */
+export interface GlanceMetadefNamespaceRow {
+  namespace: string;
+  owner: string;
+  /** JSON: display_name, description, visibility, protected, resource_type_associations, objects, properties, tags. */
+  document: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface GlanceMemberRow {
   image_id: string;
   member_id: string;
@@ -273,6 +282,7 @@ export interface Database {
   os_tokens: OsTokenRow;
   glance_images: GlanceImageRow;
   glance_members: GlanceMemberRow;
+  glance_metadef_namespaces: GlanceMetadefNamespaceRow;
   instances: InstanceRow;
   disks: DiskRow;
   snapshots: SnapshotRow;

@@ -12,7 +12,7 @@ import { test as nodeTest, describe as nodeDescribe, before, after, beforeEach, 
 
 export const CHROMIUM = process.env.IMAGEHOUSE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'openstack' | 'nbd-tools' | 'boot-image';
+export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'openstack' | 'tempest' | 'nbd-tools' | 'boot-image';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -30,6 +30,7 @@ const NEEDS: Record<Need, { present(): boolean; missing: string }> = {
     missing: 'IMAGEHOUSE_TEST_S3_ENDPOINT is not set (scripts/start-ceph.sh starts a single-node Ceph RGW and prints it)',
   },
   openstack: { present: () => onPath('openstack'), missing: 'openstack is not installed (apt install python3-openstackclient)' },
+  tempest: { present: () => onPath('tempest'), missing: 'tempest is not installed (apt install tempest)' },
   'nbd-tools': {
     present: () => ['qemu-io', 'nbdcopy', 'nbdinfo'].every(onPath),
     missing: 'qemu-io, nbdcopy or nbdinfo is not installed (apt install qemu-utils libnbd-bin)',

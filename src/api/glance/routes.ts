@@ -2,23 +2,26 @@
  * Glance v2 at `/image` (the catalog's image endpoint): a thin adapter over services/glance. Errors are
  * webob-style JSON `{"message","code","title"}`; 401s carry `WWW-Authenticate` naming Keystone.
  */
+import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
 import { CONTAINER_FORMATS, DISK_FORMATS } from '../../domain/glance-status.ts';
 import type { Services } from '../../services/context.ts';
 import { validateToken, type Identity } from '../../services/identity/tokens.ts';
 import {
-  addTag, createImage, deleteImage, getImage, listImages, MAX_LIST_LIMIT, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
+  addTag, createImage, deleteImage, getImage, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
-import { downloadFile, uploadFile } from '../../services/glance/data.ts';
+import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
+import { downloadFile } from '../../services/glance/data.ts';
+import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
+import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
-const IMPORT_METHODS = ['glance-direct', 'web-download'];
 
 export const glanceSurface = openstackSurface('glance', IMAGE_PATH, (err) => {
   const title = statusTitle(err.status);
@@ -34,10 +37,12 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
     checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value, size: img.size, virtual_size: img.virtual_size,
     min_disk: img.min_disk, min_ram: img.min_ram, disk_format: img.disk_format, container_format: img.container_format, owner: img.owner,
     tags: img.tags, created_at: iso(img.created_at), updated_at: iso(img.updated_at),
+    ...(img.status === 'active' || img.status === 'deactivated' ? { stores: STORE_ID } : {}),
     self: `/v2/images/${img.id}`, file: `/v2/images/${img.id}/file`, schema: '/v2/schemas/image',
   };
 }
 
+const taskView = (t: GlanceTask) => ({ ...t, created_at: iso(t.created_at), updated_at: iso(t.updated_at), expires_at: null, request_id: null, user_id: t.owner, schema: '/v2/schemas/task' });
 const memberView = (m: Member) => ({ ...m, created_at: iso(m.created_at), updated_at: iso(m.updated_at), schema: '/v2/schemas/member' });
 
 function versions(req: FastifyRequest) {
@@ -172,12 +177,29 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     return send(reply, 204);
   });
 
-  app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
-    const viewer = await auth(req);
+  const octetStream = (req: FastifyRequest): Readable => {
     const type = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type !== 'application/octet-stream') throw apiError('OpenStack.UnsupportedMediaType', `Unsupported Content-Type: ${type || '(none)'}`);
-    await uploadFile(services, viewer, req.params.id, req.body as import('node:stream').Readable);
+    return req.body as Readable;
+  };
+  app.put<P>(`${V2}/images/:id/file`, async (req, reply) => {
+    const viewer = await auth(req);
+    await uploadFile(services, viewer, req.params.id, octetStream(req));
     return send(reply, 204);
+  });
+  app.put<P>(`${V2}/images/:id/stage`, async (req, reply) => {
+    const viewer = await auth(req);
+    await stageFile(services, viewer, req.params.id, octetStream(req));
+    return send(reply, 204);
+  });
+  app.post<P>(`${V2}/images/:id/import`, async (req, reply) => {
+    const viewer = await auth(req);
+    await startImport(services, viewer, req.params.id, req.body);
+    return send(reply, 202);
+  });
+  app.get<P>(`${V2}/images/:id/tasks`, async (req, reply) => {
+    const tasks = await imageTasks(services, await auth(req), req.params.id);
+    return send(reply, 200, { tasks: tasks.map(taskView) });
   });
 
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
@@ -224,19 +246,31 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     return send(reply, 204);
   });
 
+  registerGlanceMetadefs(app, services, V2, auth, send);
+
   app.get(`${V2}/info/import`, async (req, reply) => {
     await auth(req);
     return send(reply, 200, { 'import-methods': { description: 'Import methods available.', type: 'array', value: IMPORT_METHODS } });
   });
   app.get(`${V2}/info/stores`, async (req, reply) => {
     await auth(req);
-    return send(reply, 200, { stores: [{ id: 'chunks', description: 'imagehouse chunk store', default: true }] });
+    return send(reply, 200, { stores: [{ id: STORE_ID, description: 'imagehouse chunk store', default: true }] });
   });
   app.get(`${V2}/schemas/image`, async (_req, reply) => send(reply, 200, schemaOfImage()));
   app.get(`${V2}/schemas/images`, async (_req, reply) => send(reply, 200, {
     name: 'images', properties: { images: { type: 'array', items: schemaOfImage() }, schema: { type: 'string' }, first: { type: 'string' }, next: { type: 'string' } },
     links: [{ rel: 'first', href: '{first}' }, { rel: 'next', href: '{next}' }, { rel: 'describedby', href: '{schema}' }],
   }));
+  // The metadefs schemas by name (a metadata catalog is not implemented; clients read the names and properties).
+  const METADEF_SCHEMAS: Record<string, string> = {
+    namespace: 'namespace', namespaces: 'namespaces', resource_type: 'resource_type_association', resource_types: 'resource_type_associations',
+    object: 'object', objects: 'objects', property: 'property', properties: 'properties', tag: 'tag', tags: 'tags',
+  };
+  app.get<P>(`${V2}/schemas/metadefs/:name`, async (req, reply) => {
+    const name = METADEF_SCHEMAS[req.params.name];
+    if (!name) throw apiError('OpenStack.NotFound', `Schema ${req.params.name} not found`);
+    return send(reply, 200, { name, properties: {}, links: [{ rel: 'describedby', href: '{schema}' }] });
+  });
   app.get(`${V2}/schemas/member`, async (_req, reply) => send(reply, 200, schemaOfMember()));
   app.get(`${V2}/schemas/members`, async (_req, reply) => send(reply, 200, {
     name: 'members', properties: { members: { type: 'array', items: schemaOfMember() }, schema: { type: 'string' } }, links: [{ rel: 'describedby', href: '{schema}' }],

@@ -1,20 +1,20 @@
 /**
- * Image data through Glance: `PUT /file` spools the body while hashing it (md5 for `checksum`, sha512 for
- * the multihash), runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
+ * Image data through Glance: spooling a body while hashing it (md5 for `checksum`, sha512 for the multihash),
+ * and ingesting a spooled file (import.ts runs it in a job for PUT /file, glance-direct and web-download): it runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
  * external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
  * system disk, and keeps the file's own bytes as a second manifest (the same one for raw) so that
  * `GET /file` returns exactly what was uploaded.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { apiError } from '../../domain/errors.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength } from '../../domain/disk.ts';
 import { newResourceId } from '../../domain/ids.ts';
-import { ecsStatusOf } from '../../domain/glance-status.ts';
+import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
@@ -49,35 +49,99 @@ function fileReader(src: ClosableByteSource): DiskReader {
   };
 }
 
-export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
-  const { db } = services;
-  const img = await getImage(services, viewer, id);
-  if (img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'You are not permitted to upload data to this image.');
-  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
-  if (!img.disk_format || !img.container_format) throw apiError('OpenStack.BadRequest', 'Properties disk_format, container_format must be set prior to saving data.');
-  const declared = INSPECTED[img.disk_format];
-  if (!declared) throw apiError('OpenStack.BadRequest', `Images with disk_format ${img.disk_format} cannot be inspected, so they cannot be uploaded here.`);
-  const claimed = await db.updateTable('glance_images').set({ phase: ecsStatusOf('saving').phase }).where('image_id', '=', id).where('phase', '=', '').executeTakeFirst();
-  await db.updateTable('images').set({ status: ecsStatusOf('saving').ecs }).where('id', '=', id).where('status', '=', ecsStatusOf('queued').ecs).execute();
-  if (Number(claimed.numUpdatedRows) !== 1) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
+/** What hashing the bytes gave: md5 (`checksum`), sha512 (`os_hash_value`) and their count. */
+export interface Digests {
+  size: number;
+  md5: string;
+  sha512: string;
+}
 
-  await fs.mkdir(services.dirs.temp, { recursive: true });
-  const spool = path.join(services.dirs.temp, `glance-${crypto.randomBytes(8).toString('hex')}`);
+/** Writes `body` to the new file `dest` while hashing it. */
+export async function spool(body: Readable, dest: string): Promise<Digests> {
   const md5 = crypto.createHash('md5');
   const sha512 = crypto.createHash('sha512');
   let size = 0;
-  let src: ClosableByteSource | undefined;
-  const region = img.region;
+  await pipeline(body, new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      md5.update(chunk);
+      sha512.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  }), createWriteStream(dest, { flags: 'wx' }));
+  return { size, md5: md5.digest('hex'), sha512: sha512.digest('hex') };
+}
+
+async function digestsOf(file: string): Promise<Digests> {
+  const md5 = crypto.createHash('md5');
+  const sha512 = crypto.createHash('sha512');
+  let size = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    md5.update(chunk);
+    sha512.update(chunk);
+    size += chunk.length;
+  }
+  return { size, md5: md5.digest('hex'), sha512: sha512.digest('hex') };
+}
+
+/** A new file name in the temp folder for bytes on their way in. */
+export async function tempFile(services: Pick<Services, 'dirs'>, prefix: string): Promise<string> {
+  await fs.mkdir(services.dirs.temp, { recursive: true });
+  return path.join(services.dirs.temp, `${prefix}-${crypto.randomBytes(8).toString('hex')}`);
+}
+
+const SECTOR = 512;
+
+/**
+ * Glance takes raw (and ami/aki/ari/iso) data of any length; a disk is whole sectors. The disk is the file
+ * zero-padded to the next sector; the file's own bytes stay in the file manifest.
+ */
+function paddedToSector(src: ClosableByteSource): ClosableByteSource {
+  const size = Math.ceil(src.size / SECTOR) * SECTOR;
+  if (size === src.size) return src;
+  return {
+    size,
+    close: () => src.close(),
+    async read(buf, offset, length, position) {
+      if (position >= src.size) {
+        const n = Math.max(0, Math.min(length, size - position));
+        buf.fill(0, offset, offset + n);
+        return n;
+      }
+      return src.read(buf, offset, Math.min(length, src.size - position), position);
+    },
+  };
+}
+
+/** The image fields ingesting needs (read from the rows, so a job can ingest without a viewer). */
+export interface IngestTarget {
+  id: string;
+  owner: string;
+  region: string;
+  disk_format: string | null;
+}
+
+/** The inspector's format for the image's disk_format, or a 400 when it has none or one we cannot inspect. */
+export function declaredFormat(img: { disk_format: string | null; container_format: string | null }): ImportFormat {
+  if (!img.disk_format || !img.container_format) throw apiError('OpenStack.BadRequest', 'Properties disk_format, container_format must be set prior to saving data.');
+  const declared = INSPECTED[img.disk_format];
+  if (!declared) throw apiError('OpenStack.BadRequest', `Images with disk_format ${img.disk_format} cannot be inspected, so they cannot be uploaded here.`);
+  return declared;
+}
+
+/**
+ * Inspects the file against disk_format, imports it into the chunk store and makes the image active with its
+ * hashes, in one transaction. The caller owns the file and the status the image had before.
+ */
+export async function ingestFile(services: Services, img: IngestTarget, file: string, known?: Digests): Promise<void> {
+  const { db } = services;
+  const declared = declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
+  const digests = known ?? (await digestsOf(file));
+  const { id, region } = img;
+  const bytesIn = await openFileSource(file);
+  const flat = declared === 'raw' || declared === 'iso';
+  const src = flat ? paddedToSector(bytesIn) : bytesIn;
   try {
-    await pipeline(body, new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        md5.update(chunk);
-        sha512.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    }), createWriteStream(spool, { flags: 'wx' }));
-    src = await openFileSource(spool);
     let insp;
     try {
       insp = await inspect(src, { declared });
@@ -86,10 +150,10 @@ export async function uploadFile(services: Services, viewer: Identity, id: strin
     }
     const deps = services.dataPlane.importDeps(region);
     const disk = await importDisk(await openReader(src, insp), deps);
-    const sameBytes = insp.format === 'raw' && insp.virtualSize === size;
-    const file = sameBytes ? disk : await importDisk(fileReader(src), deps);
+    const sameBytes = insp.format === 'raw' && insp.virtualSize === digests.size;
+    const bytes = sameBytes ? disk : await importDisk(fileReader(bytesIn), deps);
     const diskId = await services.dataPlane.manifests.commit(region, disk);
-    const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, file);
+    const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, bytes);
     if (sameBytes) await services.dataPlane.manifests.hold(diskId);
     const now = services.clock.now();
     const sizeGib = Math.max(1, Math.ceil(insp.virtualSize / GiB));
@@ -105,19 +169,25 @@ export async function uploadFile(services: Services, viewer: Identity, id: strin
       }).execute();
       await trx.updateTable('images').set({ status: ecsStatusOf('active').ecs, progress: 100, size_gib: sizeGib, updated_at: now }).where('id', '=', id).execute();
       await trx.updateTable('glance_images').set({
-        phase: ecsStatusOf('active').phase, size, virtual_size: insp.virtualSize, checksum: md5.digest('hex'), os_hash_algo: 'sha512',
-        os_hash_value: sha512.digest('hex'), file_manifest_id: fileId,
+        phase: ecsStatusOf('active').phase, size: digests.size, virtual_size: insp.virtualSize, checksum: digests.md5, os_hash_algo: 'sha512',
+        os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '',
       }).where('image_id', '=', id).execute();
     });
-  } catch (e) {
-    // The image goes back to queued, so the upload can be tried again.
-    await db.updateTable('glance_images').set({ phase: '' }).where('image_id', '=', id).execute();
-    await db.updateTable('images').set({ status: ecsStatusOf('queued').ecs }).where('id', '=', id).execute();
-    throw e;
   } finally {
-    await src?.close().catch(() => {});
-    await fs.rm(spool, { force: true });
+    await bytesIn.close().catch(() => {});
   }
+}
+
+/** Moves the image to `status` if it is in one of `from` (ECS status and Glance phase together); false if it was not. */
+export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: string, from: GlanceStatus[], to: GlanceStatus): Promise<boolean> {
+  const target = ecsStatusOf(to);
+  return services.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('images as i').innerJoin('glance_images as g', 'g.image_id', 'i.id').select(['i.status', 'g.phase']).where('i.id', '=', id).executeTakeFirst();
+    if (!row || !from.some((f) => ecsStatusOf(f).ecs === row.status && ecsStatusOf(f).phase === row.phase)) return false;
+    await trx.updateTable('glance_images').set({ phase: target.phase }).where('image_id', '=', id).execute();
+    await trx.updateTable('images').set({ status: target.ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
+    return true;
+  });
 }
 
 /** GET /file: the uploaded bytes (or, for an image made through ECS, its system disk as raw), with its md5. */

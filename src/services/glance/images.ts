@@ -83,6 +83,18 @@ async function tagsFor(db: Kysely<Database>, ids: string[]): Promise<Map<string,
   return out;
 }
 
+/** The Glance view of these images (any order; unknown ids are left out), with no visibility check. */
+export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise<GlanceImage[]> {
+  if (!ids.length) return [];
+  const [images, rows, tags] = await Promise.all([
+    db.selectFrom('images').selectAll().where('id', 'in', ids).execute(),
+    db.selectFrom('glance_images').selectAll().where('image_id', 'in', ids).execute(),
+    tagsFor(db, ids),
+  ]);
+  const g = new Map(rows.map((r) => [r.image_id, r]));
+  return images.map((image) => toGlance(image, g.get(image.id), tags.get(image.id) ?? []));
+}
+
 export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
   const { db } = services;
   const image = await db.selectFrom('images').selectAll().where('region', '=', openstackRegion(services)).where('id', '=', id).executeTakeFirst();
@@ -104,6 +116,13 @@ function checkEnum(value: unknown, allowed: readonly string[], what: string): st
   return value;
 }
 
+/** Only an admin may say whose an image is (any project id, as Glance allows). */
+function ownerAttr(viewer: Identity, v: unknown): string {
+  if (!viewer.isAdmin) throw forbidden('Attribute \'owner\' can only be set by an administrator.');
+  if (typeof v !== 'string' || v === '' || v.length > 255) throw badRequest('Invalid owner: must be a string of 1 to 255 characters');
+  return v;
+}
+
 function checkVisibility(viewer: Identity, v: unknown): string {
   const vis = checkEnum(v, VISIBILITIES, 'visibility');
   if (vis === 'public' && !viewer.isAdmin) throw forbidden('You are not authorized to complete publicize_image action.');
@@ -117,7 +136,8 @@ export interface ImageAttrs {
 /** POST /v2/images. */
 export async function createImage(services: Services, viewer: Identity, body: ImageAttrs): Promise<GlanceImage> {
   const region = services.regions.require(openstackRegion(services));
-  for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
+  for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && k !== 'owner' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
+  const owner = body.owner === undefined ? viewer.id : ownerAttr(viewer, body.owner);
   for (const k of Object.keys(body)) if (k.startsWith('os_glance')) throw forbidden(`Attribute '${k}' is reserved.`);
   const id = body.id === undefined ? newResourceId('image', region.infix) : String(body.id);
   if (body.id !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw badRequest(`Invalid id '${id}'`);
@@ -134,7 +154,7 @@ export async function createImage(services: Services, viewer: Identity, body: Im
   const now = services.clock.now();
   await services.db.transaction().execute(async (trx) => {
     await insertImage(trx, {
-      id, region: region.id, owner_id: viewer.id, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
+      id, region: region.id, owner_id: owner, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
       is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0,
     }, [], tags.map((t) => ({ key: t, value: '' })), now);
     await trx.insertInto('glance_images').values(g).execute();
@@ -157,7 +177,7 @@ function applyAttrs(g: GlanceImageRow, attrs: ImageAttrs, creating: boolean): vo
   const props = JSON.parse(g.properties) as Record<string, string>;
   for (const [k, v] of Object.entries(attrs)) {
     switch (k) {
-      case 'id': case 'name': case 'tags': case 'visibility': break;
+      case 'id': case 'name': case 'tags': case 'visibility': case 'owner': break;
       case 'disk_format': g.disk_format = v === null ? '' : checkEnum(v, DISK_FORMATS, 'disk_format'); break;
       case 'container_format': g.container_format = v === null ? '' : checkEnum(v, CONTAINER_FORMATS, 'container_format'); break;
       case 'protected': case 'os_hidden':
@@ -184,6 +204,18 @@ export interface PatchOp {
   value?: unknown;
 }
 
+/**
+ * An operation in either media type: v2.1 `{"op":"replace","path":"/name","value":…}` or v2.0
+ * `{"replace":"/name","value":…}`.
+ */
+function normalizedOp(raw: unknown): PatchOp | undefined {
+  if (!raw || typeof raw !== 'object') return undefined;
+  const o = raw as Record<string, unknown>;
+  if (typeof o.op === 'string') return o as unknown as PatchOp;
+  const name = ['add', 'replace', 'remove'].find((k) => typeof o[k] === 'string');
+  return name ? { op: name, path: o[name] as string, value: o.value } : undefined;
+}
+
 /** PATCH /v2/images/{id} with a JSON-patch (add/replace/remove) list. */
 export async function patchImage(services: Services, viewer: Identity, id: string, ops: PatchOp[]): Promise<GlanceImage> {
   const { db } = services;
@@ -194,12 +226,18 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   let tags = img.tags;
   let visibility = g.visibility;
   const props = JSON.parse(g.properties) as Record<string, string>;
-  for (const op of ops) {
+  let owner = img.owner;
+  for (const raw of ops) {
+    const op = normalizedOp(raw);
     if (!op || typeof op.path !== 'string' || !['add', 'replace', 'remove'].includes(op.op)) throw badRequest(`Unable to change: unsupported operation ${JSON.stringify(op)}`);
     const key = op.path.replace(/^\//, '').replace(/~1/g, '/').replace(/~0/g, '~');
     if (key === '' || key.includes('/')) {
       if (key.startsWith('locations')) throw forbidden('It\'s not allowed to update locations.');
       throw badRequest(`Invalid JSON pointer for this resource: '${op.path}'`);
+    }
+    if (key === 'owner' && op.op !== 'remove') {
+      owner = ownerAttr(viewer, op.value);
+      continue;
     }
     if ((READ_ONLY_ATTRIBUTES as readonly string[]).includes(key)) throw forbidden(`Attribute '${key}' is read-only.`);
     if (key.startsWith('os_glance')) throw forbidden(`Attribute '${key}' is reserved.`);
@@ -228,7 +266,7 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   const now = services.clock.now();
   await db.transaction().execute(async (trx) => {
     await trx.insertInto('glance_images').values(g).onConflict((oc) => oc.column('image_id').doUpdateSet(g)).execute();
-    await trx.updateTable('images').set({ name, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
+    await trx.updateTable('images').set({ name, owner_id: owner, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
     await setTagsIn(trx, id, tags);
   });
   return getImage(services, viewer, id);
@@ -285,110 +323,4 @@ export async function setActive(services: Services, viewer: Identity, id: string
   if (img.status === want) return;
   if (img.status !== (active ? 'deactivated' : 'active')) throw forbidden(`Not allowed to ${active ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`);
   await services.db.updateTable('images').set({ status: ecsStatusOf(want).ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
-}
-
-export interface ListQuery {
-  filters: Record<string, string>;
-  tags: string[];
-  sort: { key: string; dir: 'asc' | 'desc' }[];
-  limit: number;
-  marker?: string;
-}
-
-const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at', 'visibility', 'owner', 'min_disk', 'min_ram', 'virtual_size'];
-export const MAX_LIST_LIMIT = 1000;
-
-/** GET /v2/images: the viewer's own, public, accepted-shared images (community and other member states by filter). */
-export async function listImages(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, q: ListQuery): Promise<GlanceImage[]> {
-  const { db } = services;
-  for (const s of q.sort) if (!SORT_KEYS.includes(s.key)) throw badRequest(`Invalid sort key: ${s.key}`);
-  const region = openstackRegion(services);
-  const rows = await db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').selectAll('i')
-    .select(['g.image_id as g_id', 'g.disk_format as g_disk_format', 'g.container_format as g_container_format', 'g.visibility as g_visibility', 'g.protected as g_protected',
-      'g.os_hidden as g_os_hidden', 'g.min_disk as g_min_disk', 'g.min_ram as g_min_ram', 'g.size as g_size', 'g.virtual_size as g_virtual_size', 'g.checksum as g_checksum',
-      'g.os_hash_algo as g_os_hash_algo', 'g.os_hash_value as g_os_hash_value', 'g.file_manifest_id as g_file_manifest_id', 'g.phase as g_phase', 'g.stage_path as g_stage_path', 'g.properties as g_properties'])
-    .where('i.region', '=', region)
-    .where((eb) => eb.or([
-      eb('i.owner_id', '=', viewer.id), eb('i.category', '!=', 'self'), eb('i.is_public', '=', 1),
-      eb('i.id', 'in', eb.selectFrom('image_shares').select('image_id').where('account_id', '=', viewer.id)),
-      eb('i.id', 'in', eb.selectFrom('glance_members').select('image_id').where('member_id', '=', viewer.id)),
-    ]))
-    .execute();
-  const [accepted, others] = await Promise.all([
-    db.selectFrom('image_shares').select('image_id').where('account_id', '=', viewer.id).execute(),
-    db.selectFrom('glance_members').select(['image_id', 'status']).where('member_id', '=', viewer.id).execute(),
-  ]);
-  const memberOf = new Map<string, string>([...others.map((o) => [o.image_id, o.status] as [string, string]), ...accepted.map((a) => [a.image_id, 'accepted'] as [string, string])]);
-  const tags = await tagsFor(db, rows.map((r) => r.id));
-  let images = rows.map((r) => {
-    const g = r.g_id ? {
-      image_id: r.g_id, disk_format: r.g_disk_format!, container_format: r.g_container_format!, visibility: r.g_visibility!, protected: r.g_protected!, os_hidden: r.g_os_hidden!,
-      min_disk: r.g_min_disk!, min_ram: r.g_min_ram!, size: r.g_size ?? null, virtual_size: r.g_virtual_size ?? null, checksum: r.g_checksum!, os_hash_algo: r.g_os_hash_algo!,
-      os_hash_value: r.g_os_hash_value!, file_manifest_id: r.g_file_manifest_id!, phase: r.g_phase!, stage_path: r.g_stage_path!, properties: r.g_properties!,
-    } : undefined;
-    return toGlance(r as ImageRow, g, tags.get(r.id) ?? []);
-  });
-  const f = q.filters;
-  const memberStatus = f.member_status ?? 'accepted';
-  images = images.filter((img) => {
-    const own = img.owner === viewer.id;
-    const ms = memberOf.get(img.id);
-    if (f.visibility) {
-      if (f.visibility !== 'all' && img.visibility !== f.visibility) return false;
-      if (img.visibility === 'shared' && !own && !(memberStatus === 'all' || ms === memberStatus)) return false;
-    } else {
-      if (img.visibility === 'community' && !own) return false;
-      if (!own && img.visibility !== 'public' && !(memberStatus === 'all' ? ms : ms === memberStatus)) return false;
-      if (f.member_status && own) return false;
-    }
-    if (img.visibility === 'private' && !own && !viewer.isAdmin) return false;
-    if ((f.os_hidden ?? 'false') === 'false' && img.os_hidden) return false;
-    if (f.os_hidden === 'true' && !img.os_hidden) return false;
-    for (const [k, v] of Object.entries(f)) {
-      if (['visibility', 'member_status', 'os_hidden'].includes(k)) continue;
-      if (!matches(img, k, v)) return false;
-    }
-    return q.tags.every((t) => img.tags.includes(t));
-  });
-  const sorts = q.sort.length ? [...q.sort] : [{ key: 'created_at', dir: 'desc' as const }];
-  if (!sorts.some((s) => s.key === 'id')) sorts.push({ key: 'id', dir: sorts[0].dir });
-  const value = (img: GlanceImage, k: string) => (img as unknown as Record<string, unknown>)[k];
-  images.sort((a, b) => {
-    for (const s of sorts) {
-      const x = value(a, s.key);
-      const y = value(b, s.key);
-      if (x === y) continue;
-      const c = x === null || x === undefined ? -1 : y === null || y === undefined ? 1 : x < y ? -1 : 1;
-      return s.dir === 'asc' ? c : -c;
-    }
-    return 0;
-  });
-  if (q.marker !== undefined) {
-    const at = images.findIndex((i) => i.id === q.marker);
-    if (at < 0) throw badRequest(`marker ${q.marker} could not be found.`);
-    images = images.slice(at + 1);
-  }
-  return images.slice(0, q.limit);
-}
-
-function matches(img: GlanceImage, key: string, raw: string): boolean {
-  const v = key in img ? (img as unknown as Record<string, unknown>)[key] : img.properties[key];
-  if (key === 'size_min') return img.size !== null && img.size >= Number(raw);
-  if (key === 'size_max') return img.size !== null && img.size <= Number(raw);
-  if (key === 'created_at' || key === 'updated_at') {
-    const m = /^(gt|gte|lt|lte|eq|neq):(.*)$/.exec(raw);
-    const t = Date.parse(m ? m[2] : raw);
-    if (Number.isNaN(t)) throw badRequest(`Invalid time format for ${key}.`);
-    const x = v as number;
-    switch (m?.[1] ?? 'eq') {
-      case 'gt': return x > t;
-      case 'gte': return x >= t;
-      case 'lt': return x < t;
-      case 'lte': return x <= t;
-      case 'neq': return x !== t;
-      default: return x === t;
-    }
-  }
-  const wanted = raw.startsWith('in:') ? raw.slice(3).split(',') : [raw];
-  return wanted.some((w) => String(v) === w);
 }

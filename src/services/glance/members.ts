@@ -73,6 +73,8 @@ export async function removeMember(services: Services, viewer: Identity, imageId
   const img = await getImage(services, viewer, imageId);
   if (img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'Only the image owner may remove members.');
   await getMember(services, viewer, imageId, memberId);
-  await services.db.deleteFrom('glance_members').where('image_id', '=', imageId).where('member_id', '=', memberId).execute();
-  await services.db.deleteFrom('image_shares').where('image_id', '=', imageId).where('account_id', '=', memberId).execute();
+  await services.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('glance_members').where('image_id', '=', imageId).where('member_id', '=', memberId).execute();
+    await trx.deleteFrom('image_shares').where('image_id', '=', imageId).where('account_id', '=', memberId).execute();
+  });
 }

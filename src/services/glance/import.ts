@@ -1,0 +1,207 @@
+/**
+ * Image data goes in through one durable job kind, `GlanceImport`: `PUT /file` spools the body (hashing it) and
+ * waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image queued, not saving.
+ * Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and
+ * `POST /import` (202) queues a durable job that ingests them (glance-direct) or first downloads the URI
+ * (web-download, validated when the job runs, as Glance's tasks do). Image tasks are these jobs.
+ * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Transaction } from 'kysely';
+import type { Database, JobRow } from '../../store/schema.ts';
+import { apiError, ApiError, ERRORS, type ErrorCode } from '../../domain/errors.ts';
+import { MAX_DISK_GIB } from '../../domain/image-rules.ts';
+import { ecsStatusOf } from '../../domain/glance-status.ts';
+import { parseJson, type JobContext } from '../../jobs/index.ts';
+import type { Services } from '../context.ts';
+import type { JobKind } from '../job-kinds.ts';
+import { JOB_KIND } from '../job-kinds.ts';
+import type { Identity } from '../identity/tokens.ts';
+import { getImage } from './images.ts';
+import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
+import { webDownload } from './web-download.ts';
+
+export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
+/** The one store images go to; `/v2/info/stores` lists it. */
+export const STORE_ID = 'chunks';
+
+interface ImportPayload {
+  /** `upload` is PUT /file; the others are import methods. */
+  method: (typeof IMPORT_METHODS)[number] | 'upload';
+  uri?: string;
+  stagePath?: string;
+  digests?: Digests;
+}
+
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** PUT /v2/images/{id}/file: queued → saving; the spooled bytes are ingested by the job this request waits for. */
+export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
+  const img = await requireOwner(services, viewer, id);
+  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
+  declaredFormat(img);
+  if (!(await moveStatus(services, id, ['queued'], 'saving'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
+  const file = path.join(services.dirs.uploads, `glance-upload-${id}`);
+  let job: JobRow;
+  try {
+    await fs.mkdir(services.dirs.uploads, { recursive: true });
+    await fs.rm(file, { force: true });
+    const digests = await spool(body, file);
+    const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
+    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+  } catch (e) {
+    await fs.rm(file, { force: true });
+    await moveStatus(services, id, ['saving'], 'queued');
+    throw e;
+  }
+  services.wakeWorker();
+  let done: JobRow;
+  for (;;) {
+    done = await services.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+    if (TERMINAL.includes(done.state)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (done.state !== 'succeeded') {
+    const code = done.error_code in ERRORS ? (done.error_code as ErrorCode) : 'InternalError';
+    throw new ApiError(code, done.error_message || undefined);
+  }
+}
+
+const stagePathOf = (services: Pick<Services, 'dirs'>, id: string) => path.join(services.dirs.uploads, `glance-stage-${id}`);
+
+async function requireOwner(services: Services, viewer: Identity, id: string) {
+  const img = await getImage(services, viewer, id);
+  if (img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'You are not permitted to modify this image.');
+  return img;
+}
+
+/** PUT /v2/images/{id}/stage: queued → uploading, the bytes kept for a later glance-direct import. */
+export async function stageFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
+  const img = await requireOwner(services, viewer, id);
+  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to uploading is not allowed`);
+  if (!(await moveStatus(services, id, ['queued'], 'uploading'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
+  const file = stagePathOf(services, id);
+  try {
+    await fs.mkdir(services.dirs.uploads, { recursive: true });
+    await fs.rm(file, { force: true });
+    const { size } = await spool(body, file);
+    await services.db.updateTable('glance_images').set({ stage_path: file, size }).where('image_id', '=', id).execute();
+  } catch (e) {
+    await fs.rm(file, { force: true });
+    await moveStatus(services, id, ['uploading'], 'queued');
+    throw e;
+  }
+}
+
+/** POST /v2/images/{id}/import: checks the method and the image's state, then queues the import (202). */
+export async function startImport(services: Services, viewer: Identity, id: string, body: unknown): Promise<void> {
+  const img = await requireOwner(services, viewer, id);
+  const req = (body ?? {}) as { method?: { name?: unknown; uri?: unknown }; stores?: unknown; all_stores?: unknown };
+  const method = req.method?.name;
+  if (typeof method !== 'string' || !(IMPORT_METHODS as readonly string[]).includes(method)) {
+    throw apiError('OpenStack.BadRequest', `Import method ${String(method)} is not valid; available: ${IMPORT_METHODS.join(', ')}`);
+  }
+  if (req.stores !== undefined && (!Array.isArray(req.stores) || req.stores.some((s) => s !== STORE_ID))) throw apiError('OpenStack.Conflict', `Unknown store in ${JSON.stringify(req.stores)}`);
+  declaredFormat(img);
+  const payload: ImportPayload = { method: method as ImportPayload['method'] };
+  if (method === 'web-download') {
+    if (typeof req.method?.uri !== 'string' || req.method.uri === '') throw apiError('OpenStack.BadRequest', 'URI for web-download must be given');
+    if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for web-download; it must be queued`);
+    payload.uri = req.method.uri;
+  } else if (img.status !== 'uploading') {
+    throw apiError('OpenStack.Conflict', 'Image needs to be staged before an import can be performed.');
+  }
+  const from = method === 'web-download' ? 'queued' : 'uploading';
+  await services.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
+    if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
+    if (method === 'glance-direct') payload.stagePath = row.stage_path;
+    const props = JSON.parse(row.properties) as Record<string, string>;
+    delete props.os_glance_failed_import;
+    props.os_glance_importing_to_stores = STORE_ID;
+    await trx.updateTable('glance_images').set({ phase: ecsStatusOf('importing').phase, properties: JSON.stringify(props) }).where('image_id', '=', id).execute();
+    await trx.updateTable('images').set({ status: ecsStatusOf('importing').ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
+    await services.jobs.enqueue(trx, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+  });
+  services.wakeWorker();
+}
+
+export function glanceImportJobKind(services: Services): JobKind {
+  return {
+    handler: (job, ctx) => runImport(services, job, ctx),
+    onFinished: (trx, job) => finishImport(services, trx, job),
+  };
+}
+
+async function runImport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {
+  const p = ctx.payload as unknown as ImportPayload;
+  const row = await services.db.selectFrom('images as i').innerJoin('glance_images as g', 'g.image_id', 'i.id')
+    .select(['i.id', 'i.owner_id', 'i.region', 'g.disk_format']).where('i.id', '=', job.resource_id).executeTakeFirst();
+  if (!row) throw apiError('OpenStack.NotFound', `Image ${job.resource_id} was deleted`);
+  const target = { id: row.id, owner: row.owner_id, region: row.region, disk_format: row.disk_format || null };
+  if (p.method === 'glance-direct' || p.method === 'upload') {
+    if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
+    await ingestFile(services, target, p.stagePath, p.digests);
+    await fs.rm(p.stagePath, { force: true });
+    return;
+  }
+  const file = await tempFile(services, 'glance-web');
+  try {
+    await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
+    await ingestFile(services, target, file);
+  } finally {
+    await fs.rm(file, { force: true });
+  }
+}
+
+/** In the job's final transaction: clears the import lock; a failure puts the image back to queued. */
+async function finishImport(services: Services, trx: Transaction<Database>, job: JobRow): Promise<void> {
+  const row = await trx.selectFrom('glance_images').select(['properties', 'stage_path']).where('image_id', '=', job.resource_id).executeTakeFirst();
+  if (!row) return;
+  const props = JSON.parse(row.properties) as Record<string, string>;
+  const p = parseJson(job.payload) as Partial<ImportPayload>;
+  delete props.os_glance_importing_to_stores;
+  if (job.state !== 'succeeded') {
+    // A failed upload leaves the image as it was (queued); a failed import says so.
+    if (p.method !== 'upload') props.os_glance_failed_import = STORE_ID;
+    const queued = ecsStatusOf('queued');
+    await trx.updateTable('images').set({ status: queued.ecs, updated_at: services.clock.now() }).where('id', '=', job.resource_id).execute();
+    await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', size: null }).where('image_id', '=', job.resource_id).execute();
+    if (p.stagePath) await fs.rm(p.stagePath, { force: true });
+  }
+  await trx.updateTable('glance_images').set({ properties: JSON.stringify(props) }).where('image_id', '=', job.resource_id).execute();
+}
+
+/** GET /v2/images/{id}/tasks: the image's import jobs as Glance tasks. */
+export async function imageTasks(services: Services, viewer: Identity, id: string): Promise<GlanceTask[]> {
+  await getImage(services, viewer, id);
+  const jobs = await services.db.selectFrom('jobs').selectAll().where('kind', '=', JOB_KIND.glanceImport).where('resource_id', '=', id).orderBy('created_at').execute();
+  return jobs.filter((j) => (parseJson(j.payload) as Partial<ImportPayload>).method !== 'upload').map(taskOf);
+}
+
+export interface GlanceTask {
+  id: string;
+  type: 'api_image_import';
+  status: 'pending' | 'processing' | 'success' | 'failure';
+  owner: string;
+  image_id: string;
+  input: Record<string, unknown>;
+  result: Record<string, unknown> | null;
+  message: string;
+  created_at: number;
+  updated_at: number;
+}
+
+function taskOf(job: JobRow): GlanceTask {
+  const states: Record<string, GlanceTask['status']> = { queued: 'pending', running: 'processing', succeeded: 'success' };
+  const status = states[job.state] ?? 'failure';
+  const p = parseJson(job.payload) as Partial<ImportPayload>;
+  return {
+    id: job.id, type: 'api_image_import', status, owner: job.account_id, image_id: job.resource_id,
+    input: { image_id: job.resource_id, import_req: { method: { name: p.method, ...(p.uri ? { uri: p.uri } : {}) } } },
+    result: status === 'success' ? { image_id: job.resource_id } : null, message: job.error_message,
+    created_at: job.created_at, updated_at: job.updated_at,
+  };
+}

@@ -1,0 +1,120 @@
+/** Glance's interoperable import: stage + glance-direct, web-download with its SSRF guard, image tasks. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startServer, type TestServer } from '../../support/server.ts';
+import { waitFor } from '../../support/wait.ts';
+import { isInternalAddress } from '../../../src/services/glance/web-download.ts';
+
+type Any = any;
+
+async function token(base: string, id: string, secret: string): Promise<string> {
+  const res = await fetch(`${base}/identity/v3/auth/tokens`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } } }),
+  });
+  assert.equal(res.status, 201);
+  return res.headers.get('x-subject-token')!;
+}
+
+describe('Glance import', () => {
+  const served = crypto.randomBytes(3 * 1024 * 1024 + 512);
+  let files: http.Server;
+  let filesPort: number;
+  /** One server allows the file server's address, the other does not. */
+  let open: TestServer;
+  let guarded: TestServer;
+  const tokens = new Map<TestServer, string>();
+
+  before(async () => {
+    files = http.createServer((req, res) => {
+      if (req.url === '/redirect') res.writeHead(302, { location: `http://127.0.0.1:${filesPort}/disk.raw` }).end();
+      else if (req.url === '/disk.raw') res.writeHead(200, { 'content-length': served.length }).end(served);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
+    filesPort = (files.address() as AddressInfo).port;
+    open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` } });
+    guarded = await startServer();
+    for (const s of [open, guarded]) {
+      const a = await s.account('imp');
+      tokens.set(s, await token(s.endpoint, a.accessKeyId, a.accessKeySecret));
+    }
+  });
+  after(async () => {
+    await Promise.all([open?.stop(), guarded?.stop()]);
+    files?.close();
+  });
+
+  const api = (s: TestServer) => async (method: string, path: string, body?: unknown, type = 'application/json') => {
+    const res = await fetch(`${s.endpoint}/image${path}`, {
+      method, headers: { 'x-auth-token': tokens.get(s)!, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    const text = res.status === 204 ? '' : await res.text();
+    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Any, bytes: text };
+  };
+  const newImage = async (s: TestServer) => (await api(s)('POST', '/v2/images', { name: 'imp', disk_format: 'raw', container_format: 'bare' })).json.id as string;
+  const settled = (s: TestServer, id: string) => waitFor(async () => {
+    const img = (await api(s)('GET', `/v2/images/${id}`)).json;
+    return img.status === 'active' || img.os_glance_failed_import ? img : undefined;
+  }, { what: `import of ${id}` });
+
+  it('advertises its import methods and its store', async () => {
+    const info = await api(open)('GET', '/v2/info/import');
+    assert.deepEqual(info.json['import-methods'].value, ['glance-direct', 'web-download']);
+    const stores = await api(open)('GET', '/v2/info/stores');
+    assert.deepEqual(stores.json.stores.map((x: Any) => x.id), ['chunks']);
+  });
+
+  it('stages bytes (uploading), imports them with glance-direct, and serves them back', async () => {
+    const call = api(open);
+    const id = await newImage(open);
+    assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } })).status, 409, 'nothing staged yet');
+    const bytes = crypto.randomBytes(1024 * 1024 + 7);
+    assert.equal((await call('PUT', `/v2/images/${id}/stage`, bytes, 'application/octet-stream')).status, 204);
+    assert.equal((await call('GET', `/v2/images/${id}`)).json.status, 'uploading');
+    assert.equal((await call('PUT', `/v2/images/${id}/stage`, bytes, 'application/octet-stream')).status, 409);
+    assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'copy-image' } })).status, 400);
+    assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } })).status, 202);
+    const img = await settled(open, id);
+    assert.equal(img.status, 'active', JSON.stringify((await call('GET', `/v2/images/${id}/tasks`)).json));
+    assert.equal(img.checksum, crypto.createHash('md5').update(bytes).digest('hex'));
+    assert.equal(img.size, bytes.length);
+    const res = await fetch(`${open.endpoint}/image/v2/images/${id}/file`, { headers: { 'x-auth-token': tokens.get(open)! } });
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
+    const tasks = (await call('GET', `/v2/images/${id}/tasks`)).json.tasks;
+    assert.deepEqual(tasks.map((t: Any) => [t.type, t.status]), [['api_image_import', 'success']]);
+  });
+
+  it('web-downloads from an allow-listed address, following a redirect', async () => {
+    const call = api(open);
+    const id = await newImage(open);
+    const started = await call('POST', `/v2/images/${id}/import`, { method: { name: 'web-download', uri: `http://127.0.0.1:${filesPort}/redirect` } });
+    assert.equal(started.status, 202);
+    const img = await settled(open, id);
+    assert.equal(img.status, 'active', JSON.stringify(img));
+    assert.equal(img.os_hash_value, crypto.createHash('sha512').update(served).digest('hex'));
+  });
+
+  it('refuses loopback and private addresses when the allow-list does not name them: the task fails and the image is queued again', async () => {
+    const call = api(guarded);
+    for (const uri of [`http://127.0.0.1:${filesPort}/disk.raw`, `http://localhost:${filesPort}/disk.raw`, 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/x']) {
+      const id = await newImage(guarded);
+      assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'web-download', uri } })).status, 202, 'validated when the task runs, as Glance does');
+      const img = await settled(guarded, id);
+      assert.equal(img.status, 'queued', uri);
+      assert.equal(img.os_glance_failed_import, 'chunks');
+      const [task] = (await call('GET', `/v2/images/${id}/tasks`)).json.tasks;
+      assert.equal(task.status, 'failure');
+      assert.match(task.message, /does not pass filtering/, uri);
+    }
+  });
+
+  it('classifies internal addresses', () => {
+    for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1']) assert.ok(isInternalAddress(a), a);
+    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700::1111', '172.32.0.1']) assert.ok(!isInternalAddress(a), a);
+  });
+});
