@@ -5,6 +5,7 @@
  * the name starts at the image ID.
  */
 import { ApiError, apiError } from '../../domain/errors.ts';
+import { assertImageAllows } from '../../domain/image-kinds.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { ExportFormat } from '../../formats/types.ts';
 import { exportExtension } from '../../formats/writers/index.ts';
@@ -51,6 +52,7 @@ export async function startExport(services: Services, input: ExportInput): Promi
   const image = view.row;
   if (view.alias !== 'self') throw apiError('InvalidImageCategory.NotSupported');
   if (image.product_code) throw apiError('ImageNotSupported');
+  assertImageAllows(image, 'export');
   if (image.encrypted) throw new ApiError('ImageNotSupported', 'The specified Image contains encrypted snapshots, do not support export.');
   if (image.status !== 'Available') throw apiError('IncorrectImageStatus');
   const data = view.disks.filter((d) => d.type === 'data');
