@@ -6,6 +6,8 @@ export const JOB_KIND = {
   copyImage: 'CopyImage',
   importImage: 'ImportImage',
   exportImage: 'ExportImage',
+  /** IMS's batch member changes (services/ims/members.ts). */
+  imsMembers: 'ImsMembers',
 } as const;
 
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];

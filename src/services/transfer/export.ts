@@ -26,6 +26,8 @@ export interface ExportInput {
   imageId: string;
   bucket: string;
   prefix?: string;
+  /** The exact object name of the first disk (IMS's `bucket_url: "bucket:object"`); later disks get `_N` before the extension. */
+  objectKey?: string;
   format?: string;
   dryRun?: boolean;
 }
@@ -69,7 +71,8 @@ export async function startExport(services: Services, input: ExportInput): Promi
     objects: view.disks.map((d) => ({
       idx: d.idx,
       snapshotId: d.snapshot_id,
-      key: exportObjectKey(prefix, image.id, taskId, d.type === 'data' ? ++dataNumber : 0, format),
+      key: input.objectKey === undefined ? exportObjectKey(prefix, image.id, taskId, d.type === 'data' ? ++dataNumber : 0, format)
+        : d.idx === view.disks[0].idx ? input.objectKey : `${input.objectKey}_${++dataNumber}`,
     })),
   };
   await services.jobs.enqueue(services.db, { id: taskId, kind: JOB_KIND.exportImage, region: region.id, accountId: input.owner, resourceId: image.id, payload });
