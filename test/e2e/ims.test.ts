@@ -21,7 +21,7 @@ let ims: Record<'alice' | 'bob' | 'carol', ImsClient>;
 let tmp: string;
 
 before(async () => {
-  world = await startServerWith(['alice', 'bob', 'carol']);
+  world = await startServerWith(['alice', 'bob', 'carol'], { postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
   ims = { alice: ImsClient.for(world.server.hostPort, world.accounts.alice), bob: ImsClient.for(world.server.hostPort, world.accounts.bob), carol: ImsClient.for(world.server.hostPort, world.accounts.carol) };
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-ims-'));
 });
