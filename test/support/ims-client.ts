@@ -87,6 +87,17 @@ export class ImsClient {
   batchUpdateMembers(body: { images: string[]; project_id: string; status: string }) { return this.send({ method: 'PUT', url: '/v1/cloudimages/members', data: body }); }
   batchDeleteMembers(body: { images: string[]; projects: string[] }) { return this.send({ method: 'DELETE', url: '/v1/cloudimages/members', data: body }); }
   listMembers(imageId: string) { return this.send({ method: 'GET', url: '/v1/{project_id}/cloudimages/{image_id}/members', pathParams: { image_id: imageId } }); }
+  addImageTag(imageId: string, tag: { key: string; value: string }) {
+    return this.send({ method: 'POST', url: '/v2/{project_id}/images/{image_id}/tags', pathParams: { image_id: imageId }, data: { tag } });
+  }
+  batchAddOrDeleteTags(imageId: string, body: { action: 'create' | 'delete'; tags: { key: string; value?: string }[] }) {
+    return this.send({ method: 'POST', url: '/v2/{project_id}/images/{image_id}/tags/action', pathParams: { image_id: imageId }, data: body });
+  }
+  listImageTags(imageId: string) { return this.send({ method: 'GET', url: '/v2/{project_id}/images/{image_id}/tags', pathParams: { image_id: imageId } }); }
+  listImagesTags() { return this.send({ method: 'GET', url: '/v2/{project_id}/images/tags' }); }
+  deleteImageTag(imageId: string, key: string) {
+    return this.send({ method: 'DELETE', url: '/v2/{project_id}/images/{image_id}/tags/{key}', pathParams: { image_id: imageId, key } });
+  }
   showQuota() { return this.send({ method: 'GET', url: '/v1/cloudimages/quota' }); }
   listOsVersions() { return this.send({ method: 'GET', url: '/v1/cloudimages/os_version' }); }
 }

@@ -14,6 +14,7 @@ import { copyCloudImage, createCloudImage, exportCloudImage, imageFromFile, imag
 import { parseMemberBatch, startMemberBatch } from '../../services/ims/members.ts';
 import { findImsJob } from '../../services/ims/jobs.ts';
 import { imageQuota, osVersions } from '../../services/ims/info.ts';
+import { deleteImageTags, imageTags, projectImageTags, putImageTags } from '../../services/ims/tags.ts';
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs } from '../http/query.ts';
 import { authenticateIms } from './auth.ts';
@@ -161,6 +162,39 @@ export function registerIms(app: FastifyInstance, services: Services): void {
     await call(req);
     return send(reply, 200, osVersions());
   });
+  // TMS-style tags.
+  const tagList = (v: unknown, key: string): { key?: unknown; value?: unknown }[] => {
+    if (!Array.isArray(v) || v.some((t) => !t || typeof t !== 'object')) throw apiError('OpenStack.BadRequest', `${key} must be a list of {key, value}`);
+    return v as { key?: unknown; value?: unknown }[];
+  };
+  app.get('/v2/:project_id/images/tags', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    return send(reply, 200, { tags: await projectImageTags(services, viewer) });
+  });
+  app.get('/v2/:project_id/images/:id/tags', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    return send(reply, 200, { tags: await imageTags(services, viewer, req.params.id) });
+  });
+  app.post('/v2/:project_id/images/:id/tags', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    await putImageTags(services, viewer, req.params.id, tagList([objectBody(body).tag], 'tag'));
+    return reply.code(204).send();
+  });
+  app.post('/v2/:project_id/images/:id/tags/action', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    const b = objectBody(body);
+    const tags = tagList(b.tags, 'tags');
+    if (b.action === 'create') await putImageTags(services, viewer, req.params.id, tags);
+    else if (b.action === 'delete') await deleteImageTags(services, viewer, req.params.id, tags.map((t) => String(t.key ?? '')));
+    else throw apiError('OpenStack.BadRequest', 'action must be create or delete');
+    return reply.code(204).send();
+  });
+  app.delete('/v2/:project_id/images/:id/tags/:key', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    await deleteImageTags(services, viewer, req.params.id, [req.params.key]);
+    return reply.code(204).send();
+  });
+
   app.get('/v2/cloudimages/:id', async (req: Req, reply) => {
     const { viewer } = await call(req);
     return send(reply, 200, imsImageView(await getImage(services, viewer, req.params.id), viewer));

@@ -65,6 +65,19 @@ describe('IMS cloudimages', () => {
     assert.equal(err.httpStatusCode, 404);
   });
 
+  it('TMS tags: add, batch create/delete, per image and per project, owner only', async () => {
+    await ims.addImageTag(ids.windows, { key: 'env', value: 'prod' });
+    await ims.batchAddOrDeleteTags(ids.windows, { action: 'create', tags: [{ key: 'team', value: 'db' }, { key: 'env', value: 'test' }] });
+    assert.deepEqual((await ims.listImageTags(ids.windows)).tags, [{ key: 'env', value: 'test' }, { key: 'team', value: 'db' }]);
+    await ims.addImageTag(ids.data, { key: 'env', value: 'prod' });
+    assert.deepEqual((await ims.listImagesTags()).tags, [{ key: 'env', values: ['prod', 'test'] }, { key: 'team', values: ['db'] }]);
+    await ims.deleteImageTag(ids.windows, 'team');
+    await ims.batchAddOrDeleteTags(ids.data, { action: 'delete', tags: [{ key: 'env' }] });
+    assert.deepEqual((await ims.listImagesTags()).tags, [{ key: 'env', values: ['test'] }]);
+    assert.equal((await imsError(() => ims.addImageTag(ids.windows, { key: 'acs:reserved', value: 'x' }))).httpStatusCode, 400);
+    assert.equal((await imsError(() => bobIms.addImageTag(ids.windows, { key: 'x', value: 'y' }))).httpStatusCode, 404);
+  });
+
   it('quota counts own custom images; os_version lists importable platforms', async () => {
     const q = await ims.showQuota();
     assert.deepEqual(q.quotas.resources.map((r: Any) => [r.type, r.used]), [['image', 4]]);
