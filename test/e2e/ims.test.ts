@@ -135,4 +135,16 @@ test('IMS: system, data and full-ECS images of one instance; 128 shares; accept,
   const fileDataId = (await done(ims.alice.createDataImage({ name: 'ims-data-file', image_url: 'alice-exports:data.raw', min_disk: 40 }))).entities.image_id;
   assert.equal((await imageById(ims.alice, fileDataId)).virtual_env_type, 'DataImage');
   assert.equal((await sdkError(() => launch(ecsA, { imageId: fileDataId }))).code, 'InvalidImage.DataDiskImage');
+
+  // Quick import of a RAW file as a system disk image, its platform read from os_version.
+  const quickId = (await done(ims.alice.importImageQuick({ name: 'ims-quick', image_url: 'alice-exports:data.raw', os_version: 'Ubuntu 22.04 server 64bit', min_disk: 40 }))).entities.image_id;
+  const quick = await imageById(ims.alice, quickId);
+  assert.deepEqual([quick.__platform, quick.virtual_env_type, quick.status], ['Ubuntu', 'FusionCompute', 'active']);
+
+  // Glance's member routes at the IMS endpoint: the same members.
+  const glanceMember = await ims.alice.send({ method: 'POST', url: '/v2/images/{image_id}/members', pathParams: { image_id: quickId }, data: { member: world.accounts.bob.accountId } });
+  assert.equal(glanceMember.status, 'pending');
+  await ims.bob.send({ method: 'PUT', url: '/v2/images/{image_id}/members/{member_id}', pathParams: { image_id: quickId, member_id: world.accounts.bob.accountId }, data: { status: 'accepted' } });
+  assert.equal((await ims.alice.listMembers(quickId)).members[0].status, 'accepted');
+  await launch(world.ecs.bob, { imageId: quickId });
 });

@@ -8,7 +8,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../../services/context.ts';
 import type { Identity } from '../../services/identity/tokens.ts';
 import { getImage, patchImage, type PatchOp } from '../../services/glance/images.ts';
-import { getMember, listMembers } from '../../services/glance/members.ts';
+import { addMember, getMember, listMembers, removeMember, updateMember } from '../../services/glance/members.ts';
 import { listCloudImages } from '../../services/ims/list.ts';
 import { copyCloudImage, createCloudImage, exportCloudImage, imageFromFile, imageFromInstance } from '../../services/ims/images.ts';
 import { parseMemberBatch, startMemberBatch } from '../../services/ims/members.ts';
@@ -143,6 +143,29 @@ export function registerIms(app: FastifyInstance, services: Services): void {
   app.get('/v1/:project_id/cloudimages/:id/members/:member', async (req: Req, reply) => {
     const { viewer } = await call(req);
     return send(reply, 200, imsMemberView(await getMember(services, viewer, req.params.id, req.params.member)));
+  });
+
+  // Glance's member routes, as IMS serves them at its own endpoint (the SDK's Glance*ImageMember operations).
+  app.get('/v2/images/:id/members', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    return send(reply, 200, { members: (await listMembers(services, viewer, req.params.id)).map(imsMemberView), schema: '/v2/schemas/members' });
+  });
+  app.post('/v2/images/:id/members', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    return send(reply, 200, imsMemberView(await addMember(services, viewer, req.params.id, objectBody(body).member)));
+  });
+  app.get('/v2/images/:id/members/:member', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    return send(reply, 200, imsMemberView(await getMember(services, viewer, req.params.id, req.params.member)));
+  });
+  app.put('/v2/images/:id/members/:member', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    return send(reply, 200, imsMemberView(await updateMember(services, viewer, req.params.id, req.params.member, objectBody(body).status)));
+  });
+  app.delete('/v2/images/:id/members/:member', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    await removeMember(services, viewer, req.params.id, req.params.member);
+    return reply.code(204).send();
   });
 
   const showJob = async (req: Req, reply: FastifyReply) => {
