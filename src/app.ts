@@ -34,6 +34,7 @@ import { copyImageJob } from './services/images/copy-job.ts';
 import { importJobKind } from './services/transfer/import-job.ts';
 import { glanceImportJobKind } from './services/glance/import.ts';
 import { exportJobKind } from './services/transfer/export-job.ts';
+import { memberBatchJob } from './services/ims/members.ts';
 import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
 import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
@@ -54,6 +55,7 @@ import { nbdTokenKey } from './services/compute/nbd-exports.ts';
 import { qemuHypervisor } from './vm/hypervisor.ts';
 import { keystoneSurface, registerKeystone } from './api/keystone/routes.ts';
 import { glanceSurface, registerGlance } from './api/glance/routes.ts';
+import { imsSurface, registerIms } from './api/ims/routes.ts';
 
 export interface App {
   server: FastifyInstance;
@@ -93,6 +95,7 @@ export function jobKinds(services: Services): Record<string, JobKind> {
     [JOB_KIND.importImage]: importJobKind(services),
     [JOB_KIND.exportImage]: exportJobKind(services),
     [JOB_KIND.glanceImport]: glanceImportJobKind(services),
+    [JOB_KIND.imsMembers]: memberBatchJob(services),
   };
 }
 
@@ -175,7 +178,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const catalog = loadPublicImages(config.publicImagesFile || undefined, regionInfos);
   await seedPublicImages(services, await ensureSystemAccount(services), catalog);
 
-  const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface], ecsSurface(services));
+  const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface, imsSurface], ecsSurface(services));
   const server = Fastify({
     logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...(opts.logStream ? { stream: opts.logStream } : {}) },
     genReqId: newRequestId,
@@ -202,6 +205,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerHealth(scope, services, () => worker?.health()));
   await server.register(async (scope) => registerKeystone(scope, services));
   await server.register(async (scope) => registerGlance(scope, services));
+  await server.register(async (scope) => registerIms(scope, services));
 
   const log = server.log;
   nbd = createNbdServer(services, log);

@@ -205,6 +205,17 @@ export const ERRORS = {
   'OpenStack.Conflict': [409, '%s'],
   'OpenStack.RequestEntityTooLarge': [413, '%s'],
   'OpenStack.UnsupportedMediaType': [415, '%s'],
+
+  // Huawei Cloud's API gateway in front of IMS: AK/SK and token authentication
+  'APIGW.0301': [401, 'Incorrect IAM authentication information: %s'],
+  'APIGW.0302': [403, 'The IAM or ACL authentication failed: %s'],
+
+  // image kinds (system disk, data disk, full-ECS): the same rules whichever API is used
+  'InvalidImage.DataDiskImage': [400, 'The image %s is a data disk image: it creates data disks, not instances or system disks.'],
+  'InvalidImage.NotDataDiskImage': [400, 'The image %s is not a data disk image.'],
+  'InvalidImage.WholeImage': [403, 'The image %s is a full-ECS image, which cannot be %s.'],
+  'InvalidImage.EncryptedUnshareable': [403, 'The image %s is encrypted; encrypted images cannot be shared.'],
+  'InvalidImage.EncryptedCrossRegion': [403, 'The image %s is encrypted; encrypted images cannot be copied to another region.'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERRORS;

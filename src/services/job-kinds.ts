@@ -8,6 +8,8 @@ export const JOB_KIND = {
   exportImage: 'ExportImage',
   /** Glance's interoperable import (glance-direct, web-download); its tasks are `/v2/images/{id}/tasks`. */
   glanceImport: 'GlanceImport',
+  /** IMS's batch member changes (services/ims/members.ts). */
+  imsMembers: 'ImsMembers',
 } as const;
 
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];

@@ -12,6 +12,7 @@ import * as m0004 from './migrations/0004_billing.ts';
 import * as m0005 from './migrations/0005_openstack.ts';
 import * as m0006 from './migrations/0006_job_turns.ts';
 import * as m0007 from './migrations/0007_glance_metadefs.ts';
+import * as m0008 from './migrations/0008_image_kinds.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005_openstack': m0005,
   '0006_job_turns': m0006,
   '0007_glance_metadefs': m0007,
+  '0008_image_kinds': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -57,6 +57,10 @@ export interface ImageRow {
   error_message: string;
   created_at: number;
   updated_at: number;
+  /** system | data | whole (0008; optional so older row literals still type-check; the column defaults to system). */
+  image_kind?: string;
+  /** 'ims' = made through a Huawei IMS project (its share limit), '' = Alibaba-style (0008). */
+  share_family?: string;
 }
 
 export interface ImageDiskRow {

@@ -1,9 +1,7 @@
 import crypto from 'node:crypto';
+import { hmacSha256Hex, pct, sha256Hex } from '../http/signing.ts';
 
-/** RFC 3986 percent-encoding with upper-case hex, as both Alibaba signature versions canonicalise. */
-export function pct(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-}
+export { pct, sha256Hex };
 
 function canonicalPairs(pairs: [string, string][]): string {
   return pairs
@@ -38,10 +36,6 @@ export function parseV3Authorization(header: string): V3Authorization | undefine
   return { algorithm: m[1], accessKeyId: m[2], signedHeaders: m[3].split(';'), signature: m[4].toLowerCase() };
 }
 
-export function sha256Hex(data: Buffer | string): string {
-  return crypto.createHash('sha256').update(data).digest('hex');
-}
-
 export interface V3Request {
   method: string;
   path: string;
@@ -69,6 +63,6 @@ export function v3StringToSign(canonicalRequest: string): string {
 }
 
 export function v3Signature(secret: string, stringToSign: string): string {
-  return crypto.createHmac('sha256', secret).update(stringToSign).digest('hex');
+  return hmacSha256Hex(secret, stringToSign);
 }
 

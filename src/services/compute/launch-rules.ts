@@ -4,6 +4,7 @@
  * is the caller's own, and able to run on the instance type.
  */
 import { apiError } from '../../domain/errors.ts';
+import { assertImageAllows } from '../../domain/image-kinds.ts';
 import { isInRegion, type InstanceType } from '../../domain/catalog/index.ts';
 import type { Services } from '../context.ts';
 import { findVisibleImage, newestOfFamily, type ImageView } from '../images/describe.ts';
@@ -26,9 +27,10 @@ export async function resolveLaunchImage(services: Services, region: string, acc
   return image;
 }
 
-/** Status rules, and the single place where Marketplace images are checked before launch. */
-export async function assertLaunchable(services: Services, image: ImageView, accountId: string): Promise<void> {
+/** Kind and status rules, and the single place where Marketplace images are checked before launch. */
+export async function assertLaunchable(services: Services, image: ImageView, accountId: string, use: 'launch' | 'replaceSystemDisk' = 'launch'): Promise<void> {
   const r = image.row;
+  assertImageAllows(r, use);
   const own = r.category === 'self' && r.owner_id === accountId;
   if (r.status !== 'Available' && !(r.status === 'Deprecated' && own)) throw apiError('OperationDenied.ImageNotValid');
   // Marketplace images, and images derived from them (they keep the ProductCode), need a subscription.

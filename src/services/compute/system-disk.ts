@@ -22,7 +22,7 @@ export async function replaceSystemDisk(
   const instance = await requireOwnInstance(services, input.instanceId, input.accountId);
   assertStopped(instance);
   const image = await resolveLaunchImage(services, instance.region, input.accountId, { imageId: input.imageId });
-  await assertLaunchable(services, image, input.accountId);
+  await assertLaunchable(services, image, input.accountId, 'replaceSystemDisk');
   const type = requireInstanceType(services, instance.region, instance.instance_type);
   assertTypeRunsImage(type, image);
   if (image.disks.some((d) => d.type === 'data' && d.snapshot_id)) {

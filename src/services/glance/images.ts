@@ -40,6 +40,8 @@ export interface GlanceImage {
   /** For the service, not the wire. */
   fileManifestId: string;
   region: string;
+  /** The ECS row behind it (kind, OS facts, category), for surfaces that show more than Glance does. */
+  row: ImageRow;
 }
 
 const notFound = (id: string) => apiError('OpenStack.NotFound', `No image found with ID ${id}`);
@@ -64,7 +66,7 @@ function toGlance(image: ImageRow, g: GlanceImageRow | undefined, tags: string[]
     size: row.size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.size), virtual_size: row.virtual_size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.virtual_size),
     min_disk: row.min_disk, min_ram: row.min_ram, disk_format: nz(row.disk_format), container_format: nz(row.container_format),
     owner: image.owner_id, tags, created_at: image.created_at, updated_at: image.updated_at,
-    properties: JSON.parse(row.properties) as Record<string, string>, fileManifestId: row.file_manifest_id, region: image.region,
+    properties: JSON.parse(row.properties) as Record<string, string>, fileManifestId: row.file_manifest_id, region: image.region, row: image,
   };
 }
 

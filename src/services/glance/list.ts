@@ -19,6 +19,8 @@ export interface ListQuery {
   sort: { key: string; dir: 'asc' | 'desc' }[];
   limit: number;
   marker?: string;
+  /** Conditions a surface adds (IMS's own filters), as SQL over `images i LEFT JOIN glance_images g`. */
+  where?: RawBuilder<unknown>[];
 }
 
 export const MAX_LIST_LIMIT = 1000;
@@ -130,6 +132,7 @@ export async function listImages(services: Pick<Services, 'db' | 'regions' | 'di
       where.push(sql`${ATTRIBUTES.size.expr} ${sql.raw(k === 'size_min' ? '>=' : '<=')} ${Number(v)}`);
     } else where.push(valueCondition(dialect, k, v));
   }
+  where.push(...(q.where ?? []));
   for (const t of q.tags) where.push(sql`EXISTS (SELECT 1 FROM tags t WHERE t.resource_type = 'image' AND t.resource_id = i.id AND t.tag_key = ${t})`);
 
   const sorts = q.sort.length ? [...q.sort] : [{ key: 'created_at', dir: 'desc' as const }];

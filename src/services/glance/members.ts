@@ -1,12 +1,12 @@
 /**
  * Glance members: pending and rejected ones are `glance_members` rows; an accepted member is an ECS share
  * (`image_shares`), so it sees the image through DescribeImages too, and an ECS share shows as accepted.
- * The limit is the ECS one (MAX_SHARES_PER_IMAGE), counted over every member.
+ * The limit is the image's (domain/image-kinds.ts: 128 for IMS-made images, 50 otherwise), counted over every member.
  */
 import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
-import { MAX_SHARES_PER_IMAGE } from '../images/share.ts';
+import { assertImageAllows, shareLimitOf } from '../../domain/image-kinds.ts';
 import { accountExists } from '../accounts.ts';
 import { getImage } from './images.ts';
 
@@ -45,10 +45,12 @@ export async function addMember(services: Services, viewer: Identity, imageId: s
   if (img.visibility !== 'shared') throw apiError('OpenStack.Forbidden', `Image members can not be created for image with visibility ${img.visibility}.`);
   if (typeof memberId !== 'string' || memberId === '') throw apiError('OpenStack.BadRequest', 'Member to be added not specified');
   if (memberId === img.owner) throw apiError('OpenStack.BadRequest', 'The owner cannot be a member of the image.');
+  assertImageAllows(img.row, 'share');
   if (!(/^\d{1,20}$/.test(memberId) && (await accountExists(services, memberId)))) throw apiError('OpenStack.BadRequest', `Project ${memberId} does not exist.`);
   const members = await listMembers(services, viewer, imageId);
   if (members.some((m) => m.member_id === memberId)) throw apiError('OpenStack.Conflict', `Member ${memberId} already exists for image ${imageId}.`);
-  if (members.length >= MAX_SHARES_PER_IMAGE) throw apiError('OpenStack.RequestEntityTooLarge', `An image may have at most ${MAX_SHARES_PER_IMAGE} members.`);
+  const limit = shareLimitOf(img.row);
+  if (members.length >= limit) throw apiError('OpenStack.RequestEntityTooLarge', `An image may have at most ${limit} members.`);
   const now = services.clock.now();
   await services.db.insertInto('glance_members').values({ image_id: imageId, member_id: memberId, status: 'pending', created_at: now, updated_at: now }).execute();
   return { image_id: imageId, member_id: memberId, status: 'pending', created_at: now, updated_at: now };

@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import { ApiError, apiError } from '../../domain/errors.ts';
+import { assertImageAllows } from '../../domain/image-kinds.ts';
 import { checkDescription, checkImageName, type Tag } from '../../domain/image-rules.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Services } from '../context.ts';
@@ -44,6 +45,7 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
   if (!source) throw apiError('InvalidImageId.NotFound');
   const image = source.row;
   if (image.category !== 'self') throw apiError('Forbbiden');
+  assertImageAllows(image, dst.id === src.id ? 'copy' : 'crossRegionCopy');
   if (image.owner_id !== input.caller) {
     if (image.is_public && !(await db.selectFrom('image_shares').select('image_id').where('image_id', '=', image.id).where('account_id', '=', input.caller).executeTakeFirst())) {
       throw apiError('OperationDenied.CommunityImage');

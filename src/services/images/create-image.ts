@@ -7,6 +7,7 @@ import type { Kysely } from 'kysely';
 import type { Database, ImageRow, SnapshotRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { checkDescription, checkImageFamily, checkImageName, type Tag } from '../../domain/image-rules.ts';
+import type { ImageKind } from '../../domain/image-kinds.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Services } from '../context.ts';
 import { JOB_KIND } from '../job-kinds.ts';
@@ -36,6 +37,10 @@ export interface CreateImageInput {
   /** System disk first. */
   disks: DiskMappingInput[];
   source: { kind: 'snapshot' | 'instance'; id: string };
+  /** Default system. A data disk image holds exactly one data disk snapshot. */
+  kind?: ImageKind;
+  /** 'ims' when made through an IMS project (its share limit). */
+  shareFamily?: string;
   dryRun?: boolean;
 }
 
@@ -71,17 +76,22 @@ export async function createImageFromSnapshots(services: Services, input: Create
   if (input.family) checkImageFamily(input.family);
   if (input.version !== undefined && (input.version.length > 40 || !/^[A-Za-z0-9._-]*$/.test(input.version))) throw apiError('InvalidImageVersion.Malformed');
 
+  const kind = input.kind ?? 'system';
   const systems = input.disks.filter((d) => (d.diskType ?? 'system') === 'system');
-  if (systems.length === 0) throw apiError('OperationDenied', 'The specified DiskDeviceMapping does not contain system disk snapshot.');
-  if (systems.length > 1) throw apiError('OperationDenied', 'The specified DiskDeviceMapping contains two or more system disk snapshots.');
   const data = input.disks.filter((d) => d.diskType === 'data');
+  if (kind === 'data') {
+    if (input.disks.length !== 1 || !input.disks[0].snapshotId) throw apiError('InvalidParameter', 'DiskDeviceMapping');
+  } else {
+    if (systems.length === 0) throw apiError('OperationDenied', 'The specified DiskDeviceMapping does not contain system disk snapshot.');
+    if (systems.length > 1) throw apiError('OperationDenied', 'The specified DiskDeviceMapping contains two or more system disk snapshots.');
+  }
   if (data.length > 16) throw apiError('InvalidParameter', 'DiskDeviceMapping');
 
   const disks: NewImageDisk[] = [];
   const snapshots: SnapshotRow[] = [];
   const usedDevices = new Set<string>();
-  for (const [i, d] of [systems[0], ...data].entries()) {
-    const type = i === 0 ? 'system' : 'data';
+  for (const [i, d] of (kind === 'data' ? input.disks : [systems[0], ...data]).entries()) {
+    const type = i === 0 && kind !== 'data' ? 'system' : 'data';
     const device = d.device ?? (type === 'system' ? '/dev/xvda' : DATA_DEVICES.find((x) => !usedDevices.has(x))!);
     if ((type === 'system' && device !== '/dev/xvda') || (type === 'data' && !DATA_DEVICES.includes(device))) throw apiError('InvalidDevice.Malformed');
     if (usedDevices.has(device)) throw apiError('InvalidDevice.InUse');
@@ -123,7 +133,7 @@ export async function createImageFromSnapshots(services: Services, input: Create
       imds_support: input.imdsSupport ?? origin?.imds_support ?? 'v1',
       license_class: origin?.license_class ?? 'none', product_code: origin?.product_code ?? '',
       is_support_cloudinit: origin?.is_support_cloudinit ?? 1,
-      source_kind: input.source.kind, source_id: input.source.id,
+      source_kind: input.source.kind, source_id: input.source.id, image_kind: kind, share_family: input.shareFamily ?? '',
     }, disks, input.tags, now);
     await services.jobs.enqueue(trx, { kind: JOB_KIND.createImage, region: region.id, accountId: input.owner, resourceId: imageId, payload: { source: input.source } });
   });

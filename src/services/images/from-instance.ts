@@ -8,7 +8,8 @@ import { checkImageName } from '../../domain/image-rules.ts';
 import { assertNameFree } from './modify.ts';
 import { assertImageQuota } from './rows.ts';
 
-export async function createImageFromInstance(services: Services, input: Omit<CreateImageInput, 'disks' | 'source'>, instanceId: string): Promise<{ imageId: string }> {
+/** Every disk of the instance (Alibaba's CreateImage, a full-ECS image), or only its system disk (`systemDiskOnly`, IMS's system disk image). */
+export async function createImageFromInstance(services: Services, input: Omit<CreateImageInput, 'disks' | 'source'>, instanceId: string, opts: { systemDiskOnly?: boolean } = {}): Promise<{ imageId: string }> {
   const { db } = services;
   const region = services.regions.require(input.region);
   const instance = await db.selectFrom('instances').selectAll().where('id', '=', instanceId).where('region', '=', region.id)
@@ -18,6 +19,7 @@ export async function createImageFromInstance(services: Services, input: Omit<Cr
   const disks = await db.selectFrom('disks').selectAll().where('instance_id', '=', instance.id).execute();
   disks.sort((a, b) => (a.type === b.type ? a.device.localeCompare(b.device) : a.type === 'system' ? -1 : 1));
   if (disks[0]?.type !== 'system') throw apiError('OperationDenied', 'The instance has no system disk.');
+  if (opts.systemDiskOnly) disks.splice(1);
   if (input.name !== undefined) {
     checkImageName(input.name);
     await assertNameFree(services, region.id, input.owner, input.name);

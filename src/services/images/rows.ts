@@ -22,7 +22,7 @@ export async function insertImage(db: Kysely<Database>, image: NewImage, disks: 
     os_type: 'linux', platform: 'Others Linux', architecture: 'x86_64', boot_mode: 'BIOS', size_gib: disks[0]?.size_gib ?? 0,
     is_support_cloudinit: 1, is_support_io_optimized: 1, product_code: '', license_type: '', license_class: 'none', imds_support: 'v1',
     nvme_support: 'unsupported', source_kind: '', source_id: '', is_copied: 0, encrypted: 0, kms_key_id: '', is_public: 0,
-    error_code: '', error_message: '', created_at: now, updated_at: now, ...image,
+    error_code: '', error_message: '', created_at: now, updated_at: now, image_kind: 'system', share_family: '', ...image,
   };
   await db.insertInto('images').values(row).execute();
   if (disks.length) {

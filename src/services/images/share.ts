@@ -1,9 +1,11 @@
 import { apiError } from '../../domain/errors.ts';
+import { assertImageAllows, SHARE_LIMITS, shareLimitOf } from '../../domain/image-kinds.ts';
 import { accountExists } from '../accounts.ts';
 import { requireOwnImage } from './modify.ts';
 import type { Services } from '../context.ts';
 
-export const MAX_SHARES_PER_IMAGE = 50;
+/** Alibaba's limit; images made through an IMS project have Huawei's (domain/image-kinds.ts). */
+export const MAX_SHARES_PER_IMAGE = SHARE_LIMITS.alibaba;
 
 /**
  * Shares or unshares an own custom image with accounts in its region (ModifyImageSharePermission).
@@ -20,6 +22,7 @@ export async function modifySharePermission(services: Pick<Services, 'db' | 'clo
     if (image.status === 'Deprecated') throw apiError('OperationDenied.InvalidImageStatus');
     if (image.status !== 'Available') throw apiError('IncorrectImageStatus');
     if (image.product_code) throw apiError('ImageNotSupported');
+    assertImageAllows(image, 'share');
     if (image.encrypted) {
       if (input.isPublic) throw apiError('InvalidParameter.IsPublic');
       // Only a customer master key can be granted to others; the service key cannot.
@@ -39,7 +42,7 @@ export async function modifySharePermission(services: Pick<Services, 'db' | 'clo
   const after = new Set(current);
   for (const id of add) after.add(id);
   for (const id of remove) after.delete(id);
-  if (after.size > MAX_SHARES_PER_IMAGE && after.size > current.size) throw apiError('QuotaExceed.ShareImageUser');
+  if (after.size > shareLimitOf(image) && after.size > current.size) throw apiError('QuotaExceed.ShareImageUser');
   if (input.dryRun) throw apiError('DryRunOperation');
 
   await db.transaction().execute(async (trx) => {

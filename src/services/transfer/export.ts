@@ -5,6 +5,7 @@
  * the name starts at the image ID.
  */
 import { ApiError, apiError } from '../../domain/errors.ts';
+import { assertImageAllows } from '../../domain/image-kinds.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { ExportFormat } from '../../formats/types.ts';
 import { exportExtension } from '../../formats/writers/index.ts';
@@ -25,6 +26,8 @@ export interface ExportInput {
   imageId: string;
   bucket: string;
   prefix?: string;
+  /** The exact object name of the first disk (IMS's `bucket_url: "bucket:object"`); later disks get `_N` before the extension. */
+  objectKey?: string;
   format?: string;
   dryRun?: boolean;
 }
@@ -51,6 +54,7 @@ export async function startExport(services: Services, input: ExportInput): Promi
   const image = view.row;
   if (view.alias !== 'self') throw apiError('InvalidImageCategory.NotSupported');
   if (image.product_code) throw apiError('ImageNotSupported');
+  assertImageAllows(image, 'export');
   if (image.encrypted) throw new ApiError('ImageNotSupported', 'The specified Image contains encrypted snapshots, do not support export.');
   if (image.status !== 'Available') throw apiError('IncorrectImageStatus');
   const data = view.disks.filter((d) => d.type === 'data');
@@ -67,7 +71,8 @@ export async function startExport(services: Services, input: ExportInput): Promi
     objects: view.disks.map((d) => ({
       idx: d.idx,
       snapshotId: d.snapshot_id,
-      key: exportObjectKey(prefix, image.id, taskId, d.type === 'data' ? ++dataNumber : 0, format),
+      key: input.objectKey === undefined ? exportObjectKey(prefix, image.id, taskId, d.type === 'data' ? ++dataNumber : 0, format)
+        : d.idx === view.disks[0].idx ? input.objectKey : `${input.objectKey}_${++dataNumber}`,
     })),
   };
   await services.jobs.enqueue(services.db, { id: taskId, kind: JOB_KIND.exportImage, region: region.id, accountId: input.owner, resourceId: image.id, payload });

@@ -7,6 +7,7 @@ import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import { ARCHITECTURES, BOOT_MODES, MAX_DISK_GIB, checkDescription, checkImageName, checkTags } from '../../domain/image-rules.ts';
 import type { ImportFormat } from '../../formats/types.ts';
+import type { ImageKind } from '../../domain/image-kinds.ts';
 import type { Services } from '../context.ts';
 import { assertImageQuota, insertImage, osNames, type NewImageDisk } from '../images/rows.ts';
 import { assertNameFree } from '../images/modify.ts';
@@ -48,6 +49,10 @@ export interface ImportInput {
   nvmeSupport?: 'supported' | 'unsupported';
   tags?: { Key?: string; Value?: string }[];
   disks: ImportDiskInput[];
+  /** Default system; a data disk image is one data disk. */
+  kind?: ImageKind;
+  /** 'ims' when made through an IMS project (its share limit). */
+  shareFamily?: string;
   dryRun?: boolean;
 }
 
@@ -94,6 +99,7 @@ async function planDisk(services: Services, input: ImportInput, d: ImportDiskInp
 export async function startImport(services: Services, input: ImportInput): Promise<StartedImport> {
   const region = services.regions.require(input.region);
   if (input.disks.length === 0) throw apiError('MissingParameter.DiskDeviceMapping');
+  if (input.kind === 'data' && input.disks.length !== 1) throw apiError('InvalidParameter', 'DiskDeviceMapping');
   if (input.name !== undefined) checkImageName(input.name);
   if (input.description !== undefined && input.description !== '') checkDescription(input.description);
   const tags = checkTags(input.tags ?? []);
@@ -108,8 +114,8 @@ export async function startImport(services: Services, input: ImportInput): Promi
   const taskId = newResourceId('task', region.infix);
   const now = services.clock.now();
   const disks: NewImageDisk[] = plans.map((p, i) => ({
-    type: i === 0 ? 'system' : 'data',
-    device: `/dev/xvd${DEVICES[i]}`,
+    type: i === 0 && input.kind !== 'data' ? 'system' : 'data',
+    device: `/dev/xvd${DEVICES[input.kind === 'data' ? i + 1 : i]}`,
     size_gib: p.sizeGib ?? 0,
     format: p.format?.toUpperCase() ?? '',
     import_bucket: p.bucket,
@@ -128,6 +134,8 @@ export async function startImport(services: Services, input: ImportInput): Promi
       source_id: plans[0].upload ? 'upload' : `oss://${plans[0].bucket}/${plans[0].key}`,
       imds_support: input.imdsSupport ?? 'v1',
       nvme_support: input.nvmeSupport ?? 'unsupported',
+      image_kind: input.kind ?? 'system',
+      share_family: input.shareFamily ?? '',
       ...os,
     }, disks, tags, now);
     await services.jobs.enqueue(trx, { id: taskId, kind: JOB_KIND.importImage, region: region.id, accountId: input.owner, resourceId: imageId, payload });
