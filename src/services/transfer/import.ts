@@ -129,7 +129,7 @@ export async function startImport(services: Services, input: ImportInput): Promi
       imds_support: input.imdsSupport ?? 'v1',
       nvme_support: input.nvmeSupport ?? 'unsupported',
       ...os,
-    }, disks, tags, now);
+    }, disks, tags, now, services.limits.imageQuota);
     await services.jobs.enqueue(trx, { id: taskId, kind: JOB_KIND.importImage, region: region.id, accountId: input.owner, resourceId: imageId, payload });
   });
   services.wakeWorker();
