@@ -5,7 +5,9 @@
 #   scripts/cluster.sh node I      (re)start node I (after a kill -9, say); prints its pid
 #   scripts/cluster.sh down        stop all of it (PostgreSQL and Ceph only if `up` started them)
 # Settings: CLUSTER_DIR (/tmp/imagehouse-cluster), CLUSTER_PORT (8480; nodes listen on the ports after it),
-# CLUSTER_PG_PORT (55470), CLUSTER_JOB_LEASE_MS (30000), CLUSTER_GC_GRACE_MS (3600000).
+# CLUSTER_PG_PORT (55470), CLUSTER_DATABASE_URL (an existing database instead of starting PostgreSQL),
+# CLUSTER_S3_BUCKET (imagehouse-cluster), CLUSTER_JOB_LEASE_MS (30000), CLUSTER_GC_GRACE_MS (3600000).
+# Responses through HAProxy carry `X-Served-By: nodeI`.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${CLUSTER_DIR:-/tmp/imagehouse-cluster}
@@ -53,6 +55,7 @@ frontend imagehouse
   bind 127.0.0.1:$PORT
   default_backend nodes
 backend nodes
+  http-response set-header X-Served-By %s
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200
@@ -65,18 +68,21 @@ up() {
   local n=${1:?usage: cluster.sh up N}
   [ "$n" -ge 1 ] || { log "N must be at least 1"; exit 2; }
   mkdir -p "$DIR"
-  local pgbin; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  runuser -u postgres -- "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null || touch "$DIR/started-postgres"
-  "$ROOT/scripts/start-postgres.sh" "$PG_PORT" >/dev/null
-  psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'create database imagehouse_cluster' 2>/dev/null || true
-  local db_url="postgres://postgres@127.0.0.1:$PG_PORT/imagehouse_cluster"
+  local db_url=${CLUSTER_DATABASE_URL:-}
+  if [ -z "$db_url" ]; then
+    local pgbin; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    runuser -u postgres -- "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null || touch "$DIR/started-postgres"
+    "$ROOT/scripts/start-postgres.sh" "$PG_PORT" >/dev/null
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'create database imagehouse_cluster' 2>/dev/null || true
+    db_url="postgres://postgres@127.0.0.1:$PG_PORT/imagehouse_cluster"
+  fi
   curl -sf -o /dev/null http://127.0.0.1:7480/ || touch "$DIR/started-ceph"
   local s3; s3=$("$ROOT/scripts/start-ceph.sh")
   local key; key=$(cat "$DIR/master.key" 2>/dev/null || openssl rand -hex 32 | tee "$DIR/master.key")
   {
     echo "IMAGEHOUSE_DATABASE_URL=$db_url"
     echo "$s3" | sed -n 's/^IMAGEHOUSE_TEST_S3_ENDPOINT=/IMAGEHOUSE_S3_ENDPOINT=/p; s/^IMAGEHOUSE_TEST_S3_ACCESS_KEY=/IMAGEHOUSE_S3_ACCESS_KEY_ID=/p; s/^IMAGEHOUSE_TEST_S3_SECRET_KEY=/IMAGEHOUSE_S3_SECRET_ACCESS_KEY=/p'
-    echo "IMAGEHOUSE_S3_BUCKET=imagehouse-cluster"
+    echo "IMAGEHOUSE_S3_BUCKET=${CLUSTER_S3_BUCKET:-imagehouse-cluster}"
     echo "IMAGEHOUSE_MASTER_KEY=$key"
     echo "IMAGEHOUSE_JOB_LEASE_MS=${CLUSTER_JOB_LEASE_MS:-30000}"
     echo "IMAGEHOUSE_GC_GRACE_MS=${CLUSTER_GC_GRACE_MS:-3600000}"
