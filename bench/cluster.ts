@@ -26,7 +26,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 10_000);
 const CONCURRENCY = 16;
 const IMPORTS_PER_ROUND = 6;
-const IMPORT_MIB = 32;
+const IMPORT_MIB = 24;
 const base = process.env.BENCH_PG_URL;
 if (!base) throw new Error('BENCH_PG_URL is not set (scripts/start-postgres.sh PORT prints one)');
 
@@ -78,7 +78,7 @@ const pids = [...stdout.matchAll(/^pid (\d+)$/gm)].map((m) => Number(m[1]));
 const env = Object.fromEntries(fs.readFileSync(path.join(dir, 'env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
 try {
   const accounts: { accountId: string; accessKeyId: string; accessKeySecret: string }[] = [];
-  for (const name of ['bench1', 'bench2', 'bench3']) {
+  for (const name of ['reader', 'importer1', 'importer2', 'importer3']) {
     let json = '';
     await main(['account', 'create', '--name', name, '--json', '--data', path.join(dir, 'admin')], { out: (l) => { json += l; }, err: () => {}, isTTY: false, env: { IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_MASTER_KEY: env.IMAGEHOUSE_MASTER_KEY } });
     accounts.push(JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string });
@@ -98,13 +98,14 @@ try {
     await store.db.insertInto('images').values(rows).execute();
   }
   const buckets: string[] = [];
-  for (const a of accounts) {
+  const importers = accounts.slice(1);
+  for (const a of importers) {
     const bucket = `bench-${crypto.randomBytes(4).toString('hex')}`;
     await createBucket({ endpoint: nodeUrl(1), region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }, bucket);
     buckets.push(bucket);
   }
 
-  const describeRows: string[][] = [['nodes', 'DescribeImages req/s', 'p50 ms', 'p99 ms', 'CPU: nodes', 'PostgreSQL', 'Ceph', 'load generator']];
+  const describeRows: string[][] = [['nodes', 'DescribeImages req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU: nodes', 'PostgreSQL', 'Ceph', 'load generator']];
   const importRows: string[][] = [['nodes', `${IMPORTS_PER_ROUND} × ${IMPORT_MIB} MiB imports, s`, 'MB/s', 'CPU: nodes', 'PostgreSQL', 'Ceph']];
   for (let k = 1; k <= 3; k++) {
     // Only nodes 1..k run: the others are stopped, so their workers claim nothing either.
@@ -124,7 +125,7 @@ try {
       child.stdout.on('data', (c) => { out += c; });
       child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
     }));
-    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.cpu['load generator']]);
+    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.cpu['load generator']]);
 
     // Imports: fresh random bytes every round (no deduplication), two per account (the per-account job limit).
     const files = Array.from({ length: IMPORTS_PER_ROUND }, (_, j) => {
@@ -132,10 +133,13 @@ try {
       fs.writeFileSync(f, crypto.randomBytes(IMPORT_MIB * MiB));
       return f;
     });
-    const cfgs = accounts.map((a) => ({ endpoint: nodeUrl(1), region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
-    for (const [j, f] of files.entries()) await putObject(cfgs[j % 3], buckets[j % 3], path.basename(f), f);
+    const cfgs = importers.map((a) => ({ endpoint: nodeUrl(1), region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
+    for (const [j, f] of files.entries()) {
+      // An upload on a reused keep-alive connection was seen to be cut ("other side closed"); one retry opens a new one.
+      await putObject(cfgs[j % 3], buckets[j % 3], path.basename(f), f).catch(() => putObject(cfgs[j % 3], buckets[j % 3], path.basename(f), f));
+    }
     const sessions: { cookie: string; CsrfToken: string }[] = [];
-    for (const a of accounts) {
+    for (const a of importers) {
       const res = await fetch(`${nodeUrl(1)}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) });
       sessions.push({ cookie: res.headers.get('set-cookie')!.split(';')[0], ...(await res.json() as { CsrfToken: string }) });
     }
