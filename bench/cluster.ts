@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { main } from '../src/cli/main.ts';
-import { openStore } from '../src/store/db.ts';
+import { openStore, type Store } from '../src/store/db.ts';
 import type { ImageRow } from '../src/store/schema.ts';
 import { createBucket, putObject } from '../src/cli/commands/transfer/client.ts';
 import { MiB, printTable } from './support.ts';
@@ -73,6 +73,7 @@ async function measured<T>(nodes: number[], extra: () => number[], fn: () => Pro
   return { result, wall, cpu };
 }
 
+let store: Store | undefined;
 const { stdout } = await run(CLUSTER, ['up', '3'], { env: clusterEnv, timeout: 300_000 });
 const pids = [...stdout.matchAll(/^pid (\d+)$/gm)].map((m) => Number(m[1]));
 const env = Object.fromEntries(fs.readFileSync(path.join(dir, 'env'), 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
@@ -83,7 +84,7 @@ try {
     await main(['account', 'create', '--name', name, '--json', '--data', path.join(dir, 'admin')], { out: (l) => { json += l; }, err: () => {}, isTTY: false, env: { IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_MASTER_KEY: env.IMAGEHOUSE_MASTER_KEY } });
     accounts.push(JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string });
   }
-  const store = await openStore({ databaseUrl });
+  store = await openStore({ databaseUrl });
   for (let start = 0; start < IMAGES; start += 500) {
     const rows: ImageRow[] = [];
     for (let i = start; i < Math.min(IMAGES, start + 500); i++) {
@@ -126,6 +127,7 @@ try {
       child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
     }));
     describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.cpu['load generator']]);
+    console.log(describeRows.at(-1)!.join(' | '));
 
     // Imports: fresh random bytes every round (no deduplication), two per account (the per-account job limit).
     const files = Array.from({ length: IMPORTS_PER_ROUND }, (_, j) => {
@@ -156,20 +158,24 @@ try {
         ids.push(body.ImageId);
       }
       for (;;) {
-        const rows = await store.db.selectFrom('images').select('status').where('id', 'in', ids).execute();
+        const rows = await store!.db.selectFrom('images').select('status').where('id', 'in', ids).execute();
         if (rows.some((r) => r.status === 'CreateFailed')) throw new Error('an import failed');
         if (rows.every((r) => r.status === 'Available')) return;
         await new Promise((r) => setTimeout(r, 100));
       }
     });
     importRows.push([String(k), imp.wall.toFixed(1), ((IMPORTS_PER_ROUND * IMPORT_MIB * MiB) / 1e6 / imp.wall).toFixed(0), imp.cpu.nodes, imp.cpu.postgres, imp.cpu.ceph]);
+    console.log(importRows.at(-1)!.join(' | '));
     for (const f of files) fs.rmSync(f);
   }
   console.log(`\n${IMAGES} images; ${SECONDS} s per run, ${CONCURRENCY} requests in flight, round-robin over the running nodes`);
   printTable(describeRows);
   printTable(importRows);
-  await store.close();
+} catch (e) {
+  console.error(e);
+  process.exitCode = 1;
 } finally {
+  await store?.close();
   await run(CLUSTER, ['down'], { env: clusterEnv }).catch(() => {});
   await admin.query(`drop database if exists ${dbName} with (force)`);
   await admin.end();
