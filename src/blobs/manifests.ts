@@ -216,24 +216,24 @@ export class ManifestRepo {
 
   /** One holder fewer; the last release deletes the manifest and releases its chunk refs. Returns holders left. */
   async release(id: string): Promise<number> {
-    return retrying(() =>
-      this.db.transaction().execute(async (trx) => {
-        const row = await trx
-          .updateTable('manifests')
-          .set((eb) => ({ holders: eb('holders', '-', 1) }))
-          .where('id', '=', id)
-          .where('holders', '>', 0)
-          .returning(['holders', 'region', 'virtual_size', 'body'])
-          .executeTakeFirst();
-        if (!row) return 0;
-        if (row.holders > 0) return row.holders;
-        await trx.deleteFrom('manifests').where('id', '=', id).execute();
-        const m = decodeManifestBody(Number(row.virtual_size), row.body);
-        await releaseRefsIn(trx, row.region, manifestRefs(m), this.now());
-        return 0;
-      }),
-    );
+    return retrying(() => this.db.transaction().execute((trx) => releaseManifestIn(trx, id, this.now())));
   }
+}
+
+/** One holder fewer, inside the caller's transaction; the last release deletes the manifest and releases its chunk refs. Returns holders left. */
+export async function releaseManifestIn(trx: Kysely<Database>, id: string, now: number): Promise<number> {
+  const row = await trx
+    .updateTable('manifests')
+    .set((eb) => ({ holders: eb('holders', '-', 1) }))
+    .where('id', '=', id)
+    .where('holders', '>', 0)
+    .returning(['holders', 'region', 'virtual_size', 'body'])
+    .executeTakeFirst();
+  if (!row) return 0;
+  if (row.holders > 0) return row.holders;
+  await trx.deleteFrom('manifests').where('id', '=', id).execute();
+  await releaseRefsIn(trx, row.region, manifestRefs(decodeManifestBody(Number(row.virtual_size), row.body)), now);
+  return 0;
 }
 
 /** The manifest's virtual disk, reading chunk bytes from `store` and checking each one's length. */

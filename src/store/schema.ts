@@ -145,6 +145,20 @@ export interface NonceRow {
   expires_at: number;
 }
 
+export interface ConsoleSessionRow {
+  id_hash: string;
+  account_id: string;
+  access_key_id: string;
+  csrf_token: string;
+  expires_at: number;
+}
+
+export interface ReadHoldRow {
+  id: string;
+  manifest_id: string;
+  expires_at: number;
+}
+
 export interface IdempotencyRow {
   account_id: string;
   action: string;
@@ -302,6 +316,8 @@ export interface Database {
   jobs: JobRow;
   job_turns: JobTurnRow;
   nonces: NonceRow;
+  console_sessions: ConsoleSessionRow;
+  read_holds: ReadHoldRow;
   idempotency: IdempotencyRow;
 }
 

@@ -25,7 +25,8 @@ import { parseParams, p } from '../ecs/params.ts';
 import { directImportInput, directImportParams } from '../ecs/actions/tasks/import-params.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
 import type { Surface } from '../http/surfaces.ts';
-import { SESSION_COOKIE, SessionStore, cookieValue, type Session } from './sessions.ts';
+import { SESSION_COOKIE, cookieValue } from './sessions.ts';
+import { kyselySessionStore, type Session } from '../../store/sessions.ts';
 import { sameSecret } from '../../domain/secrets.ts';
 
 const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
@@ -73,7 +74,7 @@ function flatParams(body: unknown): Record<string, string> {
 const billingQuery = { Month: p.str({ maxLength: 7 }) } as const;
 
 export async function registerConsole(scope: FastifyInstance, services: Services): Promise<void> {
-  const sessions = new SessionStore(() => services.clock.now());
+  const sessions = kyselySessionStore(services.db, services.clock);
   scope.addHook('onSend', async (_req, reply) => {
     reply.headers(CONSOLE_SECURITY_HEADERS);
   });
@@ -93,8 +94,8 @@ export async function registerConsole(scope: FastifyInstance, services: Services
   scope.get('/console', (_req, reply) => reply.redirect('/console/'));
 
   /** The session of a request; state-changing requests must also carry its CSRF token. */
-  const requireSession = (req: FastifyRequest): Session => {
-    const s = sessions.get(cookieValue(req.headers.cookie, SESSION_COOKIE));
+  const requireSession = async (req: FastifyRequest): Promise<Session> => {
+    const s = await sessions.get(cookieValue(req.headers.cookie, SESSION_COOKIE));
     if (!s) throw apiError('InvalidAccessKeyId.NotFound');
     if (req.method !== 'GET' && !sameSecret(String(req.headers['x-csrf-token'] ?? ''), s.csrfToken)) throw apiError('Forbidden');
     return s;
@@ -106,24 +107,24 @@ export async function registerConsole(scope: FastifyInstance, services: Services
     if (typeof body.accessKeySecret !== 'string' || !body.accessKeySecret) throw apiError('MissingParameter', 'accessKeySecret');
     const key = await findAccessKey(services, body.accessKeyId);
     if (!key || !sameSecret(key.secret, body.accessKeySecret)) throw apiError('InvalidAccessKeyId.NotFound');
-    const s = sessions.create(key.accountId, body.accessKeyId);
+    const s = await sessions.create(key.accountId, body.accessKeyId);
     reply.header('set-cookie', cookie(s.id, Math.floor((s.expiresAt - services.clock.now()) / 1000)));
     return sendJson(reply, 200, { AccountId: s.accountId, AccessKeyId: s.accessKeyId, CsrfToken: s.csrfToken });
   });
 
   scope.get('/console/api/session', async (req, reply) => {
-    const s = requireSession(req);
+    const s = await requireSession(req);
     return sendJson(reply, 200, { AccountId: s.accountId, AccessKeyId: s.accessKeyId, CsrfToken: s.csrfToken });
   });
 
   scope.delete('/console/api/session', async (req, reply) => {
-    sessions.delete(requireSession(req).id);
+    await sessions.delete((await requireSession(req)).id);
     reply.header('set-cookie', cookie('', 0));
     return sendJson(reply, 200, { SignedOut: true });
   });
 
   scope.post('/console/api/call/:action', async (req, reply) => {
-    const s = requireSession(req);
+    const s = await requireSession(req);
     const action = ACTIONS.get((req.params as { action: string }).action);
     if (!action) throw apiError('InvalidAction.NotFound');
     const raw = flatParams(req.body);
@@ -132,7 +133,7 @@ export async function registerConsole(scope: FastifyInstance, services: Services
   });
 
   scope.get('/console/api/billing', async (req, reply) => {
-    const s = requireSession(req);
+    const s = await requireSession(req);
     const month = parseParams(billingQuery, singleValued(queryPairs(req.raw.url))).Month || new Date(services.clock.now()).toISOString().slice(0, 7);
     const bill = await currentBill(services, s.accountId, month);
     const days = await dailyCost(services, s.accountId, month);
@@ -140,7 +141,7 @@ export async function registerConsole(scope: FastifyInstance, services: Services
   });
 
   scope.post('/console/api/import', async (req, reply) => {
-    const s = requireSession(req);
+    const s = await requireSession(req);
     const q = parseParams(directImportParams, singleValued(queryPairs(req.raw.url)));
     return sendJson(reply, 200, await directImport(services, req.raw, directImportInput(q, s.accountId)));
   });

@@ -4,6 +4,7 @@
  * boundaries into pieces of at most 4 MiB, each its own atomic write, so memory stays bounded.
  * Reads hold the manifest they read for as long as they stream, so a concurrent write cannot free it.
  */
+import { holdForRead } from '../../blobs/read-holds.ts';
 import type { DiskRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { ChunkStore, Manifest } from '../../blobs/types.ts';
@@ -116,23 +117,19 @@ export async function openDiskRead(services: Services, accountId: string, diskId
   const repo = services.dataPlane.manifests;
   for (let attempt = 0; ; attempt++) {
     const disk = await requireOwnDisk(services, diskId, accountId);
-    if (!(await repo.hold(disk.manifest_id))) {
+    const hold = await holdForRead(services.db, disk.manifest_id, () => services.clock.now());
+    if (!hold) {
       // Swapped and released since the row was read.
       if (attempt >= 200) throw apiError('Operation.Conflict');
       continue;
     }
     const loaded = await repo.load(disk.manifest_id);
     if (!loaded) throw new Error(`manifest ${disk.manifest_id} vanished while held`);
-    let closed = false;
     return {
       disk,
       manifest: loaded.manifest,
       store: services.dataPlane.store(disk.region),
-      async close() {
-        if (closed) return;
-        closed = true;
-        await repo.release(disk.manifest_id);
-      },
+      close: () => hold.release(),
     };
   }
 }

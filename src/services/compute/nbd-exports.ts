@@ -8,6 +8,7 @@
  * so a concurrent writer cannot free it) and writes through the same copy-on-write path as the HTTP content
  * endpoint (`writeDisk`, `zeroDisk`): every acknowledged write is committed and durable.
  */
+import { holdForRead, type ReadHold } from '../../blobs/read-holds.ts';
 import crypto from 'node:crypto';
 import type { DiskRow } from '../../store/schema.ts';
 import type { ChunkRef, ChunkStore, Manifest } from '../../blobs/types.ts';
@@ -113,7 +114,7 @@ function runsOf(manifest: Manifest, offset: number, length: number): Run[] {
 const CACHED_CHUNKS = 8;
 
 export class DiskExport {
-  private held: { id: string; manifest: Manifest } | undefined;
+  private held: { hold: ReadHold; manifest: Manifest } | undefined;
   /** Chunks are immutable (content-addressed), so a few recently read ones are kept per export. */
   private readonly cache = new Map<ChunkRef, Buffer>();
   private closed = false;
@@ -135,13 +136,14 @@ export class DiskExport {
     for (let attempt = 0; ; attempt++) {
       const row = await this.services.db.selectFrom('disks').select('manifest_id').where('id', '=', this.disk.id).executeTakeFirst();
       if (!row) throw apiError('InvalidDiskId.NotFound');
-      if (this.held?.id === row.manifest_id) return this.held.manifest;
-      if (await repo.hold(row.manifest_id)) {
+      if (this.held?.hold.manifestId === row.manifest_id) return this.held.manifest;
+      const hold = await holdForRead(this.services.db, row.manifest_id, () => this.services.clock.now());
+      if (hold) {
         const loaded = await repo.load(row.manifest_id);
         if (!loaded) throw new Error(`manifest ${row.manifest_id} vanished while held`);
         const previous = this.held;
-        this.held = { id: row.manifest_id, manifest: loaded.manifest };
-        if (previous) await repo.release(previous.id);
+        this.held = { hold, manifest: loaded.manifest };
+        if (previous) await previous.hold.release();
         return loaded.manifest;
       }
       // Swapped and released since the row was read.
@@ -210,6 +212,6 @@ export class DiskExport {
     this.cache.clear();
     const held = this.held;
     this.held = undefined;
-    if (held) await this.services.dataPlane.manifests.release(held.id);
+    if (held) await held.hold.release();
   }
 }

@@ -13,6 +13,7 @@ import {
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { assertImageQuota, insertImage } from '../images/rows.ts';
+import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
 
@@ -158,7 +159,7 @@ export async function createImage(services: Services, viewer: Identity, body: Im
     await insertImage(trx, {
       id, region: region.id, owner_id: owner, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
       is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0,
-    }, [], tags.map((t) => ({ key: t, value: '' })), now);
+    }, [], tags.map((t) => ({ key: t, value: '' })), now, services.limits.imageQuota);
     await trx.insertInto('glance_images').values(g).execute();
   });
   return getImage(services, viewer, id);
@@ -283,9 +284,15 @@ export async function addTag(services: Services, viewer: Identity, id: string, t
   const img = await requireOwn(services, viewer, id);
   if (tag.length > 255) throw badRequest('Tag too long');
   if (img.tags.includes(tag)) return;
-  if (img.tags.length >= 128) throw apiError('OpenStack.RequestEntityTooLarge', 'Maximum number of tags exceeded');
-  await services.db.insertInto('tags').values({ resource_id: id, resource_type: 'image', tag_key: tag, tag_value: '' }).execute();
-  await services.db.updateTable('images').set({ updated_at: services.clock.now() }).where('id', '=', id).execute();
+  await services.db.transaction().execute(async (trx) => {
+    // The cap holds under concurrent calls on any nodes: the image's row lock orders them.
+    await lockImageIn(trx, id);
+    const tags = await trx.selectFrom('tags').select('tag_key').where('resource_type', '=', 'image').where('resource_id', '=', id).execute();
+    if (tags.some((t) => t.tag_key === tag)) return;
+    if (tags.length >= MAX_TAGS) throw apiError('OpenStack.RequestEntityTooLarge', 'Maximum number of tags exceeded');
+    await trx.insertInto('tags').values({ resource_id: id, resource_type: 'image', tag_key: tag, tag_value: '' }).execute();
+    await trx.updateTable('images').set({ updated_at: services.clock.now() }).where('id', '=', id).execute();
+  });
 }
 
 export async function removeTag(services: Services, viewer: Identity, id: string, tag: string): Promise<void> {
@@ -326,3 +333,6 @@ export async function setActive(services: Services, viewer: Identity, id: string
   if (img.status !== (active ? 'deactivated' : 'active')) throw forbidden(`Not allowed to ${active ? 'reactivate' : 'deactivate'} an image in status '${img.status}'`);
   await services.db.updateTable('images').set({ status: ecsStatusOf(want).ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
 }
+
+/** Glance's image_tag_quota default. */
+export const MAX_TAGS = 128;

@@ -4,6 +4,7 @@
  * The limit is the image's (domain/image-kinds.ts: 128 for IMS-made images, 50 otherwise), counted over every member.
  */
 import { apiError } from '../../domain/errors.ts';
+import { lockImageIn } from '../../store/locks.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { assertImageAllows, shareLimitOf } from '../../domain/image-kinds.ts';
@@ -47,12 +48,18 @@ export async function addMember(services: Services, viewer: Identity, imageId: s
   if (memberId === img.owner) throw apiError('OpenStack.BadRequest', 'The owner cannot be a member of the image.');
   assertImageAllows(img.row, 'share');
   if (!(/^\d{1,20}$/.test(memberId) && (await accountExists(services, memberId)))) throw apiError('OpenStack.BadRequest', `Project ${memberId} does not exist.`);
-  const members = await listMembers(services, viewer, imageId);
-  if (members.some((m) => m.member_id === memberId)) throw apiError('OpenStack.Conflict', `Member ${memberId} already exists for image ${imageId}.`);
-  const limit = shareLimitOf(img.row);
-  if (members.length >= limit) throw apiError('OpenStack.RequestEntityTooLarge', `An image may have at most ${limit} members.`);
   const now = services.clock.now();
-  await services.db.insertInto('glance_members').values({ image_id: imageId, member_id: memberId, status: 'pending', created_at: now, updated_at: now }).execute();
+  await services.db.transaction().execute(async (trx) => {
+    // The cap holds under concurrent calls on any nodes: the image's row lock orders them.
+    await lockImageIn(trx, imageId);
+    const shares = await trx.selectFrom('image_shares').select('account_id as member_id').where('image_id', '=', imageId).execute();
+    const others = await trx.selectFrom('glance_members').select('member_id').where('image_id', '=', imageId).execute();
+    const members = [...shares, ...others];
+    if (members.some((m) => m.member_id === memberId)) throw apiError('OpenStack.Conflict', `Member ${memberId} already exists for image ${imageId}.`);
+    const limit = shareLimitOf(img.row);
+    if (members.length >= limit) throw apiError('OpenStack.RequestEntityTooLarge', `An image may have at most ${limit} members.`);
+    await trx.insertInto('glance_members').values({ image_id: imageId, member_id: memberId, status: 'pending', created_at: now, updated_at: now }).execute();
+  });
   return { image_id: imageId, member_id: memberId, status: 'pending', created_at: now, updated_at: now };
 }
 

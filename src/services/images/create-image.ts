@@ -134,7 +134,7 @@ export async function createImageFromSnapshots(services: Services, input: Create
       license_class: origin?.license_class ?? 'none', product_code: origin?.product_code ?? '',
       is_support_cloudinit: origin?.is_support_cloudinit ?? 1,
       source_kind: input.source.kind, source_id: input.source.id, image_kind: kind, share_family: input.shareFamily ?? '',
-    }, disks, input.tags, now);
+    }, disks, input.tags, now, services.limits.imageQuota);
     await services.jobs.enqueue(trx, { kind: JOB_KIND.createImage, region: region.id, accountId: input.owner, resourceId: imageId, payload: { source: input.source } });
   });
   services.wakeWorker();

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
+import { lockAccountIn } from '../../store/locks.ts';
 import type { Tag } from '../../domain/image-rules.ts';
 import type { Services } from '../context.ts';
 
@@ -10,13 +11,24 @@ export type NewImageDisk = Pick<ImageDiskRow, 'type' | 'device' | 'size_gib'> & 
 
 /** Custom images of an account in a region count against its quota (shared images do not). */
 export async function assertImageQuota(services: Pick<Services, 'db'>, region: string, owner: string, quota: number): Promise<void> {
-  const { db } = services;
+  await assertImageQuotaOn(services.db, region, owner, quota);
+}
+
+async function assertImageQuotaOn(db: Kysely<Database>, region: string, owner: string, quota: number): Promise<void> {
   const { n } = await db.selectFrom('images').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('region', '=', region).where('owner_id', '=', owner).where('category', '=', 'self').executeTakeFirstOrThrow();
   if (Number(n) >= quota) throw apiError('QuotaExceed.Image');
 }
 
-export async function insertImage(db: Kysely<Database>, image: NewImage, disks: NewImageDisk[], tags: Tag[], now: number): Promise<ImageRow> {
+/**
+ * Inserts an image with its disks and tags. With `quota`, the quota is checked again here, under the owner's
+ * row lock, so that concurrent creates on several nodes cannot pass the caller's early check together.
+ */
+export async function insertImage(db: Kysely<Database>, image: NewImage, disks: NewImageDisk[], tags: Tag[], now: number, quota?: number): Promise<ImageRow> {
+  if (quota !== undefined) {
+    await lockAccountIn(db, image.owner_id);
+    await assertImageQuotaOn(db, image.region, image.owner_id, quota);
+  }
   const row: ImageRow = {
     description: '', family: '', version: '', category: 'self', status: 'Creating', progress: 0, os_name: '', os_name_en: '',
     os_type: 'linux', platform: 'Others Linux', architecture: 'x86_64', boot_mode: 'BIOS', size_gib: disks[0]?.size_gib ?? 0,

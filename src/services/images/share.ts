@@ -1,5 +1,6 @@
 import { apiError } from '../../domain/errors.ts';
 import { assertImageAllows, SHARE_LIMITS, shareLimitOf } from '../../domain/image-kinds.ts';
+import { lockImageIn } from '../../store/locks.ts';
 import { accountExists } from '../accounts.ts';
 import { requireOwnImage } from './modify.ts';
 import type { Services } from '../context.ts';
@@ -38,14 +39,15 @@ export async function modifySharePermission(services: Pick<Services, 'db' | 'clo
   for (const id of remove) {
     if (!/^\d{1,20}$/.test(id) || !(await accountExists(services, id))) throw apiError('InvalidAccount.NotFound', id);
   }
-  const current = new Set((await db.selectFrom('image_shares').select('account_id').where('image_id', '=', image.id).execute()).map((r) => r.account_id));
-  const after = new Set(current);
-  for (const id of add) after.add(id);
-  for (const id of remove) after.delete(id);
-  if (after.size > shareLimitOf(image) && after.size > current.size) throw apiError('QuotaExceed.ShareImageUser');
-  if (input.dryRun) throw apiError('DryRunOperation');
-
   await db.transaction().execute(async (trx) => {
+    // Two calls at once (on any nodes) must not both pass the cap: the image's row lock orders them.
+    await lockImageIn(trx, image.id);
+    const current = new Set((await trx.selectFrom('image_shares').select('account_id').where('image_id', '=', image.id).execute()).map((r) => r.account_id));
+    const after = new Set(current);
+    for (const id of add) after.add(id);
+    for (const id of remove) after.delete(id);
+    if (after.size > shareLimitOf(image) && after.size > current.size) throw apiError('QuotaExceed.ShareImageUser');
+    if (input.dryRun) throw apiError('DryRunOperation');
     const fresh = add.filter((id) => !current.has(id) && !remove.includes(id));
     if (fresh.length) await trx.insertInto('image_shares').values(fresh.map((account_id) => ({ image_id: image.id, account_id, created_at: now }))).execute();
     if (remove.length) await trx.deleteFrom('image_shares').where('image_id', '=', image.id).where('account_id', 'in', remove).execute();

@@ -137,7 +137,7 @@ export async function startImport(services: Services, input: ImportInput): Promi
       image_kind: input.kind ?? 'system',
       share_family: input.shareFamily ?? '',
       ...os,
-    }, disks, tags, now);
+    }, disks, tags, now, services.limits.imageQuota);
     await services.jobs.enqueue(trx, { id: taskId, kind: JOB_KIND.importImage, region: region.id, accountId: input.owner, resourceId: imageId, payload });
   });
   services.wakeWorker();

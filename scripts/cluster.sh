@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# A local imagehouse cluster: PostgreSQL + single-node Ceph RGW + N stateless nodes + HAProxy in front, with
+# health checks on /healthz (run as root: PostgreSQL and Ceph are started as in the test scripts).
+#   scripts/cluster.sh up N        start everything; prints the endpoint, the database URL and each node's pid
+#   scripts/cluster.sh node I      (re)start node I (after a kill -9, say); prints its pid
+#   scripts/cluster.sh down        stop all of it (PostgreSQL and Ceph only if `up` started them)
+# Settings: CLUSTER_DIR (/tmp/imagehouse-cluster), CLUSTER_PORT (8480; nodes listen on the ports after it),
+# CLUSTER_PG_PORT (55470), CLUSTER_DATABASE_URL (an existing database instead of starting PostgreSQL),
+# CLUSTER_S3_BUCKET (imagehouse-cluster), CLUSTER_JOB_LEASE_MS (30000), CLUSTER_GC_GRACE_MS (3600000).
+# Responses through HAProxy carry `X-Served-By: nodeI`.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${CLUSTER_DIR:-/tmp/imagehouse-cluster}
+PORT=${CLUSTER_PORT:-8480}
+PG_PORT=${CLUSTER_PG_PORT:-55470}
+log() { echo "cluster: $*" >&2; }
+
+node_port() { echo $((PORT + $1)); }
+
+start_node() {
+  local i=$1 port pid
+  port=$(node_port "$i")
+  # shellcheck disable=SC1091
+  set -a; . "$DIR/env"; set +a
+  if [ -f "$DIR/node$i.pid" ] && kill -0 "$(cat "$DIR/node$i.pid")" 2>/dev/null; then kill "$(cat "$DIR/node$i.pid")" || true; sleep 1; fi
+  mkdir -p "$DIR/node$i"
+  # Each node keeps only scratch files in its data directory; metadata and bytes are shared.
+  nohup node "$ROOT/bin/imagehouse.js" serve --host 127.0.0.1 --port "$port" --nbd-port $((port + 1000)) --data "$DIR/node$i" \
+    >>"$DIR/node$i.log" 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >"$DIR/node$i.pid"
+  for _ in $(seq 1 120); do
+    if curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then echo "pid $pid"; return 0; fi
+    kill -0 "$pid" 2>/dev/null || { log "node $i exited; see $DIR/node$i.log"; tail -5 "$DIR/node$i.log" >&2; return 1; }
+    sleep 0.5
+  done
+  log "node $i did not become healthy; see $DIR/node$i.log"; return 1
+}
+
+haproxy_config() {
+  local n=$1
+  cat <<CFG
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 1h
+  timeout server 1h
+  timeout http-request 15s
+  # A request that could not reach a node (refused, reset before it was sent) goes to another one.
+  option redispatch
+  retries 3
+frontend imagehouse
+  bind 127.0.0.1:$PORT
+  default_backend nodes
+backend nodes
+  http-response set-header X-Served-By %s
+  balance roundrobin
+  option httpchk GET /healthz
+  http-check expect status 200
+  default-server inter 1s fall 2 rise 2
+CFG
+  for i in $(seq 1 "$n"); do echo "  server node$i 127.0.0.1:$(node_port "$i") check"; done
+}
+
+up() {
+  local n=${1:?usage: cluster.sh up N}
+  [ "$n" -ge 1 ] || { log "N must be at least 1"; exit 2; }
+  mkdir -p "$DIR"
+  local db_url=${CLUSTER_DATABASE_URL:-}
+  if [ -z "$db_url" ]; then
+    local pgbin; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    runuser -u postgres -- "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" 2>/dev/null || touch "$DIR/started-postgres"
+    "$ROOT/scripts/start-postgres.sh" "$PG_PORT" >/dev/null
+    psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -c 'create database imagehouse_cluster' 2>/dev/null || true
+    db_url="postgres://postgres@127.0.0.1:$PG_PORT/imagehouse_cluster"
+  fi
+  curl -sf -o /dev/null http://127.0.0.1:7480/ || touch "$DIR/started-ceph"
+  local s3; s3=$("$ROOT/scripts/start-ceph.sh")
+  local key; key=$(cat "$DIR/master.key" 2>/dev/null || openssl rand -hex 32 | tee "$DIR/master.key")
+  {
+    echo "IMAGEHOUSE_DATABASE_URL=$db_url"
+    echo "$s3" | sed -n 's/^IMAGEHOUSE_TEST_S3_ENDPOINT=/IMAGEHOUSE_S3_ENDPOINT=/p; s/^IMAGEHOUSE_TEST_S3_ACCESS_KEY=/IMAGEHOUSE_S3_ACCESS_KEY_ID=/p; s/^IMAGEHOUSE_TEST_S3_SECRET_KEY=/IMAGEHOUSE_S3_SECRET_ACCESS_KEY=/p'
+    echo "IMAGEHOUSE_S3_BUCKET=${CLUSTER_S3_BUCKET:-imagehouse-cluster}"
+    echo "IMAGEHOUSE_MASTER_KEY=$key"
+    echo "IMAGEHOUSE_JOB_LEASE_MS=${CLUSTER_JOB_LEASE_MS:-30000}"
+    echo "IMAGEHOUSE_GC_GRACE_MS=${CLUSTER_GC_GRACE_MS:-3600000}"
+    echo "IMAGEHOUSE_LOG_LEVEL=${IMAGEHOUSE_LOG_LEVEL:-warn}"
+    echo "UV_THREADPOOL_SIZE=16"
+  } >"$DIR/env"
+  echo "$n" >"$DIR/nodes"
+  # The first node migrates the schema; the others would wait on the migration lock, so starting them together is safe too.
+  local pids=()
+  for i in $(seq 1 "$n"); do pids+=("$(start_node "$i")"); done
+  haproxy_config "$n" >"$DIR/haproxy.cfg"
+  haproxy -c -q -f "$DIR/haproxy.cfg"
+  haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
+  for _ in $(seq 1 60); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
+  echo "endpoint http://127.0.0.1:$PORT"
+  echo "IMAGEHOUSE_DATABASE_URL=$db_url"
+  printf '%s\n' "${pids[@]}"
+}
+
+down() {
+  [ -d "$DIR" ] || return 0
+  [ -f "$DIR/haproxy.pid" ] && kill "$(cat "$DIR/haproxy.pid")" 2>/dev/null || true
+  for f in "$DIR"/node*.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
+  sleep 1
+  for f in "$DIR"/node*.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true; done
+  [ -f "$DIR/started-postgres" ] && "$ROOT/scripts/stop-postgres.sh" "$PG_PORT"
+  [ -f "$DIR/started-ceph" ] && "$ROOT/scripts/stop-ceph.sh" >&2
+  rm -rf "$DIR"
+}
+
+case "${1:-}" in
+  up) up "${2:-}" ;;
+  node) start_node "${2:?usage: cluster.sh node I}" ;;
+  down) down ;;
+  *) echo "usage: cluster.sh up N | node I | down" >&2; exit 2 ;;
+esac
