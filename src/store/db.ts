@@ -11,6 +11,7 @@ import * as m0003 from './migrations/0003_compute_sources.ts';
 import * as m0004 from './migrations/0004_billing.ts';
 import * as m0005 from './migrations/0005_openstack.ts';
 import * as m0006 from './migrations/0006_job_turns.ts';
+import * as m0007 from './migrations/0007_vm_state.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004_billing': m0004,
   '0005_openstack': m0005,
   '0006_job_turns': m0006,
+  '0007_vm_state': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
