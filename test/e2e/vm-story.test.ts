@@ -37,7 +37,7 @@ function buildBootImage(dir: string): { file: string; markerOffset: number } {
   return { file, markerOffset: Number(/marker at byte (\d+)/.exec(built.stderr)![1]) };
 }
 
-test('the boot story: import, run, write, image, replace, re-initialise, export as VHD — each proven by a boot', { timeout: 15 * 60_000 }, async () => {
+test('the boot story: import, run, write, image, replace, re-initialise, export as VHD — each proven by a boot', { timeout: 20 * 60_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-vm-story-'));
   const { server, accounts, ecs } = await startServerWith(['alice'], {
     env: { IMAGEHOUSE_HYPERVISOR: 'qemu', IMAGEHOUSE_VM_MAX_MEMORY_MIB: '192', IMAGEHOUSE_VM_MAX_VCPUS: '1', IMAGEHOUSE_VM_SHUTDOWN_TIMEOUT_MS: '2000' },
