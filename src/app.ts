@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { loadInstanceTypes, loadPublicImages, loadRegions } from './domain/catalog/index.ts';
@@ -53,6 +53,7 @@ import { consoleSurface, registerConsole } from './api/console/routes.ts';
 import { createNbdServer, type NbdServer } from './api/nbd/server.ts';
 import { nbdTokenKey } from './services/compute/nbd-exports.ts';
 import { qemuHypervisor } from './vm/hypervisor.ts';
+import { resumeRunningInstances } from './services/compute/vms.ts';
 import { keystoneSurface, registerKeystone } from './api/keystone/routes.ts';
 import { glanceSurface, registerGlance } from './api/glance/routes.ts';
 import { imsSurface, registerIms } from './api/ims/routes.ts';
@@ -61,7 +62,10 @@ export interface App {
   server: FastifyInstance;
   services: Services;
   store: Store;
-  /** Disk exports; `listen` it (127.0.0.1) next to the HTTP server. */
+  /**
+   * Disk exports; `listen` it (127.0.0.1) next to the HTTP server. Once it listens, instances the store has
+   * Running are booted again (IMAGEHOUSE_HYPERVISOR=qemu): their VMs ended with the previous process.
+   */
   nbd: NbdServer;
   close(): Promise<void>;
 }
@@ -139,7 +143,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const masterKey = loadMasterKey(config.dataDir, config.masterKey);
   let nbd: NbdServer | undefined;
-  const hypervisor = config.hypervisor === 'qemu' ? qemuHypervisor(config.vm) : undefined;
+  let log: FastifyBaseLogger | undefined;
+  const hypervisor = config.hypervisor === 'qemu'
+    ? qemuHypervisor({ ...config.vm, onError: (err) => log?.error({ err }, 'could not record a VM event') })
+    : undefined;
   let worker: Worker | undefined;
   let kinds: Record<string, JobKind> = {};
   const jobs = new JobQueue(store.db, store.dialect, clock, {
@@ -207,8 +214,17 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   await server.register(async (scope) => registerGlance(scope, services));
   await server.register(async (scope) => registerIms(scope, services));
 
-  const log = server.log;
-  nbd = createNbdServer(services, log);
+  log = server.log;
+  const exports = createNbdServer(services, log);
+  nbd = {
+    ...exports,
+    async listen(port) {
+      const bound = await exports.listen(port);
+      const resumed = await resumeRunningInstances(services);
+      if (resumed) log!.warn({ resumed }, 'booted the VMs of instances left Running');
+      return bound;
+    },
+  };
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
   const stopMeter = startMeterTimer(services, { onError: (e) => log.warn({ err: e }, 'metering failed') });
   if (opts.worker !== false) {

@@ -66,9 +66,17 @@ export interface NbdAccess {
 export interface Hypervisor {
   /** Operator caps on what an instance type asks for. */
   limits: { maxVcpus: number; maxMemoryMiB: number; shutdownTimeoutMs: number };
-  start(instanceId: string, spec: { vcpus: number; memoryMiB: number; disks: string[] }, onExit: (reason: string) => void): void;
-  /** ACPI shutdown, then kill after the timeout; resolves once the VM is gone (at once when none runs). */
+  start(instanceId: string, spec: { vcpus: number; memoryMiB: number; disks: string[] }, events: VmEvents): void;
+  /** ACPI shutdown, then kill after the timeout; resolves once the VM is gone and its end reported (at once when none runs). */
   stop(instanceId: string): Promise<void>;
-  /** The last serial console bytes of the instance's current or last VM. */
+  /** The last serial console bytes of the instance's running VM; undefined when none runs here. */
   console(instanceId: string): Buffer | undefined;
+}
+
+/** What a VM tells the services while it runs and when it ends. */
+export interface VmEvents {
+  /** The console so far, now and then while the guest writes to it. */
+  console(output: Buffer): Promise<void> | void;
+  /** The VM ended (by itself, or by stop()): why in words, and its final console. */
+  exited(reason: string, output: Buffer): Promise<void> | void;
 }

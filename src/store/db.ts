@@ -14,6 +14,7 @@ import * as m0006 from './migrations/0006_job_turns.ts';
 import * as m0007 from './migrations/0007_glance_metadefs.ts';
 import * as m0008 from './migrations/0008_image_kinds.ts';
 import * as m0009 from './migrations/0009_cluster.ts';
+import * as m0010 from './migrations/0010_vm_state.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007_glance_metadefs': m0007,
   '0008_image_kinds': m0008,
   '0009_cluster': m0009,
+  '0010_vm_state': m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -185,6 +185,16 @@ export interface InstanceRow {
   os_name?: string;
   os_name_en?: string;
   os_type?: string;
+  /** Why the instance's VM last ended by itself ('' when it never did, or was stopped through the API) (0007). */
+  stop_reason?: string;
+}
+
+/** The serial console of an instance's current or last VM, saved as it runs (0007). */
+export interface InstanceConsoleRow {
+  instance_id: string;
+  /** The last bytes of the console (at most vm/hypervisor's CONSOLE_BYTES), base64. */
+  output_base64: string;
+  updated_at: number;
 }
 
 export interface DiskRow {
@@ -302,6 +312,7 @@ export interface Database {
   glance_members: GlanceMemberRow;
   glance_metadef_namespaces: GlanceMetadefNamespaceRow;
   instances: InstanceRow;
+  instance_consoles: InstanceConsoleRow;
   disks: DiskRow;
   snapshots: SnapshotRow;
   buckets: BucketRow;

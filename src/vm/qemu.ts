@@ -18,6 +18,8 @@ export interface VmSpec {
   /** Bytes of serial output kept (the last ones). */
   consoleBytes: number;
   qemuBinary?: string;
+  /** Called whenever the guest writes to its console. */
+  onOutput?: () => void;
 }
 
 export interface VmExit {
@@ -55,6 +57,9 @@ export class ConsoleRing {
     return all.subarray(Math.max(0, all.length - this.size));
   }
 }
+
+/** util-linux's setpriv (in every Debian), which sets the parent-death signal before it runs QEMU. */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => fs.existsSync(p));
 
 export function kvmUsable(): boolean {
   try {
@@ -108,8 +113,15 @@ export function startVm(spec: VmSpec): Vm {
     ...spec.disks.flatMap((file, i) => ['-drive', `file=${file},format=raw,if=virtio,cache=none,aio=threads,index=${i}`]),
   ];
   const ring = new ConsoleRing(spec.consoleBytes);
-  const child: ChildProcess = spawn(spec.qemuBinary ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => ring.push(d));
+  const binary = spec.qemuBinary ?? 'qemu-system-x86_64';
+  // The kernel kills the VM when the service dies, even by SIGKILL: a VM never outlives its disks' NBD server.
+  const child: ChildProcess = SETPRIV
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => {
+    ring.push(d);
+    spec.onOutput?.();
+  });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2000)));
   let killedAfterTimeout = false;

@@ -196,7 +196,7 @@ export async function changeInstanceStatus(services: Services, instanceId: strin
   const row = await requireOwnInstance(services, instanceId, accountId);
   if (row.status !== from) throw apiError('IncorrectInstanceStatus');
   if (dryRun) throw apiError('DryRunOperation');
-  const res = await services.db.updateTable('instances').set({ status: to, updated_at: services.clock.now() })
+  const res = await services.db.updateTable('instances').set({ status: to, stop_reason: '', updated_at: services.clock.now() })
     .where('id', '=', row.id).where('status', '=', from).executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) throw apiError('IncorrectInstanceStatus');
   // Marked Stopped first, so the VM's own end (which stops a Running instance) has nothing left to change.
@@ -224,6 +224,7 @@ export async function deleteInstance(services: Services, instanceId: string, acc
     if (Number(gone.numDeletedRows) !== 1) throw apiError('InvalidInstanceId.NotFound');
     await closeSeatsIn(trx, { instanceId: row.id }, now);
     await trx.deleteFrom('tags').where('resource_id', '=', row.id).execute();
+    await trx.deleteFrom('instance_consoles').where('instance_id', '=', row.id).execute();
     const disks = await trx.selectFrom('disks').selectAll().where('instance_id', '=', row.id).execute();
     await deleteDisksIn(trx, disks.filter((d) => d.delete_with_instance === 1), now);
     await trx.updateTable('disks').set({ instance_id: '', status: 'Available', updated_at: now })

@@ -27,6 +27,8 @@ export function instanceToWire(v: InstanceView): Record<string, unknown> {
     IoOptimized: true,
     StoppedMode: r.status === 'Stopped' ? 'KeepCharging' : 'Not-applicable',
     OperationLocks: { LockReason: [] },
+    // imagehouse's own field: why the instance's VM last ended by itself ('' when it did not).
+    StopReason: r.stop_reason ?? '',
     ImageOptions: { LoginAsNonRoot: false },
     Tags: tagsToWire(v.tags),
   };
