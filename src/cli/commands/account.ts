@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts';
 import { EXIT } from '../command.ts';
 import { loadConfig } from '../../config.ts';
-import { openAdmin } from '../../app.ts';
+import { openAdmin } from '../admin.ts';
 import { AccountError, createAccount, listAccounts } from '../../services/accounts.ts';
 import { PasswordError, setAdmin, setPassword } from '../../services/identity/tokens.ts';
 import { table } from '../format.ts';

@@ -1,6 +1,6 @@
 import type { Command } from '../command.ts';
 import { loadConfig } from '../../config.ts';
-import { createApp } from '../../app.ts';
+import { createApp } from '../admin.ts';
 
 export const serve: Command = {
   path: ['serve'],
