@@ -17,12 +17,12 @@ function distIsFresh() {
   }
 }
 
-let main;
+let runMain;
 if (distIsFresh()) {
-  ({ main } = await import('../dist/cli.js'));
+  ({ runMain } = await import('../dist/cli.js'));
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  ({ main } = await import('../src/cli/main.ts'));
+  ({ runMain } = await import('../src/cli/main.ts'));
 }
-process.exitCode = await main(process.argv.slice(2));
+await runMain(process.argv.slice(2));
