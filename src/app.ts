@@ -4,8 +4,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Config } from './config.ts';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { redactedUrl, StartupError, type Config } from './config.ts';
 import { systemClock, type Clock } from './domain/clock.ts';
 import { loadInstanceTypes, loadPublicImages, loadRegions } from './domain/catalog/index.ts';
 import { Regions } from './domain/regions.ts';
@@ -42,7 +42,7 @@ import { startMeterTimer } from './services/billing/meter.ts';
 import { AccountWork } from './services/account-work.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { registerHealth } from './api/health/routes.ts';
-import { logSerializers } from './api/http/logging.ts';
+import { logEachRequest, logSerializers, textLogStream } from './api/http/logging.ts';
 import { limitConnectionsPerAddress } from './api/http/connections.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
@@ -80,6 +80,9 @@ export interface AppOptions {
   /** Job lease; a crashed worker's jobs are resumed this long after its last heartbeat. */
   jobLeaseMs?: number;
 }
+
+/** How long close() waits for running requests and jobs, and then for the stores, before it cuts them off. */
+const SHUTDOWN_GRACE_MS = 4_000;
 
 export function loadRegionTable(config: Pick<Config, 'regionsFile'>): Regions {
   const infos = loadRegions(config.regionsFile || undefined);
@@ -132,16 +135,47 @@ async function openBlobStores(config: Config, regions: Regions, tempDir: string)
   return { chunks, objects: new FsObjectStore(path.join(config.dataDir, 'buckets'), tempDir), close: () => {} };
 }
 
+/** JSON lines unless IMAGEHOUSE_LOG_FORMAT=text, or it is unset and the lines go to a terminal. */
+function logDestination(config: Config, stream: NodeJS.WritableStream | undefined): { stream?: NodeJS.WritableStream } {
+  const out = stream ?? process.stdout;
+  const text = config.logFormat === 'text' || (config.logFormat === '' && (out as { isTTY?: boolean }).isTTY === true);
+  return text ? { stream: textLogStream(out) } : stream ? { stream } : {};
+}
+
+function reasonOf(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  return err?.message || err?.code || err?.name || String(e);
+}
+
+/** The store did not open: PostgreSQL unreachable or refusing, or the SQLite file in the data directory unusable. */
+function storeStartupError(config: Config, e: unknown): StartupError {
+  if (config.databaseUrl) return new StartupError('database', `cannot use the database ${redactedUrl(config.databaseUrl)}: ${reasonOf(e)} (check --database-url or IMAGEHOUSE_DATABASE_URL)`);
+  return new StartupError('dataDir', `cannot open ${path.join(config.dataDir, 'imagehouse.db')}: ${reasonOf(e)} (check --data or IMAGEHOUSE_DATA)`);
+}
+
 export async function createApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const clock = opts.clock ?? systemClock;
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config).catch((e) => { throw storeStartupError(config, e); });
   const regionInfos = loadRegions(config.regionsFile || undefined);
   const regions = loadRegionTable(config);
   const dirs = { temp: path.join(config.dataDir, 'tmp'), uploads: path.join(config.dataDir, 'uploads') };
-  const blobStores = await openBlobStores(config, regions, dirs.temp);
+  let masterKey: Buffer;
+  let blobStores: Awaited<ReturnType<typeof openBlobStores>>;
+  try {
+    try {
+      masterKey = loadMasterKey(config.dataDir, config.masterKey);
+    } catch (e) {
+      throw new StartupError('dataDir', `cannot keep the master key in ${config.dataDir}: ${reasonOf(e)} (check --data or IMAGEHOUSE_DATA)`);
+    }
+    blobStores = await openBlobStores(config, regions, dirs.temp).catch((e) => {
+      throw new StartupError('objectStore', `cannot reach S3 at ${config.s3.endpoint} (bucket ${config.s3.bucket}): ${reasonOf(e)} (check IMAGEHOUSE_S3_ENDPOINT and its keys)`);
+    });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const hashPool = new HashPool();
 
-  const masterKey = loadMasterKey(config.dataDir, config.masterKey);
   let nbd: NbdServer | undefined;
   let log: FastifyBaseLogger | undefined;
   const hypervisor = config.hypervisor === 'qemu'
@@ -187,7 +221,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
 
   const errors = errorPath([consoleSurface, keystoneSurface, glanceSurface, imsSurface], ecsSurface(services));
   const server = Fastify({
-    logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...(opts.logStream ? { stream: opts.logStream } : {}) },
+    logger: opts.logger === false ? false : { level: config.logLevel, serializers: logSerializers, ...logDestination(config, opts.logStream) },
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: newRequestId,
     // Slow or idle clients cannot hold a connection: headers must arrive within headersTimeout, the whole
     // request within requestTimeout, and a connection (an upload that stops sending included) that is idle
@@ -203,6 +238,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     clientErrorHandler: clientErrorHandler((err) => renderError(err, newRequestId(), 'ecs.aliyuncs.com', 'JSON')),
   });
   errors.install(server);
+  logEachRequest(server);
   limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
@@ -235,6 +271,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,
       concurrency: 4,
+      stopTimeoutMs: SHUTDOWN_GRACE_MS,
       onError: (err) => log.error({ err }, 'job worker error'),
     });
   }
@@ -265,14 +302,27 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       clearInterval(maintenance);
       stopMeter();
       clearInterval(gcTimer);
+      // Bounded: requests still running after the grace period are cut off, and jobs that have not stopped keep
+      // their lease, so the next start resumes them once it expires.
+      const httpClosed = server.close();
+      const cutOff = setTimeout(() => server.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await worker?.stop();
-      await server.close();
-      await hypervisor?.close();
-      await nbd!.close();
-      await hashPool.close();
-      await Promise.all([...blobStores.chunks.values()].map((s) => s.close()));
-      blobStores.close();
-      await store.close();
+      await httpClosed;
+      clearTimeout(cutOff);
+      const rest = async () => {
+        await hypervisor?.close();
+        await nbd!.close();
+        await hashPool.close();
+        await Promise.all([...blobStores.chunks.values()].map((s) => s.close()));
+        blobStores.close();
+        await store.close();
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => { timer = setTimeout(() => { log.warn('shutdown: stores still closing after the grace period; leaving them'); resolve(); }, SHUTDOWN_GRACE_MS); });
+      const resting = rest();
+      resting.catch(() => {}); // a failure after the cut-off has no one left to report to
+      await Promise.race([resting, late]);
+      clearTimeout(timer);
     },
   };
 }

@@ -17,6 +17,8 @@ export interface Config {
   /** Custom images per account per region. */
   imageQuota: number;
   logLevel: string;
+  /** `json` or `text`; empty: text when stdout is a terminal, JSON otherwise. */
+  logFormat: '' | 'json' | 'text';
   /** Unreferenced chunks younger than this are kept; the collector runs every gcIntervalMs. */
   gcGraceMs: number;
   gcIntervalMs: number;
@@ -78,6 +80,12 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
   if (!Number.isInteger(jobLeaseMs) || jobLeaseMs < 100) throw new Error(`invalid IMAGEHOUSE_JOB_LEASE_MS: ${env.IMAGEHOUSE_JOB_LEASE_MS}`);
   const nbdPort = Number(str(flags['nbd-port']) ?? env.IMAGEHOUSE_NBD_PORT ?? 10809);
   if (!Number.isInteger(nbdPort) || nbdPort < 0 || nbdPort > 65535) throw new Error(`invalid NBD port: ${nbdPort}`);
+  const databaseUrl = str(flags['database-url']) ?? env.IMAGEHOUSE_DATABASE_URL ?? '';
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new StartupError('database', `the database URL must look like postgres://user:password@host:5432/db, not ${redactedUrl(databaseUrl)} (check --database-url or IMAGEHOUSE_DATABASE_URL)`);
+  }
+  const logFormat = env.IMAGEHOUSE_LOG_FORMAT ?? '';
+  if (logFormat !== '' && logFormat !== 'json' && logFormat !== 'text') throw new Error(`invalid IMAGEHOUSE_LOG_FORMAT: ${logFormat} (json or text)`);
   const hypervisor = env.IMAGEHOUSE_HYPERVISOR ?? 'none';
   if (hypervisor !== 'none' && hypervisor !== 'qemu') throw new Error(`invalid IMAGEHOUSE_HYPERVISOR: ${hypervisor} (none or qemu)`);
   return {
@@ -91,13 +99,14 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
     },
     host: str(flags.host) ?? env.IMAGEHOUSE_HOST ?? '127.0.0.1',
     port,
-    databaseUrl: str(flags['database-url']) ?? env.IMAGEHOUSE_DATABASE_URL ?? '',
+    databaseUrl,
     masterKey: env.IMAGEHOUSE_MASTER_KEY ?? '',
     regionsFile: env.IMAGEHOUSE_REGIONS_FILE ?? '',
     publicImagesFile: env.IMAGEHOUSE_PUBLIC_IMAGES_FILE ?? '',
     maxClockSkewMs: 15 * 60 * 1000,
     imageQuota: Number(env.IMAGEHOUSE_IMAGE_QUOTA ?? 100),
     logLevel: env.IMAGEHOUSE_LOG_LEVEL ?? 'info',
+    logFormat,
     gcGraceMs: Number(env.IMAGEHOUSE_GC_GRACE_MS ?? 3600_000),
     gcIntervalMs: Number(env.IMAGEHOUSE_GC_INTERVAL_MS ?? 600_000),
     jobLeaseMs,
@@ -118,4 +127,32 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
       secretAccessKey: env.IMAGEHOUSE_S3_SECRET_ACCESS_KEY ?? '',
     },
   };
+}
+
+/** Where the metadata lives, for people: the SQLite file in the data directory, or the PostgreSQL URL without its password. */
+export function metadataLocation(config: Pick<Config, 'databaseUrl' | 'dataDir'>): string {
+  if (!config.databaseUrl) return `${path.join(config.dataDir, 'imagehouse.db')} (SQLite in the data directory)`;
+  return `${redactedUrl(config.databaseUrl)} (PostgreSQL)`;
+}
+
+/** A URL with its password replaced by `***` (a string that does not parse is not shown at all). */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/**
+ * Something the service needs at start cannot be used: the port, the data directory, the database or S3.
+ * `imagehouse serve` prints the message as one line and exits with the code for `resource`.
+ */
+export class StartupError extends Error {
+  constructor(readonly resource: 'port' | 'dataDir' | 'database' | 'objectStore', message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
 }

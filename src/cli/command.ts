@@ -24,4 +24,9 @@ export const EXIT = {
   auth: 5,
   conflict: 6,
   unavailable: 7,
+  /** `serve` could not start: the port (or NBD port) is taken, the data directory, database or S3 cannot be used. */
+  portInUse: 10,
+  dataDir: 11,
+  database: 12,
+  objectStore: 13,
 } as const;

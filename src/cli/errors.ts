@@ -25,7 +25,7 @@ export function exitCodeOf(e: ApiCallError): number {
 }
 
 const HINTS: [RegExp, string][] = [
-  [/^InvalidAccessKeyId/, 'check the AccessKeyId of your profile (`imagehouse configure`) or IMAGEHOUSE_ACCESS_KEY_ID'],
+  [/^InvalidAccessKeyId/, 'check the AccessKeyId of your profile (`imagehouse configure`) or IMAGEHOUSE_ACCESS_KEY_ID; a key made by `imagehouse account create` works only on a server with the same data directory (--data, IMAGEHOUSE_DATA) or IMAGEHOUSE_DATABASE_URL as that command had'],
   [/^SignatureDoesNotMatch|^IncompleteSignature/, 'check the AccessKey secret of your profile or IMAGEHOUSE_ACCESS_KEY_SECRET'],
   [/^InvalidTimeStamp/, "this machine's clock is off; sync it (the service allows a few minutes of skew)"],
   [/^ServiceUnavailable$/, 'is the service running? check --endpoint, IMAGEHOUSE_ENDPOINT or the profile endpoint'],

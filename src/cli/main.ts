@@ -36,7 +36,10 @@ export function knownFlags(command: Command): string[] {
   return [...own, ...flagsIn(GLOBAL_OPTIONS), ...(own.includes('data') ? ['database-url'] : [])];
 }
 
-const EXIT_CODES = '  0 ok  1 failure  2 usage  3 rejected by the service  4 not found  5 authentication  6 conflict  7 unavailable';
+const EXIT_CODES = [
+  '  0 ok  1 failure  2 usage  3 rejected by the service  4 not found  5 authentication  6 conflict  7 unavailable',
+  '  serve: 10 port in use  11 data directory unusable  12 database unreachable  13 S3 unreachable',
+].join('\n');
 
 function help(io: CliIo): void {
   io.out('imagehouse: a cloud VM image service that speaks the Alibaba Cloud ECS API\n');
@@ -82,10 +85,15 @@ export function defaultIo(): CliIo {
   };
 }
 
-const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => {
+/** The process entry (bin/imagehouse.js): a failure no command turned into an exit code is one line, not a stack trace. */
+export async function runMain(argv: string[]): Promise<void> {
+  try {
+    process.exitCode = await main(argv);
+  } catch (e) {
     process.stderr.write(`imagehouse: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = EXIT.failure;
-  });
+  }
 }
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) await runMain(process.argv.slice(2));

@@ -1,7 +1,7 @@
 import type { Command } from '../command.ts';
 import { EXIT } from '../command.ts';
-import { loadConfig } from '../../config.ts';
-import { openAdmin } from '../../app.ts';
+import { loadConfig, metadataLocation } from '../../config.ts';
+import { openAdmin } from '../admin.ts';
 import { AccountError, createAccount, listAccounts } from '../../services/accounts.ts';
 import { PasswordError, setAdmin, setPassword } from '../../services/identity/tokens.ts';
 import { table } from '../format.ts';
@@ -32,11 +32,16 @@ export const accountCreate: Command = {
       const a = await createAccount(admin, { name: flags.name });
       if (password !== undefined) await setPassword(admin, a.accountId, password);
       if (flags.admin) await setAdmin(admin, a.accountId, true);
-      if (flags.json) io.out(JSON.stringify({ accountId: a.accountId, projectId: a.accountId, projectName: a.name, accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
-      else {
+      const storedIn = metadataLocation(config);
+      const sameStore = `a server accepts these keys only with the same ${config.databaseUrl ? 'IMAGEHOUSE_DATABASE_URL' : `data directory (--data ${config.dataDir})`}`;
+      if (flags.json) {
+        io.out(JSON.stringify({ accountId: a.accountId, projectId: a.accountId, projectName: a.name, accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret, storedIn }));
+        io.err(`account create: wrote to ${storedIn}; ${sameStore}`);
+      } else {
         io.out(`Account ID:        ${a.accountId}  (OpenStack project and user ID; name ${a.name}, domain Default)`);
         io.out(`AccessKeyId:       ${a.accessKeyId}`);
         io.out(`AccessKeySecret:   ${a.accessKeySecret}`);
+        io.out(`Stored in:         ${storedIn}; ${sameStore}`);
         io.out('Keep the secret now: it cannot be shown again.');
       }
       return EXIT.ok;

@@ -4,7 +4,7 @@ import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { openAdmin } from '../../../app.ts';
+import { openAdmin } from '../../admin.ts';
 import { currentBill, currentRevenue, type Bill } from '../../../services/billing/bill.ts';
 import { formatMicro } from '../../../services/billing/money.ts';
 import { ApiError } from '../../../domain/errors.ts';

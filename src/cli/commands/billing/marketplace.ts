@@ -4,7 +4,7 @@ import { EXIT } from '../../command.ts';
 import { callAction } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { openAdmin } from '../../../app.ts';
+import { openAdmin } from '../../admin.ts';
 import { parseMicro, type PriceTier } from '../../../domain/catalog/prices.ts';
 import { CatalogError } from '../../../domain/catalog/types.ts';
 import { MarketplaceError, PRICE_MODELS, publishProduct, publishVersion } from '../../../services/marketplace/products.ts';
