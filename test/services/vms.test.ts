@@ -44,7 +44,9 @@ function scriptedHypervisor() {
 }
 
 test('a VM that ends or cannot boot stops its instance with the reason; consoles are saved and go with the instance', async () => {
-  const server = await startServer();
+  // A clock the test moves: the saved console keeps the time it was saved.
+  let skew = 0;
+  const server = await startServer({ clock: { now: () => Date.now() + skew } });
   try {
     const scripted = scriptedHypervisor();
     server.app.services.hypervisor = scripted.hv;
@@ -76,6 +78,10 @@ test('a VM that ends or cannot boot stops its instance with the reason; consoles
     const crashed = await describe(id);
     assert.deepEqual([crashed.Status, crashed.StopReason], ['Stopped', 'qemu exited with signal SIGSEGV']);
     assert.match(await consoleText(id), /halfway\n\[imagehouse\] VM stopped: qemu exited with signal SIGSEGV/);
+    const savedAt = (await call('GetInstanceConsoleOutput', { RegionId: 'cn-hangzhou', InstanceId: id })).LastUpdateTime;
+    skew = 120_000;
+    assert.equal((await call('GetInstanceConsoleOutput', { RegionId: 'cn-hangzhou', InstanceId: id })).LastUpdateTime, savedAt);
+    assert.ok(Date.parse(savedAt) < Date.now() + skew - 60_000, 'the time it was saved, not now');
 
     // StartInstance clears the reason; StopInstance stops the VM and leaves none (it was asked to stop).
     await call('StartInstance', { InstanceId: id });

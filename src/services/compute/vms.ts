@@ -48,12 +48,15 @@ export async function resumeRunningInstances(services: Services): Promise<number
   return rows.length;
 }
 
-/** The serial console of the instance's running VM, else the one saved from its last VM (empty if it never ran). */
-export async function instanceConsole(services: Services, instanceId: string): Promise<Buffer> {
+/**
+ * The serial console of the instance's running VM (as of now), else the one saved from its last VM, as of its
+ * saving; empty, as of now, if it never ran.
+ */
+export async function instanceConsole(services: Services, instanceId: string): Promise<{ output: Buffer; at: number }> {
   const live = services.hypervisor?.console(instanceId);
-  if (live) return live;
-  const saved = await services.db.selectFrom('instance_consoles').select('output_base64').where('instance_id', '=', instanceId).executeTakeFirst();
-  return Buffer.from(saved?.output_base64 ?? '', 'base64');
+  if (live) return { output: live, at: services.clock.now() };
+  const saved = await services.db.selectFrom('instance_consoles').select(['output_base64', 'updated_at']).where('instance_id', '=', instanceId).executeTakeFirst();
+  return saved ? { output: Buffer.from(saved.output_base64, 'base64'), at: Number(saved.updated_at) } : { output: Buffer.alloc(0), at: services.clock.now() };
 }
 
 async function stopWithReason(services: Services, instanceId: string, reason: string): Promise<void> {

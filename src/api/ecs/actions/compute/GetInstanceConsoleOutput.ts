@@ -10,8 +10,9 @@ export default defineAction({
   schema: { RegionId: p.str({ maxLength: 64 }), InstanceId: p.str({ required: true, maxLength: 64 }), RemoveSymbols: p.bool() },
   async run({ services, accountId }, params) {
     const instance = await requireOwnInstance(services, params.InstanceId, accountId);
-    let out = await instanceConsole(services, instance.id);
+    const { output, at } = await instanceConsole(services, instance.id);
+    let out = output;
     if (params.RemoveSymbols) out = Buffer.from(out.toString('utf8').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc|[^\x09\x0a\x0d\x20-\x7e\u00a0-\uffff]/g, ''));
-    return { InstanceId: instance.id, ConsoleOutput: out.toString('base64'), LastUpdateTime: isoSeconds(services.clock.now()) };
+    return { InstanceId: instance.id, ConsoleOutput: out.toString('base64'), LastUpdateTime: isoSeconds(at) };
   },
 });
