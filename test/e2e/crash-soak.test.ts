@@ -204,11 +204,11 @@ async function soakWith(databaseUrl: string): Promise<void> {
   }
 }
 
-test(`sqlite: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 360_000 }, async () => {
+test(`sqlite: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 900_000 }, async () => {
   await soakWith('');
 });
 
-test(`postgres: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 360_000, skip: requires('postgres') }, async () => {
+test(`postgres: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 900_000, skip: requires('postgres') }, async () => {
   const pg = await freshPostgresDatabase(postgresBaseUrl()!);
   try {
     await soakWith(pg.url);
