@@ -170,6 +170,7 @@ export const ERRORS = {
   'InvalidDataDiskCategory.ValueNotSupported': [400, 'The specified parameter DataDisk.n.Category is not valid.'],
   'InvalidDataDiskSize.ValueNotSupported': [400, 'The specified DataDisk.n.Size is beyond the permitted range.'],
   'InvalidInstanceName.Malformed': [400, 'The specified parameter InstanceName is not valid.'],
+  'InvalidDiskName.Malformed': [400, 'The specified disk name is wrongly formed.'],
   'InvalidInstanceIds.Malformed': [400, 'The specified parameter InstanceIds is not valid.'],
   'InvalidDiskIds.Malformed': [400, 'The specified parameter DiskIds is not valid.'],
   IncorrectDiskStatus: [403, 'The current disk status does not support this operation.'],

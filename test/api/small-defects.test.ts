@@ -177,6 +177,29 @@ test('control characters: refused in descriptions, names and tags; never break X
   assertWellFormed(await err.text());
 });
 
+test('disk names: control characters and other malformed names are InvalidDiskName.Malformed, and launch nothing', async () => {
+  const launch = (extra: Record<string, string>) => call(alice, {
+    Action: 'RunInstances', RegionId: 'cn-hangzhou', ImageId: 'ubuntu_24_04_x64_20G_alibase_20240812.vhd', InstanceType: 'ecs.g7.large', ...extra,
+  });
+  const instances = async () => (await server.app.services.db.selectFrom('instances').select('id').where('owner_id', '=', alice.accountId).execute()).length;
+  const before = await instances();
+  for (const ch of ['\u0000', '\u0007', '\u001b', '\u007f', '\u0085']) {
+    for (const field of ['SystemDisk.DiskName', 'DataDisk.1.DiskName']) {
+      const r = await launch({ [field]: `disk${ch}name`, ...(field.startsWith('DataDisk') ? { 'DataDisk.1.Size': '20' } : {}) });
+      assert.equal(r.body.Code, 'InvalidDiskName.Malformed', `${field} with U+${ch.charCodeAt(0).toString(16)}: ${r.text}`);
+      assert.equal(r.status, 400);
+    }
+  }
+  for (const bad of ['x', '1disk', 'http://disk', 'a'.repeat(129)]) {
+    assert.equal((await launch({ 'SystemDisk.DiskName': bad })).body.Code, 'InvalidDiskName.Malformed', bad);
+  }
+  assert.equal(await instances(), before, 'no instance was launched');
+  const ok = await launch({ 'SystemDisk.DiskName': 'system-disk_1', 'DataDisk.1.Size': '20', 'DataDisk.1.DiskName': '数据盘:1' });
+  assert.equal(ok.status, 200, ok.text);
+  const names = await server.app.services.db.selectFrom('disks').select('name').where('instance_id', '=', ok.body.InstanceIdSets.InstanceIdSet[0]).orderBy('name').execute();
+  assert.deepEqual(names.map((n) => n.name), ['system-disk_1', '数据盘:1']);
+});
+
 /** No character XML 1.0 forbids, no unescaped markup characters in text. */
 function assertWellFormed(xml: string): void {
   // eslint-disable-next-line no-control-regex

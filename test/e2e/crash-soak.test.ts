@@ -32,6 +32,8 @@ const LEASE_MS = 1000;
 const OTHER_REGION = 'ap-southeast-1';
 const BUCKET = 'soak';
 const SEED = Number(process.env.CRASH_SOAK_SEED ?? 20261202);
+/** New work waits while this many jobs are open, so the soak's work (and its time) stays bounded on a slow machine. */
+const MAX_OPEN_JOBS = 4;
 const SERVICE_ENV = { IMAGEHOUSE_GC_INTERVAL_MS: '1000', IMAGEHOUSE_GC_GRACE_MS: '200' };
 
 /** Source disks by key: the guest bytes, and the file uploaded for import. */
@@ -76,6 +78,11 @@ async function availableImages(soak: Soak) {
 
 /** One action of the mix, picked by the seeded generator. */
 async function act(soak: Soak, client: any): Promise<string> {
+  const open = await soak.store.db.selectFrom('jobs').select('id').where('state', 'in', ['queued', 'running']).execute();
+  if (open.length >= MAX_OPEN_JOBS) {
+    await new Promise((r) => setTimeout(r, 50));
+    return 'wait';
+  }
   const pick = <T>(xs: T[]): T => xs[Math.floor(soak.rng() * xs.length)];
   const images = await availableImages(soak);
   const n = soak.n++;
@@ -121,6 +128,7 @@ async function runUntilKilled(soak: Soak, service: Service, account: { accessKey
     const started = Date.now();
     try {
       const action = await act(soak, client);
+      if (action === 'wait') continue;
       soak.answers.set(`${action} ok`, (soak.answers.get(`${action} ok`) ?? 0) + 1);
       if (process.env.CRASH_SOAK_VERBOSE) process.stderr.write(`  ${action} ${Date.now() - started} ms\n`);
     } catch (e) {
@@ -204,11 +212,11 @@ async function soakWith(databaseUrl: string): Promise<void> {
   }
 }
 
-test(`sqlite: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 360_000 }, async () => {
+test(`sqlite: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 900_000 }, async () => {
   await soakWith('');
 });
 
-test(`postgres: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 360_000, skip: requires('postgres') }, async () => {
+test(`postgres: ${KILLS} kill -9s during a mixed workload leave no leak and every job finished`, { timeout: 900_000, skip: requires('postgres') }, async () => {
   const pg = await freshPostgresDatabase(postgresBaseUrl()!);
   try {
     await soakWith(pg.url);

@@ -30,7 +30,7 @@ export async function startService(dataDir: string, databaseUrl: string, leaseMs
   proc.stderr!.on('data', (d) => { out += d; });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const endpoint = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`service did not start:\n${out}`)), 120_000);
     const check = () => {
       const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
       if (m) { clearTimeout(timer); resolve(m[1]); }

@@ -3,8 +3,8 @@
  * files, and random bytes behind each format's magic. Every case must be read in full or refused with a
  * FormatError — never another exception, a read outside the file, more reading than a few times the file, or a
  * case that does not finish (fast-check's per-case timeout). The budget is fixed and the seed too, so a failure
- * reproduces; FUZZ_RUNS and FUZZ_SEED widen a local run. A crasher found here becomes a case in
- * fuzz-regressions.test.ts.
+ * reproduces; FUZZ_RUNS and FUZZ_SEED widen a local run. A failure prints its case (seed image, mutations): keep it
+ * as a regression test that rebuilds the file with `applyMutations` and expects the refusal, next to the fix.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -3,7 +3,7 @@
  * StartInstance / StopInstance (immediate), DeleteInstance.
  */
 import type { DiskRow, InstanceRow } from '../../store/schema.ts';
-import { hasControlCharacter } from '../../domain/text.ts';
+import { isResourceName } from '../../domain/text.ts';
 import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Tag } from '../../domain/image-rules.ts';
@@ -61,8 +61,13 @@ interface DiskPlan {
 const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
 
 function checkInstanceName(name: string): void {
-  if (name.length < 2 || name.length > 128 || !/^[A-Za-z\u4e00-\u9fa5]/.test(name) || /^https?:\/\//i.test(name) || hasControlCharacter(name)) {
-    throw apiError('InvalidInstanceName.Malformed');
+  if (!isResourceName(name)) throw apiError('InvalidInstanceName.Malformed');
+}
+
+/** An empty disk name means none given (the disk is shown with an empty name, as on Alibaba). */
+function checkDiskNames(input: LaunchInput): void {
+  for (const name of [input.systemDisk.name, ...input.dataDisks.map((d) => d.name)]) {
+    if (name !== undefined && name !== '' && !isResourceName(name)) throw apiError('InvalidDiskName.Malformed');
   }
 }
 
@@ -118,6 +123,7 @@ async function launch(services: Services, input: LaunchInput): Promise<string[]>
   if (input.zoneId && !region.zones.includes(input.zoneId)) throw apiError('InvalidZoneId.NotFound');
   const type = requireInstanceType(services, region.id, input.instanceType);
   if (input.name !== undefined) checkInstanceName(input.name);
+  checkDiskNames(input);
   const image = await resolveLaunchImage(services, region.id, input.accountId, { imageId: input.imageId, imageFamily: input.imageFamily });
   await assertLaunchable(services, image, input.accountId);
   assertTypeRunsImage(type, image);

@@ -61,7 +61,7 @@ export const systemDiskParams = {
   Category: p.str({ enum: DISK_CATEGORIES, invalid: 'InvalidSystemDiskCategory.ValueNotSupported' }),
   Size: p.int({ min: 1, max: 1_000_000, invalid: 'InvalidSystemDiskSize.ValueNotSupported' }),
   PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
-  DiskName: p.str({ maxLength: 128 }),
+  DiskName: p.str({ maxLength: 128, invalid: 'InvalidDiskName.Malformed' }),
 } as const;
 
 export const dataDiskParams = {
@@ -71,5 +71,5 @@ export const dataDiskParams = {
   PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
   DeleteWithInstance: p.bool(),
   Device: p.str({ maxLength: 32 }),
-  DiskName: p.str({ maxLength: 128 }),
+  DiskName: p.str({ maxLength: 128, invalid: 'InvalidDiskName.Malformed' }),
 } as const;
