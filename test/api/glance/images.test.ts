@@ -162,6 +162,36 @@ describe('Glance v2', () => {
     assert.equal((await A('GET', '/v2/images?sort_key=bogus')).status, 400);
   });
 
+  it('filters in the database: properties, tags, formats, protected, dates, member status; paging with two sort keys', async () => {
+    const A = api(ta);
+    const B = api(tb);
+    const mk = async (body: Any) => (await A('POST', '/v2/images', { container_format: 'bare', ...body })).json;
+    const x = await mk({ name: 'flt-x', disk_format: 'raw', os_distro: 'debian', tags: ['flt', 'red'] });
+    const y = await mk({ name: 'flt-y', disk_format: 'qcow2', os_distro: 'ubuntu', tags: ['flt'], protected: true });
+    const z = await mk({ name: 'flt-z', disk_format: 'raw', os_distro: 'debian', tags: ['flt', 'red'], min_ram: 512 });
+    const names = async (q: string, as = A) => (await as('GET', `/v2/images?${q}`)).json.images.map((i: Any) => i.name).sort();
+    assert.deepEqual(await names('tag=flt&os_distro=debian'), ['flt-x', 'flt-z']);
+    assert.deepEqual(await names('tag=flt&tag=red&disk_format=raw'), ['flt-x', 'flt-z']);
+    assert.deepEqual(await names('tag=flt&protected=true'), ['flt-y']);
+    assert.deepEqual(await names('tag=flt&min_ram=512'), ['flt-z']);
+    assert.deepEqual(await names(`tag=flt&id=in:${x.id},${y.id}`), ['flt-x', 'flt-y']);
+    assert.deepEqual(await names(`tag=flt&created_at=gte:${x.created_at}`), ['flt-x', 'flt-y', 'flt-z']);
+    assert.deepEqual(await names('tag=flt&created_at=lt:2000-01-01T00:00:00Z'), []);
+    assert.equal((await A('GET', '/v2/images?protected=maybe')).status, 400);
+    // Two sort keys with a marker: disk_format asc, then name desc.
+    const page1 = (await A('GET', '/v2/images?tag=flt&sort=disk_format:asc,name:desc&limit=2')).json;
+    assert.deepEqual(page1.images.map((i: Any) => i.name), ['flt-y', 'flt-z']);
+    const page2 = (await A('GET', `/v2/images?tag=flt&sort=disk_format:asc,name:desc&limit=2&marker=${z.id}`)).json;
+    assert.deepEqual(page2.images.map((i: Any) => i.name), ['flt-x']);
+    // Shared with b: pending until accepted, listed by member_status.
+    assert.equal((await A('POST', `/v2/images/${x.id}/members`, { member: b.accountId })).status, 200);
+    assert.deepEqual(await names('tag=flt', B), []);
+    assert.deepEqual(await names('tag=flt&member_status=pending', B), ['flt-x']);
+    await B('PUT', `/v2/images/${x.id}/members/${b.accountId}`, { status: 'accepted' });
+    assert.deepEqual(await names('tag=flt', B), ['flt-x']);
+    await A('PATCH', `/v2/images/${y.id}`, [{ op: 'replace', path: '/protected', value: false }], 'application/openstack-images-v2.1-json-patch');
+  });
+
   it('shows an ECS-made image through Glance (CreateImage → GET /v2/images, GET /file)', async () => {
     const region = s.app.services.regions.all[0].id;
     const content = sampleDisk(2, 7);
