@@ -14,6 +14,9 @@ export const JOB_KIND = {
 
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];
 
+/** The kinds the ECS API reports as tasks (DescribeTasks); Glance's and IMS's jobs show on their own surfaces. */
+export const ECS_TASK_KINDS: readonly string[] = [JOB_KIND.createImage, JOB_KIND.copyImage, JOB_KIND.importImage, JOB_KIND.exportImage];
+
 /** Tasks CancelTask accepts. */
 export const CANCELLABLE_KINDS: readonly string[] = [JOB_KIND.importImage, JOB_KIND.exportImage];
 
