@@ -41,4 +41,6 @@ await Promise.all(Array.from({ length: Number(concurrency) }, async () => {
 }));
 lat.sort((a, b) => a - b);
 const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? 0;
-console.log(JSON.stringify({ rps: lat.length / ((performance.now() - start) / 1000), p50: pct(50), p99: pct(99), errors }));
+const wall = (performance.now() - start) / 1000;
+const used = process.cpuUsage();
+console.log(JSON.stringify({ rps: lat.length / wall, p50: pct(50), p99: pct(99), errors, cpu: (used.user + used.system) / 1e6 / wall }));

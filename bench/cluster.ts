@@ -55,21 +55,23 @@ function cpuSeconds(pids: number[]): number {
   return ticks / 100;
 }
 const pidsOf = (pattern: string) => execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-function postgresPids(): number[] {
-  const pgPort = new URL(base!).port;
-  const master = pidsOf(`postgres.*-p ${pgPort}`)[0];
+/** PostgreSQL's CPU seconds: the postmaster with its exited backends (cutime/cstime), plus the live backends. */
+function postgresSeconds(): number {
+  const master = pidsOf(`postgres.*-p ${new URL(base!).port}`)[0];
+  const stat = fs.readFileSync(`/proc/${master}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const children = execFileSync('pgrep', ['-P', String(master)], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
-  return [master, ...children];
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100 + cpuSeconds(children);
 }
 
 /** Runs `fn` and reports each component's share of one core over its wall time. */
-async function measured<T>(nodes: number[], extra: () => number[], fn: () => Promise<T>): Promise<{ result: T; wall: number; cpu: Record<string, string> }> {
-  const groups = { nodes: () => nodes, postgres: postgresPids, ceph: () => [...pidsOf('radosgw'), ...pidsOf('ceph-osd')], 'load generator': extra };
-  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, cpuSeconds(g())]));
+async function measured<T>(nodes: number[], fn: () => Promise<T>): Promise<{ result: T; wall: number; cpu: Record<string, string> }> {
+  const groups: Record<string, () => number> = { nodes: () => cpuSeconds(nodes), postgres: postgresSeconds, ceph: () => cpuSeconds([...pidsOf('radosgw'), ...pidsOf('ceph-osd')]) };
+  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, g()]));
   const t0 = performance.now();
   const result = await fn();
   const wall = (performance.now() - t0) / 1000;
-  const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, `${((cpuSeconds(g()) - before[k]) / wall).toFixed(2)}`]));
+  const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, `${((g() - before[k]) / wall).toFixed(2)}`]));
   return { result, wall, cpu };
 }
 
@@ -117,16 +119,14 @@ try {
     }
     await new Promise((r) => setTimeout(r, 2000));
     const live = pids.slice(0, k);
-    let loadPid = 0;
-    const d = await measured(live, () => (loadPid ? [loadPid] : []), () => new Promise<{ rps: number; p50: number; p99: number; errors: number }>((resolve, reject) => {
+    const d = await measured(live, () => new Promise<{ rps: number; p50: number; p99: number; errors: number; cpu: number }>((resolve, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/cluster-load.ts'), accounts[0].accessKeyId, accounts[0].accessKeySecret, String(SECONDS), String(CONCURRENCY),
         ...Array.from({ length: k }, (_, i) => nodeUrl(i + 1))], { env: { ...process.env, BENCH_IMAGES: String(IMAGES) }, stdio: ['ignore', 'pipe', 'inherit'] });
-      loadPid = child.pid!;
       let out = '';
       child.stdout.on('data', (c) => { out += c; });
       child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
     }));
-    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.cpu['load generator']]);
+    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.result.cpu.toFixed(2)]);
     console.log(describeRows.at(-1)!.join(' | '));
 
     // Imports: fresh random bytes every round (no deduplication), two per account (the per-account job limit).
@@ -145,7 +145,7 @@ try {
       const res = await fetch(`${nodeUrl(1)}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) });
       sessions.push({ cookie: res.headers.get('set-cookie')!.split(';')[0], ...(await res.json() as { CsrfToken: string }) });
     }
-    const imp = await measured(live, () => [], async () => {
+    const imp = await measured(live, async () => {
       const ids: string[] = [];
       for (const [j, f] of files.entries()) {
         const { cookie, CsrfToken } = sessions[j % 3];
@@ -168,7 +168,8 @@ try {
     console.log(importRows.at(-1)!.join(' | '));
     for (const f of files) fs.rmSync(f);
   }
-  console.log(`\n${IMAGES} images; ${SECONDS} s per run, ${CONCURRENCY} requests in flight, round-robin over the running nodes`);
+  console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores, shared)`);
+  console.log(`${IMAGES} images; ${SECONDS} s per run, ${CONCURRENCY} requests in flight, round-robin over the running nodes`);
   printTable(describeRows);
   printTable(importRows);
 } catch (e) {
@@ -177,6 +178,6 @@ try {
 } finally {
   await store?.close();
   await run(CLUSTER, ['down'], { env: clusterEnv }).catch(() => {});
-  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.query(`drop database if exists ${dbName}`).catch((e) => console.error(`database ${dbName} left behind: ${e.message}`));
   await admin.end();
 }
