@@ -8,7 +8,7 @@ import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import type { Tag } from '../../domain/image-rules.ts';
 import type { Services } from '../context.ts';
-import { assertLaunchable, assertTypeRunsImage, requireInstanceType, resolveLaunchImage } from './launch-rules.ts';
+import { assertDiskSourceImage, assertLaunchable, assertTypeRunsImage, requireInstanceType, resolveLaunchImage } from './launch-rules.ts';
 import { holdPreparedIn, imageDiskSources, prepareManifests, releaseFresh, type PreparedManifest } from './clone.ts';
 import { DEFAULT_CATEGORY, GIB, dataDiskSize, systemDiskSize } from './disk-rules.ts';
 import { deleteDisksIn } from './disks.ts';
@@ -20,6 +20,8 @@ import { cooperative } from '../../domain/cooperate.ts';
 export interface DataDiskInput {
   size?: number;
   snapshotId?: string;
+  /** A data disk image (its one disk) instead of a snapshot. */
+  imageId?: string;
   category?: string;
   performanceLevel?: string;
   deleteWithInstance?: boolean;
@@ -95,7 +97,9 @@ async function planDisks(services: Services, input: LaunchInput, image: Awaited<
   if (overrides.size) throw apiError('InvalidParameter', 'DataDisk.n.Device');
   for (const d of input.dataDisks.filter((x) => !x.device)) {
     const c = d.category ?? DEFAULT_CATEGORY;
-    const snap = d.snapshotId ? await requireOwnSnapshot(services, d.snapshotId, input.accountId, input.region) : undefined;
+    if (d.snapshotId && d.imageId) throw apiError('InvalidParameter', 'DataDisk.n.ImageId');
+    const snap = d.snapshotId ? await requireOwnSnapshot(services, d.snapshotId, input.accountId, input.region)
+      : d.imageId ? (await imageDiskSources(services, await assertDiskSourceImage(services, input.region, input.accountId, d.imageId)))[0]?.snapshot : undefined;
     if (snap && snap.status !== 'accomplished') throw apiError('InvalidSnapshotId.NotReady');
     const device = DATA_DEVICES.find((x) => !plans.some((p) => p.device === x));
     if (!device) throw apiError('InvalidParameter', 'DataDisk');

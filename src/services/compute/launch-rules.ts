@@ -37,6 +37,15 @@ export async function assertLaunchable(services: Services, image: ImageView, acc
   if (r.product_code) await assertSubscribed(services, accountId, r.product_code);
 }
 
+/** An image a new data disk is made from: visible, Available, and a kind that creates disks (a data disk image). */
+export async function assertDiskSourceImage(services: Services, region: string, accountId: string, imageId: string): Promise<ImageView> {
+  const image = await resolveLaunchImage(services, region, accountId, { imageId });
+  assertImageAllows(image.row, 'createDisk');
+  if (image.row.status !== 'Available') throw apiError('OperationDenied.ImageNotValid');
+  if (image.row.product_code) await assertSubscribed(services, accountId, image.row.product_code);
+  return image;
+}
+
 export function assertTypeRunsImage(type: InstanceType, image: ImageView): void {
   if (!typeRunsImage(type, image.row)) throw apiError('ImageNotSupportInstanceType');
 }

@@ -33,7 +33,7 @@ export function launchInput(params: Params<typeof launchSchema>, accountId: stri
     chargeType: params.InstanceChargeType,
     systemDisk: { category: params.SystemDisk.Category, performanceLevel: params.SystemDisk.PerformanceLevel, size: params.SystemDisk.Size, name: params.SystemDisk.DiskName },
     dataDisks: params.DataDisk.map((d) => ({
-      size: d.Size, snapshotId: d.SnapshotId, category: d.Category, performanceLevel: d.PerformanceLevel,
+      size: d.Size, snapshotId: d.SnapshotId, imageId: d.ImageId, category: d.Category, performanceLevel: d.PerformanceLevel,
       deleteWithInstance: d.DeleteWithInstance, device: d.Device, name: d.DiskName,
     })),
     tags: checkTags(params.Tag),

@@ -67,6 +67,8 @@ export const systemDiskParams = {
 export const dataDiskParams = {
   Size: p.int({ min: 1, max: 1_000_000, invalid: 'InvalidDataDiskSize.ValueNotSupported' }),
   SnapshotId: p.str({ maxLength: 64 }),
+  /** A data disk image to make the disk from (image kinds: only data disk images create disks). */
+  ImageId: p.str({ maxLength: 64 }),
   Category: p.str({ enum: DISK_CATEGORIES, invalid: 'InvalidDataDiskCategory.ValueNotSupported' }),
   PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
   DeleteWithInstance: p.bool(),
