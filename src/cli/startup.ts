@@ -13,7 +13,9 @@ export interface ReservedPort {
 /** Binds host:port (so nothing is created when it is taken); the server listens on it right after release(). */
 export function reservePort(host: string, port: number, flag: string): Promise<ReservedPort> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
+    // A client that connects while the app starts (a health-check poller) is cut off at once: close() waits for
+    // every accepted connection, so one left open would hold the port and stall the start for good.
+    const server = net.createServer((socket) => socket.destroy());
     server.once('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'EADDRINUSE') reject(new StartupError('port', `port ${port} is in use (try ${flag})`));
       else if (e.code === 'EACCES') reject(new StartupError('port', `port ${port} needs privileges this user lacks (try ${flag} above 1023)`));
