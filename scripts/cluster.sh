@@ -30,7 +30,7 @@ start_node() {
   pid=$!
   echo "$pid" >"$DIR/node$i.pid"
   for _ in $(seq 1 120); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$port/healthz"; then echo "pid $pid"; return 0; fi
+    if curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$port/healthz"; then echo "pid $pid"; return 0; fi
     kill -0 "$pid" 2>/dev/null || { log "node $i exited; see $DIR/node$i.log"; tail -5 "$DIR/node$i.log" >&2; return 1; }
     sleep 0.5
   done
@@ -96,7 +96,7 @@ up() {
   haproxy_config "$n" >"$DIR/haproxy.cfg"
   haproxy -c -q -f "$DIR/haproxy.cfg"
   haproxy -D -f "$DIR/haproxy.cfg" -p "$DIR/haproxy.pid"
-  for _ in $(seq 1 60); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
+  for _ in $(seq 1 60); do curl -sf --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.5; done
   echo "endpoint http://127.0.0.1:$PORT"
   echo "IMAGEHOUSE_DATABASE_URL=$db_url"
   printf '%s\n' "${pids[@]}"

@@ -42,8 +42,8 @@ printf %s tempest-secret | (imagehouse account create --name admin --password-st
 (IMAGEHOUSE_IMPORT_ALLOWED_HOSTS="127.0.0.1:$HTTP_PORT" IMAGEHOUSE_LOG_LEVEL=warn \
   imagehouse serve --port "$PORT" --nbd-port 0 >"$WORK/server.log" 2>&1) &
 pids+=($!)
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
+for _ in $(seq 1 600); do curl -sf --max-time 5 "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.2; done
+curl -sf --max-time 5 "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
 # The catalog's region is the server's first region; tempest filters endpoints by it.
 REGION=$(curl -s "http://127.0.0.1:$PORT/identity/v3/auth/tokens" -H 'content-type: application/json' -d '{"auth":{"identity":{"methods":["password"],
   "password":{"user":{"name":"user1","password":"tempest-secret","domain":{"name":"Default"}}}},"scope":{"project":{"name":"user1","domain":{"name":"Default"}}}}}' |
