@@ -34,7 +34,9 @@ const BUCKET = 'soak';
 const SEED = Number(process.env.CRASH_SOAK_SEED ?? 20261202);
 /** New work waits while this many jobs are open, so the soak's work (and its time) stays bounded on a slow machine. */
 const MAX_OPEN_JOBS = 4;
-const SERVICE_ENV = { IMAGEHOUSE_GC_INTERVAL_MS: '1000', IMAGEHOUSE_GC_GRACE_MS: '200' };
+// GC runs every second; its grace must outlast the gap between a copy's chunk upload and its manifest commit on a
+// loaded machine (with 200 ms, a CopyImage failed with ChunkNotLive: the chunks were collected in between).
+const SERVICE_ENV = { IMAGEHOUSE_GC_INTERVAL_MS: '1000', IMAGEHOUSE_GC_GRACE_MS: '5000' };
 
 /** Source disks by key: the guest bytes, and the file uploaded for import. */
 function sourceDisks(): Map<string, { raw: Buffer; object: string; file: Buffer }> {
@@ -182,10 +184,12 @@ async function soakWith(databaseUrl: string): Promise<void> {
     }
 
     // The last start: every job the kills interrupted finishes, and nothing stays in progress.
-    await waitFor(async () => {
-      const open = await store.db.selectFrom('jobs').select('id').where('state', 'in', ['queued', 'running']).execute();
-      return open.length === 0;
-    }, { what: 'every job to reach a terminal state', timeoutMs: 180_000, intervalMs: 200 });
+    const openJobs = () => store.db.selectFrom('jobs').select(['id', 'kind', 'state', 'attempts', 'max_attempts', 'run_at', 'lease_owner', 'lease_until', 'progress'])
+      .where('state', 'in', ['queued', 'running']).execute();
+    await waitFor(async () => (await openJobs()).length === 0, { what: 'every job to reach a terminal state', timeoutMs: 180_000, intervalMs: 200 })
+      .catch(async (e) => {
+        throw new Error(`${(e as Error).message} at ${Date.now()}: ${JSON.stringify(await openJobs())}\n${service.output().slice(-4000)}`);
+      });
     const states = await store.db.selectFrom('jobs').select(['kind', 'state', 'error_code', 'error_message']).execute();
     const stuck = await store.db.selectFrom('images').select(['id', 'status']).where('status', 'in', ['Waiting', 'Creating']).execute();
     assert.deepEqual(stuck, [], 'no image is left in progress');
