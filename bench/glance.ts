@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
+import { keystoneToken } from '../test/support/keystone.ts';
 
 /** Async: the server runs in this process, so a synchronous child would block it. */
 const run = async (cmd: string, args: string[]) => (await promisify(execFile)(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24 })).stdout;
@@ -28,11 +29,7 @@ const app = await createApp(loadConfig({ data: dataDir, port: '0', 'nbd-port': '
 await app.nbd.listen(0);
 const endpoint = await app.server.listen({ port: 0, host: '127.0.0.1' });
 const acc = await createAccount(app.services, { name: 'bench' });
-const tokenRes = await fetch(`${endpoint}/identity/v3/auth/tokens`, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: acc.accessKeyId, secret: acc.accessKeySecret } } } }),
-});
-const token = tokenRes.headers.get('x-subject-token')!;
+const token = await keystoneToken(endpoint, acc);
 const glance = `${endpoint}/image/v2`;
 const headers = { 'x-auth-token': token, 'content-type': 'application/json' };
 const create = async (name: string) => (await (await fetch(`${glance}/images`, { method: 'POST', headers, body: JSON.stringify({ name, disk_format: 'raw', container_format: 'bare' }) })).json()) as { id: string };

@@ -15,6 +15,7 @@ import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
+import { keystoneToken } from '../test/support/keystone.ts';
 import { printTable, seedImages } from './support.ts';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 
@@ -35,16 +36,7 @@ const dialect = seeding.store.dialect;
 await seeding.close();
 
 const server = await spawnServer(dataDir, { IMAGEHOUSE_DATABASE_URL: databaseUrl }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
-const token = await keystoneToken(server.endpoint);
-
-async function keystoneToken(endpoint: string): Promise<string> {
-  const res = await fetch(`${endpoint}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: owner.accessKeyId, secret: owner.accessKeySecret } } } }),
-  });
-  if (res.status !== 201) throw new Error(`Keystone token: HTTP ${res.status} ${await res.text()}`);
-  return res.headers.get('x-subject-token')!;
-}
+const token = await keystoneToken(server.endpoint, owner);
 
 const run = promisify(execFile);
 async function load(spec: Omit<LoadSpec, 'endpoint' | 'seconds'>): Promise<LoadResult> {

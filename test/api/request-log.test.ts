@@ -11,6 +11,7 @@ import { ecsClient, Ecs } from '../support/sdk.ts';
 import { v1Signature, v1StringToSign } from '../../src/api/ecs/signature.ts';
 import { textLine } from '../../src/api/http/logging.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
+import { keystoneToken } from '../support/keystone.ts';
 
 const servers: TestServer[] = [];
 after(() => Promise.all(servers.map((s) => s.stop())));
@@ -40,11 +41,7 @@ async function secretBearingRequests(server: TestServer, account: NewAccount): P
   await fetch(`${server.endpoint}/`, { method: 'POST', headers: { authorization, 'x-acs-action': 'DescribeRegions', 'x-acs-version': '2014-05-26' } });
 
   const session = await fetch(`${server.endpoint}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret }) });
-  const keystone = await fetch(`${server.endpoint}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: account.accessKeyId, secret: account.accessKeySecret } } } }),
-  });
-  const token = keystone.headers.get('x-subject-token') ?? '';
+  const token = await keystoneToken(server.endpoint, account);
   const sessionPair = /^[^;]+/.exec(session.headers.get('set-cookie') ?? '')?.[0] ?? '';
   const cookie = sessionPair.slice(sessionPair.indexOf('=') + 1);
   assert.ok(token && cookie, 'signed in on Keystone and the console');

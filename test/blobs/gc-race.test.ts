@@ -11,6 +11,7 @@ import { ChunkNotLiveError } from '../../src/blobs/errors.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import type { GarbageClaim, Manifest } from '../../src/blobs/types.ts';
 import { openBlobEnv, REGION, type BlobEnv } from './env.ts';
+import { seededRandom } from '../support/prng.ts';
 
 const GRACE = 1_000;
 const LEASE = 10_000;
@@ -181,17 +182,6 @@ for (const backend of storeBackends()) {
   });
 }
 
-/** Mulberry32: a small seeded PRNG so failures replay. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Actors run until their next `gate`; the scheduler releases one gated actor at a time in a random order
@@ -199,7 +189,7 @@ function prng(seed: number) {
  * scheduler only waits a little for them; collectors always run a whole step.
  */
 async function interleave(env: BlobEnv, seed: number, steps: number) {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
   const held = new Map<string, number[]>(); // manifest id -> chunk ids
   const gates = new Map<string, () => void>();

@@ -26,6 +26,7 @@ import { requires } from '../support/requires.ts';
 import { qcow2Image, sampleDisk, vhdDynamicImage } from '../formats/small-images.ts';
 import { assertNoLeaks, createAccount, kill9, running, startService, stop, type Service } from './crash-support.ts';
 import { clientConfig, importRequest, MiB, REGION } from './transfer-support.ts';
+import { seededRandom } from '../support/prng.ts';
 
 const KILLS = Number(process.env.CRASH_SOAK_KILLS ?? 20);
 const LEASE_MS = 1000;
@@ -50,16 +51,6 @@ function sourceDisks(): Map<string, { raw: Buffer; object: string; file: Buffer 
   ]);
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Image names carry the source key (`imp-q-3`, `cp-q-7`), so the end check knows which bytes to expect. */
 const sourceKeyOf = (name: string) => name.split('-')[1];
@@ -165,7 +156,7 @@ async function soakWith(databaseUrl: string): Promise<void> {
   const account = await createAccount(dataDir, databaseUrl);
   const store = await openConfiguredStore({ dataDir, databaseUrl });
   const sources = sourceDisks();
-  const soak: Soak = { store, accountId: account.accountId, rng: mulberry32(SEED), sources, answers: new Map(), n: 0 };
+  const soak: Soak = { store, accountId: account.accountId, rng: seededRandom(SEED), sources, answers: new Map(), n: 0 };
   let service = await startService(dataDir, databaseUrl, LEASE_MS, SERVICE_ENV);
   try {
     const cfg = clientConfig(service.endpoint, account);

@@ -3,19 +3,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, type TestServer } from '../../support/server.ts';
+import { keystoneToken } from '../../support/keystone.ts';
 import { popClient } from '../../support/sdk.ts';
 import { sampleDisk, seedSnapshot } from '../../support/snapshots.ts';
 
 type Any = any;
 
-async function token(base: string, id: string, secret: string): Promise<string> {
-  const res = await fetch(`${base}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } } }),
-  });
-  assert.equal(res.status, 201);
-  return res.headers.get('x-subject-token')!;
-}
 
 describe('Glance v2', () => {
   let s: TestServer;
@@ -37,8 +30,8 @@ describe('Glance v2', () => {
     s = await startServer({ postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     a = await s.account('ga');
     b = await s.account('gb');
-    ta = await token(s.endpoint, a.accessKeyId, a.accessKeySecret);
-    tb = await token(s.endpoint, b.accessKeyId, b.accessKeySecret);
+    ta = await keystoneToken(s.endpoint, a);
+    tb = await keystoneToken(s.endpoint, b);
   });
   after(() => s.stop());
 

@@ -5,19 +5,12 @@ import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
+import { keystoneToken } from '../../support/keystone.ts';
 import { waitFor } from '../../support/wait.ts';
 import { isInternalAddress } from '../../../src/services/glance/web-download.ts';
 
 type Any = any;
 
-async function token(base: string, id: string, secret: string): Promise<string> {
-  const res = await fetch(`${base}/identity/v3/auth/tokens`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id, secret } } } }),
-  });
-  assert.equal(res.status, 201);
-  return res.headers.get('x-subject-token')!;
-}
 
 describe('Glance import', () => {
   const served = crypto.randomBytes(3 * 1024 * 1024 + 512);
@@ -40,7 +33,7 @@ describe('Glance import', () => {
     guarded = await startServer();
     for (const s of [open, guarded]) {
       const a = await s.account('imp');
-      tokens.set(s, await token(s.endpoint, a.accessKeyId, a.accessKeySecret));
+      tokens.set(s, await keystoneToken(s.endpoint, a));
     }
   });
   after(async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServerWith, type TestWorld } from '../../support/server.ts';
 import { ImsClient, imsError } from '../../support/ims-client.ts';
+import { keystoneToken } from '../../support/keystone.ts';
 
 type Any = any;
 
@@ -91,11 +92,7 @@ describe('IMS AK/SK signature (SDK-HMAC-SHA256)', () => {
   });
 
   it('takes a Keystone token instead (X-Auth-Token), checked against X-Project-Id', async () => {
-    const res = await fetch(`${world.server.endpoint}/identity/v3/auth/tokens`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['application_credential'], application_credential: { id: world.accounts.alice.accessKeyId, secret: world.accounts.alice.accessKeySecret } } } }),
-    });
-    const token = res.headers.get("x-subject-token")!;
+    const token = await keystoneToken(world.server.endpoint, world.accounts.alice);
     const ok = await fetch(`${world.server.endpoint}/v2/cloudimages?__imagetype=gold&limit=1`, { headers: { 'x-auth-token': token } });
     assert.equal(ok.status, 200);
     const wrong = await fetch(`${world.server.endpoint}/v2/cloudimages`, { headers: { 'x-auth-token': token, 'x-project-id': world.accounts.bob.accountId } });
