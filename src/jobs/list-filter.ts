@@ -11,6 +11,8 @@ export interface JobListFilter {
   region: string;
   ids?: readonly string[];
   kinds?: readonly string[];
+  /** Kinds left out (another API surface's jobs). */
+  hiddenKinds?: readonly string[];
   states?: readonly string[];
   resourceIds?: readonly string[];
   createdFrom?: number;
@@ -24,6 +26,7 @@ export function jobFilter(f: JobListFilter) {
     const conds: Expression<SqlBool>[] = [eb('account_id', '=', f.accountId), eb('region', '=', f.region)];
     if (f.ids?.length) conds.push(eb('id', 'in', f.ids));
     if (f.kinds?.length) conds.push(eb('kind', 'in', f.kinds));
+    if (f.hiddenKinds?.length) conds.push(eb('kind', 'not in', f.hiddenKinds));
     if (f.states) conds.push(f.states.length ? eb('state', 'in', f.states) : noRows);
     if (f.resourceIds?.length) conds.push(eb('resource_id', 'in', f.resourceIds));
     if (f.createdFrom !== undefined) conds.push(eb('created_at', '>=', f.createdFrom));

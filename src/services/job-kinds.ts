@@ -14,8 +14,8 @@ export const JOB_KIND = {
 
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];
 
-/** The kinds the ECS API reports as tasks (DescribeTasks); Glance's and IMS's jobs show on their own surfaces. */
-export const ECS_TASK_KINDS: readonly string[] = [JOB_KIND.createImage, JOB_KIND.copyImage, JOB_KIND.importImage, JOB_KIND.exportImage];
+/** Jobs the ECS API does not report as tasks: Glance's and IMS's show on their own surfaces. */
+export const NON_ECS_KINDS: readonly string[] = [JOB_KIND.glanceImport, JOB_KIND.imsMembers];
 
 /** Tasks CancelTask accepts. */
 export const CANCELLABLE_KINDS: readonly string[] = [JOB_KIND.importImage, JOB_KIND.exportImage];

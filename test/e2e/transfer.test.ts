@@ -290,6 +290,13 @@ test('DescribeTaskAttribute and CancelTask answer only for the caller\'s tasks',
   const other = await server.app.services.jobs.enqueue(server.app.services.db, { kind: 'ModifyDiskSpec', region: REGION, accountId: alice.accountId, resourceId: 'd-bp1someDisk' });
   assert.deepEqual(await cancel(client, other.id), ['InvalidTaskId.TaskActionNotSupport', 403]);
   await server.app.services.db.deleteFrom('jobs').where('id', '=', other.id).execute();
+
+  const glance = await server.app.services.jobs.enqueue(server.app.services.db, { kind: 'GlanceImport', region: REGION, accountId: alice.accountId, resourceId: 'm-bp1glanceimport00' });
+  const listed = (await client.describeTasks(new Ecs.DescribeTasksRequest({ regionId: REGION, pageSize: 100 }))).body.taskSet.task.map((t: any) => t.taskId);
+  assert.ok(!listed.includes(glance.id), 'a Glance import is not an ECS task');
+  assert.equal((await client.describeTasks(new Ecs.DescribeTasksRequest({ regionId: REGION, taskAction: 'GlanceImport' }))).body.totalCount, 0);
+  assert.deepEqual(await failure(() => taskAttribute(client, glance.id)), ['InvalidTaskId.NotFound', 400]);
+  await server.app.services.db.deleteFrom('jobs').where('id', '=', glance.id).execute();
 });
 
 test('Alice cancels an import in progress: the task ends Deleted, the image UnAvailable, nothing stays held', async () => {

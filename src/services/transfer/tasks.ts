@@ -6,7 +6,7 @@ import { apiError } from '../../domain/errors.ts';
 import { parseJson, type JobRow, type JobState } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { ExportPayload, ImportPayload } from './kinds.ts';
-import { CANCELLABLE_KINDS, ECS_TASK_KINDS, JOB_KIND } from '../job-kinds.ts';
+import { CANCELLABLE_KINDS, JOB_KIND, NON_ECS_KINDS } from '../job-kinds.ts';
 
 export interface TaskFilter {
   region: string;
@@ -24,12 +24,12 @@ export interface TaskFilter {
 
 export async function describeTasks(services: Services, f: TaskFilter): Promise<{ rows: JobRow[]; total: number }> {
   services.regions.require(f.region);
-  if (f.action && !ECS_TASK_KINDS.includes(f.action)) return { rows: [], total: 0 };
   return services.jobs.list({
     accountId: f.owner,
     region: f.region,
     ids: f.ids,
-    kinds: f.action ? [f.action] : [...ECS_TASK_KINDS],
+    kinds: f.action ? [f.action] : undefined,
+    hiddenKinds: NON_ECS_KINDS,
     states: f.states,
     resourceIds: f.resourceIds,
     createdFrom: f.createdFrom,
@@ -43,7 +43,7 @@ export async function describeTasks(services: Services, f: TaskFilter): Promise<
 export async function requireTask(services: Services, region: string, owner: string, taskId: string): Promise<JobRow> {
   services.regions.require(region);
   const job = await services.jobs.get(taskId);
-  if (!job || job.account_id !== owner || job.region !== region || !ECS_TASK_KINDS.includes(job.kind)) throw apiError('InvalidTaskId.NotFound');
+  if (!job || job.account_id !== owner || job.region !== region || NON_ECS_KINDS.includes(job.kind)) throw apiError('InvalidTaskId.NotFound');
   return job;
 }
 
