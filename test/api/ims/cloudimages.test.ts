@@ -85,4 +85,26 @@ describe('IMS cloudimages', () => {
     const ubuntu = versions.find((v: Any) => v.platform === 'Ubuntu');
     assert.equal(ubuntu.version_list[0].os_type, 'Linux');
   });
+  it('at most 5 cross-region copies of one account run at a time; the 6th is refused until one ends', async () => {
+    const { db, jobs } = world.server.app.services;
+    const alice = world.accounts.alice.accountId;
+    const running: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const target = `m-uf6imscopy00000000${i}`;
+      await insertCustomImage(db, { id: target, region: 'cn-shanghai', owner_id: alice, name: `copy${i}`, status: 'Creating' });
+      const job = await jobs.enqueue(db, { kind: 'CopyImage', region: 'cn-shanghai', accountId: alice, resourceId: target });
+      // Held by another worker for an hour, so this server's worker leaves it alone.
+      await db.updateTable('jobs').set({ state: 'running', lease_owner: 'elsewhere', lease_until: Date.now() + 3_600_000 }).where('id', '=', job.id).execute();
+      running.push(job.id);
+    }
+    const sixth = await imsError(() => ims.copyImageCrossRegion(ids.linux, { region: 'cn-shanghai', name: 'sixth' }));
+    assert.deepEqual([sixth.httpStatusCode, sixth.errorCode], [409, 'OpenStack.Conflict']);
+    const bobsCopy = await imsError(() => bobIms.copyImageCrossRegion(ids.linux, { region: 'cn-shanghai', name: 'not-his' }));
+    assert.notEqual(bobsCopy.errorCode, 'OpenStack.Conflict', 'the limit is per account: bob is refused for the image, not the count');
+
+    await db.updateTable('jobs').set({ state: 'failed', lease_owner: null, lease_until: null }).where('id', '=', running[0]).execute();
+    const started = await ims.copyImageCrossRegion(ids.linux, { region: 'cn-shanghai', name: 'sixth' });
+    assert.ok(started.job_id, 'with one copy ended, the next one starts');
+    await db.updateTable('jobs').set({ state: 'failed', lease_owner: null, lease_until: null }).where('id', 'in', running).execute();
+  });
 });
