@@ -28,6 +28,8 @@ export interface CopyImageInput {
   kmsKeyId?: string;
   tags: Tag[];
   dryRun?: boolean;
+  /** A surface's own limit, checked in the copy's transaction after the caller's account row is locked. */
+  checkLimit?: (trx: Kysely<Database>) => Promise<void>;
 }
 
 /** A copy of `sourceId` into `region` that has not finished (Waiting or Creating). */
@@ -74,6 +76,7 @@ export async function copyImage(services: Services, input: CopyImageInput): Prom
       status: 'Waiting', progress: 0, is_copied: 1, is_public: 0, source_kind: 'copy', source_id: image.id,
       encrypted: input.encrypted ? 1 : image.encrypted, kms_key_id: input.kmsKeyId ?? image.kms_key_id, error_code: '', error_message: '',
     }, source.disks.map((d) => ({ type: d.type, device: d.device, size_gib: d.size_gib, snapshot_id: '', progress: 0 })), input.tags, now, services.limits.imageQuota);
+    await input.checkLimit?.(trx);
     await services.jobs.enqueue(trx, {
       kind: JOB_KIND.copyImage, region: dst.id, accountId: input.caller, resourceId: imageId, maxAttempts: 50,
       payload: { sourceRegion: src.id, sourceImageId: image.id, snapshotIds },

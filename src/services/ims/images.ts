@@ -2,6 +2,8 @@
  * IMS's image writes over the ECS use cases. Each returns the durable job that finishes it (IMS's `job_id`);
  * images made here are IMS-family (Huawei's share limit and encryption rules, domain/image-kinds.ts).
  */
+import type { Kysely } from 'kysely';
+import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { ImageKind } from '../../domain/image-kinds.ts';
 import type { Services } from '../context.ts';
@@ -139,17 +141,18 @@ export async function createCloudImage(services: Services, viewer: Identity, bod
 export async function copyCloudImage(services: Services, viewer: Identity, imageId: string, body: Record<string, unknown>, crossRegion: boolean): Promise<Started> {
   const source = openstackRegion(services);
   const destination = crossRegion ? str(body, 'region', true)! : source;
-  if (crossRegion) {
-    if (destination === source) throw bad('region must be another region; use …/copy within the region.');
-    const { n } = await services.db.selectFrom('jobs').innerJoin('images', 'images.id', 'jobs.resource_id')
+  if (crossRegion && destination === source) throw bad('region must be another region; use …/copy within the region.');
+  // Counted inside the copy's transaction, after its account lock, so concurrent calls on any nodes cannot both pass.
+  const checkLimit = async (trx: Kysely<Database>) => {
+    const { n } = await trx.selectFrom('jobs').innerJoin('images', 'images.id', 'jobs.resource_id')
       .select((eb) => eb.fn.countAll<number>().as('n')).where('jobs.account_id', '=', viewer.id).where('jobs.kind', '=', JOB_KIND.copyImage)
       .where('jobs.state', 'in', ['queued', 'running']).where('images.region', '!=', source).executeTakeFirstOrThrow();
     if (Number(n) >= MAX_CROSS_REGION_COPIES) throw apiError('OpenStack.Conflict', `At most ${MAX_CROSS_REGION_COPIES} cross-region copies may run at a time.`);
-  }
+  };
   const cmk = str(body, 'cmk_id');
   const { imageId: copyId } = await copyImage(services, {
     sourceRegion: source, destinationRegion: destination, imageId, caller: viewer.id, name: str(body, 'name', !crossRegion), description: str(body, 'description'),
-    encrypted: cmk !== undefined, kmsKeyId: cmk, tags: [],
+    encrypted: cmk !== undefined, kmsKeyId: cmk, tags: [], checkLimit: crossRegion ? checkLimit : undefined,
   });
   await services.db.updateTable('images').set({ share_family: IMS_FAMILY }).where('id', '=', copyId).execute();
   return started(services, copyId);
