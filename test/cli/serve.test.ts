@@ -15,6 +15,7 @@ import { waitFor } from '../support/wait.ts';
 import { EXIT } from '../../src/cli/command.ts';
 import { signHeaders } from '../../src/cli/api.ts';
 import { UNSIGNED_PAYLOAD } from '../../src/api/ecs/auth.ts';
+import { freePort } from '../support/ports.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-serve-'));
@@ -170,11 +171,3 @@ test('account create says where it wrote; keys from another data directory fail 
   }
 });
 
-/** A port nothing listens on. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}

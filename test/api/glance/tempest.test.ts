@@ -4,22 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { needing } from '../../support/requires.ts';
+import { freePort } from '../../support/ports.ts';
 
 const { test } = needing('tempest');
 
 /** The passes the README publishes; fewer means something regressed. */
 const PUBLISHED_PASSES = 65;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
 
 test('tempest.api.image.v2 passes against imagehouse', { timeout: 20 * 60_000 }, async () => {
   const port = await freePort();
