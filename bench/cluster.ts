@@ -1,12 +1,12 @@
 /**
  * Scaling with nodes (issue 14): DescribeImages and import throughput with 1, 2 and 3 nodes of one cluster
- * (scripts/cluster.sh: PostgreSQL, Ceph RGW, HAProxy), with an external load generator (bench/cluster-load.ts,
+ * (scripts/cluster.sh: PostgreSQL, Ceph RGW, HAProxy), with an external load generator (bench/load-generator.ts,
  * its own process). During each run the CPU time of the nodes, PostgreSQL, Ceph and the load generator is
  * sampled from /proc, which shows where the bottleneck sits.
  * Usage: BENCH_PG_URL=postgres://…/db [BENCH_SECONDS=15] [BENCH_IMAGES=10000] node --import tsx bench/cluster.ts
  * (needs root for Ceph, haproxy and a running PostgreSQL whose server may create databases).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,9 +15,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { main } from '../src/cli/main.ts';
 import { openStore, type Store } from '../src/store/db.ts';
-import type { ImageRow } from '../src/store/schema.ts';
 import { createBucket, putObject } from '../src/cli/commands/transfer/client.ts';
-import { MiB, printTable } from './support.ts';
+import { MiB, printTable, runLoad, seedImages } from './support.ts';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -87,19 +86,7 @@ try {
     accounts.push(JSON.parse(json) as { accountId: string; accessKeyId: string; accessKeySecret: string });
   }
   store = await openStore({ databaseUrl });
-  for (let start = 0; start < IMAGES; start += 500) {
-    const rows: ImageRow[] = [];
-    for (let i = start; i < Math.min(IMAGES, start + 500); i++) {
-      rows.push({
-        id: `m-bp1${i.toString(36).padStart(17, '0')}`, region: 'cn-hangzhou', owner_id: accounts[0].accountId, name: `img_${i}`, description: '', family: '', version: '',
-        category: 'self', status: 'Available', progress: 100, os_name: 'CentOS 7.9 64位', os_name_en: 'CentOS 7.9 64 bit', os_type: 'linux', platform: 'CentOS',
-        architecture: 'x86_64', boot_mode: 'BIOS', size_gib: 20, is_support_cloudinit: 1, is_support_io_optimized: 1, product_code: '', license_type: '',
-        license_class: 'none', imds_support: 'v1', nvme_support: 'unsupported', source_kind: 'snapshot', source_id: '', is_copied: 0, encrypted: 0,
-        kms_key_id: '', is_public: 0, error_code: '', error_message: '', created_at: 1_700_000_000_000 + i * 1000, updated_at: 0,
-      });
-    }
-    await store.db.insertInto('images').values(rows).execute();
-  }
+  await seedImages(store.db, accounts[0].accountId, IMAGES);
   const buckets: string[] = [];
   const importers = accounts.slice(1);
   for (const a of importers) {
@@ -119,12 +106,11 @@ try {
     }
     await new Promise((r) => setTimeout(r, 2000));
     const live = pids.slice(0, k);
-    const d = await measured(live, () => new Promise<{ rps: number; p50: number; p99: number; errors: number; cpu: number }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/cluster-load.ts'), accounts[0].accessKeyId, accounts[0].accessKeySecret, String(SECONDS), String(CONCURRENCY),
-        ...Array.from({ length: k }, (_, i) => nodeUrl(i + 1))], { env: { ...process.env, BENCH_IMAGES: String(IMAGES) }, stdio: ['ignore', 'pipe', 'inherit'] });
-      let out = '';
-      child.stdout.on('data', (c) => { out += c; });
-      child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
+    // Half lookups by ID, half a page of 10 of the account's own images: the two commonest calls.
+    const d = await measured(live, () => runLoad({
+      endpoints: Array.from({ length: k }, (_, i) => nodeUrl(i + 1)), seconds: SECONDS, connections: CONCURRENCY, surface: 'ecs', randomIds: IMAGES,
+      params: [{ Action: 'DescribeImages', ImageId: 'random' }, { Action: 'DescribeImages', ImageOwnerAlias: 'self' }],
+      accessKeyId: accounts[0].accessKeyId, accessKeySecret: accounts[0].accessKeySecret,
     }));
     describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.result.cpu.toFixed(2)]);
     console.log(describeRows.at(-1)!.join(' | '));

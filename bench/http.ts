@@ -9,14 +9,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
 import { keystoneToken } from '../test/support/keystone.ts';
-import { printTable, seedImages } from './support.ts';
+import { printTable, runLoad, seedImages } from './support.ts';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 
 const IMAGES = Number(process.argv[2] ?? 100_000);
@@ -39,20 +37,17 @@ await seeding.close();
 const server = await spawnServer(dataDir, { IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: String(CONNECTIONS + 8) }, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const token = await keystoneToken(server.endpoint, owner);
 
-const run = promisify(execFile);
-async function load(spec: Omit<LoadSpec, 'endpoint' | 'seconds'> & { seconds?: number }): Promise<LoadResult> {
-  const full: LoadSpec = { endpoint: server.endpoint, seconds: SECONDS, randomIds: IMAGES, accessKeyId: owner.accessKeyId, accessKeySecret: owner.accessKeySecret, ...spec };
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-generator.ts'), JSON.stringify(full)]);
-  return JSON.parse(stdout) as LoadResult;
+async function load(spec: Omit<LoadSpec, 'endpoints' | 'seconds'> & { seconds?: number }): Promise<LoadResult> {
+  return runLoad({ endpoints: [server.endpoint], seconds: SECONDS, randomIds: IMAGES, accessKeyId: owner.accessKeyId, accessKeySecret: owner.accessKeySecret, ...spec });
 }
 
-const queries: [string, Omit<LoadSpec, 'endpoint' | 'seconds'>][] = [
-  ['DescribeImages by ImageId', { surface: 'ecs', connections: CONNECTIONS, params: { Action: 'DescribeImages', ImageId: 'random' } }],
+const queries: [string, Omit<LoadSpec, 'endpoints' | 'seconds'>][] = [
+  ['DescribeImages by ImageId', { surface: 'ecs', connections: CONNECTIONS, params: [{ Action: 'DescribeImages', ImageId: 'random' }] }],
   ['Glance GET /v2/images/{id}', { surface: 'glance', connections: CONNECTIONS, path: '/image/v2/images/{id}', token }],
-  ['DescribeImages by ImageId, 1 connection', { surface: 'ecs', connections: 1, params: { Action: 'DescribeImages', ImageId: 'random' } }],
+  ['DescribeImages by ImageId, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageId: 'random' }] }],
   ['Glance GET /v2/images/{id}, 1 connection', { surface: 'glance', connections: 1, path: '/image/v2/images/{id}', token }],
-  ['DescribeImages own, page of 100', { surface: 'ecs', connections: CONNECTIONS, params: { Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' } }],
-  ['DescribeImages own, page of 100, 1 connection', { surface: 'ecs', connections: 1, params: { Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' } }],
+  ['DescribeImages own, page of 100', { surface: 'ecs', connections: CONNECTIONS, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' }] }],
+  ['DescribeImages own, page of 100, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' }] }],
 ];
 
 const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'anchor', 'ratio']];

@@ -1,7 +1,8 @@
 /**
- * The load generator of bench/http.ts, run as its own process so the server's figures are not shared with the
- * client's CPU accounting or event loop. Keeps `connections` keep-alive sockets busy for `seconds`, signing each ECS
- * request (V1, a fresh nonce each) or sending a Keystone token, and prints one JSON line with the figures.
+ * The load generator of bench/http.ts and bench/cluster.ts, run as its own process (bench/support.ts runLoad) so the
+ * server's figures are not shared with the client's CPU accounting or event loop. Keeps `connections` keep-alive
+ * sockets busy for `seconds`, round-robin over the endpoints, signing each ECS request (V1, a fresh nonce each) or
+ * sending a Keystone token, and prints one JSON line with the figures.
  * Usage: node --import tsx bench/load-generator.ts '<LoadSpec JSON>'
  */
 import http from 'node:http';
@@ -9,12 +10,16 @@ import { v1Signature, v1StringToSign } from '../src/api/ecs/signature.ts';
 import { seededImageId } from './support.ts';
 
 export interface LoadSpec {
-  endpoint: string;
+  /** Taken in turn, one per request. */
+  endpoints: string[];
   seconds: number;
   connections: number;
-  /** ECS: signed GET /?Action=…; Glance: GET path with X-Auth-Token. `{id}` / `ImageId=random` pick a seeded image. */
+  /**
+   * ECS: signed GET /?Action=… with the parameter sets taken in turn; Glance: GET path with X-Auth-Token.
+   * `{id}` in the path and the value `random` pick a seeded image.
+   */
   surface: 'ecs' | 'glance';
-  params?: Record<string, string>;
+  params?: Record<string, string>[];
   path?: string;
   randomIds?: number;
   accessKeyId?: string;
@@ -22,16 +27,19 @@ export interface LoadSpec {
   token?: string;
 }
 
-export interface LoadResult { requests: number; errors: number; seconds: number; rps: number; p50: number; p99: number }
+/** `cpu`: the generator's own CPU seconds per second, to tell when it, not the server, is the limit. */
+export interface LoadResult { requests: number; errors: number; seconds: number; rps: number; p50: number; p99: number; cpu: number }
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec;
 const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
 const randomId = () => seededImageId(Math.floor(Math.random() * (spec.randomIds ?? 1)));
 let nonce = 0;
+let turn = 0;
 
 function ecsPath(): string {
   const params: Record<string, string> = {};
-  for (const [k, v] of Object.entries(spec.params ?? {})) params[k] = v === 'random' ? randomId() : v;
+  const sets = spec.params ?? [{}];
+  for (const [k, v] of Object.entries(sets[nonce % sets.length])) params[k] = v === 'random' ? randomId() : v;
   const all: Record<string, string> = {
     Version: '2014-05-26', Format: 'JSON', AccessKeyId: spec.accessKeyId!, SignatureMethod: 'HMAC-SHA1', SignatureVersion: '1.0',
     SignatureNonce: `${process.pid}-${++nonce}`, Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), RegionId: 'cn-hangzhou', ...params,
@@ -44,7 +52,7 @@ function once(): Promise<number> {
   const path = spec.surface === 'ecs' ? ecsPath() : spec.path!.replace('{id}', randomId);
   const headers = spec.token ? { 'x-auth-token': spec.token } : {};
   return new Promise((resolve, reject) => {
-    const req = http.get(`${spec.endpoint}${path}`, { agent, headers }, (res) => {
+    const req = http.get(`${spec.endpoints[turn++ % spec.endpoints.length]}${path}`, { agent, headers }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -68,6 +76,9 @@ const seconds = (performance.now() - start) / 1000;
 latencies.sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 // Only answered requests count: a refused one is fast and would flatter the rate.
-const result: LoadResult = { requests: latencies.length, errors, seconds, rps: (latencies.length - errors) / seconds, p50: at(0.5), p99: at(0.99) };
+const used = process.cpuUsage();
+const result: LoadResult = {
+  requests: latencies.length, errors, seconds, rps: (latencies.length - errors) / seconds, p50: at(0.5), p99: at(0.99), cpu: (used.user + used.system) / 1e6 / seconds,
+};
 console.log(JSON.stringify(result));
 agent.destroy();

@@ -1,9 +1,12 @@
 /** Helpers shared by the benchmarks: the sparse random input they all measure on, and how they report. */
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, ImageRow } from '../src/store/schema.ts';
+import type { LoadResult, LoadSpec } from './load-generator.ts';
 
 export const MiB = 1024 * 1024;
 const STRIDE_UNIT = 4 * MiB;
@@ -80,4 +83,10 @@ export async function seedImages(db: Kysely<Database>, ownerId: string, count: n
     await db.insertInto('images').values(rows).execute();
     await db.insertInto('image_disks').values(disks).execute();
   }
+}
+
+/** Runs bench/load-generator.ts in its own process and returns what it measured. */
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'load-generator.ts'), JSON.stringify(spec)]);
+  return JSON.parse(stdout) as LoadResult;
 }
