@@ -174,6 +174,14 @@ export const ERRORS = {
   'InvalidInstanceIds.Malformed': [400, 'The specified parameter InstanceIds is not valid.'],
   'InvalidDiskIds.Malformed': [400, 'The specified parameter DiskIds is not valid.'],
   IncorrectDiskStatus: [403, 'The current disk status does not support this operation.'],
+  // CreateDisk, AttachDisk, DetachDisk, DeleteDisk
+  'InvalidDiskCategory.ValueNotSupported': [400, 'The specified parameter DiskCategory is not valid.'],
+  'InvalidDiskSize.ValueNotSupported': [400, 'The specified parameter Size is beyond the permitted range (%s).'],
+  'InvalidDiskId.ZoneMismatch': [403, 'The specified disk and instance are not in the same zone.'],
+  'InstanceDiskNumber.LimitExceed': [403, 'The amount of the disk on instance in question reach its limits.'],
+  DependencyViolation: [403, 'The specified disk has not been attached on the specified instance.'],
+  DiskTypeViolation: [403, 'The specified disk is a system disk: only data disks are attached and detached here.'],
+  'IncorrectInstanceStatus.VmRunning': [403, 'Disks of an instance whose VM is running are attached and detached while it is Stopped.'],
   'InvalidParameter.Mismatch': [403, 'The specified snapshot is not created from the specified disk.'],
   InvalidSourceSnapshot: [403, 'The snapshot which is used to create the specified disk has been deleted.'],
   SnapshotCreatedImage: [403, 'The snapshot has been used to create user defined image(s).'],
@@ -213,7 +221,7 @@ export const ERRORS = {
 
   // image kinds (system disk, data disk, full-ECS): the same rules whichever API is used
   'InvalidImage.DataDiskImage': [400, 'The image %s is a data disk image: it creates data disks, not instances or system disks.'],
-  'InvalidImage.NotDataDiskImage': [400, 'The image %s is not a data disk image.'],
+  'InvalidImage.NotDataDiskImage': [400, 'The image %s is not a data disk image; only data disk images create disks (system disk images launch instances).'],
   'InvalidImage.WholeImage': [403, 'The image %s is a full-ECS image, which cannot be %s.'],
   'InvalidImage.EncryptedUnshareable': [403, 'The image %s is encrypted; encrypted images cannot be shared.'],
   'InvalidImage.EncryptedCrossRegion': [403, 'The image %s is encrypted; encrypted images cannot be copied to another region.'],

@@ -14,3 +14,7 @@ export async function lockAccountIn(trx: Kysely<Database>, accountId: string): P
 export async function lockImageIn(trx: Kysely<Database>, imageId: string): Promise<void> {
   await trx.updateTable('images').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', imageId).execute();
 }
+
+export async function lockInstanceIn(trx: Kysely<Database>, instanceId: string): Promise<void> {
+  await trx.updateTable('instances').set((eb) => ({ updated_at: eb.ref('updated_at') })).where('id', '=', instanceId).execute();
+}

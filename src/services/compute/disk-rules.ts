@@ -1,4 +1,4 @@
-/** Disk categories and the size ranges RunInstances and ReplaceSystemDisk accept (GiB). */
+/** Disk categories and the size ranges RunInstances, ReplaceSystemDisk and CreateDisk accept (GiB). */
 import { apiError } from '../../domain/errors.ts';
 
 export const DISK_CATEGORIES = ['cloud', 'cloud_efficiency', 'cloud_ssd', 'cloud_essd', 'cloud_auto', 'cloud_essd_entry'] as const;
@@ -38,15 +38,33 @@ export function systemDiskSize(d: SystemDiskInput): number {
   return d.size;
 }
 
-/** A data disk's size: the requested one (at least the source snapshot's) within the category's range. */
-export function dataDiskSize(category: string, performanceLevel: string | undefined, size: number | undefined, sourceGib?: number): number {
+/** The sizes (GiB) a data disk of this category may have. */
+export function dataDiskRange(category: string, performanceLevel: string | undefined): { min: number; max: number } {
   const min = category === 'cloud' ? 5 : categoryMin(category, performanceLevel);
   const max = category === 'cloud' ? 2000 : category === 'cloud_essd' || category === 'cloud_auto' ? 65536 : 32768;
+  return { min, max };
+}
+
+/** A data disk's size: the requested one (at least the source snapshot's) within the category's range. */
+export function dataDiskSize(category: string, performanceLevel: string | undefined, size: number | undefined, sourceGib?: number): number {
+  const { min, max } = dataDiskRange(category, performanceLevel);
   const gib = size ?? (sourceGib === undefined ? undefined : Math.max(sourceGib, min));
   if (gib === undefined) throw apiError('MissingParameter', 'DataDisk.n.Size');
   if ((sourceGib !== undefined && gib < sourceGib) || gib < min || gib > max) {
     throw apiError('InvalidDataDiskSize.ValueNotSupported');
   }
+  return gib;
+}
+
+/**
+ * CreateDisk's size: Size, but never less than the source snapshot's (Alibaba then uses the snapshot's size),
+ * within the category's range.
+ */
+export function standaloneDiskSize(category: string, performanceLevel: string | undefined, size: number | undefined, sourceGib?: number): number {
+  const { min, max } = dataDiskRange(category, performanceLevel);
+  if (size === undefined && sourceGib === undefined) throw apiError('MissingParameter', 'Size');
+  const gib = Math.max(size ?? 0, sourceGib ?? 0, sourceGib !== undefined && size === undefined ? min : 0);
+  if (gib < min || gib > max) throw apiError('InvalidDiskSize.ValueNotSupported', `${category}: ${min} to ${max} GiB`);
   return gib;
 }
 

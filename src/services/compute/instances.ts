@@ -60,7 +60,15 @@ interface DiskPlan {
   sourceManifestId: string;
 }
 
-const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
+export const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
+/** A system disk and at most 16 data disks. */
+export const MAX_DISKS_PER_INSTANCE = 17;
+
+/** The zone a new instance or disk goes to: the one asked for (it must be the region's), else the region's first. */
+export function zoneOf(region: { id: string; zones: readonly string[] }, zoneId: string | undefined): string {
+  if (zoneId && !region.zones.includes(zoneId)) throw apiError('InvalidZoneId.NotFound');
+  return zoneId ?? region.zones[0] ?? `${region.id}-a`;
+}
 
 function checkInstanceName(name: string): void {
   if (!isResourceName(name)) throw apiError('InvalidInstanceName.Malformed');
@@ -109,7 +117,7 @@ async function planDisks(services: Services, input: LaunchInput, image: Awaited<
       sourceSnapshotId: snap?.id ?? '', sourceManifestId: snap?.manifest_id ?? '',
     });
   }
-  if (plans.length > 17) throw apiError('InvalidParameter', 'DataDisk');
+  if (plans.length > MAX_DISKS_PER_INSTANCE) throw apiError('InvalidParameter', 'DataDisk');
   return plans;
 }
 
@@ -123,8 +131,7 @@ export function launchInstances(services: Services, input: LaunchInput): Promise
 
 async function launch(services: Services, input: LaunchInput): Promise<string[]> {
   const region = services.regions.require(input.region);
-  const zone = input.zoneId ?? region.zones[0] ?? `${region.id}-a`;
-  if (input.zoneId && !region.zones.includes(input.zoneId)) throw apiError('InvalidZoneId.NotFound');
+  const zone = zoneOf(region, input.zoneId);
   const type = requireInstanceType(services, region.id, input.instanceType);
   if (input.name !== undefined) checkInstanceName(input.name);
   checkDiskNames(input);

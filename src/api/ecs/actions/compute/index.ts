@@ -13,9 +13,13 @@ import ReplaceSystemDisk from './ReplaceSystemDisk.ts';
 import ResetDisk from './ResetDisk.ts';
 import ReInitDisk from './ReInitDisk.ts';
 import GetInstanceConsoleOutput from './GetInstanceConsoleOutput.ts';
+import CreateDisk from './CreateDisk.ts';
+import DeleteDisk from './DeleteDisk.ts';
+import AttachDisk from './AttachDisk.ts';
+import DetachDisk from './DetachDisk.ts';
 
 /** Instances, disks and snapshots. */
 export const computeActions: Action<any>[] = [
-  RunInstances, CreateInstance, DescribeInstances, StartInstance, StopInstance, DeleteInstance, DescribeDisks,
+  RunInstances, CreateInstance, DescribeInstances, StartInstance, StopInstance, DeleteInstance, DescribeDisks, CreateDisk, DeleteDisk, AttachDisk, DetachDisk,
   CreateSnapshot, DescribeSnapshots, DeleteSnapshot, ReplaceSystemDisk, ResetDisk, ReInitDisk, GetInstanceConsoleOutput,
 ];
