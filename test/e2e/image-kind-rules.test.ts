@@ -51,7 +51,11 @@ const ecsOps: Partial<Record<ImageOperation, (imageId: string) => Promise<unknow
   export: (imageId) => world.ecs.alice.exportImage(new Ecs.ExportImageRequest({ regionId: 'cn-hangzhou', imageId, OSSBucket: 'rules-bucket' })),
   copy: (imageId) => world.ecs.alice.copyImage(new Ecs.CopyImageRequest({ regionId: 'cn-hangzhou', imageId, destinationRegionId: 'cn-hangzhou', destinationImageName: copyName('copy') })),
   crossRegionCopy: (imageId) => world.ecs.alice.copyImage(new Ecs.CopyImageRequest({ regionId: 'cn-hangzhou', imageId, destinationRegionId: 'cn-shanghai' })),
-  // The data-disk mapping of RunInstances (DataDisk.N.ImageId is not in the typed SDK; pop-core sends any parameter).
+  // CreateDisk with ImageId (our extension, not in the typed SDK; pop-core sends any parameter).
+  createDisk: (imageId) => popClient(world.server.endpoint, world.accounts.alice).request('CreateDisk', { RegionId: 'cn-hangzhou', ImageId: imageId }, { method: 'POST' }),
+};
+/** The data-disk mapping of RunInstances (DataDisk.N.ImageId is not in the typed SDK either). */
+const runInstancesOps: Partial<Record<ImageOperation, (imageId: string) => Promise<unknown>>> = {
   createDisk: (imageId) => popClient(world.server.endpoint, world.accounts.alice).request('RunInstances', {
     RegionId: 'cn-hangzhou', ImageId: PUBLIC_X64, InstanceType: 'ecs.g7.large', 'DataDisk.1.ImageId': imageId,
   }, { method: 'POST' }),
@@ -66,7 +70,7 @@ const imsOps: Partial<Record<ImageOperation, (imageId: string) => Promise<unknow
 for (const kind of IMAGE_KINDS) {
   for (const op of IMAGE_OPERATIONS) {
     const allowed = IMAGE_KIND_RULES[kind][op];
-    for (const [api, ops] of [['ECS', ecsOps], ['IMS', imsOps]] as const) {
+    for (const [api, ops] of [['ECS', ecsOps], ['ECS RunInstances DataDisk', runInstancesOps], ['IMS', imsOps]] as const) {
       const run = ops[op];
       if (!run) continue;
       test(`${kind} image × ${op} through ${api}: ${allowed ? 'allowed' : 'refused'}`, async () => {
@@ -85,7 +89,7 @@ test('a disk made from a data disk image in RunInstances holds the image\'s byte
   await putBytes(dataConfig(world.server, world.accounts.alice), src.data[0].diskId, 8192, bytes);
   const snap = (await world.ecs.alice.createSnapshot(new Ecs.CreateSnapshotRequest({ diskId: src.data[0].diskId }))).body.snapshotId;
   const imageId = await imageFromSnapshot(world.server, world.accounts.alice.accountId, snap, { image_kind: 'data', share_family: 'ims' });
-  const res = await ecsOps.createDisk!(imageId) as Any;
+  const res = await runInstancesOps.createDisk!(imageId) as Any;
   const instanceId = res.InstanceIdSets.InstanceIdSet[0];
   const disks = (await world.ecs.alice.describeDisks(new Ecs.DescribeDisksRequest({ regionId: 'cn-hangzhou', instanceId }))).body.disks.disk;
   const data = disks.find((d: Any) => d.type === 'data');
