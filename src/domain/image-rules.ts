@@ -65,3 +65,6 @@ export const USAGES = ['instance', 'none'] as const;
 export const LICENSE_CLASSES = ['windows', 'rhel', 'suse', 'none'] as const;
 /** Largest disk an image holds, in GiB (imports, catalog entries). */
 export const MAX_DISK_GIB = 2048;
+
+/** Queries by tags (IMS, TMS style): 10 tags per list, 10 values per tag, at most 1000 resources per page. */
+export const TAG_QUERY_LIMITS = { tags: 10, values: 10, page: 1000 } as const;

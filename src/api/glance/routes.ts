@@ -5,7 +5,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
-import { CONTAINER_FORMATS, DISK_FORMATS } from '../../domain/glance-status.ts';
 import type { Services } from '../../services/context.ts';
 import { validateToken, type Identity } from '../../services/identity/tokens.ts';
 import {
@@ -19,6 +18,7 @@ import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
+import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
@@ -53,36 +53,6 @@ function versions(req: FastifyRequest) {
 function send(reply: FastifyReply, status: number, body?: unknown): FastifyReply {
   if (body === undefined) return reply.code(status).send();
   return reply.code(status).header('content-type', 'application/json; charset=UTF-8').send(JSON.stringify(body));
-}
-
-function schemaOfImage() {
-  const s = (type: unknown, extra: Record<string, unknown> = {}) => ({ type, ...extra });
-  return {
-    name: 'image', additionalProperties: { type: 'string' },
-    properties: {
-      id: s('string', { pattern: '^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$' }),
-      name: s(['null', 'string'], { maxLength: 255 }), status: s('string', { enum: ['queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated'], readOnly: true }),
-      visibility: s('string', { enum: ['community', 'public', 'private', 'shared'] }), protected: s('boolean'), os_hidden: s('boolean'),
-      checksum: s(['null', 'string'], { readOnly: true, maxLength: 32 }), os_hash_algo: s(['null', 'string'], { readOnly: true, maxLength: 64 }),
-      os_hash_value: s(['null', 'string'], { readOnly: true, maxLength: 128 }), owner: s(['null', 'string'], { maxLength: 255 }),
-      size: s(['null', 'integer'], { readOnly: true }), virtual_size: s(['null', 'integer'], { readOnly: true }),
-      container_format: s(['null', 'string'], { enum: [null, ...CONTAINER_FORMATS] }), disk_format: s(['null', 'string'], { enum: [null, ...DISK_FORMATS] }),
-      created_at: s('string', { readOnly: true }), updated_at: s('string', { readOnly: true }), tags: s('array', { items: { type: 'string', maxLength: 255 } }),
-      direct_url: s('string', { readOnly: true }), min_ram: s('integer'), min_disk: s('integer'), self: s('string', { readOnly: true }),
-      file: s('string', { readOnly: true }), stores: s('string', { readOnly: true }), schema: s('string', { readOnly: true }),
-      locations: s('array', { items: { type: 'object' } }),
-    },
-    links: [{ rel: 'self', href: '{self}' }, { rel: 'enclosure', href: '{file}' }, { rel: 'describedby', href: '{schema}' }],
-  };
-}
-function schemaOfMember() {
-  return {
-    name: 'member',
-    properties: {
-      created_at: { type: 'string' }, image_id: { type: 'string' }, member_id: { type: 'string' }, schema: { type: 'string', readOnly: true },
-      status: { type: 'string', enum: ['pending', 'accepted', 'rejected'] }, updated_at: { type: 'string' },
-    },
-  };
 }
 
 export function registerGlance(app: FastifyInstance, services: Services): void {
@@ -256,11 +226,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     await auth(req);
     return send(reply, 200, { stores: [{ id: STORE_ID, description: 'imagehouse chunk store', default: true }] });
   });
-  app.get(`${V2}/schemas/image`, async (_req, reply) => send(reply, 200, schemaOfImage()));
-  app.get(`${V2}/schemas/images`, async (_req, reply) => send(reply, 200, {
-    name: 'images', properties: { images: { type: 'array', items: schemaOfImage() }, schema: { type: 'string' }, first: { type: 'string' }, next: { type: 'string' } },
-    links: [{ rel: 'first', href: '{first}' }, { rel: 'next', href: '{next}' }, { rel: 'describedby', href: '{schema}' }],
-  }));
+  for (const [name, schema] of Object.entries(GLANCE_SCHEMAS)) app.get(`${V2}/schemas/${name}`, async (_req, reply) => send(reply, 200, schema()));
   // The metadefs schemas by name (a metadata catalog is not implemented; clients read the names and properties).
   const METADEF_SCHEMAS: Record<string, string> = {
     namespace: 'namespace', namespaces: 'namespaces', resource_type: 'resource_type_association', resource_types: 'resource_type_associations',
@@ -271,8 +237,4 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     if (!name) throw apiError('OpenStack.NotFound', `Schema ${req.params.name} not found`);
     return send(reply, 200, { name, properties: {}, links: [{ rel: 'describedby', href: '{schema}' }] });
   });
-  app.get(`${V2}/schemas/member`, async (_req, reply) => send(reply, 200, schemaOfMember()));
-  app.get(`${V2}/schemas/members`, async (_req, reply) => send(reply, 200, {
-    name: 'members', properties: { members: { type: 'array', items: schemaOfMember() }, schema: { type: 'string' } }, links: [{ rel: 'describedby', href: '{schema}' }],
-  }));
 }

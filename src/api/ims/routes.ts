@@ -7,16 +7,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../../services/context.ts';
 import type { Identity } from '../../services/identity/tokens.ts';
-import { getImage, patchImage, type PatchOp } from '../../services/glance/images.ts';
+import { addTag, createImage, deleteImage, getImage, patchImage, removeTag, type PatchOp } from '../../services/glance/images.ts';
+import { importFromBucket } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember } from '../../services/glance/members.ts';
 import { listCloudImages } from '../../services/ims/list.ts';
-import { copyCloudImage, createCloudImage, exportCloudImage, imageFromFile, imageFromInstance } from '../../services/ims/images.ts';
+import { copyCloudImage, createCloudImage, exportCloudImage, IMS_FAMILY, imageFromFile, imageFromInstance, parseBucketUrl } from '../../services/ims/images.ts';
 import { parseMemberBatch, startMemberBatch } from '../../services/ims/members.ts';
 import { findImsJob } from '../../services/ims/jobs.ts';
 import { imageQuota, osVersions } from '../../services/ims/info.ts';
-import { deleteImageTags, imageTags, projectImageTags, putImageTags } from '../../services/ims/tags.ts';
+import { deleteImageTags, imageTags, imagesByTags, parseTagQuery, projectImageTags, putImageTags } from '../../services/ims/tags.ts';
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs } from '../http/query.ts';
+import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
 import { authenticateIms } from './auth.ts';
 import { imsImageView, imsJobView, imsMemberView } from './views.ts';
 
@@ -59,19 +61,24 @@ export function registerIms(app: FastifyInstance, services: Services): void {
   };
   const job = (reply: FastifyReply, jobId: string) => send(reply, 200, { job_id: jobId });
 
-  app.get('/v2/cloudimages', async (req: Req, reply) => {
-    const { viewer } = await call(req);
+  /** The filters, paging and sort of a listing (GET /v2/cloudimages, and GET /v2/images at this endpoint). */
+  const listing = async (req: Req, viewer: Identity, defaultLimit: number) => {
     const filters: Record<string, string> = {};
     for (const [k, v] of queryPairs(req.raw.url)) {
       if (k in filters) throw apiError('OpenStack.BadRequest', `The parameter ${k} appears more than once.`);
       filters[k] = v;
     }
     const { limit: rawLimit, marker, sort_key: sortKey, sort_dir: sortDir, ...rest } = filters;
-    const limit = rawLimit === undefined ? 500 : Number(rawLimit);
+    const limit = rawLimit === undefined ? defaultLimit : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 0) throw apiError('OpenStack.BadRequest', 'limit must be a non-negative integer');
     if (sortDir !== undefined && sortDir !== 'asc' && sortDir !== 'desc') throw apiError('OpenStack.BadRequest', `Invalid sort_dir: ${sortDir}`);
     const sort = sortKey === undefined ? [] : sortKey.split(',').map((key) => ({ key, dir: (sortDir ?? 'desc') as 'asc' | 'desc' }));
-    const images = await listCloudImages(services, viewer, { filters: rest, limit, marker, sort });
+    return { images: await listCloudImages(services, viewer, { filters: rest, limit, marker, sort }), limit, filters };
+  };
+
+  app.get('/v2/cloudimages', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    const { images } = await listing(req, viewer, 500);
     return send(reply, 200, { images: images.map((i) => imsImageView(i, viewer)) });
   });
 
@@ -145,6 +152,65 @@ export function registerIms(app: FastifyInstance, services: Services): void {
     return send(reply, 200, imsMemberView(await getMember(services, viewer, req.params.id, req.params.member)));
   });
 
+  // The SDK's Glance* operations at the IMS endpoint, signed with AK/SK: adapters over the Glance use cases, the
+  // images in IMS's view; images made here are IMS-family.
+  app.post('/v2/images', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    return send(reply, 201, imsImageView(await createImage(services, viewer, objectBody(body), { shareFamily: IMS_FAMILY }), viewer));
+  });
+  app.get('/v2/images', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    const { images, limit, filters } = await listing(req, viewer, 25);
+    const rest = Object.entries(filters).filter(([k]) => k !== 'marker');
+    const qs = (extra: [string, string][]) => {
+      const all = [...rest, ...extra];
+      return all.length ? `?${all.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '';
+    };
+    const out: Record<string, unknown> = { images: images.map((i) => imsImageView(i, viewer)), first: `/v2/images${qs([])}`, schema: '/v2/schemas/images' };
+    if (images.length > 0 && images.length === limit) out.next = `/v2/images${qs([['marker', images[images.length - 1].id]])}`;
+    return send(reply, 200, out);
+  });
+  app.get('/v2/images/:id', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    return send(reply, 200, imsImageView(await getImage(services, viewer, req.params.id), viewer));
+  });
+  app.patch('/v2/images/:id', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    if (!Array.isArray(body)) throw apiError('OpenStack.BadRequest', 'The request body must be a JSON list of {op, path, value}.');
+    return send(reply, 200, imsImageView(await patchImage(services, viewer, req.params.id, body as PatchOp[]), viewer));
+  });
+  app.delete('/v2/images/:id', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    if (body !== undefined && objectBody(body).delete_backup === true) throw apiError('OpenStack.BadRequest', 'delete_backup needs a backup service, which this region does not have.');
+    await deleteImage(services, viewer, req.params.id);
+    return reply.code(204).send();
+  });
+  app.put('/v2/images/:id/tags/:tag', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    await addTag(services, viewer, req.params.id, req.params.tag);
+    return reply.code(204).send();
+  });
+  app.delete('/v2/images/:id/tags/:tag', async (req: Req, reply) => {
+    const { viewer } = await call(req);
+    await removeTag(services, viewer, req.params.id, req.params.tag);
+    return reply.code(204).send();
+  });
+  for (const [name, schema] of Object.entries(GLANCE_SCHEMAS)) {
+    app.get(`/v2/schemas/${name}`, async (req: Req, reply) => {
+      await call(req);
+      return send(reply, 200, schema());
+    });
+  }
+
+  // UploadImage (the SDK's RegisterImage): a bucket file into an image made by POST /v2/images, as a job.
+  app.put('/v1/cloudimages/:id/upload', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    const url = objectBody(body).image_url;
+    if (typeof url !== 'string') throw apiError('OpenStack.BadRequest', 'image_url is required');
+    const { bucket, object } = parseBucketUrl(url, 'image_url');
+    return job(reply, await importFromBucket(services, viewer, req.params.id, bucket, object));
+  });
+
   // Glance's member routes, as IMS serves them at its own endpoint (the SDK's Glance*ImageMember operations).
   app.get('/v2/images/:id/members', async (req: Req, reply) => {
     const { viewer } = await call(req);
@@ -193,6 +259,12 @@ export function registerIms(app: FastifyInstance, services: Services): void {
   app.get('/v2/:project_id/images/tags', async (req: Req, reply) => {
     const { viewer } = await call(req);
     return send(reply, 200, { tags: await projectImageTags(services, viewer) });
+  });
+  app.post('/v2/:project_id/images/resource_instances/action', async (req: Req, reply) => {
+    const { viewer, body } = await call(req);
+    const q = parseTagQuery(objectBody(body));
+    const found = await imagesByTags(services, viewer, q);
+    return send(reply, 200, q.action === 'count' ? { total_count: found.total } : { resources: found.resources, total_count: found.total });
   });
   app.get('/v2/:project_id/images/:id/tags', async (req: Req, reply) => {
     const { viewer } = await call(req);

@@ -1,11 +1,10 @@
 /** IMS wire shapes: the image (ImageInfo), the job, the member. */
-import type { JobRow } from '../../store/schema.ts';
 import { imageKindOf } from '../../domain/image-kinds.ts';
 import type { GlanceImage } from '../../services/glance/images.ts';
 import type { Member } from '../../services/glance/members.ts';
 import type { Identity } from '../../services/identity/tokens.ts';
 import { imsImageType, imsOsType, imsVisibility, virtualEnvType } from '../../services/ims/list.ts';
-import { IMS_JOB_TYPES, imsJobStatus } from '../../services/ims/jobs.ts';
+import { IMS_JOB_TYPES, type ImsJob, type ImsJobPart, type ImsJobStatus } from '../../services/ims/jobs.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -27,14 +26,28 @@ export function imsImageView(img: GlanceImage, viewer: Identity): Record<string,
   };
 }
 
-export function imsJobView(job: JobRow): Record<string, unknown> {
-  const status = imsJobStatus(job.state);
-  const result = JSON.parse(job.result || '{}') as Record<string, unknown>;
+/** The times, status and failure of a job or sub job (the SDK's ShowJobResponse and SubJobResult). */
+function jobHead(part: ImsJobPart, status: ImsJobStatus) {
+  const { job } = part;
   return {
     job_id: job.id, job_type: IMS_JOB_TYPES[job.kind] ?? job.kind, status,
     begin_time: iso(Number(job.created_at)), end_time: job.finished_at === null ? '' : iso(Number(job.finished_at)),
-    error_code: status === 'FAIL' ? job.error_code || 'IMG.0001' : null, fail_reason: status === 'FAIL' ? job.error_message : null,
-    entities: { image_id: job.resource_id, process_percent: status === 'SUCCESS' ? 1 : Number(job.progress) / 100, ...(result.results ? { results: result.results } : {}) },
+    error_code: status === 'FAIL' ? job.error_code || 'IMG.0001' : null, fail_reason: status === 'FAIL' ? job.error_message || 'a sub job failed' : null,
+  };
+}
+
+export function imsJobView(j: ImsJob): Record<string, unknown> {
+  const result = JSON.parse(j.job.result || '{}') as Record<string, unknown>;
+  const subs = j.subJobs.length ? {
+    sub_jobs_list: j.subJobs.map((s) => s.job.id),
+    sub_jobs_result: j.subJobs.map((s) => ({ ...jobHead(s, s.status), entities: { image_id: s.job.resource_id, image_name: s.imageName } })),
+  } : {};
+  return {
+    ...jobHead(j, j.status),
+    entities: {
+      image_id: j.job.resource_id, ...(j.imageName ? { image_name: j.imageName } : {}),
+      process_percent: j.status === 'SUCCESS' ? 1 : Number(j.job.progress) / 100, ...(result.results ? { results: result.results } : {}), ...subs,
+    },
   };
 }
 

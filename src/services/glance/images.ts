@@ -136,8 +136,8 @@ export interface ImageAttrs {
   [key: string]: unknown;
 }
 
-/** POST /v2/images. */
-export async function createImage(services: Services, viewer: Identity, body: ImageAttrs): Promise<GlanceImage> {
+/** POST /v2/images (IMS's GlanceCreateImageMetadata too, with `shareFamily` 'ims': Huawei's image rules). */
+export async function createImage(services: Services, viewer: Identity, body: ImageAttrs, opts: { shareFamily?: string } = {}): Promise<GlanceImage> {
   const region = services.regions.require(openstackRegion(services));
   for (const k of READ_ONLY_ATTRIBUTES) if (k !== 'id' && k !== 'owner' && body[k] !== undefined) throw forbidden(`Attribute '${k}' is read-only.`);
   const owner = body.owner === undefined ? viewer.id : ownerAttr(viewer, body.owner);
@@ -158,7 +158,7 @@ export async function createImage(services: Services, viewer: Identity, body: Im
   await services.db.transaction().execute(async (trx) => {
     await insertImage(trx, {
       id, region: region.id, owner_id: owner, name, status: ecsStatusOf('queued').ecs, source_kind: 'glance', source_id: '',
-      is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0,
+      is_public: g.visibility === 'public' || g.visibility === 'community' ? 1 : 0, size_gib: 0, share_family: opts.shareFamily ?? '',
     }, [], tags.map((t) => ({ key: t, value: '' })), now, services.limits.imageQuota);
     await trx.insertInto('glance_images').values(g).execute();
   });

@@ -4,6 +4,7 @@
  * Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and
  * `POST /import` (202) queues a durable job that ingests them (glance-direct) or first downloads the URI
  * (web-download, validated when the job runs, as Glance's tasks do). Image tasks are these jobs.
+ * IMS's UploadImage ingests a file from a bucket through the same job.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
  */
 import fs from 'node:fs/promises';
@@ -22,15 +23,18 @@ import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
 import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
+import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
 
 export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
 /** The one store images go to; `/v2/info/stores` lists it. */
 export const STORE_ID = 'chunks';
 
 interface ImportPayload {
-  /** `upload` is PUT /file; the others are import methods. */
-  method: (typeof IMPORT_METHODS)[number] | 'upload';
+  /** `upload` is PUT /file; `bucket` is IMS's UploadImage (a file in a bucket); the others are import methods. */
+  method: (typeof IMPORT_METHODS)[number] | 'upload' | 'bucket';
   uri?: string;
+  bucket?: string;
+  object?: string;
   stagePath?: string;
   digests?: Digests;
 }
@@ -113,19 +117,38 @@ export async function startImport(services: Services, viewer: Identity, id: stri
   } else if (img.status !== 'uploading') {
     throw apiError('OpenStack.Conflict', 'Image needs to be staged before an import can be performed.');
   }
-  const from = method === 'web-download' ? 'queued' : 'uploading';
-  await services.db.transaction().execute(async (trx) => {
+  await queueImport(services, img, payload, method === 'web-download' ? 'queued' : 'uploading');
+}
+
+/**
+ * IMS's UploadImage (`PUT /v1/cloudimages/{id}/upload`): a file in one of the caller's buckets, in the image's
+ * region, imported into the caller's queued image (its disk_format set) by the same job; returns the job.
+ */
+export async function importFromBucket(services: Services, viewer: Identity, id: string, bucket: string, object: string): Promise<string> {
+  const img = await requireOwner(services, viewer, id);
+  declaredFormat(img);
+  if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for an upload; it must be queued`);
+  await requireTransferBucket(services, bucket, img.owner, img.region);
+  await requireImportObject(services, bucket, object);
+  return queueImport(services, img, { method: 'bucket', bucket, object }, 'queued');
+}
+
+/** Moves the image from `from` to importing and queues the job that ingests it, in one transaction. */
+async function queueImport(services: Services, img: { id: string; region: string; owner: string }, payload: ImportPayload, from: 'queued' | 'uploading'): Promise<string> {
+  const { id } = img;
+  const job = await services.db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
-    if (method === 'glance-direct') payload.stagePath = row.stage_path;
+    if (payload.method === 'glance-direct') payload.stagePath = row.stage_path;
     const props = JSON.parse(row.properties) as Record<string, string>;
     delete props.os_glance_failed_import;
     props.os_glance_importing_to_stores = STORE_ID;
     await trx.updateTable('glance_images').set({ phase: ecsStatusOf('importing').phase, properties: JSON.stringify(props) }).where('image_id', '=', id).execute();
     await trx.updateTable('images').set({ status: ecsStatusOf('importing').ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
-    await services.jobs.enqueue(trx, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    return services.jobs.enqueue(trx, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
   });
   services.wakeWorker();
+  return job.id;
 }
 
 export function glanceImportJobKind(services: Services): JobKind {
@@ -147,10 +170,15 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     await fs.rm(p.stagePath, { force: true });
     return;
   }
-  const file = await tempFile(services, 'glance-web');
+  const file = await tempFile(services, p.method === 'bucket' ? 'glance-bucket' : 'glance-web');
   try {
-    await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
-    await ingestFile(services, target, file);
+    if (p.method === 'bucket') {
+      const { body } = await services.objects.get(p.bucket!, p.object!);
+      await ingestFile(services, target, file, await spool(body, file));
+    } else {
+      await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
+      await ingestFile(services, target, file);
+    }
   } finally {
     await fs.rm(file, { force: true });
   }

@@ -17,6 +17,7 @@ import { dropSnapshotsIn } from '../images/manifest-holds.ts';
 import { PLATFORMS, startImport } from '../transfer/import.ts';
 import { startExport } from '../transfer/export.ts';
 import { JOB_KIND } from '../job-kinds.ts';
+import { attachSubJobs } from './jobs.ts';
 
 export const IMS_FAMILY = 'ims';
 /** Cross-region copies one account may have in flight (Huawei's limit). */
@@ -133,7 +134,10 @@ export async function createCloudImage(services: Services, viewer: Identity, bod
     if (disk.instance_id !== instanceId) throw bad(`Volume ${d.volumeId} is not attached to instance ${instanceId}.`);
   }
   const system = await imageFromInstance(services, viewer, { instanceId: instanceId!, name, description, kind: 'system' });
-  for (const d of planned) await dataImageFromVolume(services, viewer, d);
+  const subJobs: string[] = [];
+  for (const d of planned) subJobs.push((await dataImageFromVolume(services, viewer, d)).jobId);
+  // The system disk image's job reports the data disk images as its sub jobs, as Huawei's does.
+  await attachSubJobs(services, system.jobId, subJobs);
   return system;
 }
 
