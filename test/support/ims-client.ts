@@ -22,6 +22,8 @@ export interface ImsRequest {
   queryParams?: Record<string, string | string[]>;
   data?: unknown;
   contentType?: string;
+  /** Extra headers, signed with the others (negative tests). */
+  headers?: Record<string, string>;
 }
 
 /** What HcClient puts on the wire for a request: the URL, method, headers (signed) and body. */
@@ -45,7 +47,7 @@ export class ImsClient {
 
   private options(r: ImsRequest): Any {
     return {
-      method: r.method, url: r.url, pathParams: { ...(r.pathParams ?? {}) }, queryParams: r.queryParams ?? {}, headers: {},
+      method: r.method, url: r.url, pathParams: { ...(r.pathParams ?? {}) }, queryParams: r.queryParams ?? {}, headers: { ...(r.headers ?? {}) },
       ...(r.data !== undefined ? { data: r.data } : {}), contentType: r.contentType ?? 'application/json',
     };
   }
@@ -98,6 +100,21 @@ export class ImsClient {
   deleteImageTag(imageId: string, key: string) {
     return this.send({ method: 'DELETE', url: '/v2/{project_id}/images/{image_id}/tags/{key}', pathParams: { image_id: imageId, key } });
   }
+  listImageByTags(body: Record<string, unknown>) { return this.send({ method: 'POST', url: '/v2/{project_id}/images/resource_instances/action', data: body }); }
+  registerImage(imageId: string, body: { image_url: string }) {
+    return this.send({ method: 'PUT', url: '/v1/cloudimages/{image_id}/upload', pathParams: { image_id: imageId }, data: body });
+  }
+  // The Glance* operations at the IMS endpoint.
+  glanceCreateImageMetadata(body: Record<string, unknown>) { return this.send({ method: 'POST', url: '/v2/images', data: body }); }
+  glanceListImages(query: Record<string, string> = {}) { return this.send({ method: 'GET', url: '/v2/images', queryParams: query }); }
+  glanceShowImage(imageId: string) { return this.send({ method: 'GET', url: '/v2/images/{image_id}', pathParams: { image_id: imageId } }); }
+  glanceUpdateImage(imageId: string, ops: { op: string; path: string; value?: unknown }[]) {
+    return this.send({ method: 'PATCH', url: '/v2/images/{image_id}', pathParams: { image_id: imageId }, data: ops, contentType: 'application/openstack-images-v2.1-json-patch' });
+  }
+  glanceDeleteImage(imageId: string, body: Record<string, unknown> = {}) { return this.send({ method: 'DELETE', url: '/v2/images/{image_id}', pathParams: { image_id: imageId }, data: body }); }
+  glanceCreateTag(imageId: string, tag: string) { return this.send({ method: 'PUT', url: '/v2/images/{image_id}/tags/{tag}', pathParams: { image_id: imageId, tag } }); }
+  glanceDeleteTag(imageId: string, tag: string) { return this.send({ method: 'DELETE', url: '/v2/images/{image_id}/tags/{tag}', pathParams: { image_id: imageId, tag } }); }
+  glanceSchema(name: 'image' | 'images' | 'member' | 'members') { return this.send({ method: 'GET', url: `/v2/schemas/${name}` }); }
   showQuota() { return this.send({ method: 'GET', url: '/v1/cloudimages/quota' }); }
   listOsVersions() { return this.send({ method: 'GET', url: '/v1/cloudimages/os_version' }); }
 }

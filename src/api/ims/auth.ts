@@ -28,6 +28,16 @@ function requiredSignedHeaders(req: FastifyRequest, rawBody: Buffer): string[] {
   return required;
 }
 
+/**
+ * `UNSIGNED-PAYLOAD`: for an empty body, or a body that is not JSON (the official SDK signs non-JSON bodies so,
+ * e.g. GlanceUpdateImage's `application/openstack-images-v2.1-json-patch`). JSON bodies must be signed.
+ */
+function unsignedBodyAllowed(req: FastifyRequest, rawBody: Buffer): boolean {
+  if (rawBody.length === 0) return true;
+  const type = (headerValue(req.headers, 'content-type') ?? '').split(';', 1)[0].trim().toLowerCase();
+  return type !== '' && type !== 'application/json';
+}
+
 async function verifySignature(services: Services, req: FastifyRequest, authorization: string, rawBody: Buffer): Promise<string> {
   const auth = parseHuaweiAuthorization(authorization);
   if (!auth) throw unauthorized('the Authorization header is not an SDK-HMAC-SHA256 signature');
@@ -39,7 +49,7 @@ async function verifySignature(services: Services, req: FastifyRequest, authoriz
   if (Math.abs(services.clock.now() - signedAt) > services.limits.maxClockSkewMs) throw unauthorized('X-Sdk-Date is outside the allowed clock skew');
   const bodyHash = sha256Hex(rawBody);
   const declared = headerValue(req.headers, SDK_CONTENT_SHA256_HEADER);
-  if (declared !== undefined && declared !== bodyHash && !(declared === UNSIGNED_PAYLOAD && rawBody.length === 0)) {
+  if (declared !== undefined && declared !== bodyHash && !(declared === UNSIGNED_PAYLOAD && unsignedBodyAllowed(req, rawBody))) {
     throw unauthorized('X-Sdk-Content-Sha256 does not match the body');
   }
   const key = await findAccessKey(services, auth.accessKeyId);

@@ -77,6 +77,17 @@ describe('IMS AK/SK signature (SDK-HMAC-SHA256)', () => {
     assert.equal((await sendRaw({ ...patch, url: patch.url.replace('m-whatever', 'm-whatevex') })).status, 401);
   });
 
+  it('takes UNSIGNED-PAYLOAD for a non-JSON body only (as the SDK signs json-patch), never for a JSON body', async () => {
+    const jsonPatch = await ims.sign({ ...patchReq('m-whatever'), contentType: 'application/openstack-images-v2.1-json-patch' });
+    assert.equal(jsonPatch.headers['X-Sdk-Content-Sha256'], 'UNSIGNED-PAYLOAD');
+    assert.equal((await sendRaw(jsonPatch)).status, 404, 'authenticated, then the image is not found');
+    const json = await ims.sign({ ...patchReq('m-whatever'), headers: { 'X-Sdk-Content-Sha256': 'UNSIGNED-PAYLOAD' } });
+    assert.match(json.headers.Authorization, /x-sdk-content-sha256/);
+    const refused = await sendRaw(json);
+    assert.deepEqual([refused.status, refused.json.error_code], [401, 'APIGW.0301']);
+    assert.match(refused.json.error_msg, /X-Sdk-Content-Sha256/);
+  });
+
   it('refuses a date outside ±15 minutes, a malformed date, and an unsigned date or host', async () => {
     const signed = await ims.sign(listReq);
     const shifted = (min: number) => new Date(Date.now() + min * 60_000).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
