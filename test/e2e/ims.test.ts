@@ -60,7 +60,8 @@ test('IMS: system, data and full-ECS images of one instance; 128 shares; accept,
   const dataImage = (await ims.alice.listImages({ virtual_env_type: 'DataImage', __imagetype: 'private' })).images;
   assert.deepEqual(dataImage.map((i: Any) => i.name), ['ims-data']);
   const dataId = dataImage[0].id;
-  await waitForJob(ims.alice, (await world.server.app.services.db.selectFrom('jobs').select('id').where('resource_id', '=', dataId).executeTakeFirstOrThrow()).id);
+  // The data disk image is a sub job of the system disk image's job, which succeeded only once it had.
+  assert.deepEqual(sysJob.entities.sub_jobs_result.map((j: Any) => [j.status, j.entities.image_id, j.entities.image_name]), [['SUCCESS', dataId, 'ims-data']]);
 
   // A full-ECS image holds both disks; launching it recreates both with their bytes.
   const wholeId = (await done(ims.alice.createWholeImage({ name: 'ims-whole', instance_id: src.instanceId }))).entities.image_id;
