@@ -1,6 +1,7 @@
 /**
  * Huawei Cloud IMS at `/v1`, `/v2`, `/v2.1` (the SDK's paths at the service root): a thin adapter over the
- * Glance and ECS use cases. Writes answer `{"job_id"}` and finish in a durable job; errors are Huawei's
+ * Glance and ECS use cases. IMS's own writes answer `{"job_id"}` and finish in a durable job; the SDK's Glance*
+ * operations answer as Glance does, in IMS's image view. Errors are Huawei's
  * `{"error":{"code","message"}}`, or the API gateway's `{"error_code","error_msg"}` for authentication.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
