@@ -204,6 +204,8 @@ export interface DiskRow {
   owner_id: string;
   instance_id: string;
   name: string;
+  /** Set by CreateDisk (0011); disks made with an instance have none. */
+  description?: string;
   type: 'system' | 'data';
   category: string;
   size_gib: number;

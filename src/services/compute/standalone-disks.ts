@@ -8,7 +8,7 @@ import { lockInstanceIn } from '../../store/locks.ts';
 import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import { isResourceName } from '../../domain/text.ts';
-import type { Tag } from '../../domain/image-rules.ts';
+import { checkDescription, type Tag } from '../../domain/image-rules.ts';
 import type { Services } from '../context.ts';
 import { requireOwnSnapshot } from '../snapshots/lookup.ts';
 import { assertDiskSourceImage } from './launch-rules.ts';
@@ -31,6 +31,7 @@ export interface CreateDiskInput {
   category?: string;
   performanceLevel?: string;
   name?: string;
+  description?: string;
   tags: Tag[];
   dryRun?: boolean;
 }
@@ -48,6 +49,7 @@ export async function createDisk(services: Services, input: CreateDiskInput): Pr
   const region = services.regions.require(input.region);
   const zone = zoneOf(region, input.zoneId);
   if (input.name !== undefined && input.name !== '' && !isResourceName(input.name)) throw apiError('InvalidDiskName.Malformed');
+  if (input.description !== undefined && input.description !== '') checkDescription(input.description);
   const { image, snapshot } = await diskSource(services, input, region.id);
   if (snapshot && snapshot.status !== 'accomplished') throw apiError('InvalidSnapshotId.NotReady');
   const category = input.category ?? CREATE_DISK_DEFAULT_CATEGORY;
@@ -61,7 +63,7 @@ export async function createDisk(services: Services, input: CreateDiskInput): Pr
     await services.db.transaction().execute(async (trx) => {
       await holdPreparedIn(trx, [prepared]);
       await trx.insertInto('disks').values({
-        id, region: region.id, zone, owner_id: input.accountId, instance_id: '', name: input.name ?? '', type: 'data', category, size_gib: sizeGib,
+        id, region: region.id, zone, owner_id: input.accountId, instance_id: '', name: input.name ?? '', description: input.description ?? '', type: 'data', category, size_gib: sizeGib,
         device: '', status: 'Available', source_image_id: image?.id ?? '', source_image_owner_id: image?.owner_id ?? '', source_snapshot_id: snapshot?.id ?? '',
         manifest_id: prepared.id, version: 0, delete_with_instance: 0, created_at: now, updated_at: now,
       }).execute();

@@ -35,9 +35,9 @@ describe('CreateDisk, AttachDisk, DetachDisk, DeleteDisk', () => {
   after(() => world.server.stop());
 
   it('makes empty disks, disks from a snapshot and disks from a data disk image, each Available with its bytes', async () => {
-    const empty = (await createDisk({ size: 30, diskCategory: 'cloud_essd', diskName: 'empty-disk' })).body.diskId;
+    const empty = (await createDisk({ size: 30, diskCategory: 'cloud_essd', diskName: 'empty-disk', description: 'scratch space' })).body.diskId;
     const e = await diskOf(empty);
-    assert.deepEqual([e.status, e.type, e.size, e.category, e.diskName, e.instanceId, e.zoneId], ['Available', 'data', 30, 'cloud_essd', 'empty-disk', '', 'cn-hangzhou-h']);
+    assert.deepEqual([e.status, e.type, e.size, e.category, e.diskName, e.description, e.instanceId, e.zoneId], ['Available', 'data', 30, 'cloud_essd', 'empty-disk', 'scratch space', '', 'cn-hangzhou-h']);
     assert.deepEqual(await getBytes(cfg, empty, 4096, 16), Buffer.alloc(16));
 
     const fromSnap = (await createDisk({ snapshotId, size: 5 })).body.diskId;
@@ -64,6 +64,7 @@ describe('CreateDisk, AttachDisk, DetachDisk, DeleteDisk', () => {
     const dataImage = await imageFromSnapshot(world.server, world.accounts.alice.accountId, snapshotId, { image_kind: 'data' });
     assert.equal((await sdkError(() => createDiskFromImage(dataImage, { SnapshotId: snapshotId }))).code, 'InvalidParameter');
     assert.equal((await sdkError(() => createDisk({}))).code, 'MissingParameter');
+    assert.equal((await sdkError(() => createDisk({ size: 20, description: 'http://example.com' }))).code, 'InvalidDescription.Malformed');
     assert.equal((await sdkError(() => createDisk({ size: 3, diskCategory: 'cloud_ssd' }))).code, 'InvalidDiskSize.ValueNotSupported');
     assert.equal((await sdkError(() => createDisk({ size: 20, zoneId: 'cn-hangzhou-zz' }))).code, 'InvalidZoneId.NotFound');
   });

@@ -9,7 +9,7 @@ export function diskToWire(v: Tagged<DiskRow>): Record<string, unknown> {
   return {
     DiskId: r.id,
     DiskName: r.name,
-    Description: '',
+    Description: r.description ?? '',
     RegionId: r.region,
     ZoneId: r.zone,
     Type: r.type,

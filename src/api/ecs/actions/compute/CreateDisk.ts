@@ -20,6 +20,7 @@ export default defineAction({
     DiskCategory: p.str({ enum: DISK_CATEGORIES, invalid: 'InvalidDiskCategory.ValueNotSupported' }),
     PerformanceLevel: p.str({ enum: PERFORMANCE_LEVELS }),
     DiskName: p.str({ maxLength: 128, invalid: 'InvalidDiskName.Malformed' }),
+    Description: p.str({ maxLength: 1024, invalid: 'InvalidDescription.Malformed' }),
     ...tagParams,
     ClientToken: p.str({ maxLength: 64, invalid: 'InvalidClientToken.Malformed' }),
     DryRun: p.bool(),
@@ -29,7 +30,7 @@ export default defineAction({
     return withClientToken(services, key, async () => {
       const id = await createDisk(services, {
         region: params.RegionId, accountId, zoneId: params.ZoneId, size: params.Size, snapshotId: params.SnapshotId, imageId: params.ImageId,
-        category: params.DiskCategory, performanceLevel: params.PerformanceLevel, name: params.DiskName, tags: checkTags(params.Tag), dryRun: params.DryRun,
+        category: params.DiskCategory, performanceLevel: params.PerformanceLevel, name: params.DiskName, description: params.Description, tags: checkTags(params.Tag), dryRun: params.DryRun,
       });
       return { DiskId: id, OrderId: '' };
     });
