@@ -90,7 +90,7 @@ api_v1 = false
 api_v2 = true
 import_image = true
 os_glance_reserved = true
-manage_locations = false
+manage_locations = true
 [service_available]
 glance = true
 nova = false

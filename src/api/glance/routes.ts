@@ -12,6 +12,7 @@ import {
   addTag, createImage, deleteImage, getImage, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
 import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
+import { locationsOf } from '../../services/glance/locations.ts';
 import { downloadFile } from '../../services/glance/data.ts';
 import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile, type GlanceTask } from '../../services/glance/import.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
@@ -37,7 +38,7 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
     checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value, size: img.size, virtual_size: img.virtual_size,
     min_disk: img.min_disk, min_ram: img.min_ram, disk_format: img.disk_format, container_format: img.container_format, owner: img.owner,
     tags: img.tags, created_at: iso(img.created_at), updated_at: iso(img.updated_at),
-    ...(img.status === 'active' || img.status === 'deactivated' ? { stores: STORE_ID } : {}),
+    ...(img.stored ? { stores: STORE_ID } : {}), locations: locationsOf({ ...img, external: img.externalLocations }),
     self: `/v2/images/${img.id}`, file: `/v2/images/${img.id}/file`, schema: '/v2/schemas/image',
   };
 }
@@ -205,7 +206,8 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
     const out = await downloadFile(services, await auth(req), req.params.id);
     if (!out) return send(reply, 204);
-    reply.header('content-type', 'application/octet-stream').header('content-length', String(out.size));
+    reply.header('content-type', 'application/octet-stream');
+    if (out.size !== undefined) reply.header('content-length', String(out.size));
     if (out.md5) reply.header('content-md5', out.md5);
     return reply.code(200).send(out.stream);
   });

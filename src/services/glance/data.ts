@@ -24,6 +24,7 @@ import type { Identity } from '../identity/tokens.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { toApiError } from '../errors.ts';
 import { getImage } from './images.ts';
+import { readLocation } from './locations.ts';
 
 const GiB = 1024 ** 3;
 
@@ -191,11 +192,15 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
 }
 
 /** GET /file: the uploaded bytes (or, for an image made through ECS, its system disk as raw), with its md5. */
-export async function downloadFile(services: Services, viewer: Identity, id: string): Promise<{ size: number; md5: string | null; stream: Readable } | undefined> {
+export async function downloadFile(services: Services, viewer: Identity, id: string): Promise<{ size?: number; md5: string | null; stream: Readable } | undefined> {
   const img = await getImage(services, viewer, id);
   if (img.status === 'deactivated' && img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
   if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
   let manifestId = img.fileManifestId;
+  if (!manifestId && img.externalLocations.length && img.status === 'active') {
+    const out = await readLocation(services, img.externalLocations);
+    return { size: out.size ?? undefined, md5: img.checksum, stream: out.stream };
+  }
   if (!manifestId) {
     if (img.status !== 'active') return undefined;
     const disk = await services.db.selectFrom('image_disks as d').innerJoin('snapshots as s', 's.id', 'd.snapshot_id').select('s.manifest_id')
