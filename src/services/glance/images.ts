@@ -106,9 +106,10 @@ export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise
   return images.map((image) => toGlance(image, g.get(image.id), tags.get(image.id) ?? []));
 }
 
-export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
+/** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
+export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
   const { db } = services;
-  const image = await db.selectFrom('images').selectAll().where('region', '=', openstackRegion(services)).where('id', '=', id).executeTakeFirst();
+  const image = await db.selectFrom('images').selectAll().where('region', '=', region).where('id', '=', id).executeTakeFirst();
   if (!image) throw notFound(id);
   const g = await db.selectFrom('glance_images').selectAll().where('image_id', '=', id).executeTakeFirst();
   const out = toGlance(image, g, (await tagsFor(db, [id])).get(id) ?? []);

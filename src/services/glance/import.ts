@@ -22,8 +22,9 @@ import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
 import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
+import { glanceDownload, glanceSource, sourceParams, type GlanceSource } from './glance-download.ts';
 
-export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
+export const IMPORT_METHODS = ['glance-direct', 'web-download', 'glance-download'] as const;
 /** The one store images go to; `/v2/info/stores` lists it. */
 export const STORE_ID = 'chunks';
 
@@ -33,6 +34,8 @@ interface ImportPayload {
   uri?: string;
   stagePath?: string;
   digests?: Digests;
+  /** glance-download: the image to copy, the catalog endpoint named for it, and who asked (whose view of it counts). */
+  source?: GlanceSource;
 }
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
@@ -98,22 +101,26 @@ export async function stageFile(services: Services, viewer: Identity, id: string
 /** POST /v2/images/{id}/import: checks the method and the image's state, then queues the import (202). */
 export async function startImport(services: Services, viewer: Identity, id: string, body: unknown): Promise<void> {
   const img = await requireOwner(services, viewer, id);
-  const req = (body ?? {}) as { method?: { name?: unknown; uri?: unknown }; stores?: unknown; all_stores?: unknown };
+  const req = (body ?? {}) as { method?: { name?: unknown; uri?: unknown } & Record<string, unknown>; stores?: unknown; all_stores?: unknown };
   const method = req.method?.name;
   if (typeof method !== 'string' || !(IMPORT_METHODS as readonly string[]).includes(method)) {
     throw apiError('OpenStack.BadRequest', `Import method ${String(method)} is not valid; available: ${IMPORT_METHODS.join(', ')}`);
   }
   if (req.stores !== undefined && (!Array.isArray(req.stores) || req.stores.some((s) => s !== STORE_ID))) throw apiError('OpenStack.Conflict', `Unknown store in ${JSON.stringify(req.stores)}`);
-  declaredFormat(img);
+  // glance-download replaces the formats with the source's.
+  if (method !== 'glance-download') declaredFormat(img);
   const payload: ImportPayload = { method: method as ImportPayload['method'] };
   if (method === 'web-download') {
     if (typeof req.method?.uri !== 'string' || req.method.uri === '') throw apiError('OpenStack.BadRequest', 'URI for web-download must be given');
     if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for web-download; it must be queued`);
     payload.uri = req.method.uri;
+  } else if (method === 'glance-download') {
+    payload.source = glanceSource(req.method!, viewer);
+    if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for glance-download; it must be queued`);
   } else if (img.status !== 'uploading') {
     throw apiError('OpenStack.Conflict', 'Image needs to be staged before an import can be performed.');
   }
-  const from = method === 'web-download' ? 'queued' : 'uploading';
+  const from = method === 'glance-direct' ? 'uploading' : 'queued';
   await services.db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
@@ -145,6 +152,10 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
     await ingestFile(services, target, p.stagePath, p.digests);
     await fs.rm(p.stagePath, { force: true });
+    return;
+  }
+  if (p.method === 'glance-download') {
+    await glanceDownload(services, target, p.source!, ctx.signal);
     return;
   }
   const file = await tempFile(services, 'glance-web');
@@ -200,7 +211,7 @@ function taskOf(job: JobRow): GlanceTask {
   const p = parseJson(job.payload) as Partial<ImportPayload>;
   return {
     id: job.id, type: 'api_image_import', status, owner: job.account_id, image_id: job.resource_id,
-    input: { image_id: job.resource_id, import_req: { method: { name: p.method, ...(p.uri ? { uri: p.uri } : {}) } } },
+    input: { image_id: job.resource_id, import_req: { method: { name: p.method, ...(p.uri ? { uri: p.uri } : {}), ...(p.source ? sourceParams(p.source) : {}) } } },
     result: status === 'success' ? { image_id: job.resource_id } : null, message: job.error_message,
     created_at: job.created_at, updated_at: job.updated_at,
   };
