@@ -102,6 +102,8 @@ export function jobKinds(services: Services): Record<string, JobKind> {
     [JOB_KIND.importImage]: importJobKind(services),
     [JOB_KIND.exportImage]: exportJobKind(services),
     [JOB_KIND.glanceImport]: glanceImportJobKind(services),
+    [JOB_KIND.glanceTask]: glanceImportJobKind(services),
+    [JOB_KIND.glanceUpload]: glanceImportJobKind(services),
     [JOB_KIND.imsMembers]: memberBatchJob(services),
   };
 }

@@ -14,12 +14,14 @@ import {
 import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
 import { locationsOf } from '../../services/glance/locations.ts';
 import { downloadFile } from '../../services/glance/data.ts';
-import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile, type GlanceTask } from '../../services/glance/import.ts';
+import { IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile } from '../../services/glance/import.ts';
+import { imageTasks } from '../../services/glance/tasks.ts';
+import { registerGlanceTasks, taskView } from './tasks.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
-import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
+import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
@@ -29,7 +31,6 @@ export const glanceSurface = openstackSurface('glance', IMAGE_PATH, (err) => {
   return { message: err.message, code: `${err.status} ${title}`, title };
 });
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function imageView(img: GlanceImage): Record<string, unknown> {
   return {
@@ -43,7 +44,6 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
   };
 }
 
-const taskView = (t: GlanceTask) => ({ ...t, created_at: iso(t.created_at), updated_at: iso(t.updated_at), expires_at: null, request_id: null, user_id: t.owner, schema: '/v2/schemas/task' });
 const memberView = (m: Member) => ({ ...m, created_at: iso(m.created_at), updated_at: iso(m.updated_at), schema: '/v2/schemas/member' });
 
 function versions(req: FastifyRequest) {
@@ -248,6 +248,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     return send(reply, 204);
   });
 
+  registerGlanceTasks(app, services, V2, auth, send);
   registerGlanceMetadefs(app, services, V2, auth, send);
 
   app.get(`${V2}/info/import`, async (req, reply) => {

@@ -22,13 +22,13 @@ import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
 import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
-import { glanceDownload, glanceSource, sourceParams, type GlanceSource } from './glance-download.ts';
+import { glanceDownload, glanceSource, type GlanceSource } from './glance-download.ts';
 
 export const IMPORT_METHODS = ['glance-direct', 'web-download', 'glance-download'] as const;
 /** The one store images go to; `/v2/info/stores` lists it. */
 export const STORE_ID = 'chunks';
 
-interface ImportPayload {
+export interface ImportPayload {
   /** `upload` is PUT /file; the others are import methods. */
   method: (typeof IMPORT_METHODS)[number] | 'upload';
   uri?: string;
@@ -36,6 +36,8 @@ interface ImportPayload {
   digests?: Digests;
   /** glance-download: the image to copy, the catalog endpoint named for it, and who asked (whose view of it counts). */
   source?: GlanceSource;
+  /** A task made through POST /v2/tasks: its input as given. */
+  taskInput?: Record<string, unknown>;
 }
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
@@ -53,7 +55,7 @@ export async function uploadFile(services: Services, viewer: Identity, id: strin
     await fs.rm(file, { force: true });
     const digests = await spool(body, file);
     const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
-    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
   } catch (e) {
     await fs.rm(file, { force: true });
     await moveStatus(services, id, ['saving'], 'queued');
@@ -120,19 +122,29 @@ export async function startImport(services: Services, viewer: Identity, id: stri
   } else if (img.status !== 'uploading') {
     throw apiError('OpenStack.Conflict', 'Image needs to be staged before an import can be performed.');
   }
-  const from = method === 'glance-direct' ? 'uploading' : 'queued';
-  await services.db.transaction().execute(async (trx) => {
+  await queueImport(services, img, payload, JOB_KIND.glanceImport);
+}
+
+/**
+ * Moves the image (queued, or uploading for glance-direct) to importing and queues the job that fills it, in one
+ * transaction; `kind` says whose task it is (`GlanceImport`: POST /import; `GlanceTask`: POST /v2/tasks).
+ */
+export async function queueImport(services: Services, img: { id: string; region: string; owner: string }, payload: ImportPayload, kind: string): Promise<JobRow> {
+  const { id } = img;
+  const from = payload.method === 'glance-direct' ? 'uploading' : 'queued';
+  const job = await services.db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
-    if (method === 'glance-direct') payload.stagePath = row.stage_path;
+    if (payload.method === 'glance-direct') payload.stagePath = row.stage_path;
     const props = JSON.parse(row.properties) as Record<string, string>;
     delete props.os_glance_failed_import;
     props.os_glance_importing_to_stores = STORE_ID;
     await trx.updateTable('glance_images').set({ phase: ecsStatusOf('importing').phase, properties: JSON.stringify(props) }).where('image_id', '=', id).execute();
     await trx.updateTable('images').set({ status: ecsStatusOf('importing').ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
-    await services.jobs.enqueue(trx, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    return services.jobs.enqueue(trx, { kind, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
   });
   services.wakeWorker();
+  return job;
 }
 
 export function glanceImportJobKind(services: Services): JobKind {
@@ -183,36 +195,4 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
     if (p.stagePath) await fs.rm(p.stagePath, { force: true });
   }
   await trx.updateTable('glance_images').set({ properties: JSON.stringify(props) }).where('image_id', '=', job.resource_id).execute();
-}
-
-/** GET /v2/images/{id}/tasks: the image's import jobs as Glance tasks. */
-export async function imageTasks(services: Services, viewer: Identity, id: string): Promise<GlanceTask[]> {
-  await getImage(services, viewer, id);
-  const jobs = await services.db.selectFrom('jobs').selectAll().where('kind', '=', JOB_KIND.glanceImport).where('resource_id', '=', id).orderBy('created_at').execute();
-  return jobs.filter((j) => (parseJson(j.payload) as Partial<ImportPayload>).method !== 'upload').map(taskOf);
-}
-
-export interface GlanceTask {
-  id: string;
-  type: 'api_image_import';
-  status: 'pending' | 'processing' | 'success' | 'failure';
-  owner: string;
-  image_id: string;
-  input: Record<string, unknown>;
-  result: Record<string, unknown> | null;
-  message: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function taskOf(job: JobRow): GlanceTask {
-  const states: Record<string, GlanceTask['status']> = { queued: 'pending', running: 'processing', succeeded: 'success' };
-  const status = states[job.state] ?? 'failure';
-  const p = parseJson(job.payload) as Partial<ImportPayload>;
-  return {
-    id: job.id, type: 'api_image_import', status, owner: job.account_id, image_id: job.resource_id,
-    input: { image_id: job.resource_id, import_req: { method: { name: p.method, ...(p.uri ? { uri: p.uri } : {}), ...(p.source ? sourceParams(p.source) : {}) } } },
-    result: status === 'success' ? { image_id: job.resource_id } : null, message: job.error_message,
-    created_at: job.created_at, updated_at: job.updated_at,
-  };
 }
