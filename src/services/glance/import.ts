@@ -1,9 +1,10 @@
 /**
- * Image data goes in through one durable job kind, `GlanceImport`: `PUT /file` spools the body (hashing it) and
- * waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image queued, not saving.
- * Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and
- * `POST /import` (202) queues a durable job that ingests them (glance-direct) or first downloads the URI
- * (web-download, validated when the job runs, as Glance's tasks do). Image tasks are these jobs.
+ * Image data goes in through one durable job handler, under three kinds: `PUT /file` (GlanceUpload) spools the body
+ * (hashing it) and waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image
+ * queued, not saving. Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image →
+ * uploading), and `POST /import` (202) queues a GlanceImport job that ingests them (glance-direct), first downloads
+ * the URI (web-download, validated when the job runs, as Glance's tasks do) or reads another catalog image
+ * (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
  */
 import fs from 'node:fs/promises';

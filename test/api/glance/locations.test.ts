@@ -29,7 +29,8 @@ describe('Glance locations', () => {
     });
     await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
     filesPort = (files.address() as AddressInfo).port;
-    open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` } });
+    // On PostgreSQL too when IMAGEHOUSE_TEST_DATABASE_URL is set (migration 0012's column).
+    open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` }, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     guarded = await startServer();
     for (const s of [open, guarded]) tokens.set(s, await keystoneToken(s.endpoint, await s.account('loc')));
   });

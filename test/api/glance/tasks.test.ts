@@ -26,7 +26,8 @@ describe('Glance tasks', () => {
     });
     await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
     filesPort = (files.address() as AddressInfo).port;
-    s = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` } });
+    // On PostgreSQL too when IMAGEHOUSE_TEST_DATABASE_URL is set: the list's keyset paging runs in SQL.
+    s = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` }, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     const root = await s.account('task-admin');
     await setAdmin(s.app.services, root.accountId, true);
     admin = await keystoneToken(s.endpoint, root);
