@@ -17,6 +17,7 @@ import { downloadFile } from '../../services/glance/data.ts';
 import { IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile } from '../../services/glance/import.ts';
 import { imageTasks } from '../../services/glance/tasks.ts';
 import { registerGlanceTasks, taskView } from './tasks.ts';
+import { registerGlanceCache } from './cache.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
@@ -249,6 +250,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   });
 
   registerGlanceTasks(app, services, V2, auth, send);
+  registerGlanceCache(app, services, V2, auth, send);
   registerGlanceMetadefs(app, services, V2, auth, send);
 
   app.get(`${V2}/info/import`, async (req, reply) => {

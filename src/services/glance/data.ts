@@ -23,7 +23,8 @@ import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { toApiError } from '../errors.ts';
-import { getImage } from './images.ts';
+import { getImage, type GlanceImage } from './images.ts';
+import { cachedBytes } from './cache.ts';
 import { readLocation } from './locations.ts';
 
 const GiB = 1024 ** 3;
@@ -200,11 +201,18 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
   });
 }
 
-/** GET /file: the uploaded bytes (or, for an image made through ECS, its system disk as raw), with its md5. */
-export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string): Promise<{ size?: number; md5: string | null; stream: Readable } | undefined> {
-  const img = await getImage(services, viewer, id, region);
-  if (img.status === 'deactivated' && img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
-  if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
+export interface ImageBytes {
+  size?: number;
+  /** What GET /file sends as Content-MD5: the checksum of bytes uploaded or vouched for, not of an ECS disk. */
+  md5: string | null;
+  stream: Readable;
+}
+
+/**
+ * An image's data, with no visibility check: the bytes as uploaded, the first http location that answers, or,
+ * for an image made through ECS, its system disk as raw; undefined when it has none.
+ */
+export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | 'webDownload'>, img: GlanceImage): Promise<ImageBytes | undefined> {
   let manifestId = img.fileManifestId;
   if (!manifestId && img.externalLocations.length && img.status === 'active') {
     const out = await readLocation(services, img.externalLocations);
@@ -213,7 +221,7 @@ export async function downloadFile(services: Services, viewer: Identity, id: str
   if (!manifestId) {
     if (img.status !== 'active') return undefined;
     const disk = await services.db.selectFrom('image_disks as d').innerJoin('snapshots as s', 's.id', 'd.snapshot_id').select('s.manifest_id')
-      .where('d.image_id', '=', id).where('d.idx', '=', 0).executeTakeFirst();
+      .where('d.image_id', '=', img.id).where('d.idx', '=', 0).executeTakeFirst();
     if (!disk) return undefined;
     manifestId = disk.manifest_id;
   }
@@ -224,4 +232,13 @@ export async function downloadFile(services: Services, viewer: Identity, id: str
     for (let i = 0; i < vd.chunkCount; i++) yield (await vd.readChunk(i)) ?? Buffer.alloc(chunkLength(vd.virtualSize, i));
   }
   return { size: vd.virtualSize, md5: img.fileManifestId ? img.checksum : null, stream: Readable.from(bytes()) };
+}
+
+/** GET /file: the image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it. */
+export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string): Promise<ImageBytes | undefined> {
+  const img = await getImage(services, viewer, id, region);
+  if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
+  const cached = await cachedBytes(services, img);
+  if (cached) return { ...cached, md5: img.fileManifestId || img.externalLocations.length ? img.checksum : null };
+  return imageBytes(services, img);
 }
