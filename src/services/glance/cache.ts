@@ -1,5 +1,5 @@
 /**
- * Glance's image cache (API 2.14+, admin-only): each node keeps whole copies of image data in a folder of its data
+ * Glance's image cache (API 2.14+, admin-only; the folder itself is cache-store.ts): each node keeps whole copies of image data in a folder of its data
  * directory, so `GET /file` reads one flat file instead of reassembling chunks from the chunk store (or fetching an
  * http location). `PUT /v2/cache/{id}` queues an active image (a marker file, so the queue survives a restart); the
  * node fills queued images in the background (into the temp folder, then renamed in), one at a time per image. Hits
@@ -9,26 +9,12 @@
 import fs from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
-import { getImage, glanceRowsOf, type GlanceImage } from './images.ts';
+import { getImage, glanceRowsOf } from './images.ts';
 import { imageBytes, tempFile } from './data.ts';
-
-/** The node's cache: its folder (entries are `ID`, queue markers `queue/ID`) and what it counts in memory. */
-export class ImageCache {
-  readonly filling = new Set<string>();
-  readonly hits = new Map<string, { hits: number; lastAccessed: number }>();
-  constructor(readonly dir: string) {}
-  entry(id: string): string {
-    return path.join(this.dir, id);
-  }
-  marker(id: string): string {
-    return path.join(this.dir, 'queue', id);
-  }
-}
 
 export const CLEAR_TARGETS = ['', 'cache', 'queue'] as const;
 
@@ -129,16 +115,4 @@ export async function clearCache(services: CacheServices, viewer: Identity, targ
   const cache = services.imageCache;
   const all = new Set([...(await ids(cache.dir)), ...(await ids(path.join(cache.dir, 'queue')))]);
   for (const id of all) await evict(services, id, target as (typeof CLEAR_TARGETS)[number]);
-}
-
-/** The cached copy of an active image for GET /file, counting the hit; undefined when it is not cached. */
-export async function cachedBytes(services: Pick<Services, 'imageCache' | 'clock'>, img: GlanceImage): Promise<{ size: number; stream: Readable } | undefined> {
-  if (img.status !== 'active') return undefined;
-  const file = services.imageCache.entry(img.id);
-  const handle = await fs.open(file, 'r').catch(() => undefined);
-  if (!handle) return undefined;
-  const { size } = await handle.stat();
-  const prev = services.imageCache.hits.get(img.id);
-  services.imageCache.hits.set(img.id, { hits: (prev?.hits ?? 0) + 1, lastAccessed: services.clock.now() });
-  return { size, stream: handle.createReadStream() };
 }

@@ -24,7 +24,6 @@ import type { Identity } from '../identity/tokens.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { toApiError } from '../errors.ts';
 import { getImage, type GlanceImage } from './images.ts';
-import { cachedBytes } from './cache.ts';
 import { readLocation } from './locations.ts';
 
 const GiB = 1024 ** 3;
@@ -238,7 +237,7 @@ export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | '
 export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string): Promise<ImageBytes | undefined> {
   const img = await getImage(services, viewer, id, region);
   if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
-  const cached = await cachedBytes(services, img);
+  const cached = img.status === 'active' ? await services.imageCache.read(img.id) : undefined;
   if (cached) return { ...cached, md5: img.fileManifestId || img.externalLocations.length ? img.checksum : null };
   return imageBytes(services, img);
 }
