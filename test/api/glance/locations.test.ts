@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { Ecs, ecsClient, sdkError } from '../../support/sdk.ts';
+import type { NewAccount } from '../../../src/services/accounts.ts';
 
 type Any = any;
 const PATCH = 'application/openstack-images-v2.1-json-patch';
@@ -19,6 +21,7 @@ describe('Glance locations', () => {
   let open: TestServer;
   let guarded: TestServer;
   const tokens = new Map<TestServer, string>();
+  let owner: NewAccount;
 
   before(async () => {
     files = http.createServer((req, res) => {
@@ -32,7 +35,9 @@ describe('Glance locations', () => {
     // On PostgreSQL too when IMAGEHOUSE_TEST_DATABASE_URL is set (migration 0012's column).
     open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` }, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     guarded = await startServer();
-    for (const s of [open, guarded]) tokens.set(s, await keystoneToken(s.endpoint, await s.account('loc')));
+    owner = await open.account('loc');
+    tokens.set(open, await keystoneToken(open.endpoint, owner));
+    tokens.set(guarded, await keystoneToken(guarded.endpoint, await guarded.account('loc')));
   });
   after(async () => {
     await Promise.all([open?.stop(), guarded?.stop()]);
@@ -63,6 +68,10 @@ describe('Glance locations', () => {
     const file = await fetch(`${open.endpoint}/image/v2/images/${created.id}/file`, { headers: { 'x-auth-token': tokens.get(open)! } });
     assert.equal(file.status, 200);
     assert.ok(Buffer.from(await file.arrayBuffer()).equals(served));
+    // ECS sees it Available, but it has no disk in the chunk store to boot from.
+    const ecs = ecsClient(open.hostPort, owner);
+    const run = await sdkError(() => ecs.runInstances(new Ecs.RunInstancesRequest({ regionId: 'cn-hangzhou', imageId: created.id, instanceType: 'ecs.g7.large' })));
+    assert.equal(run.code, 'OperationDenied.ImageNotValid');
   });
 
   it('adds, replaces (metadata only) and removes locations as Glance allows', async () => {
