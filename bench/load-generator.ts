@@ -1,8 +1,8 @@
 /**
- * The load generator of bench/http.ts and bench/cluster.ts, run as its own process (bench/support.ts runLoad) so the
+ * The load generator of bench/http.ts, bench/cluster.ts and bench/glance.ts, run as its own process (bench/support.ts runLoad) so the
  * server's figures are not shared with the client's CPU accounting or event loop. Keeps `connections` keep-alive
  * sockets busy for `seconds`, round-robin over the endpoints, signing each ECS request (V1, a fresh nonce each) or
- * sending a Keystone token, and prints one JSON line with the figures.
+ * sending a Keystone token (Glance GETs, or POSTs of one JSON body), and prints one JSON line with the figures.
  * Usage: node --import tsx bench/load-generator.ts '<LoadSpec JSON>'
  */
 import http from 'node:http';
@@ -21,6 +21,8 @@ export interface LoadSpec {
   surface: 'ecs' | 'glance';
   params?: Record<string, string>[];
   path?: string;
+  /** Glance only: POST this JSON body instead of a GET (201 counts as answered, like 200). */
+  postBody?: string;
   randomIds?: number;
   accessKeyId?: string;
   accessKeySecret?: string;
@@ -50,13 +52,15 @@ function ecsPath(): string {
 
 function once(): Promise<number> {
   const path = spec.surface === 'ecs' ? ecsPath() : spec.path!.replace('{id}', randomId);
-  const headers = spec.token ? { 'x-auth-token': spec.token } : {};
+  const headers: Record<string, string> = spec.token ? { 'x-auth-token': spec.token } : {};
+  if (spec.postBody !== undefined) headers['content-type'] = 'application/json';
   return new Promise((resolve, reject) => {
-    const req = http.get(`${spec.endpoints[turn++ % spec.endpoints.length]}${path}`, { agent, headers }, (res) => {
+    const req = http.request(`${spec.endpoints[turn++ % spec.endpoints.length]}${path}`, { agent, headers, method: spec.postBody === undefined ? 'GET' : 'POST' }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
     req.on('error', reject);
+    req.end(spec.postBody);
   });
 }
 
@@ -68,7 +72,7 @@ await Promise.all(Array.from({ length: spec.connections }, async () => {
   while (performance.now() < deadline) {
     const t = performance.now();
     const status = await once().catch(() => 0);
-    if (status !== 200) errors++;
+    if (status !== 200 && status !== 201) errors++;
     latencies.push(performance.now() - t);
   }
 }));

@@ -84,13 +84,13 @@ build_interval = 1
 http_image = http://127.0.0.1:$HTTP_PORT/test-image.raw
 disk_formats = raw,ami,ari,aki
 container_formats = bare,ami,ari,aki,ovf,ova
-image_caching_enabled = false
+image_caching_enabled = true
 [image-feature-enabled]
 api_v1 = false
 api_v2 = true
 import_image = true
 os_glance_reserved = true
-manage_locations = false
+manage_locations = true
 [service_available]
 glance = true
 nova = false

@@ -33,6 +33,7 @@ import { createImageJob } from './services/images/verify-job.ts';
 import { copyImageJob } from './services/images/copy-job.ts';
 import { importJobKind } from './services/transfer/import-job.ts';
 import { glanceImportJobKind } from './services/glance/import.ts';
+import { ImageCache } from './services/glance/cache-store.ts';
 import { exportJobKind } from './services/transfer/export-job.ts';
 import { memberBatchJob } from './services/ims/members.ts';
 import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
@@ -102,6 +103,8 @@ export function jobKinds(services: Services): Record<string, JobKind> {
     [JOB_KIND.importImage]: importJobKind(services),
     [JOB_KIND.exportImage]: exportJobKind(services),
     [JOB_KIND.glanceImport]: glanceImportJobKind(services),
+    [JOB_KIND.glanceTask]: glanceImportJobKind(services),
+    [JOB_KIND.glanceUpload]: glanceImportJobKind(services),
     [JOB_KIND.imsMembers]: memberBatchJob(services),
   };
 }
@@ -209,6 +212,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     objects: blobStores.objects,
     dirs,
     jobs,
+    imageCache: new ImageCache(path.join(config.dataDir, 'image-cache'), clock),
     webDownload: { allowedHosts: config.importAllowedHosts },
     nbd: { tokenKey: nbdTokenKey(masterKey), port: () => nbd?.port() },
     ...(hypervisor ? { hypervisor } : {}),

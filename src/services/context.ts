@@ -11,6 +11,7 @@ import type { DataPlane } from './data-plane.ts';
 import type { ObjectStore } from './buckets/object-store.ts';
 import type { SecretBox } from './secret-box.ts';
 import type { AccountWork } from './account-work.ts';
+import type { ImageCache } from './glance/cache-store.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -38,6 +39,8 @@ export interface Services {
   /** Folders on the data volume (renames from them into buckets stay on one filesystem). */
   dirs: { temp: string; uploads: string };
   jobs: JobQueue;
+  /** This node's Glance image cache (services/glance/cache-store.ts). */
+  imageCache: ImageCache;
   /** Glance web-download: hosts (or host:port) allowed although they resolve to internal addresses. */
   webDownload: { allowedHosts: readonly string[] };
   /** Disk exports over NBD: the token key and the listener's port. */

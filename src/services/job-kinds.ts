@@ -6,8 +6,12 @@ export const JOB_KIND = {
   copyImage: 'CopyImage',
   importImage: 'ImportImage',
   exportImage: 'ExportImage',
-  /** Glance's interoperable import (glance-direct, web-download); its tasks are `/v2/images/{id}/tasks`. */
+  /** Glance's interoperable import (glance-direct, web-download, glance-download): `api_image_import` tasks. */
   glanceImport: 'GlanceImport',
+  /** Glance's tasks API (POST /v2/tasks, type `import`): the same work, an `import` task. */
+  glanceTask: 'GlanceTask',
+  /** Glance's PUT /file: the same work, waited for by the request; not a task. */
+  glanceUpload: 'GlanceUpload',
   /** IMS's batch member changes (services/ims/members.ts). */
   imsMembers: 'ImsMembers',
 } as const;
@@ -15,7 +19,7 @@ export const JOB_KIND = {
 export type JobKindName = (typeof JOB_KIND)[keyof typeof JOB_KIND];
 
 /** Jobs the ECS API does not report as tasks: Glance's and IMS's show on their own surfaces. */
-export const NON_ECS_KINDS: readonly string[] = [JOB_KIND.glanceImport, JOB_KIND.imsMembers];
+export const NON_ECS_KINDS: readonly string[] = [JOB_KIND.glanceImport, JOB_KIND.glanceTask, JOB_KIND.glanceUpload, JOB_KIND.imsMembers];
 
 /** Tasks CancelTask accepts. */
 export const CANCELLABLE_KINDS: readonly string[] = [JOB_KIND.importImage, JOB_KIND.exportImage];

@@ -16,6 +16,7 @@ import * as m0008 from './migrations/0008_image_kinds.ts';
 import * as m0009 from './migrations/0009_cluster.ts';
 import * as m0010 from './migrations/0010_vm_state.ts';
 import * as m0011 from './migrations/0011_disk_description.ts';
+import * as m0012 from './migrations/0012_glance_locations.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -42,6 +43,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009_cluster': m0009,
   '0010_vm_state': m0010,
   '0011_disk_description': m0011,
+  '0012_glance_locations': m0012,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

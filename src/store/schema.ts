@@ -287,6 +287,8 @@ export interface GlanceImageRow {
   stage_path: string;
   /** JSON object of free-form string properties. */
   properties: string;
+  /** JSON array of `{url, metadata}`: the http(s) locations added through PATCH (migration 0012). */
+  locations: string;
 }
 
 /** A Glance member not (or no longer) accepted; accepted members are image_shares rows (0005). */

@@ -7,11 +7,11 @@ import {
   addPart, createNamespace, deleteNamespace, listNamespaces, listPart, removePart, replaceTags, RESOURCE_TYPES, showNamespace, showPart, updateNamespace, updatePart,
   type Namespace, type Stamped,
 } from '../../services/glance/metadefs.ts';
+import { glanceTime as iso } from '../http/openstack.ts';
 
 type Send = (reply: FastifyReply, status: number, body?: unknown) => FastifyReply;
 type P = { Params: { ns: string; name: string } };
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const stamped = (x: Stamped) => ({ ...x, created_at: iso(x.created_at), updated_at: iso(x.updated_at) });
 
 function namespaceView(n: Namespace, full: boolean) {

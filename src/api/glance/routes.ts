@@ -11,13 +11,17 @@ import {
   addTag, createImage, deleteImage, getImage, patchImage, removeTag, setActive, type GlanceImage, type PatchOp,
 } from '../../services/glance/images.ts';
 import { listImages, MAX_LIST_LIMIT } from '../../services/glance/list.ts';
+import { locationsOf } from '../../services/glance/locations.ts';
 import { downloadFile } from '../../services/glance/data.ts';
-import { imageTasks, IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile, type GlanceTask } from '../../services/glance/import.ts';
+import { IMPORT_METHODS, stageFile, startImport, STORE_ID, uploadFile } from '../../services/glance/import.ts';
+import { imageTasks } from '../../services/glance/tasks.ts';
+import { registerGlanceTasks, taskView } from './tasks.ts';
+import { registerGlanceCache } from './cache.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
-import { baseUrl, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
+import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
@@ -28,7 +32,6 @@ export const glanceSurface = openstackSurface('glance', IMAGE_PATH, (err) => {
   return { message: err.message, code: `${err.status} ${title}`, title };
 });
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function imageView(img: GlanceImage): Record<string, unknown> {
   return {
@@ -37,12 +40,11 @@ export function imageView(img: GlanceImage): Record<string, unknown> {
     checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value, size: img.size, virtual_size: img.virtual_size,
     min_disk: img.min_disk, min_ram: img.min_ram, disk_format: img.disk_format, container_format: img.container_format, owner: img.owner,
     tags: img.tags, created_at: iso(img.created_at), updated_at: iso(img.updated_at),
-    ...(img.status === 'active' || img.status === 'deactivated' ? { stores: STORE_ID } : {}),
+    ...(img.stored ? { stores: STORE_ID } : {}), locations: locationsOf({ ...img, external: img.externalLocations }),
     self: `/v2/images/${img.id}`, file: `/v2/images/${img.id}/file`, schema: '/v2/schemas/image',
   };
 }
 
-const taskView = (t: GlanceTask) => ({ ...t, created_at: iso(t.created_at), updated_at: iso(t.updated_at), expires_at: null, request_id: null, user_id: t.owner, schema: '/v2/schemas/task' });
 const memberView = (m: Member) => ({ ...m, created_at: iso(m.created_at), updated_at: iso(m.updated_at), schema: '/v2/schemas/member' });
 
 function versions(req: FastifyRequest) {
@@ -175,7 +177,8 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
     const out = await downloadFile(services, await auth(req), req.params.id);
     if (!out) return send(reply, 204);
-    reply.header('content-type', 'application/octet-stream').header('content-length', String(out.size));
+    reply.header('content-type', 'application/octet-stream');
+    if (out.size !== undefined) reply.header('content-length', String(out.size));
     if (out.md5) reply.header('content-md5', out.md5);
     return reply.code(200).send(out.stream);
   });
@@ -216,6 +219,8 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     return send(reply, 204);
   });
 
+  registerGlanceTasks(app, services, V2, auth, send);
+  registerGlanceCache(app, services, V2, auth, send);
   registerGlanceMetadefs(app, services, V2, auth, send);
 
   app.get(`${V2}/info/import`, async (req, reply) => {

@@ -15,6 +15,9 @@ export function statusTitle(status: number): string {
   return http.STATUS_CODES[status] ?? 'Error';
 }
 
+/** Glance's timestamps: ISO 8601 to the second (`2026-11-23T06:51:35Z`). */
+export const glanceTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 export const IDENTITY_PATH = '/identity';
 export const IMAGE_PATH = '/image';
 

@@ -10,7 +10,7 @@ import {
   authenticate, DEFAULT_DOMAIN, findProject, listIdentities, revokeToken, validateToken,
   type AuthRequest, type Identity, type ProjectScope,
 } from '../../services/identity/tokens.ts';
-import { openstackRegion } from '../../services/glance/region.ts';
+import { ENDPOINT_INTERFACES, openstackRegion } from '../../services/glance/region.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, IDENTITY_PATH, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 import type { OsTokenRow } from '../../store/schema.ts';
@@ -34,7 +34,7 @@ function versionDoc(req: FastifyRequest) {
 }
 
 function catalog(req: FastifyRequest, region: string) {
-  const endpoints = (service: string, url: string) => ['public', 'internal', 'admin'].map((iface) => ({
+  const endpoints = (service: string, url: string) => ENDPOINT_INTERFACES.map((iface) => ({
     id: stableId('endpoint', `${service}:${iface}`), interface: iface, region, region_id: region, url,
   }));
   return [

@@ -33,6 +33,8 @@ export async function assertLaunchable(services: Services, image: ImageView, acc
   assertImageAllows(r, use);
   const own = r.category === 'self' && r.owner_id === accountId;
   if (r.status !== 'Available' && !(r.status === 'Deprecated' && own)) throw apiError('OperationDenied.ImageNotValid');
+  // A Glance image whose data is only at http(s) locations has no disk in the chunk store to boot from.
+  if (r.source_kind === 'glance' && image.disks.length === 0) throw apiError('OperationDenied.ImageNotValid');
   // Marketplace images, and images derived from them (they keep the ProductCode), need a subscription.
   if (r.product_code) await assertSubscribed(services, accountId, r.product_code);
 }

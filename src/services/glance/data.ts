@@ -23,7 +23,8 @@ import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { toApiError } from '../errors.ts';
-import { getImage } from './images.ts';
+import { getImage, type GlanceImage } from './images.ts';
+import { readLocation } from './locations.ts';
 
 const GiB = 1024 ** 3;
 
@@ -113,6 +114,13 @@ function paddedToSector(src: ClosableByteSource): ClosableByteSource {
   };
 }
 
+/** What an import sets on the image besides its data (glance-download: the source's formats and properties, merged). */
+export interface IngestedFields {
+  disk_format: string;
+  container_format: string;
+  properties: Record<string, string>;
+}
+
 /** The image fields ingesting needs (read from the rows, so a job can ingest without a viewer). */
 export interface IngestTarget {
   id: string;
@@ -133,7 +141,7 @@ export function declaredFormat(img: { disk_format: string | null; container_form
  * Inspects the file against disk_format, imports it into the chunk store and makes the image active with its
  * hashes, in one transaction. The caller owns the file and the status the image had before.
  */
-export async function ingestFile(services: Services, img: IngestTarget, file: string, known?: Digests): Promise<void> {
+export async function ingestFile(services: Services, img: IngestTarget, file: string, known?: Digests, also?: IngestedFields): Promise<void> {
   const { db } = services;
   const declared = declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
   const digests = known ?? (await digestsOf(file));
@@ -168,7 +176,9 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
         import_bucket: '', import_object: '', progress: 100,
       }).execute();
       await trx.updateTable('images').set({ status: ecsStatusOf('active').ecs, progress: 100, size_gib: sizeGib, updated_at: now }).where('id', '=', id).execute();
+      const props = also && { ...(JSON.parse((await trx.selectFrom('glance_images').select('properties').where('image_id', '=', id).executeTakeFirstOrThrow()).properties) as Record<string, string>), ...also.properties };
       await trx.updateTable('glance_images').set({
+        ...(also ? { disk_format: also.disk_format, container_format: also.container_format, properties: JSON.stringify(props) } : {}),
         phase: ecsStatusOf('active').phase, size: digests.size, virtual_size: insp.virtualSize, checksum: digests.md5, os_hash_algo: 'sha512',
         os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '',
       }).where('image_id', '=', id).execute();
@@ -190,16 +200,27 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
   });
 }
 
-/** GET /file: the uploaded bytes (or, for an image made through ECS, its system disk as raw), with its md5. */
-export async function downloadFile(services: Services, viewer: Identity, id: string): Promise<{ size: number; md5: string | null; stream: Readable } | undefined> {
-  const img = await getImage(services, viewer, id);
-  if (img.status === 'deactivated' && img.owner !== viewer.id && !viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
-  if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
+export interface ImageBytes {
+  size?: number;
+  /** What GET /file sends as Content-MD5: the checksum of bytes uploaded or vouched for, not of an ECS disk. */
+  md5: string | null;
+  stream: Readable;
+}
+
+/**
+ * An image's data, with no visibility check: the bytes as uploaded, the first http location that answers, or,
+ * for an image made through ECS, its system disk as raw; undefined when it has none.
+ */
+export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | 'webDownload'>, img: GlanceImage): Promise<ImageBytes | undefined> {
   let manifestId = img.fileManifestId;
+  if (!manifestId && img.externalLocations.length && img.status === 'active') {
+    const out = await readLocation(services, img.externalLocations);
+    return { size: out.size ?? undefined, md5: img.checksum, stream: out.stream };
+  }
   if (!manifestId) {
     if (img.status !== 'active') return undefined;
     const disk = await services.db.selectFrom('image_disks as d').innerJoin('snapshots as s', 's.id', 'd.snapshot_id').select('s.manifest_id')
-      .where('d.image_id', '=', id).where('d.idx', '=', 0).executeTakeFirst();
+      .where('d.image_id', '=', img.id).where('d.idx', '=', 0).executeTakeFirst();
     if (!disk) return undefined;
     manifestId = disk.manifest_id;
   }
@@ -210,4 +231,13 @@ export async function downloadFile(services: Services, viewer: Identity, id: str
     for (let i = 0; i < vd.chunkCount; i++) yield (await vd.readChunk(i)) ?? Buffer.alloc(chunkLength(vd.virtualSize, i));
   }
   return { size: vd.virtualSize, md5: img.fileManifestId ? img.checksum : null, stream: Readable.from(bytes()) };
+}
+
+/** GET /file: the image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it. */
+export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string): Promise<ImageBytes | undefined> {
+  const img = await getImage(services, viewer, id, region);
+  if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
+  const cached = img.status === 'active' ? await services.imageCache.read(img.id) : undefined;
+  if (cached) return { ...cached, md5: img.fileManifestId || img.externalLocations.length ? img.checksum : null };
+  return imageBytes(services, img);
 }

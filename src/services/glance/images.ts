@@ -16,6 +16,7 @@ import { assertImageQuota, insertImage } from '../images/rows.ts';
 import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
+import { applyLocationOp, parseLocations, type ImageLocation, type LocationState } from './locations.ts';
 
 export interface GlanceImage {
   id: string;
@@ -38,6 +39,10 @@ export interface GlanceImage {
   created_at: number;
   updated_at: number;
   properties: Record<string, string>;
+  /** The http(s) locations a client added (services/glance/locations.ts). */
+  externalLocations: ImageLocation[];
+  /** Whether the chunk store holds the image's data. */
+  stored: boolean;
   /** For the service, not the wire. */
   fileManifestId: string;
   region: string;
@@ -54,20 +59,23 @@ function defaultGlanceRow(image: ImageRow, shared: boolean): GlanceImageRow {
     image_id: image.id, disk_format: image.category === 'self' && image.source_kind !== 'glance' ? 'raw' : '', container_format: image.source_kind !== 'glance' ? 'bare' : '',
     visibility: image.category !== 'self' ? 'public' : image.is_public ? 'community' : shared ? 'shared' : 'shared',
     protected: 0, os_hidden: 0, min_disk: image.size_gib, min_ram: 0, size: null, virtual_size: null, checksum: '', os_hash_algo: '', os_hash_value: '',
-    file_manifest_id: '', phase: '', stage_path: '', properties: '{}',
+    file_manifest_id: '', phase: '', stage_path: '', properties: '{}', locations: '[]',
   };
 }
 
 function toGlance(image: ImageRow, g: GlanceImageRow | undefined, tags: string[]): GlanceImage {
   const row = g ?? defaultGlanceRow(image, false);
   const nz = (s: string) => (s === '' ? null : s);
+  const status = glanceStatusOf(image.status, row.phase);
   return {
-    id: image.id, name: image.name === '' && g ? null : image.name, status: glanceStatusOf(image.status, row.phase), visibility: row.visibility,
+    id: image.id, name: image.name === '' && g ? null : image.name, status, visibility: row.visibility,
     protected: row.protected === 1, os_hidden: row.os_hidden === 1, checksum: nz(row.checksum), os_hash_algo: nz(row.os_hash_algo), os_hash_value: nz(row.os_hash_value),
     size: row.size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.size), virtual_size: row.virtual_size === null ? (g ? null : image.size_gib * 1024 ** 3) : Number(row.virtual_size),
     min_disk: row.min_disk, min_ram: row.min_ram, disk_format: nz(row.disk_format), container_format: nz(row.container_format),
     owner: image.owner_id, tags, created_at: image.created_at, updated_at: image.updated_at,
-    properties: JSON.parse(row.properties) as Record<string, string>, fileManifestId: row.file_manifest_id, region: image.region, row: image,
+    properties: JSON.parse(row.properties) as Record<string, string>, fileManifestId: row.file_manifest_id,
+    externalLocations: parseLocations(row.locations),
+    stored: row.file_manifest_id !== '' || (image.source_kind !== 'glance' && (status === 'active' || status === 'deactivated')), region: image.region, row: image,
   };
 }
 
@@ -98,9 +106,10 @@ export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise
   return images.map((image) => toGlance(image, g.get(image.id), tags.get(image.id) ?? []));
 }
 
-export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
+/** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
+export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
   const { db } = services;
-  const image = await db.selectFrom('images').selectAll().where('region', '=', openstackRegion(services)).where('id', '=', id).executeTakeFirst();
+  const image = await db.selectFrom('images').selectAll().where('region', '=', region).where('id', '=', id).executeTakeFirst();
   if (!image) throw notFound(id);
   const g = await db.selectFrom('glance_images').selectAll().where('image_id', '=', id).executeTakeFirst();
   const out = toGlance(image, g, (await tagsFor(db, [id])).get(id) ?? []);
@@ -230,14 +239,21 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   let visibility = g.visibility;
   const props = JSON.parse(g.properties) as Record<string, string>;
   let owner = img.owner;
+  const loc: LocationState = {
+    id, region: img.region, status: img.status, stored: img.stored, external: img.externalLocations,
+    size: img.size, checksum: img.checksum, os_hash_algo: img.os_hash_algo, os_hash_value: img.os_hash_value,
+  };
+  let locationsChanged = false;
   for (const raw of ops) {
     const op = normalizedOp(raw);
     if (!op || typeof op.path !== 'string' || !['add', 'replace', 'remove'].includes(op.op)) throw badRequest(`Unable to change: unsupported operation ${JSON.stringify(op)}`);
     const key = op.path.replace(/^\//, '').replace(/~1/g, '/').replace(/~0/g, '~');
-    if (key === '' || key.includes('/')) {
-      if (key.startsWith('locations')) throw forbidden('It\'s not allowed to update locations.');
-      throw badRequest(`Invalid JSON pointer for this resource: '${op.path}'`);
+    if (key === 'locations' || key.startsWith('locations/')) {
+      await applyLocationOp(services, loc, op.op, key, op.value);
+      locationsChanged = true;
+      continue;
     }
+    if (key === '' || key.includes('/')) throw badRequest(`Invalid JSON pointer for this resource: '${op.path}'`);
     if (key === 'owner' && op.op !== 'remove') {
       owner = ownerAttr(viewer, op.value);
       continue;
@@ -266,8 +282,20 @@ export async function patchImage(services: Services, viewer: Identity, id: strin
   }
   g.properties = JSON.stringify(props);
   g.visibility = visibility;
+  if (locationsChanged) {
+    g.locations = JSON.stringify(loc.external);
+    Object.assign(g, { size: loc.size, checksum: loc.checksum ?? '', os_hash_algo: loc.os_hash_algo ?? '', os_hash_value: loc.os_hash_value ?? '' });
+  }
+  const activated = img.status === 'queued' && loc.status === 'active';
   const now = services.clock.now();
   await db.transaction().execute(async (trx) => {
+    if (activated) {
+      // An http location made the image active; another request may have started an upload meanwhile.
+      const moved = await trx.updateTable('images').set({ status: ecsStatusOf('active').ecs, progress: 100, size_gib: Math.max(1, Math.ceil((loc.size ?? 0) / 1024 ** 3)) })
+        .where('id', '=', id).where('status', '=', ecsStatusOf('queued').ecs).executeTakeFirst();
+      const phase = await trx.selectFrom('glance_images').select('phase').where('image_id', '=', id).executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1 || (phase?.phase ?? '') !== ecsStatusOf('queued').phase) throw apiError('OpenStack.Conflict', `Image ${id} is no longer queued.`);
+    }
     await trx.insertInto('glance_images').values(g).onConflict((oc) => oc.column('image_id').doUpdateSet(g)).execute();
     await trx.updateTable('images').set({ name, owner_id: owner, is_public: visibility === 'public' || visibility === 'community' ? 1 : 0, updated_at: now }).where('id', '=', id).execute();
     await setTagsIn(trx, id, tags);

@@ -1,10 +1,11 @@
 /**
- * Image data goes in through one durable job kind, `GlanceImport`: `PUT /file` spools the body (hashing it) and
- * waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image queued, not saving.
- * Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and
- * `POST /import` (202) queues a durable job that ingests them (glance-direct) or first downloads the URI
- * (web-download, validated when the job runs, as Glance's tasks do). Image tasks are these jobs.
- * IMS's UploadImage ingests a file from a bucket through the same job.
+ * Image data goes in through one durable job handler, under three kinds: `PUT /file` (GlanceUpload) spools the body
+ * (hashing it) and waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image
+ * queued, not saving. Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image →
+ * uploading), and `POST /import` (202) queues a GlanceImport job that ingests them (glance-direct), first downloads
+ * the URI (web-download, validated when the job runs, as Glance's tasks do) or reads another catalog image
+ * (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
+ * IMS's UploadImage ingests a file from a bucket through the same GlanceImport job.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
  */
 import fs from 'node:fs/promises';
@@ -24,12 +25,13 @@ import { getImage } from './images.ts';
 import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
 import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
+import { glanceDownload, glanceSource, type GlanceSource } from './glance-download.ts';
 
-export const IMPORT_METHODS = ['glance-direct', 'web-download'] as const;
+export const IMPORT_METHODS = ['glance-direct', 'web-download', 'glance-download'] as const;
 /** The one store images go to; `/v2/info/stores` lists it. */
 export const STORE_ID = 'chunks';
 
-interface ImportPayload {
+export interface ImportPayload {
   /** `upload` is PUT /file; `bucket` is IMS's UploadImage (a file in a bucket); the others are import methods. */
   method: (typeof IMPORT_METHODS)[number] | 'upload' | 'bucket';
   uri?: string;
@@ -37,6 +39,10 @@ interface ImportPayload {
   object?: string;
   stagePath?: string;
   digests?: Digests;
+  /** glance-download: the image to copy, the catalog endpoint named for it, and who asked (whose view of it counts). */
+  source?: GlanceSource;
+  /** A task made through POST /v2/tasks: its input as given. */
+  taskInput?: Record<string, unknown>;
 }
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
@@ -54,7 +60,7 @@ export async function uploadFile(services: Services, viewer: Identity, id: strin
     await fs.rm(file, { force: true });
     const digests = await spool(body, file);
     const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
-    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
   } catch (e) {
     await fs.rm(file, { force: true });
     await moveStatus(services, id, ['saving'], 'queued');
@@ -102,22 +108,26 @@ export async function stageFile(services: Services, viewer: Identity, id: string
 /** POST /v2/images/{id}/import: checks the method and the image's state, then queues the import (202). */
 export async function startImport(services: Services, viewer: Identity, id: string, body: unknown): Promise<void> {
   const img = await requireOwner(services, viewer, id);
-  const req = (body ?? {}) as { method?: { name?: unknown; uri?: unknown }; stores?: unknown; all_stores?: unknown };
+  const req = (body ?? {}) as { method?: { name?: unknown; uri?: unknown } & Record<string, unknown>; stores?: unknown; all_stores?: unknown };
   const method = req.method?.name;
   if (typeof method !== 'string' || !(IMPORT_METHODS as readonly string[]).includes(method)) {
     throw apiError('OpenStack.BadRequest', `Import method ${String(method)} is not valid; available: ${IMPORT_METHODS.join(', ')}`);
   }
   if (req.stores !== undefined && (!Array.isArray(req.stores) || req.stores.some((s) => s !== STORE_ID))) throw apiError('OpenStack.Conflict', `Unknown store in ${JSON.stringify(req.stores)}`);
-  declaredFormat(img);
+  // glance-download replaces the formats with the source's.
+  if (method !== 'glance-download') declaredFormat(img);
   const payload: ImportPayload = { method: method as ImportPayload['method'] };
   if (method === 'web-download') {
     if (typeof req.method?.uri !== 'string' || req.method.uri === '') throw apiError('OpenStack.BadRequest', 'URI for web-download must be given');
     if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for web-download; it must be queued`);
     payload.uri = req.method.uri;
+  } else if (method === 'glance-download') {
+    payload.source = glanceSource(req.method!, viewer);
+    if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for glance-download; it must be queued`);
   } else if (img.status !== 'uploading') {
     throw apiError('OpenStack.Conflict', 'Image needs to be staged before an import can be performed.');
   }
-  await queueImport(services, img, payload, method === 'web-download' ? 'queued' : 'uploading');
+  await queueImport(services, img, payload, JOB_KIND.glanceImport);
 }
 
 /**
@@ -130,12 +140,16 @@ export async function importFromBucket(services: Services, viewer: Identity, id:
   if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status ${img.status} is not valid for an upload; it must be queued`);
   await requireTransferBucket(services, bucket, img.owner, img.region);
   await requireImportObject(services, bucket, object);
-  return queueImport(services, img, { method: 'bucket', bucket, object }, 'queued');
+  return (await queueImport(services, img, { method: 'bucket', bucket, object }, JOB_KIND.glanceImport)).id;
 }
 
-/** Moves the image from `from` to importing and queues the job that ingests it, in one transaction. */
-async function queueImport(services: Services, img: { id: string; region: string; owner: string }, payload: ImportPayload, from: 'queued' | 'uploading'): Promise<string> {
+/**
+ * Moves the image (queued, or uploading for glance-direct) to importing and queues the job that fills it, in one
+ * transaction; `kind` says whose task it is (`GlanceImport`: POST /import; `GlanceTask`: POST /v2/tasks).
+ */
+export async function queueImport(services: Services, img: { id: string; region: string; owner: string }, payload: ImportPayload, kind: string): Promise<JobRow> {
   const { id } = img;
+  const from = payload.method === 'glance-direct' ? 'uploading' : 'queued';
   const job = await services.db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
@@ -145,10 +159,10 @@ async function queueImport(services: Services, img: { id: string; region: string
     props.os_glance_importing_to_stores = STORE_ID;
     await trx.updateTable('glance_images').set({ phase: ecsStatusOf('importing').phase, properties: JSON.stringify(props) }).where('image_id', '=', id).execute();
     await trx.updateTable('images').set({ status: ecsStatusOf('importing').ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
-    return services.jobs.enqueue(trx, { kind: JOB_KIND.glanceImport, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    return services.jobs.enqueue(trx, { kind, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
   });
   services.wakeWorker();
-  return job.id;
+  return job;
 }
 
 export function glanceImportJobKind(services: Services): JobKind {
@@ -168,6 +182,10 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
     await ingestFile(services, target, p.stagePath, p.digests);
     await fs.rm(p.stagePath, { force: true });
+    return;
+  }
+  if (p.method === 'glance-download') {
+    await glanceDownload(services, target, p.source!, ctx.signal);
     return;
   }
   const file = await tempFile(services, p.method === 'bucket' ? 'glance-bucket' : 'glance-web');
@@ -200,36 +218,4 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
     if (p.stagePath) await fs.rm(p.stagePath, { force: true });
   }
   await trx.updateTable('glance_images').set({ properties: JSON.stringify(props) }).where('image_id', '=', job.resource_id).execute();
-}
-
-/** GET /v2/images/{id}/tasks: the image's import jobs as Glance tasks. */
-export async function imageTasks(services: Services, viewer: Identity, id: string): Promise<GlanceTask[]> {
-  await getImage(services, viewer, id);
-  const jobs = await services.db.selectFrom('jobs').selectAll().where('kind', '=', JOB_KIND.glanceImport).where('resource_id', '=', id).orderBy('created_at').execute();
-  return jobs.filter((j) => (parseJson(j.payload) as Partial<ImportPayload>).method !== 'upload').map(taskOf);
-}
-
-export interface GlanceTask {
-  id: string;
-  type: 'api_image_import';
-  status: 'pending' | 'processing' | 'success' | 'failure';
-  owner: string;
-  image_id: string;
-  input: Record<string, unknown>;
-  result: Record<string, unknown> | null;
-  message: string;
-  created_at: number;
-  updated_at: number;
-}
-
-function taskOf(job: JobRow): GlanceTask {
-  const states: Record<string, GlanceTask['status']> = { queued: 'pending', running: 'processing', succeeded: 'success' };
-  const status = states[job.state] ?? 'failure';
-  const p = parseJson(job.payload) as Partial<ImportPayload>;
-  return {
-    id: job.id, type: 'api_image_import', status, owner: job.account_id, image_id: job.resource_id,
-    input: { image_id: job.resource_id, import_req: { method: { name: p.method, ...(p.uri ? { uri: p.uri } : {}) } } },
-    result: status === 'success' ? { image_id: job.resource_id } : null, message: job.error_message,
-    created_at: job.created_at, updated_at: job.updated_at,
-  };
 }

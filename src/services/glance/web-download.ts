@@ -1,5 +1,5 @@
 /**
- * web-download's fetch, guarded against SSRF: only http(s); every address a host name resolves to must be
+ * The fetch for web-download and for http(s) image locations, guarded against SSRF: only http(s); every address a host name resolves to must be
  * public (no loopback, private, link-local, CGNAT, multicast or unspecified address, IPv4-mapped ones
  * included) unless the operator's allow-list (IMAGEHOUSE_IMPORT_ALLOWED_HOSTS) names the host or host:port;
  * the connection goes to the address that was checked (no second lookup an attacker's DNS could answer
@@ -30,7 +30,10 @@ export function isInternalAddress(address: string): boolean {
   return blocked.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
 }
 
-const refused = (why: string) => apiError('OpenStack.BadRequest', `URI for web-download does not pass filtering: ${why}`);
+/** What the fetch is for, named in its errors: `web-download` or `location`. */
+type Purpose = 'web-download' | 'location';
+
+const refused = (why: string, purpose: Purpose = 'web-download') => apiError('OpenStack.BadRequest', `URI for ${purpose} does not pass filtering: ${why}`);
 
 function allowListed(url: URL, address: string, allowed: readonly string[]): boolean {
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
@@ -39,63 +42,79 @@ function allowListed(url: URL, address: string, allowed: readonly string[]): boo
 }
 
 /** The address to connect to for `url`, after the checks above. */
-async function checkedAddress(url: URL, allowed: readonly string[]): Promise<{ address: string; family: number }> {
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(`scheme ${url.protocol} is not http or https`);
-  if (url.username || url.password) throw refused('credentials in the URI are not allowed');
+async function checkedAddress(url: URL, allowed: readonly string[], purpose: Purpose): Promise<{ address: string; family: number }> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw refused(`scheme ${url.protocol} is not http or https`, purpose);
+  if (url.username || url.password) throw refused('credentials in the URI are not allowed', purpose);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let addresses: { address: string; family: number }[];
   try {
     addresses = net.isIP(host) ? [{ address: host, family: net.isIP(host) }] : await dns.lookup(host, { all: true });
   } catch {
-    throw apiError('OpenStack.BadRequest', `web-download: host ${host} cannot be resolved`);
+    throw apiError('OpenStack.BadRequest', `${purpose}: host ${host} cannot be resolved`);
   }
-  if (addresses.length === 0) throw apiError('OpenStack.BadRequest', `web-download: host ${host} cannot be resolved`);
-  for (const a of addresses) if (isInternalAddress(a.address) && !allowListed(url, a.address, allowed)) throw refused(`${host} is an internal address`);
+  if (addresses.length === 0) throw apiError('OpenStack.BadRequest', `${purpose}: host ${host} cannot be resolved`);
+  for (const a of addresses) if (isInternalAddress(a.address) && !allowListed(url, a.address, allowed)) throw refused(`${host} is an internal address`, purpose);
   return addresses[0];
 }
 
-function request(url: URL, pinned: { address: string; family: number }, signal: AbortSignal): Promise<http.IncomingMessage> {
+function request(url: URL, method: 'GET' | 'HEAD', pinned: { address: string; family: number }, signal: AbortSignal): Promise<http.IncomingMessage> {
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.get(url, {
+    const req = lib.request(url, {
+      method,
       signal,
       headers: { 'user-agent': 'imagehouse-web-download' },
       lookup: (_h: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) => (opts.all ? cb(null, [pinned]) : cb(null, pinned.address, pinned.family)),
     } as http.RequestOptions, resolve);
     req.on('error', reject);
+    req.end();
   });
 }
 
-/** Downloads `uri` into the new file `dest`; at most `maxBytes`. Errors are ApiErrors with the reason. */
-export async function webDownload(uri: string, dest: string, opts: { allowedHosts: readonly string[]; maxBytes: number; signal: AbortSignal }): Promise<number> {
+export interface FetchOptions {
+  allowedHosts: readonly string[];
+  signal: AbortSignal;
+  method?: 'GET' | 'HEAD';
+  purpose?: Purpose;
+}
+
+/** Requests `uri` through the checks above, following checked redirects; resolves with the 200 response. */
+export async function guardedFetch(uri: string, opts: FetchOptions): Promise<http.IncomingMessage> {
+  const purpose = opts.purpose ?? 'web-download';
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    throw refused('not a URI');
+    throw refused('not a URI', purpose);
   }
   for (let hop = 0; ; hop++) {
-    const res = await request(url, await checkedAddress(url, opts.allowedHosts), opts.signal).catch((e: Error) => {
-      throw apiError('OpenStack.BadRequest', `web-download: ${url.host}: ${e.message}`);
+    const res = await request(url, opts.method ?? 'GET', await checkedAddress(url, opts.allowedHosts, purpose), opts.signal).catch((e: Error) => {
+      throw apiError('OpenStack.BadRequest', `${purpose}: ${url.host}: ${e.message}`);
     });
     const location = res.headers.location;
     if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && location) {
       res.resume();
-      if (hop >= MAX_REDIRECTS) throw apiError('OpenStack.BadRequest', 'web-download: too many redirects');
+      if (hop >= MAX_REDIRECTS) throw apiError('OpenStack.BadRequest', `${purpose}: too many redirects`);
       url = new URL(location, url);
       continue;
     }
     if (res.statusCode !== 200) {
       res.resume();
-      throw apiError('OpenStack.BadRequest', `web-download: ${url.href} answered ${res.statusCode}`);
+      throw apiError('OpenStack.BadRequest', `${purpose}: ${url.href} answered ${res.statusCode}`);
     }
-    let size = 0;
-    await pipeline(res, new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        done(size > opts.maxBytes ? apiError('OpenStack.BadRequest', `web-download: more than ${opts.maxBytes} bytes`) : null, chunk);
-      },
-    }), createWriteStream(dest, { flags: 'wx' }));
-    return size;
+    return res;
   }
+}
+
+/** Downloads `uri` into the new file `dest`; at most `maxBytes`. Errors are ApiErrors with the reason. */
+export async function webDownload(uri: string, dest: string, opts: { allowedHosts: readonly string[]; maxBytes: number; signal: AbortSignal }): Promise<number> {
+  const res = await guardedFetch(uri, opts);
+  let size = 0;
+  await pipeline(res, new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      done(size > opts.maxBytes ? apiError('OpenStack.BadRequest', `web-download: more than ${opts.maxBytes} bytes`) : null, chunk);
+    },
+  }), createWriteStream(dest, { flags: 'wx' }));
+  return size;
 }

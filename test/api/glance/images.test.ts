@@ -227,7 +227,7 @@ describe('Glance v2', () => {
 
   it('serves info and schemas', async () => {
     const A = api(ta);
-    assert.deepEqual((await A('GET', '/v2/info/import')).json['import-methods'].value, ['glance-direct', 'web-download']);
+    assert.deepEqual((await A('GET', '/v2/info/import')).json['import-methods'].value, ['glance-direct', 'web-download', 'glance-download']);
     assert.equal((await A('GET', '/v2/schemas/image')).json.name, 'image');
     assert.equal((await A('GET', '/v2/schemas/members')).json.name, 'members');
   });

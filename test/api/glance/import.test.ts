@@ -1,4 +1,4 @@
-/** Glance's interoperable import: stage + glance-direct, web-download with its SSRF guard, image tasks. */
+/** Glance's interoperable import: stage + glance-direct, web-download with its SSRF guard, glance-download, image tasks. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -57,7 +57,7 @@ describe('Glance import', () => {
 
   it('advertises its import methods and its store', async () => {
     const info = await api(open)('GET', '/v2/info/import');
-    assert.deepEqual(info.json['import-methods'].value, ['glance-direct', 'web-download']);
+    assert.deepEqual(info.json['import-methods'].value, ['glance-direct', 'web-download', 'glance-download']);
     const stores = await api(open)('GET', '/v2/info/stores');
     assert.deepEqual(stores.json.stores.map((x: Any) => x.id), ['chunks']);
   });
@@ -103,6 +103,66 @@ describe('Glance import', () => {
       const [task] = (await call('GET', `/v2/images/${id}/tasks`)).json.tasks;
       assert.equal(task.status, 'failure');
       assert.match(task.message, /does not pass filtering/, uri);
+    }
+  });
+
+  const staged = async (s: TestServer, bytes: Buffer, token = tokens.get(s)!) => {
+    const call = (method: string, path: string, body?: unknown, type = 'application/json') => fetch(`${s.endpoint}/image${path}`, {
+      method, headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': type } : {}) },
+      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
+    });
+    const id = (await (await call('POST', '/v2/images', { name: 'src', disk_format: 'raw', container_format: 'bare', visibility: 'private' })).json() as Any).id as string;
+    assert.equal((await call('PUT', `/v2/images/${id}/stage`, bytes, 'application/octet-stream')).status, 204);
+    assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } })).status, 202);
+    return id;
+  };
+
+  it('glance-download copies an image of a catalog region into a queued one, with its formats and Glance\'s extra properties', async () => {
+    const call = api(open);
+    const bytes = crypto.randomBytes(2 * 1024 * 1024 + 100);
+    const src = await staged(open, bytes);
+    assert.equal((await settled(open, src)).status, 'active');
+    const props = [['hw_cpu_cores', '5'], ['trait:STORAGE_DISK_SSD', 'required'], ['os_distro', 'rhel'], ['speed', '88mph']];
+    assert.equal((await call('PATCH', `/v2/images/${src}`, props.map(([k, v]) => ({ op: 'add', path: `/${k}`, value: v })), 'application/openstack-images-v2.1-json-patch')).status, 200);
+    const dst = (await call('POST', '/v2/images', { name: 'dst', disk_format: 'iso', container_format: 'ovf', os_distro: 'windows' })).json.id;
+    const region = (await (await fetch(`${open.endpoint}/identity/v3/auth/catalog`, { headers: { 'x-auth-token': tokens.get(open)! } })).json() as Any).catalog[0].endpoints[0].region;
+    const params = { glance_image_id: src, glance_region: region, glance_service_interface: 'internal' };
+    assert.equal((await call('POST', `/v2/images/${dst}/import`, { method: { name: 'glance-download', ...params } })).status, 202);
+    const img = await settled(open, dst);
+    assert.equal(img.status, 'active', JSON.stringify((await call('GET', `/v2/images/${dst}/tasks`)).json));
+    assert.deepEqual([img.disk_format, img.container_format, img.hw_cpu_cores, img['trait:STORAGE_DISK_SSD'], img.os_distro, img.speed], ['raw', 'bare', '5', 'required', 'rhel', undefined]);
+    assert.equal(img.checksum, crypto.createHash('md5').update(bytes).digest('hex'));
+    const res = await fetch(`${open.endpoint}/image/v2/images/${dst}/file`, { headers: { 'x-auth-token': tokens.get(open)! } });
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(bytes));
+    const [task] = (await call('GET', `/v2/images/${dst}/tasks`)).json.tasks;
+    assert.deepEqual([task.status, task.input.import_req.method], ['success', { name: 'glance-download', ...params }]);
+  });
+
+  it('glance-download refuses an id that is not one at once, and fails the task (image queued, properties kept) for an unknown endpoint, a missing image or another project\'s private image', async () => {
+    const call = api(open);
+    const dst = async () => (await call('POST', '/v2/images', { name: 'dst', disk_format: 'raw', container_format: 'bare', hw_cpu_cores: '1' })).json.id as string;
+    const bad = await call('POST', `/v2/images/${await dst()}/import`, { method: { name: 'glance-download', glance_image_id: 'foo', glance_region: 'x' } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.message, /image id does not look like a UUID/);
+    const region = (await (await fetch(`${open.endpoint}/identity/v3/auth/catalog`, { headers: { 'x-auth-token': tokens.get(open)! } })).json() as Any).catalog[0].endpoints[0].region;
+    const other = await open.account('imp-other');
+    const theirs = await staged(open, crypto.randomBytes(4096), await keystoneToken(open.endpoint, other));
+    const mine = await staged(open, crypto.randomBytes(4096));
+    await settled(open, mine);
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ glance_image_id: mine, glance_region: 'not a region', glance_service_interface: 'public' }, /no image endpoint in region 'not a region'/],
+      [{ glance_image_id: mine, glance_region: region, glance_service_interface: 'not an interface' }, /no image endpoint/],
+      [{ glance_image_id: '36d4b546-64a2-4bb9-bdd0-ba676aa48f2c', glance_region: region }, /No image found/],
+      [{ glance_image_id: theirs, glance_region: region }, /No image found/],
+    ];
+    for (const [params, why] of cases) {
+      const id = await dst();
+      assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-download', ...params } })).status, 202);
+      const img = await settled(open, id);
+      assert.deepEqual([img.status, img.hw_cpu_cores, img.disk_format], ['queued', '1', 'raw'], JSON.stringify(params));
+      const [task] = (await call('GET', `/v2/images/${id}/tasks`)).json.tasks;
+      assert.equal(task.status, 'failure');
+      assert.match(task.message, why);
     }
   });
 
