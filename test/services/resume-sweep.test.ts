@@ -1,10 +1,10 @@
 /**
  * A job resumed after the GC grace period attaches a manifest it committed before a crash, while the manifest
  * sweep (any node's) finds that manifest old and held by nobody. On PostgreSQL the two run at once: the sweep is
- * stopped in the middle of its transaction (after its re-check, before its release commits) by a lock the test
- * holds on one of the manifest's chunk rows, and the resumed job runs while it waits. The attach must then wait
- * for the sweep and import the disk again, never point a snapshot at a manifest the sweep is deleting. Likewise
- * the Glance file manifest (the uploaded bytes of a non-raw image), which only `glance_images` points at.
+ * stopped in the middle of its transaction (manifest row locked and re-checked, release not yet committed) by a
+ * lock the test holds on an expired read hold of that manifest, which the sweep deletes, and the resumed job runs
+ * while it waits. The attach must then wait for the sweep and import (or copy) the disk again, never point a
+ * snapshot at a manifest the sweep is deleting.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -16,13 +16,15 @@ import { loadConfig } from '../../src/config.ts';
 import { createAccount } from '../../src/services/accounts.ts';
 import { startWorker } from '../../src/jobs/index.ts';
 import { decodeManifestBody, newManifestId } from '../../src/blobs/manifests.ts';
-import { importDisk } from '../../src/blobs/importer.ts';
+import { copyChunks, importDisk } from '../../src/blobs/importer.ts';
 import { inspect, openFileSource, openReader } from '../../src/formats/index.ts';
 import { uniqueBytes } from '../../src/services/snapshots/repo.ts';
 import { createBucket } from '../../src/services/buckets/repo.ts';
 import { startImport } from '../../src/services/transfer/import.ts';
+import { copyImage } from '../../src/services/images/copy.ts';
 import { sweepOrphanManifests } from '../../src/services/manifest-sweep.ts';
 import type { ImportedDisk } from '../../src/services/transfer/kinds.ts';
+import type { Manifest } from '../../src/blobs/types.ts';
 import { makeDisk, type DiskFixture } from '../e2e/transfer-support.ts';
 import { needing } from '../support/requires.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
@@ -31,6 +33,7 @@ import { waitFor } from '../support/wait.ts';
 const { after, before, test } = needing('qemu-img', 'postgres');
 
 const REGION = 'cn-hangzhou';
+const COPY_REGION = 'cn-beijing';
 const GRACE_MS = 60_000;
 let app: App;
 let dir: string;
@@ -70,9 +73,7 @@ async function crashedImport(name: string): Promise<{ imageId: string; taskId: s
 
 /** Backends of this test's database waiting for a row lock. */
 async function lockWaiters(admin: pg.Client): Promise<number> {
-  const { rows } = await admin.query(
-    "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-  );
+  const { rows } = await admin.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
   return rows[0].n as number;
 }
 
@@ -81,26 +82,21 @@ async function openJobs(): Promise<number> {
   return Number(n);
 }
 
-/** Every manifest is held exactly by what points at it, and every chunk's refcount counts the manifests' references. */
-async function assertHoldsAndRefcounts(): Promise<void> {
-  const db = app.services.db;
-  const refs = new Map<string, number>();
-  for (const m of await db.selectFrom('manifests').selectAll().execute()) {
-    for (const e of decodeManifestBody(Number(m.virtual_size), m.body).entries) refs.set(e.ref, (refs.get(e.ref) ?? 0) + 1);
-    const users = (await db.selectFrom('snapshots').select('id').where('manifest_id', '=', m.id).execute()).length
-      + (await db.selectFrom('disks').select('id').where('manifest_id', '=', m.id).execute()).length
-      + (await db.selectFrom('glance_images').select('image_id').where('file_manifest_id', '=', m.id).execute()).length;
-    assert.equal(m.holders, users, `manifest ${m.id} is held by exactly what points at it`);
-  }
-  for (const c of await db.selectFrom('chunks').selectAll().execute()) assert.equal(c.refcount, refs.get(c.ref) ?? 0, `refcount of ${c.ref}`);
+function startJobs(): ReturnType<typeof startWorker> {
+  const kinds = jobKinds(app.services);
+  return startWorker({
+    queue: app.services.jobs, owner: 'resumed-node', leaseMs: 5000, pollMs: 20, concurrency: 1, retryDelayMs: () => 0,
+    handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
+  });
 }
 
-test('a job resumed after the grace period attaches its manifest under the lock the manifest sweep takes', async () => {
-  const crashed = await crashedImport('resumed-after-grace');
-  const manifest = (await app.services.dataPlane.manifests.load(crashed.entry.manifestId))!;
+/**
+ * Another node's manifest sweep, stopped after it locked and re-checked `manifestId` (a dead reader's expired hold
+ * it must delete is locked by the test), while a worker resumes the jobs; then the sweep is let go.
+ */
+async function resumeDuringSweep(manifestId: string): Promise<void> {
   now += GRACE_MS + 1; // the node was down for longer than the grace period: the sweep sees an orphan
-
-  // Another node's sweep, stopped between its re-check and its commit.
+  await app.services.db.insertInto('read_holds').values({ id: `rh-dead-${manifestId}`, manifest_id: manifestId, expires_at: now - 1 }).execute();
   const admin = new pg.Client({ connectionString: database.url });
   await admin.connect();
   const blocker = new pg.Client({ connectionString: database.url });
@@ -109,20 +105,15 @@ test('a job resumed after the grace period attaches its manifest under the lock 
   let worker: ReturnType<typeof startWorker> | undefined;
   try {
     await blocker.query('begin');
-    await blocker.query('select 1 from chunks where ref = $1 for update', [manifest.manifest.entries[0].ref]);
+    await blocker.query('select 1 from read_holds where manifest_id = $1 for update', [manifestId]);
     sweep = sweepOrphanManifests(app.services, { graceMs: GRACE_MS });
-    await waitFor(async () => (await lockWaiters(admin)) >= 1, { what: 'the sweep waiting on the chunk row' });
-
-    const kinds = jobKinds(app.services);
-    worker = startWorker({
-      queue: app.services.jobs, owner: 'resumed-node', leaseMs: 5000, pollMs: 20, concurrency: 1, retryDelayMs: () => 0,
-      handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, v.handler])),
-    });
+    await waitFor(async () => (await lockWaiters(admin)) >= 1, { what: 'the sweep waiting on the read hold' });
+    worker = startJobs();
     // Unfixed, the attach commits at once; fixed, it waits for the sweep's lock on the manifest row.
     await waitFor(async () => (await lockWaiters(admin)) >= 2 || (await openJobs()) === 0, { what: 'the resumed job attaching or waiting' });
     await blocker.query('commit');
     assert.equal(await sweep, 1, 'the sweep released the orphan it had locked');
-    await waitFor(async () => (await openJobs()) === 0, { what: 'the import to finish' });
+    await waitFor(async () => (await openJobs()) === 0, { what: 'the job to finish' });
   } finally {
     await blocker.query('rollback').catch(() => {});
     await sweep?.catch(() => {});
@@ -130,16 +121,63 @@ test('a job resumed after the grace period attaches its manifest under the lock 
     await blocker.end();
     await admin.end();
   }
+}
 
-  const image = await app.services.db.selectFrom('images').selectAll().where('id', '=', crashed.imageId).executeTakeFirstOrThrow();
-  assert.equal(image.status, 'Available');
-  const d = await app.services.db.selectFrom('image_disks').selectAll().where('image_id', '=', crashed.imageId).executeTakeFirstOrThrow();
-  const snapshot = await app.services.db.selectFrom('snapshots').selectAll().where('id', '=', d.snapshot_id).executeTakeFirstOrThrow();
+/** Every manifest is held exactly by what points at it, and every chunk's refcount counts the manifests' references. */
+async function assertHoldsAndRefcounts(): Promise<void> {
+  const db = app.services.db;
+  const refs = new Map<string, number>();
+  for (const m of await db.selectFrom('manifests').selectAll().execute()) {
+    for (const e of decodeManifestBody(Number(m.virtual_size), m.body).entries) refs.set(`${m.region}/${e.ref}`, (refs.get(`${m.region}/${e.ref}`) ?? 0) + 1);
+    const users = (await db.selectFrom('snapshots').select('id').where('manifest_id', '=', m.id).execute()).length
+      + (await db.selectFrom('disks').select('id').where('manifest_id', '=', m.id).execute()).length
+      + (await db.selectFrom('glance_images').select('image_id').where('file_manifest_id', '=', m.id).execute()).length;
+    assert.equal(m.holders, users, `manifest ${m.id} is held by exactly what points at it`);
+  }
+  for (const c of await db.selectFrom('chunks').selectAll().execute()) assert.equal(c.refcount, refs.get(`${c.region}/${c.ref}`) ?? 0, `refcount of ${c.region}/${c.ref}`);
+}
+
+/** The image is Available and its disk's snapshot holds a manifest of `content`, all of whose chunks are live. */
+async function assertAttached(imageId: string, content: Manifest): Promise<void> {
+  const db = app.services.db;
+  assert.equal((await db.selectFrom('images').select('status').where('id', '=', imageId).executeTakeFirstOrThrow()).status, 'Available');
+  const d = await db.selectFrom('image_disks').selectAll().where('image_id', '=', imageId).executeTakeFirstOrThrow();
+  const snapshot = await db.selectFrom('snapshots').selectAll().where('id', '=', d.snapshot_id).executeTakeFirstOrThrow();
   const attached = await app.services.dataPlane.manifests.load(snapshot.manifest_id);
   assert.ok(attached, 'the snapshot\'s manifest exists');
   assert.equal(attached.holders, 1);
-  assert.deepEqual(attached.manifest, manifest.manifest, 'the disk was imported again, to the same content');
-  const live = await app.services.db.selectFrom('chunks').select(['ref', 'state']).where('ref', 'in', attached.manifest.entries.map((e) => e.ref)).execute();
-  assert.deepEqual(new Set(live.map((c) => c.state)), new Set(['live']));
+  assert.deepEqual(attached.manifest, content, 'the disk was stored again, to the same content');
+  const rows = await db.selectFrom('chunks').select('state').where('region', '=', attached.region).where('ref', 'in', content.entries.map((e) => e.ref)).execute();
+  assert.deepEqual(new Set(rows.map((c) => c.state)), new Set(['live']));
   await assertHoldsAndRefcounts();
+}
+
+test('an import resumed after the grace period attaches its manifest under the lock the manifest sweep takes', async () => {
+  const crashed = await crashedImport('resumed-after-grace');
+  const manifest = (await app.services.dataPlane.manifests.load(crashed.entry.manifestId))!;
+  await resumeDuringSweep(crashed.entry.manifestId);
+  await assertAttached(crashed.imageId, manifest.manifest);
+});
+
+test('a copy resumed after the grace period attaches its manifest under the lock the manifest sweep takes', async () => {
+  const { services } = app;
+  const imported = await crashedImport('copy-source');
+  const worker = startJobs();
+  try {
+    await waitFor(async () => (await openJobs()) === 0, { what: 'the source image\'s import' });
+  } finally {
+    await worker.stop();
+  }
+  const importedImage = imported.imageId;
+  const { imageId } = await copyImage(services, { sourceRegion: REGION, imageId: importedImage, caller: owner, destinationRegion: COPY_REGION, tags: [] });
+  // The crashed run copied the chunks and committed the destination manifest, then died before attaching it.
+  const job = await services.db.selectFrom('jobs').selectAll().where('resource_id', '=', imageId).executeTakeFirstOrThrow();
+  const source = await services.db.selectFrom('image_disks as d').innerJoin('snapshots as s', 's.id', 'd.snapshot_id').select('s.manifest_id')
+    .where('d.image_id', '=', importedImage).executeTakeFirstOrThrow();
+  const content = (await services.dataPlane.manifests.load(source.manifest_id))!.manifest;
+  await copyChunks(content, services.dataPlane.store(REGION), { store: services.dataPlane.store(COPY_REGION), index: services.dataPlane.index, region: COPY_REGION });
+  const manifestId = await services.dataPlane.manifests.commit(COPY_REGION, content);
+  await services.db.updateTable('jobs').set({ result: JSON.stringify({ disks: { 0: { manifestId } } }) }).where('id', '=', job.id).execute();
+  await resumeDuringSweep(manifestId);
+  await assertAttached(imageId, content);
 });
