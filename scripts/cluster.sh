@@ -85,6 +85,8 @@ backend nodes
   balance roundrobin
   option httpchk GET /healthz
   http-check expect status 200
+  # /healthz gives up on each probe after 5 s: a node slow under load stays in, a dead one (refused) drops in ~2 s.
+  timeout check 6s
   # Retry a request whose node connection closed with no answer, when a replay cannot act twice.
   retry-on conn-failure empty-response
   http-request disable-l7-retry unless METH_GET || { req.hdr(x-acs-signature-nonce) -m found } || { url_param(SignatureNonce) -m found }
