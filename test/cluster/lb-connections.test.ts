@@ -3,7 +3,9 @@
  * gets every answer, with no reset. Each node used to apply its per-address connection guard (20) to HAProxy's
  * own address, so a burst of a few dozen client connections had its node connections closed at once (502s and
  * resets), health checks included, which then took the node out of the pool (503s). The guard now applies at
- * HAProxy to each real client address: the 21st connection from one address is refused there.
+ * HAProxy to each real client address: the 21st connection from one address is refused there. And a client that
+ * keeps an idle connection as long as HAProxy's `Keep-Alive` header allows can still use it (HAProxy used to pass on
+ * the node's 72 s while closing idle clients after 15 s). Takes about a minute: the advertised timeout is 60 s.
  * One node on PostgreSQL with local chunk files (no Ceph needed), started with `cluster.sh node` and `cluster.sh lb`.
  */
 import assert from 'node:assert/strict';
@@ -78,6 +80,42 @@ async function heldConnections(port: number, localAddress: string, n: number): P
   }
 }
 
+/** One raw keep-alive connection: sends requests one at a time and reads each response's head. */
+class RawConnection {
+  private readonly socket: net.Socket;
+  private buffered = '';
+  private waiting?: () => void;
+  closedAt?: number;
+
+  constructor(port: number) {
+    this.socket = net.connect({ port, host: '127.0.0.1' });
+    this.socket.setEncoding('utf8');
+    this.socket.on('error', () => {});
+    this.socket.on('data', (d: string) => { this.buffered += d; this.waiting?.(); });
+    this.socket.on('close', () => { this.closedAt = Date.now(); this.waiting?.(); });
+  }
+
+  /** The response head (status line and headers) of a GET, or undefined when the connection closed first. */
+  async get(pathname: string): Promise<string | undefined> {
+    this.buffered = '';
+    if (this.closedAt === undefined) this.socket.write(`GET ${pathname} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    for (;;) {
+      const end = this.buffered.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = this.buffered.slice(0, end);
+        const length = Number(/^content-length: *(\d+)/im.exec(head)?.[1] ?? 0);
+        if (this.buffered.length >= end + 4 + length) return head;
+      }
+      if (this.closedAt !== undefined) return undefined;
+      await new Promise<void>((r) => { this.waiting = r; });
+    }
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
 test('a burst of keep-alive clients through HAProxy to one node: every request answered; the per-address guard holds at HAProxy', { timeout: 180_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-lb-'));
   const database = await freshPostgresDatabase(postgresBaseUrl()!);
@@ -93,6 +131,12 @@ test('a burst of keep-alive clients through HAProxy to one node: every request a
       out: (l) => { json += l; }, err: () => {}, isTTY: false, env: { IMAGEHOUSE_DATABASE_URL: database.url, IMAGEHOUSE_MASTER_KEY: masterKey },
     });
     const keys = JSON.parse(json) as Keys;
+    // A client that keeps an idle connection as long as HAProxy's Keep-Alive header says (checked at the end).
+    const idle = new RawConnection(port);
+    const first = await idle.get('/healthz');
+    const advertisedS = Number(/^keep-alive: *timeout=(\d+)/im.exec(first ?? '')?.[1]);
+    const idleSince = Date.now();
+    assert.ok(advertisedS > 0, `a Keep-Alive timeout is advertised: ${first}`);
 
     // Three clients, each with 16 keep-alive connections (within the per-address guard), all at once.
     const agents = CLIENT_ADDRESSES.map((localAddress) => new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS_PER_CLIENT, localAddress }));
@@ -115,6 +159,16 @@ test('a burst of keep-alive clients through HAProxy to one node: every request a
     const held = await heldConnections(port, '127.0.0.5', 22);
     assert.equal(held.filter((o) => o === 'closed').length, 2, `outcomes: ${held.join(' ')}`);
     assert.equal(held.filter((o) => /^\d{3}$/.test(o)).length, 20, `outcomes: ${held.join(' ')}`);
+
+    // Reused just before the advertised timeout runs out, the idle connection still answers: HAProxy must not close
+    // it earlier (it used to pass on the node's 72 s and close idle clients after 15 s).
+    await new Promise((r) => setTimeout(r, Math.max(0, idleSince + (advertisedS - 2) * 1000 - Date.now())));
+    try {
+      assert.equal(idle.closedAt, undefined, `HAProxy closed the idle connection after ${((idle.closedAt ?? 0) - idleSince) / 1000} s, advertising ${advertisedS} s`);
+      assert.match((await idle.get('/healthz')) ?? 'closed', /^HTTP\/1\.1 200/);
+    } finally {
+      idle.destroy();
+    }
   } finally {
     await run(CLUSTER, ['down'], { env }).catch(() => {});
     await database.drop();
