@@ -6,9 +6,9 @@
  * so its chunks become garbage like any other.
  *
  * Several nodes sweep and attach at once. The sweep locks the manifest row before it re-checks, and attaching
- * an existing manifest takes a hold (an update of that row; `lockManifestIn` when a job's own commit hold passes to
- * the snapshot) in the attaching transaction, so on PostgreSQL
- * either the attach commits first and the re-check sees it, or the sweep wins and the hold finds no manifest.
+ * an existing manifest takes a hold (an update of that row; `lockManifestIn` when a job's own commit hold passes
+ * to the snapshot) in the attaching transaction, so on PostgreSQL either the attach commits first and the
+ * re-check sees it, or the sweep wins and the hold finds no manifest.
  */
 import type { Services } from './context.ts';
 import { releaseManifestIn } from './images/manifest-holds.ts';
