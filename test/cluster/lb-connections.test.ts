@@ -19,9 +19,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
-import { v1Signature, v1StringToSign } from '../../src/api/ecs/signature.ts';
 import { freshPostgresDatabase, postgresBaseUrl } from '../support/stores.ts';
 import { needing } from '../support/requires.ts';
+import { v1SignedQuery } from '../support/v1.ts';
 
 const { test } = needing('postgres', 'haproxy');
 const run = promisify(execFile);
@@ -31,15 +31,6 @@ const CONNECTIONS_PER_CLIENT = 16;
 const REQUESTS_PER_CONNECTION = 6;
 
 interface Keys { accessKeyId: string; accessKeySecret: string }
-
-function signedPath(keys: Keys): string {
-  const params: Record<string, string> = {
-    Action: 'DescribeRegions', Version: '2014-05-26', Format: 'JSON', AccessKeyId: keys.accessKeyId, SignatureMethod: 'HMAC-SHA1',
-    SignatureVersion: '1.0', SignatureNonce: crypto.randomUUID(), Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  };
-  params.Signature = v1Signature(keys.accessKeySecret, v1StringToSign('GET', params));
-  return `/?${new URLSearchParams(params)}`;
-}
 
 /** Resolves with the status, or the socket error's code. */
 function get(endpoint: string, pathname: string, agent: http.Agent): Promise<string> {
@@ -144,7 +135,7 @@ test('a burst of keep-alive clients through HAProxy to one node: every request a
     try {
       await Promise.all(agents.flatMap((agent) => Array.from({ length: CONNECTIONS_PER_CLIENT }, async () => {
         for (let i = 0; i < REQUESTS_PER_CONNECTION; i++) {
-          const outcome = await get(endpoint, signedPath(keys), agent);
+          const outcome = await get(endpoint, v1SignedQuery(keys, { Action: 'DescribeRegions' }), agent);
           outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         }
       })));

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { v1Signature, v1StringToSign } from '../../src/api/ecs/signature.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { startServer, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { postgresBaseUrl } from '../support/stores.ts';
 import { needing } from '../support/requires.ts';
+import { v1SignedQuery } from '../support/v1.ts';
 
 const { after, before, test } = needing('postgres');
 
@@ -34,12 +34,7 @@ after(async () => {
 
 /** A V1-signed DescribeRegions query string with the given nonce. */
 function signedQuery(nonce: string): string {
-  const params: Record<string, string> = {
-    Action: 'DescribeRegions', Version: '2014-05-26', Format: 'JSON', AccessKeyId: alice.accessKeyId, SignatureMethod: 'HMAC-SHA1',
-    SignatureVersion: '1.0', SignatureNonce: nonce, Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-  };
-  params.Signature = v1Signature(alice.accessKeySecret, v1StringToSign('GET', params));
-  return `/?${new URLSearchParams(params)}`;
+  return v1SignedQuery(alice, { Action: 'DescribeRegions' }, nonce);
 }
 
 async function call(node: TestServer, query: string): Promise<{ status: number; code?: string }> {
