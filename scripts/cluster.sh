@@ -22,9 +22,8 @@
 # one after 15-72 s could write into a closing connection). Towards the nodes HAProxy drops idle connections long
 # before their 72 s keep-alive ends (half of them each 5 s; a node closes an idle connection only then, as measured:
 # its 10 s headers timeout and 30 s idle timeout do not cut a connection between requests), and a request that meets
-# a connection closing
-# under it is retried on a new one when replaying it cannot do anything twice: GET/HEAD, or a signed ECS call,
-# whose nonce the nodes refuse the second time.
+# a connection closing under it is retried on a new one when replaying it cannot do anything twice: GET/HEAD, or a
+# signed ECS call, whose nonce the nodes refuse the second time.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${CLUSTER_DIR:-/tmp/imagehouse-cluster}
