@@ -1,8 +1,9 @@
 /**
  * Scaling with nodes (issue 14): DescribeImages and import throughput with 1, 2 and 3 nodes of one cluster
  * (scripts/cluster.sh: PostgreSQL, Ceph RGW, HAProxy), with an external load generator (bench/load-generator.ts,
- * its own process). During each run the CPU time of the nodes, PostgreSQL, Ceph and the load generator is
- * sampled from /proc, which shows where the bottleneck sits.
+ * its own process). All requests go through HAProxy, reconfigured for the running nodes (`cluster.sh lb K`).
+ * During each run the CPU time of the nodes, PostgreSQL, Ceph, HAProxy and the load generator is sampled from
+ * /proc, which shows where the bottleneck sits.
  * Usage: BENCH_PG_URL=postgres://…/db [BENCH_SECONDS=15] [BENCH_IMAGES=10000] node --import tsx bench/cluster.ts
  * (needs root for Ceph, haproxy and a running PostgreSQL whose server may create databases).
  */
@@ -39,7 +40,7 @@ const databaseUrl = url.toString();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-cluster-'));
 const port = 19_480;
 const clusterEnv = { ...process.env, CLUSTER_DIR: dir, CLUSTER_PORT: String(port), CLUSTER_DATABASE_URL: databaseUrl, CLUSTER_S3_BUCKET: `ih-bench-${crypto.randomBytes(4).toString('hex')}` };
-const nodeUrl = (i: number) => `http://127.0.0.1:${port + i}`;
+const endpoint = `http://127.0.0.1:${port}`;
 
 /** CPU seconds (user + system) of processes, from /proc. */
 function cpuSeconds(pids: number[]): number {
@@ -65,7 +66,10 @@ function postgresSeconds(): number {
 
 /** Runs `fn` and reports each component's share of one core over its wall time. */
 async function measured<T>(nodes: number[], fn: () => Promise<T>): Promise<{ result: T; wall: number; cpu: Record<string, string> }> {
-  const groups: Record<string, () => number> = { nodes: () => cpuSeconds(nodes), postgres: postgresSeconds, ceph: () => cpuSeconds([...pidsOf('radosgw'), ...pidsOf('ceph-osd')]) };
+  const groups: Record<string, () => number> = {
+    nodes: () => cpuSeconds(nodes), postgres: postgresSeconds, ceph: () => cpuSeconds([...pidsOf('radosgw'), ...pidsOf('ceph-osd')]),
+    haproxy: () => cpuSeconds(pidsOf(`haproxy.*${dir}`)),
+  };
   const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, g()]));
   const t0 = performance.now();
   const result = await fn();
@@ -91,12 +95,12 @@ try {
   const importers = accounts.slice(1);
   for (const a of importers) {
     const bucket = `bench-${crypto.randomBytes(4).toString('hex')}`;
-    await createBucket({ endpoint: nodeUrl(1), region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }, bucket);
+    await createBucket({ endpoint, region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }, bucket);
     buckets.push(bucket);
   }
 
-  const describeRows: string[][] = [['nodes', 'DescribeImages req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU: nodes', 'PostgreSQL', 'Ceph', 'load generator']];
-  const importRows: string[][] = [['nodes', `${IMPORTS_PER_ROUND} × ${IMPORT_MIB} MiB imports, s`, 'MB/s', 'CPU: nodes', 'PostgreSQL', 'Ceph']];
+  const describeRows: string[][] = [['nodes', 'DescribeImages req/s', 'p50 ms', 'p99 ms', 'failed', 'CPU: nodes', 'PostgreSQL', 'Ceph', 'HAProxy', 'load generator']];
+  const importRows: string[][] = [['nodes', `${IMPORTS_PER_ROUND} × ${IMPORT_MIB} MiB imports, s`, 'MB/s', 'CPU: nodes', 'PostgreSQL', 'Ceph', 'HAProxy']];
   for (let k = 1; k <= 3; k++) {
     // Only nodes 1..k run: the others are stopped, so their workers claim nothing either.
     for (let i = 1; i <= 3; i++) {
@@ -104,15 +108,17 @@ try {
       if (i <= k && !alive) pids[i - 1] = Number(/^pid (\d+)$/m.exec((await run(CLUSTER, ['node', String(i)], { env: clusterEnv })).stdout)![1]);
       if (i > k && alive) process.kill(pids[i - 1], 'SIGTERM');
     }
+    await run(CLUSTER, ['lb', String(k)], { env: clusterEnv });
     await new Promise((r) => setTimeout(r, 2000));
     const live = pids.slice(0, k);
     // Half lookups by ID, half a page of 10 of the account's own images: the two commonest calls.
     const d = await measured(live, () => runLoad({
-      endpoints: Array.from({ length: k }, (_, i) => nodeUrl(i + 1)), seconds: SECONDS, connections: CONCURRENCY, surface: 'ecs', randomIds: IMAGES,
+      endpoints: [endpoint], seconds: SECONDS, connections: CONCURRENCY, surface: 'ecs', randomIds: IMAGES,
       params: [{ Action: 'DescribeImages', ImageId: 'random' }, { Action: 'DescribeImages', ImageOwnerAlias: 'self' }],
       accessKeyId: accounts[0].accessKeyId, accessKeySecret: accounts[0].accessKeySecret,
     }));
-    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), String(d.result.errors), d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.result.cpu.toFixed(2)]);
+    const failed = Object.entries(d.result.failures).map(([kind, n]) => `${n} ${kind}`).join(', ') || '0';
+    describeRows.push([String(k), d.result.rps.toFixed(0), d.result.p50.toFixed(1), d.result.p99.toFixed(1), failed, d.cpu.nodes, d.cpu.postgres, d.cpu.ceph, d.cpu.haproxy, d.result.cpu.toFixed(2)]);
     console.log(describeRows.at(-1)!.join(' | '));
 
     // Imports: fresh random bytes every round (no deduplication), two per account (the per-account job limit).
@@ -121,21 +127,21 @@ try {
       fs.writeFileSync(f, crypto.randomBytes(IMPORT_MIB * MiB));
       return f;
     });
-    const cfgs = importers.map((a) => ({ endpoint: nodeUrl(1), region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
+    const cfgs = importers.map((a) => ({ endpoint, region: 'cn-hangzhou', accessKeyId: a.accessKeyId, accessKeySecret: a.accessKeySecret }));
     for (const [j, f] of files.entries()) {
       // An upload on a reused keep-alive connection was seen to be cut ("other side closed"); one retry opens a new one.
       await putObject(cfgs[j % 3], buckets[j % 3], path.basename(f), f).catch(() => putObject(cfgs[j % 3], buckets[j % 3], path.basename(f), f));
     }
     const sessions: { cookie: string; CsrfToken: string }[] = [];
     for (const a of importers) {
-      const res = await fetch(`${nodeUrl(1)}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) });
+      const res = await fetch(`${endpoint}/console/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(a) });
       sessions.push({ cookie: res.headers.get('set-cookie')!.split(';')[0], ...(await res.json() as { CsrfToken: string }) });
     }
     const imp = await measured(live, async () => {
       const ids: string[] = [];
       for (const [j, f] of files.entries()) {
         const { cookie, CsrfToken } = sessions[j % 3];
-        const call = await fetch(`${nodeUrl(1)}/console/api/call/ImportImage`, {
+        const call = await fetch(`${endpoint}/console/api/call/ImportImage`, {
           method: 'POST', headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': CsrfToken },
           body: JSON.stringify({ RegionId: 'cn-hangzhou', 'DiskDeviceMapping.1.OSSBucket': buckets[j % 3], 'DiskDeviceMapping.1.OSSObject': path.basename(f), 'DiskDeviceMapping.1.Format': 'RAW' }),
         });
@@ -150,12 +156,12 @@ try {
         await new Promise((r) => setTimeout(r, 100));
       }
     });
-    importRows.push([String(k), imp.wall.toFixed(1), ((IMPORTS_PER_ROUND * IMPORT_MIB * MiB) / 1e6 / imp.wall).toFixed(0), imp.cpu.nodes, imp.cpu.postgres, imp.cpu.ceph]);
+    importRows.push([String(k), imp.wall.toFixed(1), ((IMPORTS_PER_ROUND * IMPORT_MIB * MiB) / 1e6 / imp.wall).toFixed(0), imp.cpu.nodes, imp.cpu.postgres, imp.cpu.ceph, imp.cpu.haproxy]);
     console.log(importRows.at(-1)!.join(' | '));
     for (const f of files) fs.rmSync(f);
   }
   console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (2 cores, shared)`);
-  console.log(`${IMAGES} images; ${SECONDS} s per run, ${CONCURRENCY} requests in flight, round-robin over the running nodes`);
+  console.log(`${IMAGES} images; ${SECONDS} s per run, ${CONCURRENCY} requests in flight, through HAProxy, round-robin over the running nodes`);
   printTable(describeRows);
   printTable(importRows);
 } catch (e) {

@@ -29,8 +29,12 @@ export interface LoadSpec {
   token?: string;
 }
 
-/** `cpu`: the generator's own CPU seconds per second, to tell when it, not the server, is the limit. */
-export interface LoadResult { requests: number; errors: number; seconds: number; rps: number; p50: number; p99: number; cpu: number }
+/**
+ * `cpu`: the generator's own CPU seconds per second, to tell when it, not the server, is the limit.
+ * `failures`: failed requests by kind, an HTTP status with the error code of the body (`429 Throttling.User`) or a
+ * socket error code (`ECONNRESET`), so a report says what failed instead of guessing.
+ */
+export interface LoadResult { requests: number; errors: number; failures: Record<string, number>; seconds: number; rps: number; p50: number; p99: number; cpu: number }
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec;
 const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
@@ -50,29 +54,42 @@ function ecsPath(): string {
   return `/?${new URLSearchParams(all)}`;
 }
 
-function once(): Promise<number> {
+/** Resolves with undefined on a 200 or 201, or the kind of failure. */
+function once(): Promise<string | undefined> {
   const path = spec.surface === 'ecs' ? ecsPath() : spec.path!.replace('{id}', randomId);
   const headers: Record<string, string> = spec.token ? { 'x-auth-token': spec.token } : {};
   if (spec.postBody !== undefined) headers['content-type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${spec.endpoints[turn++ % spec.endpoints.length]}${path}`, { agent, headers, method: spec.postBody === undefined ? 'GET' : 'POST' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+  return new Promise((resolve) => {
+    const url = `${spec.endpoints[turn++ % spec.endpoints.length]}${path}`;
+    const req = http.request(url, { agent, headers, method: spec.postBody === undefined ? 'GET' : 'POST' }, (res) => {
+      if (res.statusCode === 200 || res.statusCode === 201) {
+        res.resume();
+        res.on('end', () => resolve(undefined));
+        return;
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve(`${res.statusCode} ${/"(?:Code|code|error_code)"\s*:\s*"([^"]+)"/.exec(body)?.[1] ?? ''}`.trim()));
     });
-    req.on('error', reject);
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     req.end(spec.postBody);
   });
 }
 
 const latencies: number[] = [];
 let errors = 0;
+const failures: Record<string, number> = {};
 const deadline = performance.now() + spec.seconds * 1000;
 const start = performance.now();
 await Promise.all(Array.from({ length: spec.connections }, async () => {
   while (performance.now() < deadline) {
     const t = performance.now();
-    const status = await once().catch(() => 0);
-    if (status !== 200 && status !== 201) errors++;
+    const failure = await once();
+    if (failure !== undefined) {
+      errors++;
+      failures[failure] = (failures[failure] ?? 0) + 1;
+    }
     latencies.push(performance.now() - t);
   }
 }));
@@ -82,7 +99,7 @@ const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p 
 // Only answered requests count: a refused one is fast and would flatter the rate.
 const used = process.cpuUsage();
 const result: LoadResult = {
-  requests: latencies.length, errors, seconds, rps: (latencies.length - errors) / seconds, p50: at(0.5), p99: at(0.99), cpu: (used.user + used.system) / 1e6 / seconds,
+  requests: latencies.length, errors, failures, seconds, rps: (latencies.length - errors) / seconds, p50: at(0.5), p99: at(0.99), cpu: (used.user + used.system) / 1e6 / seconds,
 };
 console.log(JSON.stringify(result));
 agent.destroy();

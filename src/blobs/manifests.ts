@@ -220,6 +220,17 @@ export class ManifestRepo {
   }
 }
 
+/**
+ * Locks manifest `id` in the caller's transaction, which is about to point a snapshot or disk at it under a hold
+ * the caller already owns (a job's commit). The manifest sweep locks the same row before it re-checks, so either
+ * this lock comes first and the sweep sees the attach, or the sweep's release comes first and this finds no
+ * manifest. False when the manifest is gone: the caller must commit it again (its chunks may be garbage by now).
+ */
+export async function lockManifestIn(trx: Kysely<Database>, id: string): Promise<boolean> {
+  const res = await trx.updateTable('manifests').set((eb) => ({ holders: eb.ref('holders') })).where('id', '=', id).where('holders', '>', 0).executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
 /** One holder fewer, inside the caller's transaction; the last release deletes the manifest and releases its chunk refs. Returns holders left. */
 export async function releaseManifestIn(trx: Kysely<Database>, id: string, now: number): Promise<number> {
   const row = await trx

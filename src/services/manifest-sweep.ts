@@ -1,12 +1,14 @@
 /**
  * Reconciles manifest holds after crashes: a manifest committed by a job or a disk write that died before
  * attaching it to a disk or snapshot is held by nobody, and a reader that died leaves a hold whose lease runs
- * out. Once a manifest is older than the grace period and no disk, snapshot or live read hold points at it,
- * its holds are dropped, so its chunks become garbage like any other.
+ * out. Once a manifest is older than the grace period and no disk, snapshot, Glance image file (the uploaded bytes
+ * of a non-raw image, `glance_images.file_manifest_id`) or live read hold points at it, its holds are dropped,
+ * so its chunks become garbage like any other.
  *
  * Several nodes sweep and attach at once. The sweep locks the manifest row before it re-checks, and attaching
- * an existing manifest takes a hold (an update of that row) in the attaching transaction, so on PostgreSQL
- * either the attach commits first and the re-check sees it, or the sweep wins and the hold finds no manifest.
+ * an existing manifest takes a hold (an update of that row; `lockManifestIn` when a job's own commit hold passes
+ * to the snapshot) in the attaching transaction, so on PostgreSQL either the attach commits first and the
+ * re-check sees it, or the sweep wins and the hold finds no manifest.
  */
 import type { Services } from './context.ts';
 import { releaseManifestIn } from './images/manifest-holds.ts';
@@ -22,6 +24,7 @@ export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'cloc
     .where('m.created_at', '<', now - opts.graceMs)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('disks as d').select('d.id').whereRef('d.manifest_id', '=', 'm.id'))))
     .where((eb) => eb.not(eb.exists(eb.selectFrom('snapshots as s').select('s.id').whereRef('s.manifest_id', '=', 'm.id'))))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('glance_images as g').select('g.image_id').whereRef('g.file_manifest_id', '=', 'm.id'))))
     .where('m.id', 'not in', liveReadHolds(db, now))
     .limit(opts.limit ?? 500).execute();
   let swept = 0;
@@ -33,6 +36,7 @@ export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'cloc
         if (Number(locked.numUpdatedRows) === 0) throw new InUse();
         const used = await trx.selectFrom('disks').select('id').where('manifest_id', '=', id)
           .union(trx.selectFrom('snapshots').select('id').where('manifest_id', '=', id))
+          .union(trx.selectFrom('glance_images').select('image_id as id').where('file_manifest_id', '=', id))
           .union(trx.selectFrom('read_holds').select('id').where('manifest_id', '=', id).where('expires_at', '>', now))
           .executeTakeFirst();
         if (used) throw new InUse();

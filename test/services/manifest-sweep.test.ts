@@ -36,14 +36,18 @@ for (const backend of storeBackends()) {
       const orphan = await repo.commit('r', { virtualSize: 2 * CHUNK_SIZE, entries: [{ index: 0, ref: REF_A, zeroMap: '0000000000000000' }, { index: 1, ref: REF_B, zeroMap: '0000000000000000' }] });
       const kept = await repo.commit('r', { virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref: REF_A, zeroMap: '0000000000000000' }] });
       await insertSnapshot(db, { id: 's-kept', region: 'r', owner_id: '1', manifest_id: kept }, now);
+      // A Glance image's uploaded file (a qcow2, say) is a manifest that only its glance_images row points at.
+      const file = await repo.commit('r', { virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref: REF_B, zeroMap: '0000000000000000' }] });
+      await db.insertInto('glance_images').values({ image_id: 'm-glancefile', file_manifest_id: file } as never).execute();
 
       assert.equal(await sweepOrphanManifests({ db, clock: { now: () => now } }, { graceMs: 3600_000 }), 0, 'young manifests are left alone (a job may be about to attach them)');
       now += 3600_001;
       assert.equal(await sweepOrphanManifests({ db, clock: { now: () => now } }, { graceMs: 3600_000 }), 1);
       assert.equal(await repo.load(orphan), undefined);
       assert.ok(await repo.load(kept), 'a manifest a snapshot points at stays');
+      assert.ok(await repo.load(file), 'a Glance image\'s file manifest stays');
       const refs = Object.fromEntries((await db.selectFrom('chunks').select(['ref', 'refcount']).execute()).map((r) => [r.ref, r.refcount]));
-      assert.deepEqual(refs, { [REF_A]: 1, [REF_B]: 0 }, 'the orphan\'s chunk refs were released, the kept manifest\'s stay');
+      assert.deepEqual(refs, { [REF_A]: 1, [REF_B]: 1 }, 'the orphan\'s chunk refs were released, the kept manifests\' stay');
     } finally {
       await store.dispose();
     }

@@ -18,6 +18,8 @@ export interface TestServer {
   /** host:port, as the official SDK wants it */
   hostPort: string;
   dataDir: string;
+  /** The PostgreSQL database it runs on (undefined on SQLite): another node can share it (`databaseUrl`). */
+  databaseUrl?: string;
   account(name: string): Promise<NewAccount>;
   stop(): Promise<void>;
 }
@@ -26,6 +28,8 @@ export interface ServerOptions {
   clock?: Clock;
   /** Runs on a fresh database of this PostgreSQL server instead of SQLite. */
   postgresBaseUrl?: string;
+  /** Runs on this existing database (another test server's): a second node of the same cluster. Not dropped at stop. */
+  databaseUrl?: string;
   env?: Record<string, string>;
   /** Where the server logs; without it the server logs nothing. */
   logStream?: NodeJS.WritableStream;
@@ -53,8 +57,9 @@ export async function startServerWith<N extends string>(names: readonly N[], opt
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-server-'));
-  const pg = opts.postgresBaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;
-  const config = loadConfig({ data: dataDir, port: '0', 'nbd-port': '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: pg?.url ?? '' });
+  const pg = opts.postgresBaseUrl && !opts.databaseUrl ? await freshPostgresDatabase(opts.postgresBaseUrl) : undefined;
+  const databaseUrl = opts.databaseUrl ?? pg?.url;
+  const config = loadConfig({ data: dataDir, port: '0', 'nbd-port': '0' }, { ...(opts.env ?? {}), IMAGEHOUSE_DATABASE_URL: databaseUrl ?? '' });
   const app = await createApp(config, { clock: opts.clock, logger: opts.logStream !== undefined, logStream: opts.logStream });
   const address = await app.server.listen({ port: 0, host: '127.0.0.1' });
   await app.nbd.listen(0);
@@ -64,6 +69,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     endpoint: address,
     hostPort: url.host,
     dataDir,
+    databaseUrl,
     account: (name) => createAccount(app.services, { name }),
     async stop() {
       await app.close();

@@ -9,7 +9,7 @@ import { parseJson, type JobRow } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
-import { dropSnapshotsIn, releaseManifestIn } from './manifest-holds.ts';
+import { dropSnapshotsIn, lockManifestIn, releaseManifestIn } from './manifest-holds.ts';
 import { JOB_KIND } from '../job-kinds.ts';
 
 /** Concurrent copies into one region; the rest wait (their images show `Waiting`). */
@@ -65,6 +65,11 @@ export function copyImageJob(services: Services): JobKind {
         const snapshotId = newResourceId('snapshot', infix);
         disks[idx] = { manifestId, snapshotId, done: true };
         await ctx.checkpoint({ disks }, async (trx) => {
+          // A job resumed after the grace period finds its manifest old and unattached, as the manifest sweep does:
+          // the lock orders the two, and a manifest swept meanwhile is copied again on the next attempt.
+          if (!(await lockManifestIn(trx, manifestId))) {
+            throw Object.assign(new Error(`manifest ${manifestId} of disk ${idx} is gone`), { retryable: true });
+          }
           await insertSnapshot(trx, {
             id: snapshotId, region: job.region, owner_id: job.account_id, manifest_id: manifestId, name: `copy-${sourceSnapshotId}`,
             description: `Copied from ${sourceSnapshotId} in ${payload.sourceRegion} for image ${job.resource_id}`,

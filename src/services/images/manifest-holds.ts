@@ -4,7 +4,7 @@ import type { Database } from '../../store/schema.ts';
 import { releaseManifestIn } from '../../blobs/manifests.ts';
 import { recordSnapshotsGoneIn } from '../billing/lifecycle.ts';
 
-export { releaseManifestIn } from '../../blobs/manifests.ts';
+export { lockManifestIn, releaseManifestIn } from '../../blobs/manifests.ts';
 
 /** Deletes snapshots that a failed or cancelled job created, dropping their manifest holds. */
 export async function dropSnapshotsIn(trx: Transaction<Database>, snapshotIds: string[], now: number): Promise<void> {

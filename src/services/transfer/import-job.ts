@@ -20,7 +20,7 @@ import { parseJson, type JobContext } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
-import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
+import { dropSnapshotsIn, lockManifestIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { ProgressReporter } from './progress.ts';
 import { MAX_DISK_GIB } from '../../domain/image-rules.ts';
 import { type ImportDiskPlan, type ImportPayload, type ImportedDisk } from './kinds.ts';
@@ -74,8 +74,9 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
   const attach = async (idx: number, entry: ImportedDisk) => {
     const snapshotId = newResourceId('snapshot', infix);
     await ctx.checkpoint({ disks: { ...done, [idx]: { ...entry, snapshotId } } }, async (trx) => {
-      // A manifest committed long ago and never attached may have been swept meanwhile: import it again.
-      if (!(await trx.selectFrom('manifests').select('id').where('id', '=', entry.manifestId).executeTakeFirst())) {
+      // A manifest committed long ago and never attached may have been swept meanwhile (or be in a sweep on another
+      // node right now: the lock waits for it): import it again.
+      if (!(await lockManifestIn(trx, entry.manifestId))) {
         throw Object.assign(new Error(`manifest ${entry.manifestId} of disk ${idx} is gone`), { retryable: true });
       }
       await insertSnapshot(trx, {
