@@ -19,7 +19,7 @@ import { ManifestRepo } from './blobs/manifests.ts';
 import { HashPool } from './blobs/hash-pool.ts';
 import { ChunkBufferPool } from './blobs/buffer-pool.ts';
 import { collectGarbage } from './blobs/gc.ts';
-import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
+import { JobQueue, loadNodeId, startWorker, type Worker } from './jobs/index.ts';
 import type { Services } from './services/context.ts';
 import { dataPlaneOf } from './services/data-plane.ts';
 import type { ObjectStore } from './services/buckets/object-store.ts';
@@ -189,6 +189,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const jobs = new JobQueue(store.db, store.dialect, clock, {
     onFinished: async (trx, job) => kinds[job.kind]?.onFinished?.(trx, job),
     maxRunningPerAccount: config.jobsPerAccount,
+    node: loadNodeId(config.dataDir),
   });
 
   const services: Services = {

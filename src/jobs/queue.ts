@@ -5,6 +5,10 @@
  * finishes it. Every change a worker makes is conditional on still holding the lease, so a worker
  * that lost its lease (crash, pause, network) can never overwrite the result of the one that took over.
  * Times come from the injected clock (epoch ms), never from the database, so tests can move time.
+ *
+ * A job whose input is a file on one node (a spooled upload) is pinned to that node (`jobs.node`): only a queue of
+ * that node claims it. Each node's worker renews a heartbeat row (`job_nodes`) like a lease; once a node's has run
+ * out, the other nodes fail the jobs pinned to it (JobNodeStopped) rather than leave them queued forever.
  */
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../store/db.ts';
@@ -32,6 +36,8 @@ export interface QueueOptions {
    * Default 2. Soft on PostgreSQL: two workers claiming at the same instant may each see room.
    */
   maxRunningPerAccount?: number;
+  /** This node's identity (jobs/node-id.ts): it claims the jobs pinned to it as well as unpinned ones. */
+  node?: string;
 }
 
 export interface NewJob {
@@ -45,6 +51,8 @@ export interface NewJob {
   maxAttempts?: number;
   /** Epoch ms before which the job is not claimed; defaults to now. */
   runAt?: number;
+  /** Only this node may claim it (its input is a file there); default any node. */
+  node?: string;
 }
 
 export interface FailOptions {
@@ -58,6 +66,8 @@ export interface FailOptions {
 export type RenewOutcome = 'ok' | 'cancelled' | 'lost';
 
 export const ATTEMPTS_EXHAUSTED = 'JobAttemptsExhausted';
+/** The error of a job pinned to a node that stopped before running it. */
+export const NODE_STOPPED = 'JobNodeStopped';
 
 export function newTaskId(): string {
   return 't-' + randomBase36(20);
@@ -81,6 +91,19 @@ export class JobQueue {
     readonly clock: Clock = systemClock,
     private readonly options: QueueOptions = {},
   ) {}
+
+  /** This node's identity; '' when the queue serves no particular node (it then claims only unpinned jobs). */
+  get node(): string {
+    return this.options.node ?? '';
+  }
+
+  /** Renews this node's heartbeat until now + leaseMs; the worker calls it more often than that. */
+  async beatNode(leaseMs: number): Promise<void> {
+    if (!this.node) return;
+    const aliveUntil = this.clock.now() + leaseMs;
+    await this.db.insertInto('job_nodes').values({ id: this.node, alive_until: aliveUntil })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ alive_until: aliveUntil })).execute();
+  }
 
   /** Inserts a queued job. Pass the caller's transaction to create it atomically with its resource rows. */
   async enqueue(exec: Kysely<Database>, job: NewJob): Promise<JobRow> {
@@ -106,6 +129,7 @@ export class JobQueue {
       created_at: now,
       updated_at: now,
       finished_at: null,
+      node: job.node ?? '',
     }).returningAll().executeTakeFirstOrThrow();
   }
 
@@ -117,11 +141,15 @@ export class JobQueue {
   async claim(owner: string, leaseMs: number, kinds?: readonly string[]): Promise<JobRow | undefined> {
     if (kinds && kinds.length === 0) return undefined;
     await this.reapExpired(kinds);
+    await this.reapOrphaned(kinds);
     const now = this.clock.now();
-    const claimable = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.or([
-      eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
-      eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
-        eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
+    const claimable = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.and([
+      eb.or([
+        eb.and([eb('state', '=', 'queued'), eb('run_at', '<=', now)]),
+        eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now),
+          eb('attempts', '<', eb.ref('max_attempts')), eb('cancel_requested', '=', 0)]),
+      ]),
+      eb('node', 'in', this.node ? ['', this.node] : ['']),
     ]);
     const limit = this.options.maxRunningPerAccount ?? 2;
     // Fair between accounts: only accounts under their running limit, the one served longest ago first
@@ -311,6 +339,40 @@ export class JobQueue {
             error_message: `The job was interrupted ${held.attempts} times (its worker stopped renewing the lease) and will not be retried.` };
         const row = await trx.updateTable('jobs')
           .set({ ...patch, lease_until: null, updated_at: now, finished_at: now })
+          .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+        await this.options.onFinished?.(trx, row);
+      }).catch(this.options.onError ?? ((err) => console.error('[jobs] reaping', id, err)));
+    }
+  }
+
+  /**
+   * Finishes jobs pinned to another node whose heartbeat ran out, queued or with an expired lease: their input
+   * is on that node, so no other can run them. A cancel requested is honoured; otherwise they fail (NODE_STOPPED).
+   * If that node comes back it finds them finished.
+   */
+  private async reapOrphaned(kinds?: readonly string[]): Promise<void> {
+    const now = this.clock.now();
+    const orphaned = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.and([
+      eb('node', '!=', ''), eb('node', '!=', this.node),
+      eb.or([eb('state', '=', 'queued'), eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now)])]),
+      eb.not(eb.exists(eb.selectFrom('job_nodes as n').select('n.id').whereRef('n.id', '=', 'jobs.node').where('n.alive_until', '>=', now))),
+    ]);
+    const dead = await this.db.selectFrom('jobs').select('id').where(orphaned)
+      .$if(kinds !== undefined, (q) => q.where('kind', 'in', kinds!))
+      .limit(REAP_BATCH).execute();
+    for (const { id } of dead) {
+      await this.db.transaction().execute(async (trx) => {
+        // Re-checked on the row (locked on PostgreSQL): the node may have come back, or another node reaped it.
+        const held = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where(orphaned)
+          .$if(this.dialect === 'postgres', (q) => q.forUpdate().skipLocked())
+          .executeTakeFirst();
+        if (!held) return;
+        const patch = held.cancel_requested
+          ? { state: 'cancelled' }
+          : { state: 'failed', error_code: NODE_STOPPED,
+            error_message: `The data this job reads is on node ${held.node}, which stopped before running it; upload or stage the data again.` };
+        const row = await trx.updateTable('jobs')
+          .set({ ...patch, lease_owner: null, lease_until: null, updated_at: now, finished_at: now })
           .where('id', '=', id).returningAll().executeTakeFirstOrThrow();
         await this.options.onFinished?.(trx, row);
       }).catch(this.options.onError ?? ((err) => console.error('[jobs] reaping', id, err)));

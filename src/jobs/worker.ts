@@ -90,8 +90,23 @@ export function startWorker(opts: WorkerOptions): Worker {
     wakeNap = done;
   });
 
+  // The node's heartbeat, before any claim: a node back from a stop renews it before the others give up its jobs.
+  // Its lease covers several polls, since the loop beats only between them.
+  const nodeLeaseMs = Math.max(leaseMs, 4 * opts.pollMs);
+  let beatDue = 0;
+  async function beatNode(): Promise<void> {
+    if (Date.now() < beatDue) return;
+    try {
+      await queue.beatNode(nodeLeaseMs);
+      beatDue = Date.now() + Math.floor(nodeLeaseMs / 3);
+    } catch (err) {
+      onError(err);
+    }
+  }
+
   async function loop(): Promise<void> {
     while (!stopped) {
+      await beatNode();
       if (running.size >= opts.concurrency) { aliveAt = Date.now(); await nap(opts.pollMs); continue; }
       const leaseOwner = `${opts.owner}#${++claims}`;
       let job: JobRow | undefined;

@@ -138,6 +138,14 @@ export interface JobRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  /** The node that must claim it (its input is a file there); '' = any node (migration 0016). */
+  node: string;
+}
+
+/** A node's heartbeat: the jobs pinned to it are failed once alive_until has passed (migration 0016). */
+export interface JobNodeRow {
+  id: string;
+  alive_until: number;
 }
 
 export interface NonceRow {
@@ -285,6 +293,8 @@ export interface GlanceImageRow {
   /** Refines the ECS status (domain/glance-status.ts): '' | uploading | saving | importing. */
   phase: string;
   stage_path: string;
+  /** The node whose data directory holds stage_path (migration 0016). */
+  stage_node: string;
   /** JSON object of free-form string properties. */
   properties: string;
   /** JSON array of `{url, metadata}`: the http(s) locations added through PATCH (migration 0012). */
@@ -330,6 +340,7 @@ export interface Database {
   chunks: ChunkRow;
   jobs: JobRow;
   job_turns: JobTurnRow;
+  job_nodes: JobNodeRow;
   nonces: NonceRow;
   console_sessions: ConsoleSessionRow;
   read_holds: ReadHoldRow;

@@ -180,7 +180,7 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
       await trx.updateTable('glance_images').set({
         ...(also ? { disk_format: also.disk_format, container_format: also.container_format, properties: JSON.stringify(props) } : {}),
         phase: ecsStatusOf('active').phase, size: digests.size, virtual_size: insp.virtualSize, checksum: digests.md5, os_hash_algo: 'sha512',
-        os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '',
+        os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '', stage_node: '',
       }).where('image_id', '=', id).execute();
     });
   } finally {

@@ -60,7 +60,8 @@ export async function uploadFile(services: Services, viewer: Identity, id: strin
     await fs.rm(file, { force: true });
     const digests = await spool(body, file);
     const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
-    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    // The spooled file is on this node: only it can run the job.
+    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1, node: services.jobs.node });
   } catch (e) {
     await fs.rm(file, { force: true });
     await moveStatus(services, id, ['saving'], 'queued');
@@ -97,7 +98,7 @@ export async function stageFile(services: Services, viewer: Identity, id: string
     await fs.mkdir(services.dirs.uploads, { recursive: true });
     await fs.rm(file, { force: true });
     const { size } = await spool(body, file);
-    await services.db.updateTable('glance_images').set({ stage_path: file, size }).where('image_id', '=', id).execute();
+    await services.db.updateTable('glance_images').set({ stage_path: file, stage_node: services.jobs.node, size }).where('image_id', '=', id).execute();
   } catch (e) {
     await fs.rm(file, { force: true });
     await moveStatus(services, id, ['uploading'], 'queued');
@@ -151,15 +152,18 @@ export async function queueImport(services: Services, img: { id: string; region:
   const { id } = img;
   const from = payload.method === 'glance-direct' ? 'uploading' : 'queued';
   const job = await services.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
+    const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'stage_node', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
+    // The staged bytes are a file on the node that took PUT /stage, whichever node takes this request: the job is
+    // pinned to that node (as Glance proxies the import to os_glance_stage_host).
+    const node = payload.method === 'glance-direct' ? row.stage_node : undefined;
     if (payload.method === 'glance-direct') payload.stagePath = row.stage_path;
     const props = JSON.parse(row.properties) as Record<string, string>;
     delete props.os_glance_failed_import;
     props.os_glance_importing_to_stores = STORE_ID;
     await trx.updateTable('glance_images').set({ phase: ecsStatusOf('importing').phase, properties: JSON.stringify(props) }).where('image_id', '=', id).execute();
     await trx.updateTable('images').set({ status: ecsStatusOf('importing').ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
-    return services.jobs.enqueue(trx, { kind, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1 });
+    return services.jobs.enqueue(trx, { kind, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1, node });
   });
   services.wakeWorker();
   return job;
@@ -214,8 +218,9 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
     if (p.method !== 'upload') props.os_glance_failed_import = STORE_ID;
     const queued = ecsStatusOf('queued');
     await trx.updateTable('images').set({ status: queued.ecs, updated_at: services.clock.now() }).where('id', '=', job.resource_id).execute();
-    await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', size: null }).where('image_id', '=', job.resource_id).execute();
-    if (p.stagePath) await fs.rm(p.stagePath, { force: true });
+    await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', stage_node: '', size: null }).where('image_id', '=', job.resource_id).execute();
+    // Only the node holding the file removes it (another node may finish the job: its holder stopped).
+    if (p.stagePath && (job.node === '' || job.node === services.jobs.node)) await fs.rm(p.stagePath, { force: true });
   }
   await trx.updateTable('glance_images').set({ properties: JSON.stringify(props) }).where('image_id', '=', job.resource_id).execute();
 }
