@@ -2,7 +2,6 @@
  * The one composition root: config → store, chunk stores, object store, job queue, clock and caches →
  * services → HTTP surfaces. Every other module receives what it uses; `listen()` lives in the CLI.
  */
-import os from 'node:os';
 import path from 'node:path';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { redactedUrl, StartupError, type Config } from './config.ts';
@@ -271,7 +270,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   if (opts.worker !== false) {
     worker = startWorker({
       queue: jobs,
-      owner: `${os.hostname().slice(0, 30)}-${process.pid}`,
+      // The node, and the process: a restarted node's claims are not mistaken for its previous run's.
+      owner: `${jobs.node}-${process.pid}`,
       handlers: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, withApiErrors(v.handler)])),
       leaseMs: opts.jobLeaseMs ?? config.jobLeaseMs,
       pollMs: 250,

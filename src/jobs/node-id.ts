@@ -12,7 +12,7 @@ export function loadNodeId(dataDir: string): string {
   const file = path.join(dataDir, 'node-id');
   fs.mkdirSync(dataDir, { recursive: true });
   try {
-    const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 40) || 'node';
+    const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, '').slice(0, 24) || 'node';
     fs.writeFileSync(file, `${host}-${randomBase36(12)}\n`, { flag: 'wx' });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../src/store/schema.ts';
 import { disposeStore } from './helpers.ts';
 import { storeBackends, type TestStore } from '../support/stores.ts';
-import { JobQueue, ATTEMPTS_EXHAUSTED, parseJson, type JobRow } from '../../src/jobs/index.ts';
+import { JobQueue, ATTEMPTS_EXHAUSTED, NODE_STOPPED, parseJson, type JobRow } from '../../src/jobs/index.ts';
 
 const ACCOUNT = '1234567890123456';
 
@@ -350,5 +350,56 @@ for (const backend of storeBackends()) {
     } finally {
       await disposeStore(store);
     }
+  });
+}
+
+// Issue 14: jobs whose input is a file on one node.
+for (const backend of storeBackends()) {
+  const t = (name: string, fn: Parameters<typeof withQueue>[1]) =>
+    test(`${backend.name}: ${name}`, { skip: backend.skip }, () => withQueue(backend, fn));
+
+  t('a job pinned to a node is claimed only there, and failed by the others once that node stops beating', async (q, clock, store, finished) => {
+    const onNode = (node: string) => new JobQueue(store.db, store.dialect, clock, { node, onFinished: async (_trx, j) => { finished.push(j); } });
+    const a = onNode('node-a');
+    const b = onNode('node-b');
+    await a.beatNode(1000);
+    await b.beatNode(1000);
+    const pinned = await b.enqueue(b.db, job({ node: 'node-a' }));
+    assert.equal(await b.claim('b#1', 1000), undefined, 'another node does not claim it');
+    assert.equal(await q.claim('any#1', 1000), undefined, 'nor a queue that serves no node');
+    assert.equal((await a.claim('a#1', 1000))?.id, pinned.id);
+    assert.ok(await a.release(pinned.id, 'a#1'));
+
+    // node-a stops: its heartbeat runs out; node-b keeps beating.
+    clock.advance(600);
+    await b.beatNode(1000);
+    assert.equal(await b.claim('b#2', 1000), undefined, 'still within node-a\'s heartbeat');
+    assert.equal((await q.get(pinned.id))?.state, 'queued');
+    clock.advance(600);
+    assert.equal(await b.claim('b#3', 1000), undefined);
+    const failed = await q.get(pinned.id);
+    assert.equal(failed?.state, 'failed');
+    assert.equal(failed.error_code, NODE_STOPPED);
+    assert.match(failed.error_message, /node-a/);
+    assert.deepEqual(finished.map((j) => [j.id, j.state]), [[pinned.id, 'failed']], 'the kind\'s onFinished hook ran');
+
+    // A node that comes back beats first, and then finds its own jobs, never failing them itself.
+    const mine = await a.enqueue(a.db, job({ node: 'node-a' }));
+    clock.advance(5000);
+    assert.equal((await a.claim('a#2', 1000))?.id, mine.id);
+  });
+
+  t('a running pinned job whose node stopped is failed once its lease ran out, not before', async (_q, clock, store) => {
+    const a = new JobQueue(store.db, store.dialect, clock, { node: 'node-a' });
+    const b = new JobQueue(store.db, store.dialect, clock, { node: 'node-b' });
+    await a.beatNode(100);
+    const pinned = await a.enqueue(a.db, job({ node: 'node-a', maxAttempts: 3 }));
+    assert.equal((await a.claim('a#1', 5000))?.id, pinned.id);
+    clock.advance(1000);
+    assert.equal(await b.claim('b#1', 5000), undefined);
+    assert.equal((await b.get(pinned.id))?.state, 'running', 'its lease still runs');
+    clock.advance(5000);
+    assert.equal(await b.claim('b#2', 5000), undefined, 'b never runs it');
+    assert.equal((await b.get(pinned.id))?.error_code, NODE_STOPPED);
   });
 }
