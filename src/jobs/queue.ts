@@ -353,8 +353,9 @@ export class JobQueue {
   private async reapOrphaned(kinds?: readonly string[]): Promise<void> {
     const now = this.clock.now();
     const orphaned = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.and([
+      eb('state', 'in', ['queued', 'running']), // the claim index; finished jobs are most rows
       eb('node', '!=', ''), eb('node', '!=', this.node),
-      eb.or([eb('state', '=', 'queued'), eb.and([eb('state', '=', 'running'), eb('lease_until', '<', now)])]),
+      eb.or([eb('state', '=', 'queued'), eb('lease_until', '<', now)]),
       eb.not(eb.exists(eb.selectFrom('job_nodes as n').select('n.id').whereRef('n.id', '=', 'jobs.node').where('n.alive_until', '>=', now))),
     ]);
     const dead = await this.db.selectFrom('jobs').select('id').where(orphaned)

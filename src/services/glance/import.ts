@@ -7,6 +7,8 @@
  * (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
  * IMS's UploadImage ingests a file from a bucket through the same GlanceImport job.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
+ * Spooled and staged bytes are files on the node that received them: their jobs are pinned to it (jobs/queue.ts),
+ * and fail with JobNodeStopped if it stops first.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
