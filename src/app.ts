@@ -36,6 +36,7 @@ import { ImageCache } from './services/glance/cache-store.ts';
 import { exportJobKind } from './services/transfer/export-job.ts';
 import { memberBatchJob } from './services/ims/members.ts';
 import { removeStaleTempFiles } from './services/transfer/temp-files.ts';
+import { removeStaleSpools } from './services/glance/stale-spools.ts';
 import { withApiErrors } from './services/errors.ts';
 import { sweepOrphanManifests } from './services/manifest-sweep.ts';
 import { startMeterTimer } from './services/billing/meter.ts';
@@ -266,6 +267,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     },
   };
   await removeStaleTempFiles(services).catch((e) => log.warn({ err: e }, 'could not clear stale temp files'));
+  await removeStaleSpools(services).catch((e) => log.warn({ err: e }, 'could not clear stale Glance spools'));
   const stopMeter = startMeterTimer(services, { onError: (e) => log.warn({ err: e }, 'metering failed') });
   if (opts.worker !== false) {
     worker = startWorker({
