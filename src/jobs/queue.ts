@@ -140,8 +140,9 @@ export class JobQueue {
    */
   async claim(owner: string, leaseMs: number, kinds?: readonly string[]): Promise<JobRow | undefined> {
     if (kinds && kinds.length === 0) return undefined;
-    await this.reapExpired(kinds);
+    // Orphans first: a pinned job whose node stopped gets the error that says so, not "out of attempts".
     await this.reapOrphaned(kinds);
+    await this.reapExpired(kinds);
     const now = this.clock.now();
     const claimable = (eb: ExpressionBuilder<Database, 'jobs'>) => eb.and([
       eb.or([

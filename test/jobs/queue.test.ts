@@ -393,13 +393,13 @@ for (const backend of storeBackends()) {
     const a = new JobQueue(store.db, store.dialect, clock, { node: 'node-a' });
     const b = new JobQueue(store.db, store.dialect, clock, { node: 'node-b' });
     await a.beatNode(100);
-    const pinned = await a.enqueue(a.db, job({ node: 'node-a', maxAttempts: 3 }));
+    const pinned = await a.enqueue(a.db, job({ node: 'node-a', maxAttempts: 1 }));
     assert.equal((await a.claim('a#1', 5000))?.id, pinned.id);
     clock.advance(1000);
     assert.equal(await b.claim('b#1', 5000), undefined);
     assert.equal((await b.get(pinned.id))?.state, 'running', 'its lease still runs');
     clock.advance(5000);
     assert.equal(await b.claim('b#2', 5000), undefined, 'b never runs it');
-    assert.equal((await b.get(pinned.id))?.error_code, NODE_STOPPED);
+    assert.equal((await b.get(pinned.id))?.error_code, NODE_STOPPED, 'the node stopped, rather than "out of attempts"');
   });
 }
