@@ -163,12 +163,18 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const regions = loadRegionTable(config);
   const dirs = { temp: path.join(config.dataDir, 'tmp'), uploads: path.join(config.dataDir, 'uploads') };
   let masterKey: Buffer;
+  let nodeId: string;
   let blobStores: Awaited<ReturnType<typeof openBlobStores>>;
   try {
     try {
       masterKey = loadMasterKey(config.dataDir, config.masterKey);
     } catch (e) {
       throw new StartupError('dataDir', `cannot keep the master key in ${config.dataDir}: ${reasonOf(e)} (check --data or IMAGEHOUSE_DATA)`);
+    }
+    try {
+      nodeId = loadNodeId(config.dataDir);
+    } catch (e) {
+      throw new StartupError('dataDir', `cannot keep the node id in ${config.dataDir}: ${reasonOf(e)} (check --data or IMAGEHOUSE_DATA)`);
     }
     blobStores = await openBlobStores(config, regions, dirs.temp).catch((e) => {
       throw new StartupError('objectStore', `cannot reach S3 at ${config.s3.endpoint} (bucket ${config.s3.bucket}): ${reasonOf(e)} (check IMAGEHOUSE_S3_ENDPOINT and its keys)`);
@@ -189,7 +195,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const jobs = new JobQueue(store.db, store.dialect, clock, {
     onFinished: async (trx, job) => kinds[job.kind]?.onFinished?.(trx, job),
     maxRunningPerAccount: config.jobsPerAccount,
-    node: loadNodeId(config.dataDir),
+    node: nodeId,
   });
 
   const services: Services = {
