@@ -2,10 +2,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { glanceCall, startFileServer, type FileServer } from '../../support/glance.ts';
 import { waitFor } from '../../support/wait.ts';
 import { setAdmin } from '../../../src/services/identity/tokens.ts';
 
@@ -14,19 +13,18 @@ const PATCH = 'application/openstack-images-v2.1-json-patch';
 
 describe('Glance image cache', () => {
   const served = crypto.randomBytes(256 * 1024 + 5);
-  let files: http.Server;
+  let files: FileServer;
   let filesPort: number;
   let s: TestServer;
   let admin: string;
   let user: string;
 
   before(async () => {
-    files = http.createServer((req, res) => {
+    files = await startFileServer((req, res) => {
       if (req.url === '/disk.raw') res.writeHead(200, { 'content-length': served.length }).end(req.method === 'HEAD' ? undefined : served);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-    filesPort = (files.address() as AddressInfo).port;
+    filesPort = files.port;
     s = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` } });
     const root = await s.account('cache-admin');
     await setAdmin(s.app.services, root.accountId, true);
@@ -40,12 +38,7 @@ describe('Glance image cache', () => {
 
   const call = async (token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const type = Buffer.isBuffer(body) ? 'application/octet-stream' : Array.isArray(body) ? PATCH : 'application/json';
-    const res = await fetch(`${s.endpoint}/image${path}`, {
-      method, headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': type } : {}), ...headers },
-      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    const bytes = Buffer.from(await res.arrayBuffer());
-    return { status: res.status, bytes, json: (bytes.length && res.headers.get('content-type')?.includes('json') ? JSON.parse(bytes.toString()) : undefined) as Any };
+    return glanceCall(s.endpoint, token, method, path, body, type, headers);
   };
   const list = async () => (await call(admin, 'GET', '/v2/cache')).json as { cached_images: Any[]; queued_images: string[] };
   const cachedEntry = (id: string) => waitFor(async () => (await list()).cached_images.find((c) => c.image_id === id), { what: `${id} cached` });
@@ -66,7 +59,7 @@ describe('Glance image cache', () => {
     const entry = await cachedEntry(img.id);
     assert.deepEqual([entry.size, entry.hits], [served.length, 0]);
     assert.ok(!(await list()).queued_images.includes(img.id));
-    await new Promise<void>((r) => files.close(() => r()));
+    await files.close();
     const file = await call(admin, 'GET', `/v2/images/${img.id}/file`);
     assert.equal(file.status, 200);
     assert.ok(file.bytes.equals(served), 'served from the cache: the location no longer answers');

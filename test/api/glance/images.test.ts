@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { glanceCall } from '../../support/glance.ts';
 import { popClient } from '../../support/sdk.ts';
 import { sampleDisk, seedSnapshot } from '../../support/snapshots.ts';
 
@@ -16,16 +17,7 @@ describe('Glance v2', () => {
   let b: Awaited<ReturnType<TestServer['account']>>;
   let ta: string;
   let tb: string;
-  const api = (t: string) => async (method: string, path: string, body?: unknown, type = 'application/json') => {
-    const res = await fetch(`${s.endpoint}/image${path}`, {
-      method, headers: { 'x-auth-token': t, ...(body !== undefined ? { 'content-type': type } : {}) },
-      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    const text = res.status === 204 ? '' : await res.text();
-    let json: Any;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = text; }
-    return { status: res.status, json, headers: res.headers };
-  };
+  const api = (t: string) => (method: string, path: string, body?: unknown, type?: string) => glanceCall(s.endpoint, t, method, path, body, type);
   before(async () => {
     s = await startServer({ postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     a = await s.account('ga');

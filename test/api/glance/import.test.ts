@@ -2,10 +2,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { glanceCall, startFileServer, type FileServer } from '../../support/glance.ts';
 import { waitFor } from '../../support/wait.ts';
 import { isInternalAddress } from '../../../src/services/glance/web-download.ts';
 
@@ -14,7 +13,7 @@ type Any = any;
 
 describe('Glance import', () => {
   const served = crypto.randomBytes(3 * 1024 * 1024 + 512);
-  let files: http.Server;
+  let files: FileServer;
   let filesPort: number;
   /** One server allows the file server's address, the other does not. */
   let open: TestServer;
@@ -22,13 +21,12 @@ describe('Glance import', () => {
   const tokens = new Map<TestServer, string>();
 
   before(async () => {
-    files = http.createServer((req, res) => {
+    files = await startFileServer((req, res) => {
       if (req.url === '/redirect') res.writeHead(302, { location: `http://127.0.0.1:${filesPort}/disk.raw` }).end();
       else if (req.url === '/disk.raw') res.writeHead(200, { 'content-length': served.length }).end(served);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-    filesPort = (files.address() as AddressInfo).port;
+    filesPort = files.port;
     open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` } });
     guarded = await startServer();
     for (const s of [open, guarded]) {
@@ -41,14 +39,7 @@ describe('Glance import', () => {
     files?.close();
   });
 
-  const api = (s: TestServer) => async (method: string, path: string, body?: unknown, type = 'application/json') => {
-    const res = await fetch(`${s.endpoint}/image${path}`, {
-      method, headers: { 'x-auth-token': tokens.get(s)!, ...(body !== undefined ? { 'content-type': type } : {}) },
-      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    const text = res.status === 204 ? '' : await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Any, bytes: text };
-  };
+  const api = (s: TestServer) => (method: string, path: string, body?: unknown, type?: string) => glanceCall(s.endpoint, tokens.get(s)!, method, path, body, type);
   const newImage = async (s: TestServer) => (await api(s)('POST', '/v2/images', { name: 'imp', disk_format: 'raw', container_format: 'bare' })).json.id as string;
   const settled = (s: TestServer, id: string) => waitFor(async () => {
     const img = (await api(s)('GET', `/v2/images/${id}`)).json;

@@ -2,10 +2,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { glanceCall, startFileServer, type FileServer } from '../../support/glance.ts';
 import { Ecs, ecsClient, sdkError } from '../../support/sdk.ts';
 import type { NewAccount } from '../../../src/services/accounts.ts';
 
@@ -14,7 +13,7 @@ const PATCH = 'application/openstack-images-v2.1-json-patch';
 
 describe('Glance locations', () => {
   const served = crypto.randomBytes(1024 * 1024 + 3);
-  let files: http.Server;
+  let files: FileServer;
   let filesPort: number;
   let heads = 0;
   /** One server allows the file server's address, the other does not. */
@@ -24,14 +23,13 @@ describe('Glance locations', () => {
   let owner: NewAccount;
 
   before(async () => {
-    files = http.createServer((req, res) => {
+    files = await startFileServer((req, res) => {
       if (req.method === 'HEAD') heads++;
       if (req.url === '/redirect') res.writeHead(302, { location: `http://127.0.0.1:${filesPort}/disk.raw` }).end();
       else if (req.url === '/disk.raw' || req.url === '/copy.raw') res.writeHead(200, { 'content-length': served.length }).end(req.method === 'HEAD' ? undefined : served);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-    filesPort = (files.address() as AddressInfo).port;
+    filesPort = files.port;
     // On PostgreSQL too when IMAGEHOUSE_TEST_DATABASE_URL is set (migration 0012's column).
     open = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` }, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     guarded = await startServer();
@@ -44,14 +42,7 @@ describe('Glance locations', () => {
     files?.close();
   });
 
-  const api = (s: TestServer) => async (method: string, path: string, body?: unknown, type = 'application/json') => {
-    const res = await fetch(`${s.endpoint}/image${path}`, {
-      method, headers: { 'x-auth-token': tokens.get(s)!, ...(body !== undefined ? { 'content-type': type } : {}) },
-      body: body === undefined ? undefined : Buffer.isBuffer(body) ? body : JSON.stringify(body),
-    });
-    const text = res.status === 204 ? '' : await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Any };
-  };
+  const api = (s: TestServer) => (method: string, path: string, body?: unknown, type?: string) => glanceCall(s.endpoint, tokens.get(s)!, method, path, body, type);
   const newImage = async (s: TestServer) => (await api(s)('POST', '/v2/images', { name: 'loc', disk_format: 'raw', container_format: 'bare' })).json;
   const url = (path: string) => `http://127.0.0.1:${filesPort}${path}`;
 

@@ -2,10 +2,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
+import { glanceCall, startFileServer, type FileServer } from '../../support/glance.ts';
 import { waitFor } from '../../support/wait.ts';
 import { setAdmin } from '../../../src/services/identity/tokens.ts';
 
@@ -13,19 +12,18 @@ type Any = any;
 
 describe('Glance tasks', () => {
   const served = crypto.randomBytes(512 * 1024 + 9);
-  let files: http.Server;
+  let files: FileServer;
   let filesPort: number;
   let s: TestServer;
   let admin: string;
   let user: string;
 
   before(async () => {
-    files = http.createServer((req, res) => {
+    files = await startFileServer((req, res) => {
       if (req.url === '/disk.raw') res.writeHead(200, { 'content-length': served.length }).end(served);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((r) => files.listen(0, '127.0.0.1', r));
-    filesPort = (files.address() as AddressInfo).port;
+    filesPort = files.port;
     // On PostgreSQL too when IMAGEHOUSE_TEST_DATABASE_URL is set: the list's keyset paging runs in SQL.
     s = await startServer({ env: { IMAGEHOUSE_IMPORT_ALLOWED_HOSTS: `127.0.0.1:${filesPort}` }, postgresBaseUrl: process.env.IMAGEHOUSE_TEST_DATABASE_URL || undefined });
     const root = await s.account('task-admin');
@@ -38,14 +36,7 @@ describe('Glance tasks', () => {
     files?.close();
   });
 
-  const call = async (token: string, method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${s.endpoint}/image${path}`, {
-      method, headers: { 'x-auth-token': token, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, json: (text ? JSON.parse(text) : undefined) as Any };
-  };
+  const call = (token: string, method: string, path: string, body?: unknown) => glanceCall(s.endpoint, token, method, path, body);
   const task = (uri: string, props: Record<string, unknown> = { name: 'from-task' }) => call(admin, 'POST', '/v2/tasks', {
     type: 'import', input: { import_from: uri, import_from_format: 'raw', image_properties: props },
   });
