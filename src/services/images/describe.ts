@@ -5,6 +5,7 @@ import { tagConditions, tagsOf, type TagFilter, type TagList } from '../tags.ts'
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 import type { Services } from '../context.ts';
 import { noRows } from '../../store/conditions.ts';
+import { prepared } from '../../store/prepared.ts';
 
 export interface ImageFilter {
   region: string;
@@ -113,26 +114,37 @@ export async function describeImages(
   return { total, items: await views(services, rows, f.viewer) };
 }
 
+/** The lookup every DescribeImages by ImageId runs (IDs and statuses, nothing else), built once (store/prepared.ts). */
+const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
+const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: string, ids: string[], statuses: string[]) => {
+  const parts = aliasParts(viewer, undefined, false);
+  return filtered(db, { region, viewer, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i');
+});
+
 /**
  * A lookup by IDs matches at most as many rows as IDs were named (a request names at most 100), so every match is
- * read and counted in one pass instead of counting each visibility part first.
+ * read and counted in one pass instead of counting each visibility part first. The primary key finds the rows, so
+ * the parts are one OR (one statement) rather than a statement each.
  */
 async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
-  const matches = await Promise.all(parts.map((part) => filtered(services.db, f, part).selectAll('i').execute()));
-  const rows = matches.flat().sort(newestFirst);
+  const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
+  const plain = f.ids && f.statuses?.length && f.alias === undefined && Object.entries(f).every(([k, v]) => v === undefined || PLAIN_LOOKUP.has(k));
+  const found = plain
+    ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
+    : await filtered(services.db, f, anyPart).selectAll('i').execute();
+  const rows = found.sort(newestFirst);
   return { total: rows.length, items: await views(services, rows.slice(page.offset, page.offset + page.limit), f.viewer) };
 }
+
+const disksOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx'));
+const sharedOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids));
 
 /** Adds disks, tags and share state to image rows (three queries for the whole page). */
 export async function views(services: Pick<Services, 'db'>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
   const { db } = services;
   if (rows.length === 0) return [];
   const ids = [...new Set(rows.map((r) => r.id))];
-  const [disks, tags, shares] = await Promise.all([
-    db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx').execute(),
-    tagsOf(services, ids),
-    db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids).execute(),
-  ]);
+  const [disks, tags, shares] = await Promise.all([disksOf(db, ids), tagsOf(services, ids), sharedOf(db, ids)]);
   const shared = new Set(shares.map((s) => s.image_id));
   return rows.map((row) => ({
     row,
