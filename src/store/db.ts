@@ -15,6 +15,7 @@ import * as m0007 from './migrations/0007_glance_metadefs.ts';
 import * as m0008 from './migrations/0008_image_kinds.ts';
 import * as m0009 from './migrations/0009_cluster.ts';
 import * as m0010 from './migrations/0010_vm_state.ts';
+import * as m0014 from './migrations/0014_image_counts.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -40,6 +41,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008_image_kinds': m0008,
   '0009_cluster': m0009,
   '0010_vm_state': m0010,
+  '0014_image_counts': m0014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

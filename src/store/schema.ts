@@ -306,7 +306,20 @@ export interface GlanceMemberRow {
   updated_at: number;
 }
 
+/**
+ * Images per (region, owner, category, status), kept by triggers on `images` (migration 0014). On PostgreSQL a key
+ * may have several rows (deltas); its count is their sum.
+ */
+export interface ImageCountRow {
+  region: string;
+  owner_id: string;
+  category: string;
+  status: string;
+  n: number;
+}
+
 export interface Database {
+  image_counts: ImageCountRow;
   os_tokens: OsTokenRow;
   glance_images: GlanceImageRow;
   glance_members: GlanceMemberRow;

@@ -6,6 +6,7 @@ import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './vis
 import type { Services } from '../context.ts';
 import { noRows } from '../../store/conditions.ts';
 import { prepared } from '../../store/prepared.ts';
+import { countImages } from '../../store/image-counts.ts';
 
 export interface ImageFilter {
   region: string;
@@ -78,15 +79,20 @@ function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
   });
 }
 
+/** Filter fields that leave a part countable from `image_counts` (region, owner and category come from the part). */
+const TALLIED_FILTER = new Set(['region', 'viewer', 'alias', 'statuses', 'isPublic']);
+
 export async function describeImages(
-  services: Pick<Services, 'db' | 'counts'>,
+  services: Pick<Services, 'db' | 'counts' | 'dialect'>,
   f: ImageFilter,
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
   const { db } = services;
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
   if (f.ids?.length) return byIds(services, f, parts, page);
+  const tallied = Object.entries(f).every(([k, v]) => v === undefined || TALLIED_FILTER.has(k));
   const counts = await Promise.all(parts.map(async (part) => {
+    if (tallied && part.tally) return [{ n: await countImages(db, services.dialect, { region: f.region, statuses: f.statuses, ...part.tally }) }];
     const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
     const compiled = query.compile();
     const count = async () => Number((await db.executeQuery(compiled)).rows[0].n);
