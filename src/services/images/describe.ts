@@ -79,6 +79,11 @@ function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
   });
 }
 
+/** True when `f` sets no field but `allowed` ones (an empty list, such as no Tag.N, sets nothing). */
+function onlyFilters(f: ImageFilter, allowed: Set<string>): boolean {
+  return Object.entries(f).every(([k, v]) => v === undefined || (Array.isArray(v) && v.length === 0) || allowed.has(k));
+}
+
 /** Filter fields that leave a part countable from `image_counts` (region, owner and category come from the part). */
 const TALLIED_FILTER = new Set(['region', 'viewer', 'alias', 'statuses', 'isPublic']);
 
@@ -90,7 +95,7 @@ export async function describeImages(
   const { db } = services;
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
   if (f.ids?.length) return byIds(services, f, parts, page);
-  const tallied = Object.entries(f).every(([k, v]) => v === undefined || TALLIED_FILTER.has(k));
+  const tallied = onlyFilters(f, TALLIED_FILTER);
   const counts = await Promise.all(parts.map(async (part) => {
     if (tallied && part.tally) return [{ n: await countImages(db, services.dialect, { region: f.region, statuses: f.statuses, ...part.tally }) }];
     const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
@@ -134,7 +139,7 @@ const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: stri
  */
 async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
   const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
-  const plain = f.ids && f.statuses?.length && f.alias === undefined && Object.entries(f).every(([k, v]) => v === undefined || PLAIN_LOOKUP.has(k));
+  const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
   const found = plain
     ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
     : await filtered(services.db, f, anyPart).selectAll('i').execute();
