@@ -10,6 +10,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Clock } from '../domain/clock.ts';
+import { prepared } from './prepared.ts';
 
 export interface NonceStore {
   /** Records `key` until `expiresAt`; false when it was recorded before and has not expired. */
@@ -20,6 +21,13 @@ export interface NonceStore {
 const CLEANUP_EVERY = 1000;
 /** Rows per statement (two parameters each, well under SQLite's and PostgreSQL's parameter limits). */
 const BATCH_ROWS = 500;
+
+/** Inserts new nonces and renews expired ones; returns the rows it wrote (built once per batch size: store/prepared.ts). */
+const upsertNonces = prepared((db: Kysely<Database>, keys: string[], expiries: number[], now: number) =>
+  db.insertInto('nonces').values(keys.map((nonce, i) => ({ nonce, expires_at: expiries[i] })))
+    // A nonce whose window has passed may be reused.
+    .onConflict((oc) => oc.column('nonce').doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })).where('nonces.expires_at', '<', now))
+    .returning('nonce'));
 
 interface Waiter { key: string; expiresAt: number; resolve(fresh: boolean): void; reject(err: unknown): void }
 
@@ -43,10 +51,8 @@ export function kyselyNonceStore(db: Kysely<Database>, clock: Clock): NonceStore
     const fresh = new Set<string>();
     const rows = [...first.values()].map((w) => ({ nonce: w.key, expires_at: w.expiresAt }));
     for (let i = 0; i < rows.length; i += BATCH_ROWS) {
-      const written = await db.insertInto('nonces').values(rows.slice(i, i + BATCH_ROWS))
-        // A nonce whose window has passed may be reused.
-        .onConflict((oc) => oc.column('nonce').doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })).where('nonces.expires_at', '<', now))
-        .returning('nonce').execute();
+      const part = rows.slice(i, i + BATCH_ROWS);
+      const written = await upsertNonces(db, part.map((r) => r.nonce), part.map((r) => r.expires_at), now);
       for (const r of written) fresh.add(r.nonce);
     }
     for (const w of batch) w.resolve(first.get(w.key) === w && fresh.has(w.key));
