@@ -3,7 +3,7 @@
  * bench/load-generator.ts in another (keep-alive, CONNECTIONS sockets). Anchors: Glance Zed on this kind of machine
  * (shared/specs/openstack-glance-and-huawei-ims.md §2): 112 GET /v2/images/{id} per second, 60 ms to list 100 images.
  * Usage: node --import tsx bench/http.ts [images=100000] [seconds=10] [connections=32]
- * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL; BENCH_CPU_PROF=DIR writes the server's CPU profile
+ * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL (in a fresh database on that server, dropped at the end); BENCH_CPU_PROF=DIR writes the server's CPU profile
  * there and prints where its time went; BENCH_ONLY=<regular expression> runs the queries whose label matches.
  */
 import fs from 'node:fs';
@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
 import { keystoneToken } from '../test/support/keystone.ts';
+import { freshPostgresDatabase } from '../test/support/stores.ts';
 import { printTable, runLoad, seedImages } from './support.ts';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 
@@ -22,7 +23,9 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const CONNECTIONS = Number(process.argv[4] ?? 32);
 const GLANCE_GET_PER_S = 112;
 const GLANCE_LIST100_MS = 60;
-const databaseUrl = process.env.IMAGEHOUSE_DATABASE_URL ?? '';
+// PostgreSQL: a fresh database on that server for each run (the seeded rows would clash with a previous run's).
+const pgDatabase = process.env.IMAGEHOUSE_DATABASE_URL ? await freshPostgresDatabase(process.env.IMAGEHOUSE_DATABASE_URL) : undefined;
+const databaseUrl = pgDatabase?.url ?? '';
 const profileDir = process.env.BENCH_CPU_PROF;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-http-'));
@@ -78,6 +81,7 @@ printTable(rows);
 await server.stop();
 if (profileDir) printProfile(profileDir);
 fs.rmSync(dataDir, { recursive: true, force: true });
+await pgDatabase?.drop();
 
 /** The server's CPU profile by self time: the 15 costliest functions. */
 function printProfile(dir: string): void {
