@@ -3,8 +3,8 @@
  * bench/load-generator.ts in another (keep-alive, CONNECTIONS sockets). Anchors: Glance Zed on this kind of machine
  * (shared/specs/openstack-glance-and-huawei-ims.md §2): 112 GET /v2/images/{id} per second, 60 ms to list 100 images.
  * Usage: node --import tsx bench/http.ts [images=100000] [seconds=10] [connections=32]
- * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL; BENCH_CPU_PROF=DIR writes the server's CPU profile
- * there and prints where its time went; BENCH_ONLY=<label part> runs the matching queries only.
+ * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL (in a fresh database on that server, dropped at the end); BENCH_CPU_PROF=DIR writes the server's CPU profile
+ * there and prints where its time went; BENCH_ONLY=<regular expression> runs the queries whose label matches.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
 import { keystoneToken } from '../test/support/keystone.ts';
+import { freshPostgresDatabase } from '../test/support/stores.ts';
 import { printTable, runLoad, seedImages } from './support.ts';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 
@@ -22,7 +23,9 @@ const SECONDS = Number(process.argv[3] ?? 10);
 const CONNECTIONS = Number(process.argv[4] ?? 32);
 const GLANCE_GET_PER_S = 112;
 const GLANCE_LIST100_MS = 60;
-const databaseUrl = process.env.IMAGEHOUSE_DATABASE_URL ?? '';
+// PostgreSQL: a fresh database on that server for each run (the seeded rows would clash with a previous run's).
+const pgDatabase = process.env.IMAGEHOUSE_DATABASE_URL ? await freshPostgresDatabase(process.env.IMAGEHOUSE_DATABASE_URL) : undefined;
+const databaseUrl = pgDatabase?.url ?? '';
 const profileDir = process.env.BENCH_CPU_PROF;
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-bench-http-'));
@@ -50,23 +53,35 @@ const queries: [string, Omit<LoadSpec, 'endpoints' | 'seconds'>][] = [
   ['DescribeImages own, page of 100, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' }] }],
 ];
 
-const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'anchor', 'ratio']];
+/** The server process's CPU seconds so far (utime + stime from /proc, in clock ticks of 10 ms). */
+function serverCpuSeconds(): number {
+  const fields = fs.readFileSync(`/proc/${server.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+// Server CPU ms per request is the figure that survives a shared machine: req/s moves with other load, the CPU a
+// request costs barely does. Generator CPU is its cores busy (1.0 = one core).
+const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'generator CPU', 'anchor', 'ratio']];
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 for (const [label, spec] of queries) {
-  if (process.env.BENCH_ONLY && !label.includes(process.env.BENCH_ONLY)) continue;
+  if (only && !only.test(label)) continue;
   await load({ ...spec, connections: 2, seconds: 1 }); // warm-up
+  const cpu0 = serverCpuSeconds();
   const r = await load(spec);
+  const serverMs = ((serverCpuSeconds() - cpu0) * 1000) / Math.max(1, r.requests);
   const listing = label.includes('page of 100') || label.includes('1 connection');
   // Latency rows compare p50 with Glance's time for the same call (1000/112 ms for one GET by id).
   const anchorMs = label.includes('page of 100') ? GLANCE_LIST100_MS : 1000 / GLANCE_GET_PER_S;
   const anchor = listing ? `${anchorMs.toFixed(1)} ms` : `${GLANCE_GET_PER_S} req/s`;
   const ratio = listing ? anchorMs / r.p50 : r.rps / GLANCE_GET_PER_S;
-  rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), anchor, `${ratio.toFixed(1)}x`]);
+  rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), serverMs.toFixed(3), r.cpu.toFixed(2), anchor, `${ratio.toFixed(1)}x`]);
 }
 console.log(`${IMAGES} images, ${dialect}, ${SECONDS} s per query, ${CONNECTIONS} connections, load generator in its own process\n`);
 printTable(rows);
 await server.stop();
 if (profileDir) printProfile(profileDir);
 fs.rmSync(dataDir, { recursive: true, force: true });
+await pgDatabase?.drop();
 
 /** The server's CPU profile by self time: the 15 costliest functions. */
 function printProfile(dir: string): void {

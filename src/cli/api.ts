@@ -5,6 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { sha256Hex, v3CanonicalRequest, v3Signature, v3StringToSign, V3_ALGORITHM } from '../api/ecs/signature.ts';
 import { UNSIGNED_PAYLOAD } from '../api/ecs/auth.ts';
 import { selectedProfile } from './profile.ts';
@@ -104,12 +106,15 @@ export async function dataRequest(
   const pairs = Object.entries(query);
   const headers = signHeaders(cfg, method, path, pairs, opts.headers ?? {}, UNSIGNED_PAYLOAD);
   const qs = pairs.length ? `?${new URLSearchParams(pairs)}` : '';
-  const init: RequestInit & { duplex?: string } = { method, headers };
-  if (opts.body) {
-    init.body = opts.body instanceof Uint8Array ? opts.body : (ReadableStreamFrom(opts.body) as any);
-    init.duplex = 'half';
+  const url = `${cfg.endpoint}${path}${qs}`;
+  let res: Response;
+  if (opts.body && !(opts.body instanceof Uint8Array)) {
+    res = await streamUpload(url, method, headers, opts.body);
+  } else {
+    const init: RequestInit = { method, headers };
+    if (opts.body) init.body = opts.body;
+    res = await fetch(url, init);
   }
-  const res = await fetch(`${cfg.endpoint}${path}${qs}`, init);
   if (res.status >= 400) {
     const text = await res.text();
     let body: any = {};
@@ -119,16 +124,19 @@ export async function dataRequest(
   return res;
 }
 
-function ReadableStreamFrom(it: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const iterator = it[Symbol.asyncIterator]();
-  return new ReadableStream({
-    async pull(controller) {
-      const { value, done } = await iterator.next();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-    async cancel() {
-      await iterator.return?.();
-    },
+/**
+ * A streamed upload through node:http, answered as a fetch Response. fetch streams a request body through a web
+ * ReadableStream, which moved about 100 MB/s here; node:http writes the pieces to the socket as they come.
+ */
+function streamUpload(url: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array>): Promise<Response> {
+  const client = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(url, { method, headers }, (res) => {
+      const responseHeaders = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
+      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status: res.statusCode ?? 0, headers: responseHeaders }));
+    });
+    req.on('error', reject);
+    pipeline(Readable.from(body), req).catch((e) => req.destroy(e));
   });
 }

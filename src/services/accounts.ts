@@ -1,4 +1,6 @@
-import type { AccountRow } from '../store/schema.ts';
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database } from '../store/schema.ts';
+import { prepared } from '../store/prepared.ts';
 import { newAccessKeyId, newAccessKeySecret, newAccountId } from '../domain/ids.ts';
 import type { Services } from './context.ts';
 
@@ -63,11 +65,14 @@ export async function listAccounts(services: Pick<Services, 'db'>): Promise<Acco
 }
 
 /** The account and plain secret behind an AccessKeyId, for signature verification. */
+/** Every signed request looks its key up: built once (store/prepared.ts). */
+const accessKeyRow = prepared((db: Kysely<Database>, id: string) => db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', id));
+
 export async function findAccessKey(
   services: Pick<Services, 'db' | 'secrets'>,
   accessKeyId: string,
 ): Promise<{ accountId: string; secret: string } | undefined> {
-  const row = await services.db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', accessKeyId).executeTakeFirst();
+  const [row] = await accessKeyRow(services.db, accessKeyId);
   return row && { accountId: row.account_id, secret: services.secrets.open(row.secret_enc) };
 }
 

@@ -1,6 +1,7 @@
 /** Tags on resources (images, instances, disks, snapshots): filtering listings by them, and reading them for a page. */
-import type { Expression, ExpressionBuilder, SqlBool } from 'kysely';
+import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { prepared } from '../store/prepared.ts';
 import type { Services } from './context.ts';
 
 export interface TagFilter {
@@ -31,9 +32,12 @@ export function tagConditions<DB extends Database, TB extends keyof DB>(
 }
 
 /** The tags of each resource, sorted by key; resources without tags map to an empty list. */
+const tagRows = prepared((db: Kysely<Database>, ids: string[]) =>
+  db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', ids).orderBy('tag_key'));
+
 export async function tagsOf(services: Pick<Services, 'db'>, ids: string[]): Promise<(id: string) => TagList> {
   const rows = ids.length
-    ? await services.db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', [...new Set(ids)]).orderBy('tag_key').execute()
+    ? await tagRows(services.db, [...new Set(ids)])
     : [];
   const byId = new Map<string, TagList>();
   for (const r of rows) {

@@ -17,7 +17,8 @@ import * as m0009 from './migrations/0009_cluster.ts';
 import * as m0010 from './migrations/0010_vm_state.ts';
 import * as m0011 from './migrations/0011_disk_description.ts';
 import * as m0012 from './migrations/0012_glance_locations.ts';
-import * as m0016 from './migrations/0016_job_nodes.ts';
+import * as m0013 from './migrations/0013_image_counts.ts';
+import * as m0014 from './migrations/0014_job_nodes.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -45,7 +46,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010_vm_state': m0010,
   '0011_disk_description': m0011,
   '0012_glance_locations': m0012,
-  '0016_job_nodes': m0016,
+  '0013_image_counts': m0013,
+  '0014_job_nodes': m0014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

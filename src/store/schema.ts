@@ -138,11 +138,11 @@ export interface JobRow {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
-  /** The node that must claim it (its input is a file there); '' = any node (migration 0016). */
+  /** The node that must claim it (its input is a file there); '' = any node (migration 0014). */
   node: string;
 }
 
-/** A node's heartbeat: the jobs pinned to it are failed once alive_until has passed (migration 0016). */
+/** A node's heartbeat: the jobs pinned to it are failed once alive_until has passed (migration 0014). */
 export interface JobNodeRow {
   id: string;
   alive_until: number;
@@ -293,7 +293,7 @@ export interface GlanceImageRow {
   /** Refines the ECS status (domain/glance-status.ts): '' | uploading | saving | importing. */
   phase: string;
   stage_path: string;
-  /** The node whose data directory holds stage_path (migration 0016). */
+  /** The node whose data directory holds stage_path (migration 0014). */
   stage_node: string;
   /** JSON object of free-form string properties. */
   properties: string;
@@ -320,7 +320,20 @@ export interface GlanceMemberRow {
   updated_at: number;
 }
 
+/**
+ * Images per (region, owner, category, status), kept by triggers on `images` (migration 0013). On PostgreSQL a key
+ * may have several rows (deltas); its count is their sum.
+ */
+export interface ImageCountRow {
+  region: string;
+  owner_id: string;
+  category: string;
+  status: string;
+  n: number;
+}
+
 export interface Database {
+  image_counts: ImageCountRow;
   os_tokens: OsTokenRow;
   glance_images: GlanceImageRow;
   glance_members: GlanceMemberRow;

@@ -4,7 +4,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { saveSparse } from '../../src/cli/sparse-file.ts';
+import { dataExtents, encodeSparse, saveSparse } from '../../src/cli/sparse-file.ts';
+import { createBucket, putObject } from '../../src/cli/commands/transfer/client.ts';
+import { ApiCallError, dataRequest } from '../../src/cli/api.ts';
+import { SPARSE_CONTENT_TYPE, sparseFrameHeader, sparseHeader } from '../../src/formats/sparse-body.ts';
+import { startServer } from '../support/server.ts';
+import { requires } from '../support/requires.ts';
 
 const MIB = 1 << 20;
 
@@ -47,6 +52,50 @@ test('an all-zero body gives a file of its length with nothing allocated', async
     assert.equal(fs.statSync(out).size, 8 * MIB);
     assert.equal(fs.statSync(out).blocks, 0);
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bucket put of a file with holes sends its data only and the object keeps the holes; plain files and bad bodies', { skip: requires('xfs_io') }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-sparse-put-'));
+  const server = await startServer();
+  try {
+    const account = await server.account('sparse');
+    const cfg = { endpoint: server.endpoint, region: 'cn-hangzhou', accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret };
+    await createBucket(cfg, 'sparse-put');
+    const file = path.join(dir, 'disk.raw');
+    const fd = fs.openSync(file, 'w');
+    fs.ftruncateSync(fd, 256 * MIB + 12345); // an odd length: the tail is a hole too
+    const data = crypto.randomBytes(5 * MIB + 17);
+    fs.writeSync(fd, data, 0, data.length, 64 * MIB + 4096);
+    fs.writeSync(fd, Buffer.alloc(4 * MIB), 0, 4 * MIB, 200 * MIB); // written zeros inside a data extent
+    fs.closeSync(fd);
+    const extents = await dataExtents(file);
+    assert.ok(extents && extents.length >= 1, 'xfs_io reports the data extents');
+    let sent = 0;
+    const body: Buffer[] = [];
+    for await (const b of encodeSparse(file, extents, (n) => { sent += n; })) body.push(b);
+    assert.equal(sent, fs.statSync(file).size, 'progress counts holes as done');
+    assert.ok(Buffer.concat(body).length < data.length + MIB, 'the body carries the data, not the holes or the written zeros');
+
+    assert.equal((await putObject(cfg, 'sparse-put', 'disk.raw', file)).Size, fs.statSync(file).size);
+    const stored = path.join(server.dataDir, 'buckets', 'sparse-put', 'disk.raw');
+    assert.ok(fs.readFileSync(stored).equals(fs.readFileSync(file)), 'the object holds the same bytes');
+    assert.ok(fs.statSync(stored).blocks * 512 <= data.length + MIB, `object allocates ${fs.statSync(stored).blocks * 512} bytes`);
+
+    const plain = path.join(dir, 'plain.bin');
+    fs.writeFileSync(plain, crypto.randomBytes(3 * MIB));
+    await putObject(cfg, 'sparse-put', 'plain.bin', plain);
+    assert.ok(fs.readFileSync(path.join(server.dataDir, 'buckets', 'sparse-put', 'plain.bin')).equals(fs.readFileSync(plain)));
+
+    // A sparse body whose frame runs past its size is refused and leaves no object.
+    const bad = Buffer.concat([sparseHeader(10), sparseFrameHeader(8, 4), Buffer.from('abcd')]);
+    const res = await dataRequest(cfg, 'PUT', '/buckets/sparse-put/object', { Key: 'bad.raw' }, { body: (async function* () { yield bad; })(), headers: { 'content-type': SPARSE_CONTENT_TYPE } })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(res instanceof ApiCallError && res.status === 400, String(res));
+    assert.equal(fs.existsSync(path.join(server.dataDir, 'buckets', 'sparse-put', 'bad.raw')), false);
+  } finally {
+    await server.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -23,7 +23,7 @@ for (const backend of storeBackends()) {
   test(`${backend.name}: visibility, filters and attribute rules of the image store`, { skip: backend.skip }, async () => {
     const store = await backend.open();
     const db = store.db;
-    const services = { db, counts: store.counts, regions: loadRegionTable({ regionsFile: '' }), clock: { now: () => 5 } };
+    const services = { db, dialect: store.dialect, counts: store.counts, regions: loadRegionTable({ regionsFile: '' }), clock: { now: () => 5 } };
     try {
       for (const [id, name] of [[ALICE, 'alice'], [BOB, 'bob'], [CAROL, 'carol']]) {
         await db.insertInto('accounts').values({ id, name, kind: 'user', created_at: 0 }).execute();

@@ -12,7 +12,7 @@ import { test as nodeTest, describe as nodeDescribe, before, after, beforeEach, 
 
 export const CHROMIUM = process.env.IMAGEHOUSE_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'haproxy' | 'openstack' | 'tempest' | 'nbd-tools' | 'boot-image';
+export type Need = 'qemu-img' | 'chromium' | 'postgres' | 'ceph' | 'haproxy' | 'openstack' | 'tempest' | 'nbd-tools' | 'boot-image' | 'xfs_io';
 
 function onPath(cmd: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -29,6 +29,7 @@ const NEEDS: Record<Need, { present(): boolean; missing: string }> = {
     present: () => Boolean(process.env.IMAGEHOUSE_TEST_S3_ENDPOINT),
     missing: 'IMAGEHOUSE_TEST_S3_ENDPOINT is not set (scripts/start-ceph.sh starts a single-node Ceph RGW and prints it)',
   },
+  xfs_io: { present: () => onPath('xfs_io'), missing: 'xfs_io is not installed (apt install xfsprogs): sparse uploads need SEEK_DATA' },
   haproxy: { present: () => onPath('haproxy'), missing: 'haproxy is not installed (apt install haproxy)' },
   openstack: { present: () => onPath('openstack'), missing: 'openstack is not installed (apt install python3-openstackclient)' },
   tempest: { present: () => onPath('tempest'), missing: 'tempest is not installed (apt install tempest)' },

@@ -5,6 +5,8 @@ import { tagConditions, tagsOf, type TagFilter, type TagList } from '../tags.ts'
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 import type { Services } from '../context.ts';
 import { noRows } from '../../store/conditions.ts';
+import { prepared } from '../../store/prepared.ts';
+import { countImages } from '../../store/image-counts.ts';
 
 export interface ImageFilter {
   region: string;
@@ -77,15 +79,25 @@ function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
   });
 }
 
+/** True when `f` sets no field but `allowed` ones (an empty list, such as no Tag.N, sets nothing). */
+function onlyFilters(f: ImageFilter, allowed: Set<string>): boolean {
+  return Object.entries(f).every(([k, v]) => v === undefined || (Array.isArray(v) && v.length === 0) || allowed.has(k));
+}
+
+/** Filter fields that leave a part countable from `image_counts` (region, owner and category come from the part). */
+const TALLIED_FILTER = new Set(['region', 'viewer', 'alias', 'statuses', 'isPublic']);
+
 export async function describeImages(
-  services: Pick<Services, 'db' | 'counts'>,
+  services: Pick<Services, 'db' | 'counts' | 'dialect'>,
   f: ImageFilter,
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
   const { db } = services;
   const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
   if (f.ids?.length) return byIds(services, f, parts, page);
+  const tallied = onlyFilters(f, TALLIED_FILTER);
   const counts = await Promise.all(parts.map(async (part) => {
+    if (tallied && part.tally) return [{ n: await countImages(db, services.dialect, { region: f.region, statuses: f.statuses, ...part.tally }) }];
     const query = filtered(db, f, part).select((eb) => eb.fn.countAll<number>().as('n'));
     const compiled = query.compile();
     const count = async () => Number((await db.executeQuery(compiled)).rows[0].n);
@@ -113,26 +125,37 @@ export async function describeImages(
   return { total, items: await views(services, rows, f.viewer) };
 }
 
+/** The lookup every DescribeImages by ImageId runs (IDs and statuses, nothing else), built once (store/prepared.ts). */
+const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
+const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: string, ids: string[], statuses: string[]) => {
+  const parts = aliasParts(viewer, undefined, false);
+  return filtered(db, { region, viewer, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i');
+});
+
 /**
  * A lookup by IDs matches at most as many rows as IDs were named (a request names at most 100), so every match is
- * read and counted in one pass instead of counting each visibility part first.
+ * read and counted in one pass instead of counting each visibility part first. The primary key finds the rows, so
+ * the parts are one OR (one statement) rather than a statement each.
  */
 async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
-  const matches = await Promise.all(parts.map((part) => filtered(services.db, f, part).selectAll('i').execute()));
-  const rows = matches.flat().sort(newestFirst);
+  const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
+  const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
+  const found = plain
+    ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
+    : await filtered(services.db, f, anyPart).selectAll('i').execute();
+  const rows = found.sort(newestFirst);
   return { total: rows.length, items: await views(services, rows.slice(page.offset, page.offset + page.limit), f.viewer) };
 }
+
+const disksOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx'));
+const sharedOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids));
 
 /** Adds disks, tags and share state to image rows (three queries for the whole page). */
 export async function views(services: Pick<Services, 'db'>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
   const { db } = services;
   if (rows.length === 0) return [];
   const ids = [...new Set(rows.map((r) => r.id))];
-  const [disks, tags, shares] = await Promise.all([
-    db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx').execute(),
-    tagsOf(services, ids),
-    db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids).execute(),
-  ]);
+  const [disks, tags, shares] = await Promise.all([disksOf(db, ids), tagsOf(services, ids), sharedOf(db, ids)]);
   const shared = new Set(shares.map((s) => s.image_id));
   return rows.map((row) => ({
     row,

@@ -14,15 +14,18 @@ export function sharedWith(eb: EB, viewer: string): Expression<SqlBool> {
   );
 }
 
-export type VisibilityPart = (eb: EB) => Expression<SqlBool>;
+/** `tally`: the `image_counts` rows (store/image-counts.ts) that count this part when no other filter applies. */
+export type VisibilityPart = ((eb: EB) => Expression<SqlBool>) & { tally?: { category: string; ownerId?: string } };
+
+const tallied = (part: VisibilityPart, tally: VisibilityPart['tally']): VisibilityPart => Object.assign(part, { tally });
 
 /**
  * The disjoint row sets an alias selects for `viewer` (`undefined` = the default: system + self + shared).
  * Kept apart so that each part runs on its own index instead of one OR that scans the region.
  */
 export function aliasParts(viewer: string, alias: OwnerAlias | undefined, includePublic: boolean): VisibilityPart[] {
-  const system: VisibilityPart = (eb) => eb('i.category', '=', 'system');
-  const self: VisibilityPart = (eb) => eb.and([eb('i.owner_id', '=', viewer), eb('i.category', '=', 'self')]);
+  const system = tallied((eb) => eb('i.category', '=', 'system'), { category: 'system' });
+  const self = tallied((eb) => eb.and([eb('i.owner_id', '=', viewer), eb('i.category', '=', 'self')]), { category: 'self', ownerId: viewer });
   const shared: VisibilityPart = (eb) => eb.and([
     eb('i.id', 'in', eb.selectFrom('image_shares as s').select('s.image_id').where('s.account_id', '=', viewer)),
     eb('i.category', '=', 'self'),
@@ -33,7 +36,7 @@ export function aliasParts(viewer: string, alias: OwnerAlias | undefined, includ
     case 'system': return [system];
     case 'self': return [self];
     case 'others': return [includePublic ? community : shared];
-    case 'marketplace': return [(eb) => eb('i.category', '=', 'marketplace')];
+    case 'marketplace': return [tallied((eb) => eb('i.category', '=', 'marketplace'), { category: 'marketplace' })];
     default: return [system, self, shared];
   }
 }

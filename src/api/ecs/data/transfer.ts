@@ -3,7 +3,7 @@
  * with bodies streamed, never buffered:
  *   PUT    /buckets/{name}?RegionId=             create a bucket
  *   GET    /buckets[?RegionId=]                  the caller's buckets
- *   PUT    /buckets/{name}/object?Key=           upload an object (body = the bytes)
+ *   PUT    /buckets/{name}/object?Key=           upload an object (body = the bytes, or a sparse body: formats/sparse-body.ts)
  *   GET    /buckets/{name}/object?Key=           download an object
  *   DELETE /buckets/{name}/object?Key=           delete an object
  *   GET    /buckets/{name}/objects[?Prefix=&StartAfter=&MaxKeys=]   list objects
@@ -21,6 +21,9 @@ import { sendJson } from '../render.ts';
 import { isoSeconds } from '../views/time.ts';
 import { directImportInput, directImportParams } from '../actions/tasks/import-params.ts';
 import { queryPairs, singleValued } from '../../http/query.ts';
+import { headerValue } from '../../http/headers.ts';
+import type { ObjectBody } from '../../../services/buckets/object-store.ts';
+import { expandSparse, SPARSE_CONTENT_TYPE, writeSparseFile } from '../../../formats/sparse-body.ts';
 
 type BucketRequest = FastifyRequest<{ Params: { name: string } }>;
 
@@ -33,6 +36,15 @@ const schemas = {
 
 function query<S extends Schema>(req: FastifyRequest, schema: S): Params<S> {
   return parseParams(schema, singleValued(queryPairs(req.raw.url)));
+}
+
+/**
+ * The upload's bytes. A sparse body (the CLI's upload of a file with holes) is written with its holes by the folder
+ * backend, and expanded to plain bytes for S3; a malformed one fails as InvalidImage.Malformed.
+ */
+function objectBody(req: FastifyRequest): ObjectBody {
+  if (headerValue(req.headers, 'content-type') !== SPARSE_CONTENT_TYPE) return req.raw;
+  return { writeFile: (path) => writeSparseFile(req.raw, path), stream: () => expandSparse(req.raw) };
 }
 
 const bucketView = (b: { name: string; region: string; created_at: number }) => ({ Name: b.name, RegionId: b.region, CreationTime: isoSeconds(b.created_at) });
@@ -67,7 +79,7 @@ export async function registerTransferRoutes(scope: FastifyInstance, services: S
 
   scope.put('/buckets/:name/object', async (req: BucketRequest, reply) => {
     const { bucket, key } = await objectRef(req);
-    const { size } = await services.objects.put(bucket, key, req.raw);
+    const { size } = await services.objects.put(bucket, key, objectBody(req));
     return sendJson(reply, { Bucket: bucket, Key: key, Size: size });
   });
 

@@ -1,7 +1,8 @@
 /** Calls to the transfer data endpoints (buckets, objects, direct import), shared by the CLI commands. */
 import fs from 'node:fs';
 import { ApiCallError, dataRequest, type ClientConfig } from '../../api.ts';
-import { saveSparse } from '../../sparse-file.ts';
+import { dataExtents, encodeSparse, saveSparse } from '../../sparse-file.ts';
+import { SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 
 export interface BucketInfo {
   Name: string;
@@ -33,10 +34,14 @@ export async function listBuckets(cfg: ClientConfig, region?: string): Promise<B
   return ((await res.json()) as { Buckets: { Bucket: BucketInfo[] } }).Buckets.Bucket;
 }
 
+/** Uploads `file` as the object. A file with holes goes as a sparse body (formats/sparse-body.ts): its data only. */
 export async function putObject(cfg: ClientConfig, bucket: string, key: string, file: string, onBytes?: (n: number) => void): Promise<{ Size: number }> {
+  const extents = await dataExtents(file);
+  const size = fs.statSync(file).size;
+  const holes = extents !== undefined && extents.reduce((n, [a, b]) => n + b - a, 0) < size;
   const res = await dataRequest(cfg, 'PUT', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key }, {
-    body: fileBody(file, onBytes),
-    headers: { 'content-type': 'application/octet-stream' },
+    body: holes ? encodeSparse(file, extents, onBytes) : fileBody(file, onBytes),
+    headers: { 'content-type': holes ? SPARSE_CONTENT_TYPE : 'application/octet-stream' },
   });
   return (await res.json()) as { Size: number };
 }
