@@ -19,6 +19,7 @@ import { ManifestRepo } from './blobs/manifests.ts';
 import { HashPool } from './blobs/hash-pool.ts';
 import { ChunkBufferPool } from './blobs/buffer-pool.ts';
 import { collectGarbage } from './blobs/gc.ts';
+import { reportEventLoop } from './api/http/loop-report.ts';
 import { JobQueue, startWorker, type Worker } from './jobs/index.ts';
 import type { Services } from './services/context.ts';
 import { dataPlaneOf } from './services/data-plane.ts';
@@ -289,6 +290,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   const gcTimer = setInterval(() => void collect().catch((e) => log.warn({ err: e }, 'garbage collection failed')), config.gcIntervalMs);
   gcTimer.unref();
 
+  const stopLoopReport = config.loopReportMs > 0 ? reportEventLoop(server.log, config.loopReportMs) : () => {};
+
   // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
   const maintenance = setInterval(() => void store.optimize().catch((e) => log.warn({ err: e }, 'optimize failed')), 3600_000);
   maintenance.unref();
@@ -300,6 +303,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     nbd,
     async close() {
       clearInterval(maintenance);
+      stopLoopReport();
       stopMeter();
       clearInterval(gcTimer);
       // Bounded: requests still running after the grace period are cut off, and jobs that have not stopped keep
