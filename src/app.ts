@@ -240,6 +240,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   errors.install(server);
   logEachRequest(server);
+  const stopLoopReport = config.loopReportMs > 0 ? reportEventLoop(server, config.loopReportMs) : () => {};
   limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
@@ -289,8 +290,6 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   };
   const gcTimer = setInterval(() => void collect().catch((e) => log.warn({ err: e }, 'garbage collection failed')), config.gcIntervalMs);
   gcTimer.unref();
-
-  const stopLoopReport = config.loopReportMs > 0 ? reportEventLoop(server.log, config.loopReportMs) : () => {};
 
   // Planner statistics follow the data as it grows (SQLite only; a no-op on PostgreSQL).
   const maintenance = setInterval(() => void store.optimize().catch((e) => log.warn({ err: e }, 'optimize failed')), 3600_000);
