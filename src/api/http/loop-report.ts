@@ -132,7 +132,11 @@ function describe(resource: unknown): string {
   ownerSymbol ??= Object.getOwnPropertySymbols(r).find((s) => s.description === 'owner_symbol');
   const socket = r.socket ?? (ownerSymbol ? r[ownerSymbol] : undefined);
   const label = socket?.[LABEL] ?? r[LABEL];
-  return label ?? (r.constructor?.name || 'callback');
+  if (label) return label;
+  // Timers and immediates carry their callback: its name says whose it is (`Timeout run`, `Immediate resolve`).
+  const fn = r._onTimeout ?? r._onImmediate;
+  const kind = r.constructor?.name || 'callback';
+  return typeof fn === 'function' && fn.name ? `${kind} ${fn.name}` : kind;
 }
 
 function round(ms: number): number {
