@@ -212,7 +212,7 @@ async function launchWork(): Promise<void> {
 }
 
 // --- hostile clients, each from its own loopback address ---
-const hostile = { slowLorisOpened: 0, slowLorisClosedByServer: 0, slowLorisLongestMs: 0, slowBodyOpened: 0, slowBodyClosedByServer: 0, slowBodyLongestMs: 0,
+const hostile = { slowLorisOpened: 0, slowLorisClosedByServer: 0, slowLorisLongestMs: 0, slowLorisHeld30s: 0, slowLorisNeverConnected: 0, slowBodyOpened: 0, slowBodyClosedByServer: 0, slowBodyLongestMs: 0,
   oversized: 0, oversizedStatuses: new Map<string, number>(), oversizedMaxBytesSent: 0 };
 
 /** Keeps `count` sockets sending request headers one byte every 2 s (never finishing them). */
@@ -226,11 +226,15 @@ async function slowLoris(localAddress: string, count: number): Promise<void> {
         const header = `GET /?Action=DescribeRegions HTTP/1.1\r\nHost: ${target.host}\r\nX-Slow: ${'a'.repeat(4096)}`;
         let i = 0;
         const drip = setInterval(() => { if (i < header.length) socket.write(header[i++]); }, 2000);
+        let connected = false;
+        socket.on('connect', () => { connected = true; });
         socket.on('error', () => {});
         socket.on('close', () => {
           clearInterval(drip);
           if (running()) hostile.slowLorisClosedByServer++;
-          hostile.slowLorisLongestMs = Math.max(hostile.slowLorisLongestMs, performance.now() - t);
+          const held = performance.now() - t;
+          hostile.slowLorisLongestMs = Math.max(hostile.slowLorisLongestMs, held);
+          if (held > 30_000) { hostile.slowLorisHeld30s++; if (!connected) hostile.slowLorisNeverConnected++; }
           resolve();
         });
         const stop = setInterval(() => { if (!running()) { clearInterval(stop); socket.destroy(); } }, 1000);
@@ -405,7 +409,7 @@ table(heavyRows);
 out();
 out(`## Hostile clients`);
 table([['client', 'figures'],
-  [`slow-loris from 127.0.0.2 (${PER_ADDRESS + 16} sockets, a header byte every 2 s; the per-address cap is ${PER_ADDRESS})`, `${hostile.slowLorisOpened} opened, ${hostile.slowLorisClosedByServer} closed by the server, longest held ${(hostile.slowLorisLongestMs / 1000).toFixed(1)} s; the server logged ${refusedConnections} refusals for too many connections from one address`],
+  [`slow-loris from 127.0.0.2 (${PER_ADDRESS + 16} sockets, a header byte every 2 s; the per-address cap is ${PER_ADDRESS})`, `${hostile.slowLorisOpened} opened, ${hostile.slowLorisClosedByServer} closed by the server, longest held ${(hostile.slowLorisLongestMs / 1000).toFixed(1)} s (${hostile.slowLorisHeld30s} lasted over 30 s, of which ${hostile.slowLorisNeverConnected} never completed their TCP connect); the server logged ${refusedConnections} refusals for too many connections from one address`],
   ['slow bodies from 127.0.0.3 (16 unauthenticated POST / declaring 1 MB, a byte every 5 s)', `${hostile.slowBodyOpened} opened, ${hostile.slowBodyClosedByServer} closed by the server, longest held ${(hostile.slowBodyLongestMs / 1000).toFixed(1)} s`],
   ['oversized bodies from 127.0.0.4 (2 at a time, unauthenticated, declaring 1 GiB, sent as fast as taken)', `${hostile.oversized} requests; answers ${[...hostile.oversizedStatuses].map(([k, v]) => `${k}: ${v}`).join(', ')}; at most ${(hostile.oversizedMaxBytesSent / MiB).toFixed(1)} MiB written before the answer`]]);
 
