@@ -13,6 +13,7 @@
  * A canary process that does nothing but measure its own event-loop delay runs alongside: on a shared machine its
  * delay is the scheduler's share of what the server reports (CPU given to other processes), not the server's work.
  * Usage: node --import tsx bench/load-soak.ts [--minutes 10] [--interval 30] [--connections 16] [--out docs/load-soak.md]
+ *        [--only reads,images,launches,loris,bodies,oversized] (a subset, to find which part causes what; default all)
  */
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -38,6 +39,8 @@ const INTERVAL_S = Number(flags.interval ?? 30);
 const CONNECTIONS = Number(flags.connections ?? 16);
 const OUT = typeof flags.out === 'string' ? flags.out : '';
 const SECONDS = Math.round(MINUTES * 60);
+const PARTS = new Set(typeof flags.only === 'string' ? flags.only.split(',') : ['reads', 'images', 'launches', 'loris', 'bodies', 'oversized']);
+const part = <T>(name: string, run: () => Promise<T>, otherwise: T): Promise<T> => (PARTS.has(name) ? run() : Promise.resolve(otherwise));
 const IMAGES = 5000;
 const REGION = 'cn-hangzhou';
 const COPY_REGION = 'ap-southeast-1';
@@ -118,11 +121,13 @@ const ecsMix: Record<string, string>[] = [
   { Action: 'DescribeDisks', PageSize: '10' },
   { Action: 'DescribeSnapshots', PageSize: '10' },
 ];
+const idle: LoadResult = { requests: 0, errors: 0, seconds: SECONDS, rps: 0, p50: 0, p99: 0, max: 0, cpu: 0, intervals: [] };
 const generators: Promise<LoadResult>[] = [
-  runLoad({ endpoints: [server.endpoint], seconds: SECONDS, connections: CONNECTIONS, surface: 'ecs', params: ecsMix, randomIds: IMAGES,
-    accessKeyId: tenant.accessKeyId, accessKeySecret: tenant.accessKeySecret, intervalSeconds: INTERVAL_S }),
-  runLoad({ endpoints: [server.endpoint], seconds: SECONDS, connections: Math.max(2, CONNECTIONS / 4), surface: 'glance', path: '/image/v2/images/{id}',
-    randomIds: IMAGES, token, intervalSeconds: INTERVAL_S }),
+  part('reads', () => runLoad({ endpoints: [server.endpoint], seconds: SECONDS, connections: CONNECTIONS, surface: 'ecs', params: ecsMix, randomIds: IMAGES,
+    accessKeyId: tenant.accessKeyId, accessKeySecret: tenant.accessKeySecret, intervalSeconds: INTERVAL_S }), idle),
+  part('reads', () => runLoad({ endpoints: [server.endpoint], seconds: SECONDS, connections: Math.max(2, CONNECTIONS / 4), surface: 'glance', path: '/image/v2/images/{id}',
+    randomIds: IMAGES, token, intervalSeconds: INTERVAL_S }), idle),
+  sleep(SECONDS * 1000).then(() => idle),
 ];
 
 // --- heavy work ---
@@ -308,7 +313,8 @@ async function oversized(localAddress: string, count: number): Promise<void> {
   await Promise.all(Array.from({ length: count }, (_, k) => one(k)));
 }
 
-const sideWork = [imageWork(), launchWork(), slowLoris('127.0.0.2', PER_ADDRESS + 16), slowBodies('127.0.0.3', 16), oversized('127.0.0.4', 2)];
+const sideWork = [part('images', imageWork, undefined), part('launches', launchWork, undefined), part('loris', () => slowLoris('127.0.0.2', PER_ADDRESS + 16), undefined),
+  part('bodies', () => slowBodies('127.0.0.3', 16), undefined), part('oversized', () => oversized('127.0.0.4', 2), undefined)];
 const loadTimer = setInterval(() => loads.push(os.loadavg()), 60_000);
 const [ecs, glance] = await Promise.all(generators);
 clearInterval(loadTimer);
@@ -355,7 +361,7 @@ const legitP99 = Math.max(ecs.p99, glance.p99);
 
 out(`# Load soak (issue 11)`);
 out();
-out(`Command: \`node --import tsx bench/load-soak.ts --minutes ${MINUTES} --interval ${INTERVAL_S} --connections ${CONNECTIONS}\``);
+out(`Command: \`node --import tsx bench/load-soak.ts --minutes ${MINUTES} --interval ${INTERVAL_S} --connections ${CONNECTIONS}${typeof flags.only === 'string' ? ` --only ${flags.only}` : ''}\``);
 out(`Run ${new Date().toISOString().slice(0, 16)}Z on ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}; `
   + `SQLite + local chunk files (the embedded default), ${IMAGES} seeded images. The machine is shared with other sessions: `
   + `load average (1/5/15 min) at start ${loads[0].map((l) => l.toFixed(1)).join('/')}, at the end ${loads.at(-1)!.map((l) => l.toFixed(1)).join('/')}, `

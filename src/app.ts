@@ -44,7 +44,7 @@ import { AccountWork } from './services/account-work.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { registerHealth } from './api/health/routes.ts';
 import { logEachRequest, logSerializers, textLogStream } from './api/http/logging.ts';
-import { limitConnectionsPerAddress } from './api/http/connections.ts';
+import { cutSlowHeaders, limitConnectionsPerAddress } from './api/http/connections.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -242,6 +242,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   logEachRequest(server);
   const stopLoopReport = config.loopReportMs > 0 ? reportEventLoop(server, config.loopReportMs) : () => {};
   limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
+  // A little later than Node's own checks, which answer first when they work.
+  cutSlowHeaders(server.server, { firstMs: config.http.headersTimeoutMs + 1_000, nextMs: Math.max(config.http.headersTimeoutMs, config.http.idleTimeoutMs) + 1_000 });
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
   await server.register(async (scope) => registerTransferRoutes(scope, services));
