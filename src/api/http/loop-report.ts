@@ -3,12 +3,12 @@
  * whatever the configured level, with
  * - `loop`: the loop's delay (max, p99, mean; perf_hooks.monitorEventLoopDelay): how late a timer ran. Under load it
  *   adds up every callback of one loop turn, and on a busy machine the time the process waited for a CPU;
- * - `hold`: the longest single callback, microtasks included, that ran without yielding (the wall time between two
- *   callbacks minus the loop's idle time in between), with what it was: the HTTP request last started on its
- *   socket (`GET /…`, with the ECS action) or the kind of callback (a timer, a file read), and the CPU the main
- *   thread used meanwhile (Linux: /proc/thread-self/schedstat); on a busy machine the wall time also counts waiting
- *   for a CPU, and `gcMs` the garbage-collector pauses inside it. `over` counts callbacks whose CPU (or, without it,
- *   wall time) passed HOLD_LIMIT_MS. This is the "no request holds the loop > 50 ms" figure;
+ * - `hold`: the longest single callback, microtasks and nextTicks included, that ran without yielding: `cpuMs`, the
+ *   main thread's CPU meanwhile (Linux: /proc/thread-self/schedstat, to a scheduler tick); `maxMs`, its wall time
+ *   (minus the loop's idle time), which on a busy machine also counts waiting for a CPU; `gcMs`, the garbage-collector
+ *   pauses inside it; `what`, the HTTP request last started on its socket (`GET / DescribeImages`) or the kind of
+ *   callback (`Timeout run`, `FSReqCallback`). `over` counts callbacks whose CPU (or, without it, wall time) passed
+ *   HOLD_LIMIT_MS. This is the "no request holds the loop > 50 ms" figure;
  * - the process's RSS and heap.
  * The hold meter uses an async hook (a small cost on every callback), so it runs only when the report is on.
  * bench/load-soak.ts reads these lines.
