@@ -2,7 +2,8 @@
  * The load generator of bench/http.ts, bench/cluster.ts and bench/glance.ts, run as its own process (bench/support.ts runLoad) so the
  * server's figures are not shared with the client's CPU accounting or event loop. Keeps `connections` keep-alive
  * sockets busy for `seconds`, round-robin over the endpoints, signing each ECS request (V1, a fresh nonce each) or
- * sending a Keystone token (Glance GETs, or POSTs of one JSON body), and prints one JSON line with the figures.
+ * sending a Keystone token (Glance GETs, or POSTs of one JSON body), and prints one JSON line with the figures (per
+ * interval too, with `intervalSeconds`).
  * Usage: node --import tsx bench/load-generator.ts '<LoadSpec JSON>'
  */
 import http from 'node:http';
@@ -27,14 +28,22 @@ export interface LoadSpec {
   accessKeyId?: string;
   accessKeySecret?: string;
   token?: string;
+  /** Also report throughput and latency for each period of this many seconds (bench/load-soak.ts). */
+  intervalSeconds?: number;
 }
+
+/** One period of a run: `t` is its end, in seconds from the start. */
+export interface IntervalResult { t: number; requests: number; errors: number; rps: number; p50: number; p99: number; max: number }
 
 /**
  * `cpu`: the generator's own CPU seconds per second, to tell when it, not the server, is the limit.
  * `failures`: failed requests by kind, an HTTP status with the error code of the body (`429 Throttling.User`) or a
  * socket error code (`ECONNRESET`), so a report says what failed instead of guessing.
  */
-export interface LoadResult { requests: number; errors: number; failures: Record<string, number>; seconds: number; rps: number; p50: number; p99: number; cpu: number }
+export interface LoadResult {
+  requests: number; errors: number; failures: Record<string, number>; seconds: number; rps: number; p50: number; p99: number; max: number; cpu: number;
+  intervals?: IntervalResult[];
+}
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec;
 const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
@@ -82,24 +91,51 @@ let errors = 0;
 const failures: Record<string, number> = {};
 const deadline = performance.now() + spec.seconds * 1000;
 const start = performance.now();
+// With intervalSeconds: each request's end (ms from the start), latency and outcome, bucketed at the end.
+const ends: number[] = [];
+const oks: boolean[] = [];
 await Promise.all(Array.from({ length: spec.connections }, async () => {
   while (performance.now() < deadline) {
     const t = performance.now();
     const failure = await once();
+    const end = performance.now();
     if (failure !== undefined) {
       errors++;
       failures[failure] = (failures[failure] ?? 0) + 1;
     }
-    latencies.push(performance.now() - t);
+    latencies.push(end - t);
+    if (spec.intervalSeconds) { ends.push(end - start); oks.push(failure === undefined); }
   }
 }));
 const seconds = (performance.now() - start) / 1000;
+const intervals = spec.intervalSeconds ? byInterval(spec.intervalSeconds * 1000) : undefined;
 latencies.sort((a, b) => a - b);
-const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 // Only answered requests count: a refused one is fast and would flatter the rate.
 const used = process.cpuUsage();
 const result: LoadResult = {
-  requests: latencies.length, errors, failures, seconds, rps: (latencies.length - errors) / seconds, p50: at(0.5), p99: at(0.99), cpu: (used.user + used.system) / 1e6 / seconds,
+  requests: latencies.length, errors, failures, seconds, rps: (latencies.length - errors) / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+  max: latencies.at(-1) ?? 0, cpu: (used.user + used.system) / 1e6 / seconds, ...(intervals ? { intervals } : {}),
 };
 console.log(JSON.stringify(result));
 agent.destroy();
+
+/** Requests by the period they ended in; the last period also takes what ended after the deadline. */
+function byInterval(ms: number): IntervalResult[] {
+  const count = Math.max(1, Math.ceil((spec.seconds * 1000) / ms));
+  const periods = Array.from({ length: count }, () => ({ latencies: [] as number[], errors: 0 }));
+  ends.forEach((end, i) => {
+    const p = periods[Math.min(count - 1, Math.floor(end / ms))];
+    p.latencies.push(latencies[i]);
+    if (!oks[i]) p.errors++;
+  });
+  return periods.map((p, k) => {
+    const l = p.latencies.sort((a, b) => a - b);
+    const t = Math.min(spec.seconds, (k + 1) * (ms / 1000));
+    const length = t - k * (ms / 1000);
+    return { t, requests: l.length, errors: p.errors, rps: (l.length - p.errors) / length, p50: percentile(l, 0.5), p99: percentile(l, 0.99), max: l.at(-1) ?? 0 };
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+}

@@ -18,6 +18,7 @@ import { ManifestRepo } from './blobs/manifests.ts';
 import { HashPool } from './blobs/hash-pool.ts';
 import { ChunkBufferPool } from './blobs/buffer-pool.ts';
 import { collectGarbage } from './blobs/gc.ts';
+import { reportEventLoop } from './api/http/loop-report.ts';
 import { JobQueue, loadNodeId, startWorker, type Worker } from './jobs/index.ts';
 import type { Services } from './services/context.ts';
 import { dataPlaneOf } from './services/data-plane.ts';
@@ -44,7 +45,7 @@ import { AccountWork } from './services/account-work.ts';
 import { clientErrorHandler, errorPath, newRequestId } from './api/http/surfaces.ts';
 import { registerHealth } from './api/health/routes.ts';
 import { logEachRequest, logSerializers, textLogStream } from './api/http/logging.ts';
-import { limitConnectionsPerAddress } from './api/http/connections.ts';
+import { cutSlowHeaders, limitConnectionsPerAddress } from './api/http/connections.ts';
 import { renderError } from './api/ecs/render.ts';
 import { ecsSurface, registerEcsGateway } from './api/ecs/gateway.ts';
 import { registerDiskRoutes } from './api/ecs/data/disks.ts';
@@ -250,7 +251,10 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   });
   errors.install(server);
   logEachRequest(server);
+  const stopLoopReport = config.loopReportMs > 0 ? reportEventLoop(server, config.loopReportMs) : () => {};
   limitConnectionsPerAddress(server.server, config.http.maxConnectionsPerAddress, (address) => server.log.warn({ address }, 'connection refused: too many from this address'));
+  // A little later than Node's own checks, which answer first when they work.
+  cutSlowHeaders(server.server, { firstMs: config.http.headersTimeoutMs + 1_000, nextMs: Math.max(config.http.headersTimeoutMs, config.http.idleTimeoutMs) + 1_000 });
   await server.register(async (scope) => registerEcsGateway(scope, services));
   await server.register(async (scope) => registerDiskRoutes(scope, services));
   await server.register(async (scope) => registerTransferRoutes(scope, services));
@@ -313,6 +317,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     nbd,
     async close() {
       clearInterval(maintenance);
+      stopLoopReport();
       stopMeter();
       clearInterval(gcTimer);
       // Bounded: requests still running after the grace period are cut off, and jobs that have not stopped keep

@@ -35,6 +35,8 @@ export interface Config {
   requestsPerAccount: number;
   /** HTTP limits: time to receive headers / a whole request, idle time of a connection, connections per client address. */
   http: { headersTimeoutMs: number; requestTimeoutMs: number; idleTimeoutMs: number; maxConnectionsPerAddress: number };
+  /** Every this many ms the server logs its event-loop delay and memory (0 = never; for operators and bench/load-soak.ts). */
+  loopReportMs: number;
   /** Glance web-download may reach these internal hosts (`host` or `host:port`; IMAGEHOUSE_IMPORT_ALLOWED_HOSTS, comma-separated). */
   importAllowedHosts: string[];
   /** S3-compatible chunk store; empty endpoint = the local filesystem under dataDir. */
@@ -118,6 +120,7 @@ export function loadConfig(flags: Record<string, string | true>, env: Env): Conf
       idleTimeoutMs: intEnv(env, 'IMAGEHOUSE_IDLE_TIMEOUT_MS', 30_000),
       maxConnectionsPerAddress: intEnv(env, 'IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS', 20),
     },
+    loopReportMs: intEnv(env, 'IMAGEHOUSE_LOOP_REPORT_MS', 0),
     importAllowedHosts: (env.IMAGEHOUSE_IMPORT_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     s3: {
       endpoint: env.IMAGEHOUSE_S3_ENDPOINT ?? '',

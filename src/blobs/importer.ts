@@ -12,7 +12,7 @@ import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';
 import { sha256Ref } from './refs.ts';
 import type { ChunkBufferPool } from './buffer-pool.ts';
-import { patchManifest, zeroManifest } from './manifests.ts';
+import { patchManifest, zeroManifest, type ManifestRepo } from './manifests.ts';
 
 export interface ImportDeps {
   store: ChunkStore;
@@ -258,4 +258,30 @@ export async function copyChunks(
   const lost = await to.index.markStored(to.region, tickets);
   if (lost.length > 0) throw new ChunkNotLiveError(lost);
   return moved;
+}
+
+/** How often copyManifest runs a copy again after GC collected some of its chunks before the commit. */
+export const COPY_ATTEMPTS = 5;
+
+/**
+ * Copies `manifest`'s chunks into the target region and commits it there under `id`. A copy that outlasts the
+ * GC grace period can lose chunks between their touch and the commit (unreferenced, so collectable). The copy
+ * then runs again: that touches every chunk anew and uploads only the collected ones, so the commit follows
+ * the touch closely. Gives up (ChunkNotLiveError, nothing committed) after `attempts` tries.
+ */
+export async function copyManifest(
+  manifest: Manifest,
+  from: ChunkStore,
+  to: CopyTarget & { manifests: ManifestRepo },
+  opts: { id: string; signal?: AbortSignal; attempts?: number },
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await copyChunks(manifest, from, to, { signal: opts.signal });
+      await to.manifests.commit(to.region, manifest, { id: opts.id });
+      return;
+    } catch (e) {
+      if (!(e instanceof ChunkNotLiveError) || attempt >= (opts.attempts ?? COPY_ATTEMPTS)) throw e;
+    }
+  }
 }

@@ -35,8 +35,8 @@ const BUCKET = 'soak';
 const SEED = Number(process.env.CRASH_SOAK_SEED ?? 20261202);
 /** New work waits while this many jobs are open, so the soak's work (and its time) stays bounded on a slow machine. */
 const MAX_OPEN_JOBS = 4;
-// GC runs every second; its grace must outlast the gap between a copy's chunk upload and its manifest commit on a
-// loaded machine (with 200 ms, a CopyImage failed with ChunkNotLive: the chunks were collected in between).
+// GC runs every second; its grace should outlast an import from first chunk to commit on a loaded machine (an import
+// that loses chunks fails and is retried whole; a copy re-runs itself, test/e2e/gc-window.test.ts, so 200 ms is safe for copies).
 const SERVICE_ENV = { IMAGEHOUSE_GC_INTERVAL_MS: '1000', IMAGEHOUSE_GC_GRACE_MS: '5000' };
 
 /** Source disks by key: the guest bytes, and the file uploaded for import. */

@@ -12,11 +12,13 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function spawnServer(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildServer> {
+/** `onStdout` receives the server's log output (JSON lines unless IMAGEHOUSE_LOG_FORMAT says otherwise); without it, the output is dropped. */
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = [], opts: { onStdout?: (data: Buffer) => void } = {}): Promise<ChildServer> {
   const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--port', '0', '--nbd-port', '0', '--data', dataDir], {
     env: { ...process.env, IMAGEHOUSE_LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', opts.onStdout ? 'pipe' : 'ignore', 'pipe'],
   });
+  if (opts.onStdout) child.stdout!.on('data', opts.onStdout);
   const endpoint = await new Promise<string>((resolve, reject) => {
     let err = '';
     const onData = (d: Buffer) => {

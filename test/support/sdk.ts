@@ -9,14 +9,14 @@ const { $OpenApiUtil } = require('@alicloud/openapi-core');
 const RPCClient = require('@alicloud/pop-core');
 
 /** `@alicloud/ecs20140526` v7: V3 signatures by default, V1 with `signatureAlgorithm: 'v2'`. */
-export function ecsClient(hostPort: string, account: Pick<NewAccount, 'accessKeyId' | 'accessKeySecret'>, opts: { v1?: boolean } = {}) {
+export function ecsClient(hostPort: string, account: Pick<NewAccount, 'accessKeyId' | 'accessKeySecret'>, opts: { v1?: boolean; readTimeoutMs?: number } = {}) {
   return new Ecs.default(new $OpenApiUtil.Config({
     accessKeyId: account.accessKeyId,
     accessKeySecret: account.accessKeySecret,
     endpoint: hostPort,
     protocol: 'http',
     regionId: 'cn-hangzhou',
-    readTimeout: 10000,
+    readTimeout: opts.readTimeoutMs ?? 10000,
     connectTimeout: 10000,
     ...(opts.v1 ? { signatureAlgorithm: 'v2' } : {}),
   }));

@@ -25,3 +25,41 @@ export function limitConnectionsPerAddress(server: Server, max: number, onRefuse
     });
   });
 }
+
+const deadline = Symbol('imagehouse.headersDeadline');
+type Guarded = Socket & { [deadline]?: { timer?: NodeJS.Timeout; inFlight: number } };
+
+/**
+ * A second guard on the header timeout, one timer per connection: a connection whose request headers have not all
+ * arrived `firstMs` after it opened, or `nextMs` after its last response (a kept-alive connection may wait idle for
+ * its next request that long), is destroyed. Node's own check (headersTimeout, one timer
+ * sweeping every connection) let the 64 slow-loris sockets a per-address cap admitted hold their slots for a whole
+ * run in some runs of bench/load-soak.ts, while in others it cut them every 12 s; the cause was not found.
+ */
+export function cutSlowHeaders(server: Server, { firstMs, nextMs }: { firstMs: number; nextMs: number }): void {
+  if (firstMs <= 0) return;
+  const arm = (socket: Guarded, ms: number) => {
+    const state = socket[deadline];
+    if (!state || socket.destroyed || state.inFlight > 0) return;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(() => socket.destroy(), ms);
+    state.timer.unref();
+  };
+  server.on('connection', (socket: Guarded) => {
+    if (socket.destroyed) return;
+    socket[deadline] = { inFlight: 0 };
+    arm(socket, firstMs);
+    socket.once('close', () => clearTimeout(socket[deadline]?.timer));
+  });
+  server.on('request', (req, res) => {
+    const socket = req.socket as Guarded;
+    const state = socket[deadline];
+    if (!state) return;
+    clearTimeout(state.timer);
+    state.inFlight++;
+    res.once('close', () => {
+      state.inFlight--;
+      arm(socket, nextMs);
+    });
+  });
+}

@@ -48,7 +48,7 @@ export type LogFormat = 'json' | 'text';
 const SIGNING_PARAMS = new Set(['signature', 'accesskeyid', 'securitytoken', 'signaturenonce', 'signaturemethod', 'signatureversion', 'timestamp', 'version', 'format']);
 
 /** The ECS action of an RPC request: V3 names it in a header, V1 in the query string or the form body. */
-function actionOf(req: FastifyRequest): string | undefined {
+export function actionOf(req: FastifyRequest): string | undefined {
   const header = req.headers['x-acs-action'];
   if (typeof header === 'string') return header;
   const query = req.query as Record<string, unknown> | undefined;

@@ -6,6 +6,7 @@
  * overlapping runs, are simply run again and never count an hour twice.
  */
 import { tierPrice } from '../../domain/catalog/prices.ts';
+import { cooperative } from '../../domain/cooperate.ts';
 import type { Services } from '../context.ts';
 import { billingDb, type UsageRow } from './tables.ts';
 import { prices } from './prices.ts';
@@ -27,12 +28,25 @@ function* hoursTouched(start: number, end: number | null, from: number, to: numb
 
 type NewUsage = Omit<UsageRow, 'recorded_at'>;
 
+/** Seats that overlap [from, to), a page at a time (a single read of every seat would hold the loop while it runs). */
+async function* seatsIn(services: Pick<Services, 'db'>, from: number, to: number) {
+  const pause = cooperative();
+  for (let after = ''; ;) {
+    const page = await billingDb(services.db).selectFrom('billing_seats').selectAll().where('started_at', '<', to)
+      .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', from)])).where('disk_id', '>', after).orderBy('disk_id').limit(1000).execute();
+    yield* page;
+    if (page.length < 1000) return;
+    after = page.at(-1)!.disk_id;
+    await pause();
+  }
+}
+
 async function seatUsage(services: Pick<Services, 'db' | 'clock'>, from: number, to: number, products: Map<string, Product>): Promise<NewUsage[]> {
   const catalog = prices();
-  const seats = await billingDb(services.db).selectFrom('billing_seats').selectAll().where('started_at', '<', to)
-    .where((eb) => eb.or([eb('ended_at', 'is', null), eb('ended_at', '>', from)])).execute();
   const out: NewUsage[] = [];
-  for (const s of seats) {
+  const pause = cooperative();
+  for await (const s of seatsIn(services, from, to)) {
+    await pause();
     const license = catalog.licenseTiers[s.license_class];
     const product = s.product_code ? products.get(s.product_code) : undefined;
     const hourly = product?.priceModel === 'hourly' && product.isvId !== s.account_id ? product : undefined;
@@ -68,12 +82,15 @@ async function snapshotUsage(services: Pick<Services, 'db' | 'clock'>, from: num
   ].filter((s) => s.bytes > 0);
   const backing = new Map<string, string>();
   const ids = spans.map((s) => s.id);
+  const pause = cooperative();
   for (let i = 0; i < ids.length; i += 500) {
+    await pause();
     const rows = await db.selectFrom('image_disks').select(['snapshot_id', 'image_id']).where('snapshot_id', 'in', ids.slice(i, i + 500)).execute();
     for (const r of rows) if (!backing.has(r.snapshot_id)) backing.set(r.snapshot_id, r.image_id);
   }
   const out: NewUsage[] = [];
   for (const s of spans) {
+    await pause();
     const amount = storageHourMicro(s.bytes, price, hoursPerMonth);
     // The image a snapshot backs is the one backing it when the hour is metered (hourly runs keep this exact).
     const image = backing.get(s.id);
@@ -119,7 +136,11 @@ export async function meterHours(services: Pick<Services, 'db' | 'clock'>, fromH
   const count = async () => Number((await db.selectFrom('usage_records').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('hour', '>=', from).where('hour', '<', to).executeTakeFirstOrThrow()).n);
   const before = await count();
+  // On SQLite every statement completes synchronously: without the pauses, metering thousands of seats would hold
+  // the event loop for the whole run (issue 11: nothing may hold it for more than 50 ms).
+  const pause = cooperative();
   for (let i = 0; i < rows.length; i += 200) {
+    await pause();
     await db.insertInto('usage_records').values(rows.slice(i, i + 200).map((r) => ({ ...r, recorded_at: now })))
       .onConflict((oc) => oc.columns(['account_id', 'resource_id', 'kind', 'hour']).doNothing()).execute();
   }

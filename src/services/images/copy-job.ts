@@ -3,8 +3,11 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { newResourceId } from '../../domain/ids.ts';
-import { copyChunks } from '../../blobs/importer.ts';
+import { copyManifest } from '../../blobs/importer.ts';
+import { ChunkNotLiveError } from '../../blobs/errors.ts';
+import { holdForRead } from '../../blobs/read-holds.ts';
 import { newManifestId } from '../../blobs/manifests.ts';
+import type { Manifest } from '../../blobs/types.ts';
 import { parseJson, type JobRow } from '../../jobs/index.ts';
 import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
@@ -35,6 +38,30 @@ export function copyImageJob(services: Services): JobKind {
     return Number(n);
   }
 
+  /**
+   * Copies one source manifest into the region as `manifestId` (unless a crashed attempt committed it already).
+   * The source image and snapshot may be deleted meanwhile: a read hold keeps their chunks until the copy ends.
+   */
+  async function copyDisk(sourceManifestId: string, manifestId: string, region: string, signal: AbortSignal): Promise<Manifest> {
+    const hold = await holdForRead(db, sourceManifestId, () => services.clock.now());
+    if (!hold) throw Object.assign(apiError('InvalidSnapshotId.NotFound'), { vanished: true });
+    try {
+      const source = await dataPlane.manifests.load(sourceManifestId);
+      if (!source) throw new Error(`manifest ${sourceManifestId} vanished while held`);
+      if (await dataPlane.manifests.load(manifestId)) return source.manifest;
+      const from = dataPlane.store(source.region);
+      const to = { store: dataPlane.store(region), index: dataPlane.index, region, manifests: dataPlane.manifests };
+      await copyManifest(source.manifest, from, to, { id: manifestId, signal });
+      return source.manifest;
+    } catch (e) {
+      // GC kept collecting the chunks before the commit (a grace period far shorter than a copy): a later attempt may fit.
+      if (e instanceof ChunkNotLiveError) throw Object.assign(e, { retryable: true });
+      throw e;
+    } finally {
+      await hold.release();
+    }
+  }
+
   return {
     async handler(job, ctx) {
       const payload = ctx.payload as { sourceRegion: string; sourceImageId: string; snapshotIds: string[] };
@@ -46,8 +73,6 @@ export function copyImageJob(services: Services): JobKind {
       await db.updateTable('images').set({ status: 'Creating', updated_at: services.clock.now() })
         .where('region', '=', job.region).where('id', '=', job.resource_id).where('status', '=', 'Waiting').execute();
 
-      const from = dataPlane.store(payload.sourceRegion);
-      const to = { store: dataPlane.store(job.region), index: dataPlane.index, region: job.region };
       const disks = disksOf(job);
       const infix = services.regions.require(job.region).infix;
       for (const [idx, sourceSnapshotId] of payload.snapshotIds.entries()) {
@@ -55,13 +80,11 @@ export function copyImageJob(services: Services): JobKind {
         ctx.signal.throwIfAborted();
         if (!sourceSnapshotId) { disks[idx] = { done: true }; continue; } // an empty data disk has no bytes
         const snap = await db.selectFrom('snapshots').selectAll().where('id', '=', sourceSnapshotId).executeTakeFirst();
-        const stored = snap && (await dataPlane.manifests.load(snap.manifest_id));
-        if (!snap || !stored) throw Object.assign(apiError('InvalidSnapshotId.NotFound'), { vanished: true });
-        await copyChunks(stored.manifest, from, to, { signal: ctx.signal });
+        if (!snap) throw Object.assign(apiError('InvalidSnapshotId.NotFound'), { vanished: true });
         const manifestId = disks[idx]?.manifestId ?? newManifestId();
         disks[idx] = { manifestId };
         await ctx.checkpoint({ disks });
-        if (!(await dataPlane.manifests.load(manifestId))) await dataPlane.manifests.commit(job.region, stored.manifest, { id: manifestId });
+        const copied = await copyDisk(snap.manifest_id, manifestId, job.region, ctx.signal);
         const snapshotId = newResourceId('snapshot', infix);
         disks[idx] = { manifestId, snapshotId, done: true };
         await ctx.checkpoint({ disks }, async (trx) => {
@@ -74,7 +97,7 @@ export function copyImageJob(services: Services): JobKind {
             id: snapshotId, region: job.region, owner_id: job.account_id, manifest_id: manifestId, name: `copy-${sourceSnapshotId}`,
             description: `Copied from ${sourceSnapshotId} in ${payload.sourceRegion} for image ${job.resource_id}`,
             source_disk_type: snap.source_disk_type, source_disk_size_gib: snap.source_disk_size_gib, source_snapshot_id: snap.id,
-            source_region: payload.sourceRegion, unique_bytes: uniqueBytes(stored.manifest),
+            source_region: payload.sourceRegion, unique_bytes: uniqueBytes(copied),
           }, services.clock.now());
           await trx.updateTable('image_disks').set({ snapshot_id: snapshotId, progress: 100 }).where('image_id', '=', job.resource_id).where('idx', '=', idx).execute();
         });

@@ -6,6 +6,7 @@
 import type { JobRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
+import { holdForRead, type ReadHold } from '../../blobs/read-holds.ts';
 import type { VirtualDisk } from '../../domain/disk.ts';
 import { exportImage, writeExportFile } from '../../formats/writers/index.ts';
 import type { JobContext } from '../../jobs/index.ts';
@@ -42,22 +43,36 @@ function dataChunks(disk: VirtualDisk): number {
 async function runExport(services: Services, job: JobRow, ctx: JobContext): Promise<void> {
   const { bucket, format, objects } = ctx.payload as unknown as ExportPayload;
   const done = new Set((ctx.state.done as number[] | undefined) ?? []);
-  const store = services.objects;
   const chunks = services.dataPlane.store(job.region);
 
   // What an attempt that crashed mid-object left in the temp folder (the folder backend's partial files).
   const tempPrefix = `export-${job.id}-`;
   await removeTempFiles(services.dirs.temp, { prefix: tempPrefix });
 
-  const disks = new Map<number, VirtualDisk>();
-  for (const o of objects) {
-    if (done.has(o.idx)) continue;
-    const snapshot = await services.db.selectFrom('snapshots').select('manifest_id').where('id', '=', o.snapshotId).executeTakeFirst();
-    const stored = snapshot && (await services.dataPlane.manifests.load(snapshot.manifest_id));
-    if (!stored) throw apiError('ExportImageFailed', `the snapshot ${o.snapshotId || '(none)'} of disk ${o.idx} no longer exists`);
-    disks.set(o.idx, manifestDisk(stored.manifest, chunks));
+  // The image can be deleted through another surface (Glance) while it exports: read holds keep its chunks.
+  const holds: ReadHold[] = [];
+  try {
+    const disks = new Map<number, VirtualDisk>();
+    for (const o of objects) {
+      if (done.has(o.idx)) continue;
+      const snapshot = await services.db.selectFrom('snapshots').select('manifest_id').where('id', '=', o.snapshotId).executeTakeFirst();
+      const hold = snapshot && (await holdForRead(services.db, snapshot.manifest_id, () => services.clock.now()));
+      if (hold) holds.push(hold);
+      const stored = hold && (await services.dataPlane.manifests.load(hold.manifestId));
+      if (!stored) throw apiError('ExportImageFailed', `the snapshot ${o.snapshotId || '(none)'} of disk ${o.idx} no longer exists`);
+      disks.set(o.idx, manifestDisk(stored.manifest, chunks));
+    }
+    await writeObjects(services, ctx, disks, { bucket, format, objects, done, tempPrefix });
+  } finally {
+    await Promise.all(holds.map((h) => h.release()));
   }
+}
 
+async function writeObjects(
+  services: Services, ctx: JobContext, disks: Map<number, VirtualDisk>,
+  { bucket, format, objects, done, tempPrefix }: ExportPayload & { done: Set<number>; tempPrefix: string },
+): Promise<void> {
+  const store = services.objects;
   const total = [...disks.values()].reduce((n, d) => n + dataChunks(d), 0);
   let read = 0;
   const reporter = new ProgressReporter(ctx);
