@@ -20,8 +20,8 @@
 # Keep-alive. Idle client connections are kept LB_KEEPALIVE_S and advertised as LB_KEEPALIVE_S - 5 (the node's own
 # `Keep-Alive: timeout=72` used to pass through while HAProxy closed idle clients after 15 s: a client reusing
 # one after 15-72 s could write into a closing connection). Towards the nodes HAProxy drops idle connections long
-# before their 72 s keep-alive ends (half of them each 5 s; a node closes an idle connection only then, as measured:
-# its 10 s headers timeout and 30 s idle timeout do not cut a connection between requests), and a request that meets
+# before a node's keep-alive ends (half of them each 5 s; a node closes an idle connection after its idle timeout,
+# IMAGEHOUSE_IDLE_TIMEOUT_MS, 30 s by default, and advertises that), and a request that meets
 # a connection closing under it is retried on a new one when replaying it cannot do anything twice: GET/HEAD, or a
 # signed ECS call, whose nonce the nodes refuse the second time.
 set -euo pipefail

@@ -238,7 +238,9 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     genReqId: newRequestId,
     // Slow or idle clients cannot hold a connection: headers must arrive within headersTimeout, the whole
     // request within requestTimeout, and a connection (an upload that stops sending included) that is idle
-    // for idleTimeout is closed.
+    // for idleTimeout is closed. A kept-alive connection ends at idleTimeout too, and says so in its Keep-Alive header
+    // (Fastify's 72 s would promise more than the connection guard below allows).
+    keepAliveTimeout: config.http.idleTimeoutMs,
     http: {
       headersTimeout: config.http.headersTimeoutMs,
       requestTimeout: config.http.requestTimeoutMs,

@@ -94,3 +94,13 @@ test('a large body is not read before the caller is known', { timeout: 30_000 },
   const small = await fetch(`${roomy.endpoint}/`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=DescribeRegions&Version=2014-05-26' });
   assert.equal(((await small.json()) as any).Code, 'MissingParameter', 'small bodies are still read (V1 credentials may be in them)');
 });
+
+test('a kept-alive connection advertises the idle timeout it is closed at', { timeout: 30_000 }, async () => {
+  const s = await connect(roomy);
+  const head = new Promise<string>((resolve) => { let d = ''; s.on('data', (c) => { d += c; if (d.includes('\r\n\r\n')) resolve(d); }); });
+  s.write('GET /?Action=DescribeRegions HTTP/1.1\r\nHost: x\r\n\r\n');
+  const got = await head;
+  s.destroy();
+  assert.match(got, /^HTTP\/1.1 400/);
+  assert.match(got, /\r\nkeep-alive: timeout=30\r\n/i, 'the default IMAGEHOUSE_IDLE_TIMEOUT_MS, not Fastify\'s 72 s');
+});
