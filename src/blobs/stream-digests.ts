@@ -25,6 +25,7 @@ interface Piece {
 export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[]): Promise<{ size: number; hex: string[] }> {
   const fh = await fs.open(dest, 'wx');
   const workers: Worker[] = [];
+  const writes = new Set<Promise<void>>();
   try {
     let size = 0;
     let fill = 0;
@@ -62,7 +63,6 @@ export async function writeAndDigest(body: Readable, dest: string, algorithms: r
         workers.push(w);
       }
     };
-    const writes = new Set<Promise<void>>();
     const emit = (p: Piece, length: number, offset: number) => {
       if (workers.length === 0) spawn();
       p.pending = workers.length + 1;
@@ -106,6 +106,7 @@ export async function writeAndDigest(body: Readable, dest: string, algorithms: r
     return { size, hex };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.allSettled([...writes]);
     await fh.close();
   }
 }
