@@ -4,12 +4,16 @@
  * `imagehouse serve` runs as its own process; curl streams the upload, bench/load-generator.ts (runLoad, another
  * process) drives the rest. SEED images (ECS images, shown by Glance as raw/bare) are inserted first so the list has
  * pages of 100 to return.
+ * The upload has two anchors timed in the same run on the same file: `curl -T` into a sink that discards the body
+ * (the HTTP transfer alone) and `cp` + `sync` (writing the bytes durably once).
  * Usage: node --import tsx bench/glance.ts   (BENCH_UPLOAD_MIB, default 1024; BENCH_SECONDS per figure, default 10;
- * BENCH_SEED, default 1000; IMAGEHOUSE_DATABASE_URL=postgres://… for PostgreSQL)
+ * BENCH_SEED, default 1000; BENCH_UPLOAD_ONLY=1 for the upload row alone; IMAGEHOUSE_DATABASE_URL=postgres://… for
+ * PostgreSQL)
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createApp } from '../src/app.ts';
@@ -23,6 +27,7 @@ import type { LoadSpec } from './load-generator.ts';
 const UPLOAD_MIB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SEED = Number(process.env.BENCH_SEED ?? 1000);
+const UPLOAD_ONLY = process.env.BENCH_UPLOAD_ONLY === '1';
 const CONNECTIONS = 16;
 const ANCHORS = { uploadS: 5.0, getPerS: 112, list100Ms: 60, createsPerS: 26 };
 const databaseUrl = process.env.IMAGEHOUSE_DATABASE_URL ?? '';
@@ -52,12 +57,30 @@ const file = path.join(dataDir, 'upload.raw');
 await promisify(execFile)('sh', ['-c', `head -c ${UPLOAD_MIB * 1024 * 1024} /dev/urandom > '${file}'`]);
 const headers = { 'x-auth-token': token, 'content-type': 'application/json' };
 const up = (await (await fetch(`${glance}/images`, { method: 'POST', headers, body: JSON.stringify({ name: 'upload', disk_format: 'raw', container_format: 'bare' }) })).json()) as { id: string };
-const t0 = performance.now();
-await promisify(execFile)('curl', ['-sf', '-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${glance}/images/${up.id}/file`]);
-const uploadS = (performance.now() - t0) / 1000;
+const timed = async (run: () => Promise<unknown>) => {
+  const t = performance.now();
+  await run();
+  return (performance.now() - t) / 1000;
+};
+const sh = (cmd: string, args: string[]) => promisify(execFile)(cmd, args);
+const sink = http.createServer((req, res) => req.resume().on('end', () => res.end()));
+await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+const sinkS = await timed(() => sh('curl', ['-sf', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-T', file, `http://127.0.0.1:${(sink.address() as { port: number }).port}/`]));
+sink.close();
+const copyS = await timed(() => sh('sh', ['-c', `cp '${file}' '${file}.cp' && sync`]));
+fs.rmSync(`${file}.cp`);
+const uploadLoad = os.loadavg()[0].toFixed(1);
+const uploadS = await timed(() => sh('curl', ['-sf', '-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${glance}/images/${up.id}/file`]));
 fs.rmSync(file);
 const uploaded = (await (await fetch(`${glance}/images/${up.id}`, { headers })).json()) as { status: string; size: number };
 if (uploaded.status !== 'active' || uploaded.size !== UPLOAD_MIB * 1024 * 1024) throw new Error(`upload ended ${JSON.stringify(uploaded)}`);
+const anchors = `anchors on the same file: curl -T into a discarding sink ${sinkS.toFixed(2)} s, cp + sync ${copyS.toFixed(2)} s; 1-min load average before the upload ${uploadLoad}`;
+if (UPLOAD_ONLY) {
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  console.log(`${UPLOAD_MIB} MiB upload (PUT /file): ${uploadS.toFixed(2)} s (Glance Zed ${(ANCHORS.uploadS * (UPLOAD_MIB / 1024)).toFixed(2)} s); ${anchors}`);
+  process.exit(0);
+}
 
 // 2. GET one (random seeded) image, 3. list 100, 4. creates.
 const get = await measured({ connections: CONNECTIONS, path: '/image/v2/images/{id}' });
@@ -76,4 +99,5 @@ printTable([
   [`list of 100 (of ${SEED}), p50 ms (1 conn)`, list.p50.toFixed(2), String(ANCHORS.list100Ms), `${(ANCHORS.list100Ms / list.p50).toFixed(1)}x`, String(list.errors)],
   ['POST /v2/images, creates/s (8 conns)', creates.rps.toFixed(0), String(ANCHORS.createsPerS), `${(creates.rps / ANCHORS.createsPerS).toFixed(1)}x`, String(creates.errors)],
 ]);
+console.log(anchors);
 console.log(`(${dialect}; upload ${UPLOAD_MIB} MiB; ${SECONDS} s per figure; load generator CPU ${get.cpu.toFixed(2)}/${list.cpu.toFixed(2)}/${creates.cpu.toFixed(2)} s/s; 1-min load average at the end ${loadavg} on ${os.cpus().length} cores)`);

@@ -7,10 +7,9 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { apiError } from '../../domain/errors.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength } from '../../domain/disk.ts';
 import { newResourceId } from '../../domain/ids.ts';
@@ -18,6 +17,8 @@ import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
+import { writeAndDigest } from '../../blobs/stream-digests.ts';
+import type { ChunkBufferPool } from '../../blobs/buffer-pool.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
@@ -32,12 +33,12 @@ const GiB = 1024 ** 3;
 const INSPECTED: Record<string, ImportFormat> = { raw: 'raw', ami: 'raw', aki: 'raw', ari: 'raw', qcow2: 'qcow2', vhd: 'vhd', vhdx: 'vhdx', vmdk: 'vmdk', iso: 'iso', gpt: 'raw' };
 
 /** The file's bytes as a flat "disk" (the last chunk may be short), for the manifest GET /file serves. */
-function fileReader(src: ClosableByteSource): DiskReader {
+function fileReader(src: ClosableByteSource, buffers: ChunkBufferPool): DiskReader {
   return {
     virtualSize: src.size,
     async *chunks() {
       for (let index = 0; index < chunkCount(src.size); index++) {
-        const buf = Buffer.alloc(chunkLength(src.size, index));
+        const buf = buffers.acquire(chunkLength(src.size, index));
         let got = 0;
         while (got < buf.length) {
           const n = await src.read(buf, got, buf.length - got, index * CHUNK_SIZE + got);
@@ -57,20 +58,10 @@ export interface Digests {
   sha512: string;
 }
 
-/** Writes `body` to the new file `dest` while hashing it. */
+/** Writes `body` to the new file `dest` while hashing it (md5 and sha512 on their own threads). */
 export async function spool(body: Readable, dest: string): Promise<Digests> {
-  const md5 = crypto.createHash('md5');
-  const sha512 = crypto.createHash('sha512');
-  let size = 0;
-  await pipeline(body, new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      md5.update(chunk);
-      sha512.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  }), createWriteStream(dest, { flags: 'wx' }));
-  return { size, md5: md5.digest('hex'), sha512: sha512.digest('hex') };
+  const { size, hex: [md5, sha512] } = await writeAndDigest(body, dest, ['md5', 'sha512']);
+  return { size, md5, sha512 };
 }
 
 async function digestsOf(file: string): Promise<Digests> {
@@ -157,9 +148,10 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
       throw apiError('OpenStack.BadRequest', `Image content does not match disk_format ${img.disk_format} or is unsafe: ${toApiError(e).message}`);
     }
     const deps = services.dataPlane.importDeps(region);
-    const disk = await importDisk(await openReader(src, insp), deps);
+    const { buffers } = services.dataPlane;
+    const disk = await importDisk(await openReader(src, insp, { allocate: (n) => buffers.acquire(n) }), deps, { buffers });
     const sameBytes = insp.format === 'raw' && insp.virtualSize === digests.size;
-    const bytes = sameBytes ? disk : await importDisk(fileReader(bytesIn), deps);
+    const bytes = sameBytes ? disk : await importDisk(fileReader(bytesIn, buffers), deps, { buffers });
     const diskId = await services.dataPlane.manifests.commit(region, disk);
     const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, bytes);
     if (sameBytes) await services.dataPlane.manifests.hold(diskId);

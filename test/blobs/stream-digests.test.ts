@@ -1,0 +1,53 @@
+/** writeAndDigest: the file holds the body and the digests are those of its bytes, whether workers hash it or the caller does. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { writeAndDigest } from '../../src/blobs/stream-digests.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
+import { seededRandom } from '../support/prng.ts';
+
+/** `total` pseudo-random bytes in pieces of uneven sizes, as a socket delivers them. */
+function body(total: number, seed: number): { bytes: Buffer; stream: Readable } {
+  const rnd = seededRandom(seed);
+  const bytes = Buffer.alloc(total);
+  for (let i = 0; i < total; i += 4) bytes.writeUInt32LE(Math.floor(rnd() * 2 ** 32), i);
+  const pieces: Buffer[] = [];
+  for (let off = 0; off < total;) {
+    const n = Math.min(total - off, 1 + Math.floor(rnd() * 200_000));
+    pieces.push(bytes.subarray(off, off + n));
+    off += n;
+  }
+  return { bytes, stream: Readable.from(pieces) };
+}
+
+describe('writeAndDigest', () => {
+  for (const [name, size] of [['empty', 0], ['under one piece', 1000], ['exactly one piece', CHUNK_SIZE], ['several pieces and a tail', 5 * CHUNK_SIZE + 12_344]] as const) {
+    it(`${name}: the file and md5/sha512 match the body`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+      try {
+        const { bytes, stream } = body(size, size + 7);
+        const dest = path.join(dir, 'spool');
+        const out = await writeAndDigest(stream, dest, ['md5', 'sha512']);
+        assert.equal(out.size, size);
+        assert.deepEqual(out.hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
+        assert.ok(fs.readFileSync(dest).equals(bytes));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('refuses to overwrite an existing file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'spool'), 'x');
+      await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5']), { code: 'EEXIST' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
