@@ -299,7 +299,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   // touched them but has not committed its manifest yet is protected by that period.
   const collect = async () => {
     const swept = await sweepOrphanManifests(services, { graceMs: config.gcGraceMs });
-    if (swept) log.warn({ swept }, 'released manifests that no disk or snapshot holds');
+    if (swept) log.warn({ swept }, 'released holds of dead readers and manifests that no disk or snapshot holds');
     for (const region of regions.all) {
       const r = await collectGarbage({ index: services.dataPlane.index, store: services.dataPlane.store(region.id), region: region.id, graceMs: config.gcGraceMs, now: () => clock.now() });
       if (r.deleted) log.info({ region: region.id, ...r }, 'garbage collected');

@@ -49,6 +49,25 @@ export async function holdForRead(db: Kysely<Database>, manifestId: string, now:
   };
 }
 
+/**
+ * Gives back the holds of readers that died (their lease ran out), including on manifests a snapshot or disk still
+ * holds: without this, a node killed mid-export would leave such a manifest one holder too many until its
+ * snapshot went. A reader that was only slow finds its row gone at release and gives back nothing twice.
+ */
+export async function reclaimExpiredReadHolds(db: Kysely<Database>, now: number, limit = 500): Promise<number> {
+  const expired = await db.selectFrom('read_holds').select(['id', 'manifest_id']).where('expires_at', '<=', now).limit(limit).execute();
+  let reclaimed = 0;
+  for (const hold of expired) {
+    reclaimed += await retrying(() => db.transaction().execute(async (trx) => {
+      const gone = await trx.deleteFrom('read_holds').where('id', '=', hold.id).where('expires_at', '<=', now).executeTakeFirst();
+      if (Number(gone.numDeletedRows) !== 1) return 0;
+      await releaseManifestIn(trx, hold.manifest_id, now);
+      return 1;
+    }));
+  }
+  return reclaimed;
+}
+
 /** Manifests a reader holds under a valid lease: the manifest sweep must not reclaim them. */
 export function liveReadHolds(db: Kysely<Database>, now: number) {
   return db.selectFrom('read_holds').select('manifest_id').where('expires_at', '>', now);

@@ -1,7 +1,7 @@
 /**
  * Reconciles manifest holds after crashes: a manifest committed by a job or a disk write that died before
  * attaching it to a disk or snapshot is held by nobody, and a reader that died leaves a hold whose lease runs
- * out. Once a manifest is older than the grace period and no disk, snapshot, Glance image file (the uploaded bytes
+ * out (its hold is given back, whoever else holds the manifest). Once a manifest is older than the grace period and no disk, snapshot, Glance image file (the uploaded bytes
  * of a non-raw image, `glance_images.file_manifest_id`) or live read hold points at it, its holds are dropped,
  * so its chunks become garbage like any other.
  *
@@ -12,14 +12,16 @@
  */
 import type { Services } from './context.ts';
 import { releaseManifestIn } from './images/manifest-holds.ts';
-import { liveReadHolds } from '../blobs/read-holds.ts';
+import { liveReadHolds, reclaimExpiredReadHolds } from '../blobs/read-holds.ts';
 
 /** Rolls back the sweep's lock update when the manifest turned out to be gone or in use. */
 class InUse extends Error {}
 
+/** Returns how many holds of dead readers and orphan manifests it released. */
 export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'clock'>, opts: { graceMs: number; limit?: number }): Promise<number> {
   const { db } = services;
   const now = services.clock.now();
+  let swept = await reclaimExpiredReadHolds(db, now, opts.limit);
   const orphans = await db.selectFrom('manifests as m').select('m.id')
     .where('m.created_at', '<', now - opts.graceMs)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('disks as d').select('d.id').whereRef('d.manifest_id', '=', 'm.id'))))
@@ -27,7 +29,6 @@ export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'cloc
     .where((eb) => eb.not(eb.exists(eb.selectFrom('glance_images as g').select('g.image_id').whereRef('g.file_manifest_id', '=', 'm.id'))))
     .where('m.id', 'not in', liveReadHolds(db, now))
     .limit(opts.limit ?? 500).execute();
-  let swept = 0;
   for (const { id } of orphans) {
     try {
       await db.transaction().execute(async (trx) => {

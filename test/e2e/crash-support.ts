@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
 import type { Store } from '../../src/store/db.ts';
 import { KyselyChunkIndex } from '../../src/blobs/chunk-index.ts';
+import { reclaimExpiredReadHolds } from '../../src/blobs/read-holds.ts';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
 import { decodeManifestBody } from '../../src/blobs/manifests.ts';
@@ -75,6 +76,8 @@ export async function assertNoLeaks(store: Store, dataDir: string, region: strin
   const index = new KyselyChunkIndex(store.db, { now: afterLeases, leaseMs: CLAIM_LEASE_MS });
   const chunks = new FsChunkStore(path.join(dataDir, 'chunks', region));
   try {
+    // Likewise the read holds of exports and reads the kill cut short.
+    await reclaimExpiredReadHolds(store.db, afterLeases());
     await collectGarbage({ index, store: chunks, region, graceMs: 0, sweepOrphans: true, now: afterLeases });
     const manifests = await store.db.selectFrom('manifests').selectAll().where('region', '=', region).execute();
     const refs = new Map<string, number>();

@@ -91,6 +91,38 @@ for (const backend of storeBackends()) {
     }
   });
 
+  test(`${backend.name}: a dead reader's hold on a manifest a snapshot still holds is given back`, { skip: backend.skip }, async () => {
+    const store = await backend.open();
+    try {
+      const db = store.db;
+      let now = 1_000_000;
+      const clock = { now: () => now };
+      const index = new KyselyChunkIndex(db, clock);
+      const repo = new ManifestRepo(db, clock);
+      await liveChunks(index, [REF_A]);
+      const kept = await repo.commit('r', { virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref: REF_A, zeroMap: ZERO_MAP }] });
+      await insertSnapshot(db, { id: 's-exported', region: 'r', owner_id: '1', manifest_id: kept }, now);
+      const lease = 60_000;
+      const dead = await holdForRead(db, kept, () => now, lease); // an export on a node that is then killed
+      const live = await holdForRead(db, kept, () => now, 10 * lease);
+      assert.ok(dead && live);
+      const holders = async () => (await db.selectFrom('manifests').select('holders').where('id', '=', kept).executeTakeFirstOrThrow()).holders;
+      assert.equal(await holders(), 3);
+      const sweep = () => sweepOrphanManifests({ db, clock }, { graceMs: 3600_000 });
+      assert.equal(await sweep(), 0, 'both leases are valid');
+      now += lease;
+      assert.equal(await sweep(), 1, 'the dead reader\'s hold is given back');
+      assert.equal(await holders(), 2, 'the snapshot and the live reader');
+      await dead.release();
+      assert.equal(await holders(), 2, 'a reader that was only slow gives back nothing twice');
+      await live.release();
+      assert.equal(await holders(), 1);
+      assert.deepEqual(await refcounts(db), { [REF_A]: 1 });
+    } finally {
+      await store.dispose();
+    }
+  });
+
   test(`${backend.name}: a sweep racing an attach never leaves a snapshot without its manifest`, { skip: backend.skip }, async () => {
     const store = await backend.open();
     try {
