@@ -29,6 +29,8 @@ interface Running {
 export function qemuHypervisor(opts: QemuHypervisorOptions) {
   const running = new Map<string, Running>();
   let closing = false;
+  // Once KVM has failed a guest on this host (nested KVM without unrestricted guest, say), later VMs go to TCG.
+  let kvm = true;
   const report = async (p: () => Promise<void> | void) => {
     try {
       await p();
@@ -44,6 +46,8 @@ export function qemuHypervisor(opts: QemuHypervisorOptions) {
       const vm: Vm = startVm({
         ...spec,
         consoleBytes: CONSOLE_BYTES,
+        kvm,
+        onKvmFailure: () => { kvm = false; },
         onOutput: () => {
           saveTimer ??= setTimeout(() => {
             saveTimer = undefined;

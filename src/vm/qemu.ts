@@ -1,5 +1,5 @@
 /**
- * Runs one QEMU virtual machine (qemu-system-x86_64: KVM when /dev/kvm is usable, else TCG) with its disks
+ * Runs one QEMU virtual machine (qemu-system-x86_64: KVM when /dev/kvm is usable and runs the guest, else TCG) with its disks
  * given as QEMU file names (nbd://… exports or paths), its serial console captured into a bounded ring, and a
  * QMP socket for an ACPI shutdown (`system_powerdown`) followed by a kill after a timeout. Infrastructure only:
  * which instance runs, with what, and what its end means, is decided by the services.
@@ -20,6 +20,10 @@ export interface VmSpec {
   qemuBinary?: string;
   /** Called whenever the guest writes to its console. */
   onOutput?: () => void;
+  /** False: run under TCG even where /dev/kvm is usable (a host where KVM failed a guest before). */
+  kvm?: boolean;
+  /** Called when KVM could not run the guest and the VM was started again under TCG. */
+  onKvmFailure?: () => void;
 }
 
 export interface VmExit {
@@ -102,17 +106,67 @@ async function qmp(socketPath: string, command: string): Promise<void> {
   });
 }
 
+/** What QEMU prints when KVM cannot emulate what the guest runs (nested KVM without unrestricted guest, say). */
+const KVM_FAILURE = /KVM internal error/;
+
+interface Run {
+  child: ChildProcess;
+  accelerator: 'kvm' | 'tcg';
+  qmpPath: string;
+  /** `kvmFailed`: the run was ended because KVM could not run the guest; it is started again under TCG. */
+  exited: Promise<VmExit & { kvmFailed?: boolean }>;
+  kill(): void;
+}
+
+/**
+ * Starts the VM, under KVM when /dev/kvm is usable and `spec.kvm` allows it. A guest KVM cannot run (QEMU reports a
+ * KVM internal error and freezes it) is killed and started again under TCG from the same disks, as a reset would,
+ * and `spec.onKvmFailure` is told so later VMs can go to TCG directly.
+ */
 export function startVm(spec: VmSpec): Vm {
+  const ring = new ConsoleRing(spec.consoleBytes);
+  let run = launch(spec, ring, spec.kvm !== false && kvmUsable() ? 'kvm' : 'tcg');
+  let killedAfterTimeout = false;
+  const exited: Promise<VmExit> = (async () => {
+    for (;;) {
+      const exit = await run.exited;
+      if (!exit.kvmFailed || killedAfterTimeout) {
+        const reason = killedAfterTimeout ? 'killed: the guest did not power off within the shutdown timeout' : exit.reason;
+        ring.push(Buffer.from(`\n[imagehouse] VM stopped: ${reason}\n`));
+        return { code: exit.code, signal: exit.signal, reason };
+      }
+      ring.push(Buffer.from('\n[imagehouse] KVM could not run this guest (KVM internal error); starting it again under TCG\n'));
+      spec.onKvmFailure?.();
+      run = launch(spec, ring, 'tcg');
+    }
+  })();
+  return {
+    get pid() { return run.child.pid; },
+    get accelerator() { return run.accelerator; },
+    console: () => ring.bytes(),
+    exited,
+    async shutdown(timeoutMs) {
+      const timer = setTimeout(() => {
+        killedAfterTimeout = true;
+        run.kill();
+      }, timeoutMs);
+      await qmp(run.qmpPath, 'system_powerdown').catch(() => {});
+      const exit = await exited;
+      clearTimeout(timer);
+      return exit;
+    },
+  };
+}
+
+function launch(spec: VmSpec, ring: ConsoleRing, accelerator: 'kvm' | 'tcg'): Run {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-vm-'));
   const qmpPath = path.join(dir, 'qmp.sock');
-  const accelerator = kvmUsable() ? 'kvm' : 'tcg';
   const args = [
     '-machine', `q35,accel=${accelerator}`, '-m', String(spec.memoryMiB), '-smp', String(spec.vcpus),
     '-display', 'none', '-nodefaults', '-no-reboot', '-serial', 'stdio', '-monitor', 'none',
     '-qmp', `unix:${qmpPath},server=on,wait=off`,
     ...spec.disks.flatMap((file, i) => ['-drive', `file=${file},format=raw,if=virtio,cache=none,aio=threads,index=${i}`]),
   ];
-  const ring = new ConsoleRing(spec.consoleBytes);
   const binary = spec.qemuBinary ?? 'qemu-system-x86_64';
   // The kernel kills the VM when the service dies, even by SIGKILL: a VM never outlives its disks' NBD server.
   const child: ChildProcess = SETPRIV
@@ -123,35 +177,24 @@ export function startVm(spec: VmSpec): Vm {
     spec.onOutput?.();
   });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-2000)));
-  let killedAfterTimeout = false;
-  const exited = new Promise<VmExit>((resolve) => {
+  let kvmFailed = false;
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString('utf8')).slice(-2000);
+    if (accelerator === 'kvm' && !kvmFailed && KVM_FAILURE.test(stderr)) {
+      kvmFailed = true;
+      child.kill('SIGKILL');
+    }
+  });
+  const exited = new Promise<VmExit & { kvmFailed?: boolean }>((resolve) => {
     const done = (code: number | null, signal: string | null, err?: Error) => {
       fs.rmSync(dir, { recursive: true, force: true });
-      const reason = err ? `could not start ${spec.qemuBinary ?? 'qemu-system-x86_64'}: ${err.message}`
-        : killedAfterTimeout ? 'killed: the guest did not power off within the shutdown timeout'
-          : code === 0 ? 'the guest powered off'
-            : `qemu exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`;
-      ring.push(Buffer.from(`\n[imagehouse] VM stopped: ${reason}\n`));
-      resolve({ code, signal, reason });
+      const reason = err ? `could not start ${binary}: ${err.message}`
+        : code === 0 ? 'the guest powered off'
+          : `qemu exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`;
+      resolve({ code, signal, reason, kvmFailed });
     };
     child.once('error', (e) => done(null, null, e));
     child.once('exit', (code, signal) => done(code, signal));
   });
-  return {
-    pid: child.pid,
-    accelerator,
-    console: () => ring.bytes(),
-    exited,
-    async shutdown(timeoutMs) {
-      const timer = setTimeout(() => {
-        killedAfterTimeout = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      await qmp(qmpPath, 'system_powerdown').catch(() => {});
-      const exit = await exited;
-      clearTimeout(timer);
-      return exit;
-    },
-  };
+  return { child, accelerator, qmpPath, exited, kill: () => child.kill('SIGKILL') };
 }

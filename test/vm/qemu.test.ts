@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConsoleRing, startVm } from '../../src/vm/qemu.ts';
+import { ConsoleRing, kvmUsable, startVm } from '../../src/vm/qemu.ts';
 import { requires } from '../support/requires.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/make-boot-image.sh');
@@ -39,6 +39,36 @@ test('a VM boots, its console is captured, and its power-off is reported', { ski
     await new Promise((r) => setTimeout(r, 1000));
     const end = await stuck.shutdown(1000);
     assert.match(end.reason, /killed/);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('a guest KVM cannot run is started again under TCG, and the caller is told', { skip: kvmUsable() ? false : '/dev/kvm is not usable here' }, async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-vm-test-'));
+  try {
+    // A stand-in for qemu-system-x86_64 on a host whose KVM freezes the guest (as nested KVM may): under KVM it
+    // reports QEMU's internal error and hangs; under TCG it boots and powers off.
+    const fake = path.join(tmp, 'qemu-fake');
+    fs.writeFileSync(fake, `#!/bin/sh
+case "$*" in
+  *accel=kvm*) echo "KVM internal error. Suberror: 1" >&2; exec sleep 60 ;;
+  *accel=tcg*) echo "BOOTED-UNDER-TCG"; exit 0 ;;
+esac
+exit 3
+`, { mode: 0o755 });
+    let told = 0;
+    const vm = startVm({ vcpus: 1, memoryMiB: 64, disks: ['/dev/null'], consoleBytes: 4096, qemuBinary: fake, onKvmFailure: () => told++ });
+    const exit = await vm.exited;
+    assert.equal(exit.reason, 'the guest powered off');
+    assert.equal(vm.accelerator, 'tcg');
+    assert.equal(told, 1);
+    assert.match(vm.console().toString(), /KVM could not run this guest[\s\S]*BOOTED-UNDER-TCG/);
+    // Told so, the next VM goes to TCG at once.
+    const next = startVm({ vcpus: 1, memoryMiB: 64, disks: ['/dev/null'], consoleBytes: 4096, qemuBinary: fake, kvm: false, onKvmFailure: () => told++ });
+    assert.equal(next.accelerator, 'tcg');
+    assert.equal((await next.exited).reason, 'the guest powered off');
+    assert.equal(told, 1);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
