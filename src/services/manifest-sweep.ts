@@ -21,7 +21,6 @@ class InUse extends Error {}
 export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'clock'>, opts: { graceMs: number; limit?: number }): Promise<number> {
   const { db } = services;
   const now = services.clock.now();
-  let swept = await reclaimExpiredReadHolds(db, now, opts.limit);
   const orphans = await db.selectFrom('manifests as m').select('m.id')
     .where('m.created_at', '<', now - opts.graceMs)
     .where((eb) => eb.not(eb.exists(eb.selectFrom('disks as d').select('d.id').whereRef('d.manifest_id', '=', 'm.id'))))
@@ -29,6 +28,7 @@ export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'cloc
     .where((eb) => eb.not(eb.exists(eb.selectFrom('glance_images as g').select('g.image_id').whereRef('g.file_manifest_id', '=', 'm.id'))))
     .where('m.id', 'not in', liveReadHolds(db, now))
     .limit(opts.limit ?? 500).execute();
+  let swept = 0;
   for (const { id } of orphans) {
     try {
       await db.transaction().execute(async (trx) => {
@@ -49,5 +49,6 @@ export async function sweepOrphanManifests(services: Pick<Services, 'db' | 'cloc
       if (!(e instanceof InUse)) throw e;
     }
   }
-  return swept;
+  // Then the dead readers' holds on manifests something still points at (an orphan's went with it above).
+  return swept + (await reclaimExpiredReadHolds(db, now, opts.limit));
 }
