@@ -21,7 +21,7 @@ import { addMember, getMember, listMembers, removeMember, updateMember, type Mem
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
-import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
+import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
@@ -121,14 +121,8 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw apiError('OpenStack.BadRequest', `Invalid sort direction: ${d}`);
     if (sortKeys.length) sort = sortKeys.map((key, i) => ({ key, dir: (sortDirs[i] ?? sortDirs[0] ?? 'desc') as 'asc' | 'desc' }));
     const images = await listImages(services, viewer, { filters, tags, sort, limit: Math.min(limit, MAX_LIST_LIMIT), marker });
-    const rest = pairs.filter(([k]) => k !== 'marker');
-    const qs = (extra: [string, string][]) => {
-      const all = [...rest, ...extra];
-      return all.length ? `?${all.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '';
-    };
-    const body: Record<string, unknown> = { images: images.map(imageView), first: `/v2/images${qs([])}`, schema: '/v2/schemas/images' };
-    if (images.length > 0 && images.length === Math.min(limit, MAX_LIST_LIMIT)) body.next = `/v2/images${qs([['marker', images[images.length - 1].id]])}`;
-    return send(reply, 200, body);
+    const { first, next } = pageLinks('/v2/images', pairs, images, Math.min(limit, MAX_LIST_LIMIT));
+    return send(reply, 200, { images: images.map(imageView), first, schema: '/v2/schemas/images', ...(next ? { next } : {}) });
   });
 
   app.get<P>(`${V2}/images/:id`, async (req, reply) => send(reply, 200, imageView(await getImage(services, await auth(req), req.params.id))));

@@ -6,7 +6,7 @@ import type { Identity } from '../../services/identity/tokens.ts';
 import { MAX_LIST_LIMIT } from '../../services/glance/list.ts';
 import { createTask, getTask, listTasks, type GlanceTask } from '../../services/glance/tasks.ts';
 import { queryPairs } from '../http/query.ts';
-import { baseUrl, glanceTime as iso } from '../http/openstack.ts';
+import { baseUrl, glanceTime as iso, pageLinks } from '../http/openstack.ts';
 
 type Send = (reply: FastifyReply, status: number, body?: unknown) => FastifyReply;
 
@@ -51,12 +51,9 @@ export function registerGlanceTasks(app: FastifyInstance, services: Services, V2
     const limit = q.limit === undefined ? 25 : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 0) throw apiError('OpenStack.BadRequest', 'limit param must be a non-negative integer');
     const tasks = await listTasks(services, viewer, { type: q.type, status: q.status, limit: Math.min(limit, MAX_LIST_LIMIT), marker: q.marker, sortKey: q.sort_key, sortDir: q.sort_dir });
-    const body: Record<string, unknown> = { tasks: tasks.map(taskListView), first: '/v2/tasks', schema: '/v2/schemas/tasks' };
-    if (tasks.length > 0 && tasks.length === Math.min(limit, MAX_LIST_LIMIT)) {
-      const rest = Object.entries(q).filter(([k]) => k !== 'marker').map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}&`).join('');
-      body.next = `/v2/tasks?${rest}marker=${encodeURIComponent(tasks[tasks.length - 1].id)}`;
-    }
-    return send(reply, 200, body);
+    // Glance's task list names its first page without the query.
+    const { next } = pageLinks('/v2/tasks', Object.entries(q), tasks, Math.min(limit, MAX_LIST_LIMIT));
+    return send(reply, 200, { tasks: tasks.map(taskListView), first: '/v2/tasks', schema: '/v2/schemas/tasks', ...(next ? { next } : {}) });
   });
   app.get<{ Params: { id: string } }>(`${V2}/tasks/:id`, async (req, reply) => send(reply, 200, taskView(await getTask(services, await auth(req), req.params.id))));
   app.get(`${V2}/schemas/task`, async (_req, reply) => send(reply, 200, schemaOfTask()));

@@ -16,6 +16,17 @@ export function statusTitle(status: number): string {
 }
 
 /** Glance's timestamps: ISO 8601 to the second (`2026-11-23T06:51:35Z`). */
+/**
+ * Glance's paging links of a listing at `path`: `first` repeats the query without its marker, and `next`, given only
+ * when the page came back full, adds the marker of its last item.
+ */
+export function pageLinks(path: string, query: [string, string][], page: { id: string }[], pageSize: number): { first: string; next?: string } {
+  const rest = query.filter(([k]) => k !== 'marker');
+  const qs = (all: [string, string][]) => (all.length ? `?${all.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '');
+  const last = page.at(-1);
+  return { first: `${path}${qs(rest)}`, ...(last && page.length === pageSize ? { next: `${path}${qs([...rest, ['marker', last.id]])}` } : {}) };
+}
+
 export const glanceTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export const IDENTITY_PATH = '/identity';

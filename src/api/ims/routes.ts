@@ -20,6 +20,7 @@ import { deleteImageTags, imageTags, imagesByTags, parseTagQuery, projectImageTa
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs } from '../http/query.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
+import { pageLinks } from '../http/openstack.ts';
 import { authenticateIms } from './auth.ts';
 import { imsImageView, imsJobView, imsMemberView } from './views.ts';
 
@@ -162,14 +163,8 @@ export function registerIms(app: FastifyInstance, services: Services): void {
   app.get('/v2/images', async (req: Req, reply) => {
     const { viewer } = await call(req);
     const { images, limit, filters } = await listing(req, viewer, 25);
-    const rest = Object.entries(filters).filter(([k]) => k !== 'marker');
-    const qs = (extra: [string, string][]) => {
-      const all = [...rest, ...extra];
-      return all.length ? `?${all.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')}` : '';
-    };
-    const out: Record<string, unknown> = { images: images.map((i) => imsImageView(i, viewer)), first: `/v2/images${qs([])}`, schema: '/v2/schemas/images' };
-    if (images.length > 0 && images.length === limit) out.next = `/v2/images${qs([['marker', images[images.length - 1].id]])}`;
-    return send(reply, 200, out);
+    const { first, next } = pageLinks('/v2/images', Object.entries(filters), images, limit);
+    return send(reply, 200, { images: images.map((i) => imsImageView(i, viewer)), first, schema: '/v2/schemas/images', ...(next ? { next } : {}) });
   });
   app.get('/v2/images/:id', async (req: Req, reply) => {
     const { viewer } = await call(req);
