@@ -144,7 +144,7 @@ export async function readLocation(services: Pick<Services, 'webDownload'>, loca
   let last: unknown;
   for (const loc of locations) {
     try {
-      const res = await guardedFetch(loc.url, { allowedHosts: services.webDownload.allowedHosts, signal: new AbortController().signal, purpose: 'location' });
+      const res = await guardedFetch(loc.url, { allowedHosts: services.webDownload.allowedHosts, purpose: 'location' });
       const n = Number(res.headers['content-length']);
       return { size: Number.isSafeInteger(n) && n >= 0 ? n : null, stream: res };
     } catch (e) {

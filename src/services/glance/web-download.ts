@@ -57,7 +57,7 @@ async function checkedAddress(url: URL, allowed: readonly string[], purpose: Pur
   return addresses[0];
 }
 
-function request(url: URL, method: 'GET' | 'HEAD', pinned: { address: string; family: number }, signal: AbortSignal): Promise<http.IncomingMessage> {
+function request(url: URL, method: 'GET' | 'HEAD', pinned: { address: string; family: number }, signal: AbortSignal | undefined): Promise<http.IncomingMessage> {
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const req = lib.request(url, {
@@ -73,7 +73,8 @@ function request(url: URL, method: 'GET' | 'HEAD', pinned: { address: string; fa
 
 export interface FetchOptions {
   allowedHosts: readonly string[];
-  signal: AbortSignal;
+  /** Ends the request (a job's cancel or a timeout); a GET streamed to a client has none, the client ends it. */
+  signal?: AbortSignal;
   method?: 'GET' | 'HEAD';
   purpose?: Purpose;
 }
