@@ -14,6 +14,7 @@
  * delay is the scheduler's share of what the server reports (CPU given to other processes), not the server's work.
  * Usage: node --import tsx bench/load-soak.ts [--minutes 10] [--interval 30] [--connections 16] [--out docs/load-soak.md]
  *        [--only reads,images,launches,loris,bodies,oversized] (a subset, to find which part causes what; default all)
+ *        [--cpu-prof DIR] (profile the server; the report then shows what ran inside each callback over 50 ms)
  */
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -31,6 +32,7 @@ import { Ecs, ecsClient } from '../test/support/sdk.ts';
 import { clientConfig } from '../test/e2e/transfer-support.ts';
 import { PUBLIC_X64 } from '../test/api/disks/support.ts';
 import { buildSparseRaw, MiB, printTable, runLoad, seedImages } from './support.ts';
+import { readProfile, whatRan } from './profile-holds.ts';
 import type { LoadResult } from './load-generator.ts';
 
 const { flags } = parseFlags(process.argv.slice(2));
@@ -38,6 +40,7 @@ const MINUTES = Number(flags.minutes ?? 10);
 const INTERVAL_S = Number(flags.interval ?? 30);
 const CONNECTIONS = Number(flags.connections ?? 16);
 const OUT = typeof flags.out === 'string' ? flags.out : '';
+const PROFILE_DIR = typeof flags['cpu-prof'] === 'string' ? path.resolve(flags['cpu-prof']) : '';
 const SECONDS = Math.round(MINUTES * 60);
 const PARTS = new Set(typeof flags.only === 'string' ? flags.only.split(',') : ['reads', 'images', 'launches', 'loris', 'bodies', 'oversized']);
 const part = <T>(name: string, run: () => Promise<T>, otherwise: T): Promise<T> => (PARTS.has(name) ? run() : Promise.resolve(otherwise));
@@ -62,8 +65,10 @@ await seedImages(seeding.services.db, tenant.accountId, IMAGES);
 await seeding.store.optimize();
 await seeding.close();
 
-interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; rssMiB: number; heapMiB: number }
+interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; holdFromUs: number; holdToUs: number; rssMiB: number; heapMiB: number }
 const loopReports: LoopReport[] = [];
+/** Every callback the server logged as holding the loop over 50 ms. */
+const longHolds: { what: string; cpuMs: number; wallMs: number; fromUs: number; toUs: number }[] = [];
 let refusedConnections = 0;
 let stdoutRest = '';
 const onStdout = (d: Buffer) => {
@@ -71,17 +76,18 @@ const onStdout = (d: Buffer) => {
   stdoutRest = lines.pop()!;
   for (const line of lines) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number }; rssMiB?: number; heapMiB?: number };
+    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number; fromUs: number; toUs: number }; rssMiB?: number; heapMiB?: number };
     if (entry.msg === 'event loop') {
-      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, rssMiB: entry.rssMiB!, heapMiB: entry.heapMiB! });
+      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, holdFromUs: entry.hold!.fromUs, holdToUs: entry.hold!.toUs, rssMiB: entry.rssMiB!, heapMiB: entry.heapMiB! });
     }
+    else if (entry.msg === 'long callback') longHolds.push((entry as unknown as { hold: (typeof longHolds)[number] }).hold);
     else if (entry.msg?.startsWith('connection refused')) refusedConnections++;
   }
 };
 const server: ChildServer = await spawnServer(dataDir, {
   IMAGEHOUSE_LOG_FORMAT: 'json', IMAGEHOUSE_LOOP_REPORT_MS: '1000', IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: String(PER_ADDRESS),
   IMAGEHOUSE_GC_INTERVAL_MS: '30000', IMAGEHOUSE_GC_GRACE_MS: '60000', UV_THREADPOOL_SIZE: '16',
-}, [], { onStdout });
+}, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [], { onStdout });
 const target = new URL(server.endpoint);
 log(`server ${server.endpoint} (pid ${server.process.pid}), data ${dataDir}; ${SECONDS} s`);
 
@@ -400,6 +406,22 @@ if (holdKinds.size > 0) {
   out(`Callbacks that held the loop over ${LOOP_BLOCK_MS} ms of CPU, by what they were (the longest of each second's longest, and in how many one-second reports):`);
   out();
   table([['callback', 'longest CPU ms', 'its wall ms', 'its GC pauses ms', 'seconds'], ...[...holdKinds].sort((a, b) => b[1].cpuMs - a[1].cpuMs).map(([k, v]) => [k, ms(v.cpuMs), ms(v.wallMs), ms(v.gcMs), String(v.seconds)])]);
+  out();
+}
+if (PROFILE_DIR) {
+  const file = fs.readdirSync(PROFILE_DIR).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(PROFILE_DIR, f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  const profile = readProfile(file);
+  // Every callback over the limit, and each second's longest.
+  const candidates = new Map(longHolds.map((h) => [h.fromUs, h]));
+  for (const r of loopReports) if (!candidates.has(r.holdFromUs)) candidates.set(r.holdFromUs, { what: r.holdWhat, cpuMs: r.holdCpuMs, wallMs: r.holdMs, fromUs: r.holdFromUs, toUs: r.holdToUs });
+  out(`The longest callbacks (every one over ${LOOP_BLOCK_MS} ms and each second's longest; the 25 longest by CPU), with what the server's CPU profile (\`--cpu-prof\`, a sample a millisecond) shows inside each:`);
+  out();
+  table([['callback', 'CPU ms', 'wall ms', 'sampled ms', 'most self time', 'our frames (inclusive)'],
+    ...[...candidates.values()].sort((a, b) => b.cpuMs - a.cpuMs).slice(0, 25).map((h) => {
+      const ran = whatRan(profile, h.fromUs, h.toUs);
+      return [h.what, ms(h.cpuMs), ms(h.wallMs), ms(ran.sampledMs), ran.self, ran.ours];
+    })]);
   out();
 }
 out(`## Heavy work (another account, official SDK, V3 signatures)`);

@@ -55,7 +55,9 @@ export function kyselyNonceStore(db: Kysely<Database>, clock: Clock): NonceStore
       const written = await upsertNonces(db, part.map((r) => r.nonce), part.map((r) => r.expires_at), now);
       for (const r of written) fresh.add(r.nonce);
     }
-    for (const w of batch) w.resolve(first.get(w.key) === w && fresh.has(w.key));
+    // Each waiter goes on in its own turn of the event loop: on SQLite a request's queries run synchronously, so
+    // resolving the batch at once would run every request of the batch to its end inside this one callback.
+    for (const w of batch) setImmediate(w.resolve, first.get(w.key) === w && fresh.has(w.key));
   }
 
   async function drain(): Promise<void> {
@@ -63,7 +65,7 @@ export function kyselyNonceStore(db: Kysely<Database>, clock: Clock): NonceStore
     while (queue.length) {
       const batch = queue;
       queue = [];
-      await record(batch).catch((err) => { for (const w of batch) w.reject(err); });
+      await record(batch).catch((err) => { for (const w of batch) setImmediate(w.reject, err); });
     }
     running = false;
   }

@@ -44,3 +44,23 @@ for (const backend of storeBackends()) {
     }
   });
 }
+
+test('the requests of one batch go on in turns of their own, not all inside the batch\'s callback', async () => {
+  const store = await storeBackends()[0].open();
+  try {
+    const nonces = kyselyNonceStore(store.db, { now: () => 1_000 });
+    // A nextTick queued by the first waiter runs before the second waiter goes on only if they are separate
+    // callbacks; resolved together, every waiter would run first (on SQLite each runs its queries synchronously,
+    // so a large batch would hold the event loop for all of them).
+    const order: string[] = [];
+    await Promise.all(['a', 'b', 'c'].map(async (k) => {
+      await nonces.use(`turns:${k}`, 5_000);
+      order.push(k);
+      process.nextTick(() => order.push(`${k}:tick`));
+    }));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, ['a', 'a:tick', 'b', 'b:tick', 'c', 'c:tick']);
+  } finally {
+    await store.dispose();
+  }
+});

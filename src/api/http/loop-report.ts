@@ -10,6 +10,9 @@
  *   callback (`Timeout run`, `FSReqCallback`). `over` counts callbacks whose CPU (or, without it, wall time) passed
  *   HOLD_LIMIT_MS. This is the "no request holds the loop > 50 ms" figure;
  * - the process's RSS and heap.
+ * Each callback over HOLD_LIMIT_MS is also logged (`long callback`). Both give the callback's window on the monotonic
+ * clock in microseconds (`fromUs`, `toUs`), the clock of a `--cpu-prof` profile's timestamps, so
+ * bench/profile-holds.ts can show what ran in it.
  * The hold meter uses an async hook (a small cost on every callback), so it runs only when the report is on.
  * bench/load-soak.ts reads these lines.
  */
@@ -34,13 +37,17 @@ export function reportEventLoop(server: FastifyInstance, intervalMs: number): ()
   });
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
-  const holds = holdMeter();
+  // Logged from the timer, not from inside the async hook (a log write there would start async work of its own).
+  let longHolds: LongHold[] = [];
+  const holds = holdMeter((long) => { if (longHolds.length < 100) longHolds.push(long); });
   const timer = setInterval(() => {
     const mem = process.memoryUsage();
     const hold = holds.take();
+    for (const long of longHolds) out.warn({ hold: long }, 'long callback');
+    longHolds = [];
     out.info({
       loop: { maxMs: round(delay.max / 1e6), p99Ms: round(delay.percentile(99) / 1e6), meanMs: round(delay.mean / 1e6) },
-      hold: { maxMs: round(hold.maxMs), cpuMs: round(hold.cpuMs), gcMs: round(hold.gcMs), what: hold.what, over: hold.over },
+      hold: { maxMs: round(hold.maxMs), cpuMs: round(hold.cpuMs), gcMs: round(hold.gcMs), what: hold.what, over: hold.over, fromUs: hold.fromUs, toUs: hold.toUs },
       rssMiB: Math.round(mem.rss / MIB), heapMiB: Math.round(mem.heapUsed / MIB),
     }, 'event loop');
     delay.reset();
@@ -53,8 +60,13 @@ export function reportEventLoop(server: FastifyInstance, intervalMs: number): ()
   };
 }
 
+/** A callback that held the loop over HOLD_LIMIT_MS; `fromUs`/`toUs` are on the monotonic clock (process.hrtime). */
+export interface LongHold { what: string; cpuMs: number; wallMs: number; fromUs: number; toUs: number }
+
 /** The longest callback since the last `take()` (by CPU when known, else wall time), and how many exceeded HOLD_LIMIT_MS. */
-function holdMeter() {
+function holdMeter(onLong: (hold: LongHold) => void) {
+  // performance.now() and process.hrtime run on the same monotonic clock from different origins.
+  const hrOriginUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
   const cpuNow = threadCpuClock();
   let lastAt = performance.now();
   let lastIdle = performance.nodeTiming.idleTime;
@@ -81,7 +93,10 @@ function holdMeter() {
       const heldCpu = cpu - lastCpu;
       const measure = Number.isNaN(heldCpu) ? held : heldCpu;
       if (measure > (Number.isNaN(heldCpu) ? max.maxMs : max.cpuMs)) max = { ...max, maxMs: held, cpuMs: heldCpu, what: describe(lastResource), from: lastAt, to: now };
-      if (measure > HOLD_LIMIT_MS) max.over++;
+      if (measure > HOLD_LIMIT_MS) {
+        max.over++;
+        onLong({ what: describe(lastResource), cpuMs: round(heldCpu), wallMs: round(held), fromUs: Math.round(hrOriginUs + lastAt * 1000), toUs: Math.round(hrOriginUs + now * 1000) });
+      }
       lastAt = now;
       lastIdle = idle;
       lastCpu = cpu;
@@ -94,7 +109,7 @@ function holdMeter() {
       const gcMs = pauses.filter((p) => p.startTime >= from && p.startTime < to).reduce((n, p) => n + p.duration, 0);
       pauses = pauses.filter((p) => p.startTime >= performance.now() - 5_000);
       max = { ...none };
-      return { ...taken, gcMs };
+      return { ...taken, gcMs, fromUs: Math.round(hrOriginUs + from * 1000), toUs: Math.round(hrOriginUs + to * 1000) };
     },
     stop: () => {
       hook.disable();

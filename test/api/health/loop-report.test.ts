@@ -1,6 +1,7 @@
 /**
  * IMAGEHOUSE_LOOP_REPORT_MS: the server logs its event-loop delay and RSS every interval, at info even when the
- * log level is warn, and a callback that holds the loop shows up as the longest hold.
+ * log level is warn, and a callback that holds the loop shows up as the longest hold and as a `long callback` line
+ * whose window (monotonic µs, the clock of --cpu-prof profiles) contains the block.
  */
 import { test } from 'node:test';
 import fs from 'node:fs';
@@ -30,11 +31,15 @@ test('the event-loop report logs delay, holds and memory each interval, and a 15
 
     const before = reports().length;
     // Hold the loop for 150 ms of this thread's CPU, as a CPU-bound request would (wall time would depend on the machine's load).
+    const blockFromUs = Number(process.hrtime.bigint() / 1000n);
     const until = threadCpuMs() + 150;
     while (threadCpuMs() < until) { /* busy */ }
+    const blockToUs = Number(process.hrtime.bigint() / 1000n);
     await waitFor(() => reports().length > before + 1, { what: 'the reports after the block' });
     const after = reports().slice(before);
     assert.ok(after.some((r) => r.hold.cpuMs >= 150 && r.hold.maxMs >= r.hold.cpuMs && r.hold.over >= 1 && r.hold.what !== ''), JSON.stringify(after));
+    const longs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; hold: { cpuMs: number; fromUs: number; toUs: number } }).filter((l) => l.msg === 'long callback');
+    assert.ok(longs.some((l) => l.hold.cpuMs >= 150 && l.hold.fromUs <= blockFromUs && l.hold.toUs >= blockToUs), JSON.stringify(longs));
   } finally {
     await server.stop();
   }
