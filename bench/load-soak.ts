@@ -65,7 +65,7 @@ await seedImages(seeding.services.db, tenant.accountId, IMAGES);
 await seeding.store.optimize();
 await seeding.close();
 
-interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; holdFromUs: number; holdToUs: number; rssMiB: number; heapMiB: number }
+interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; holdFromUs: number; holdToUs: number; rssMiB: number; rssAnonMiB: number; rssFileMiB: number; heapMiB: number }
 const loopReports: LoopReport[] = [];
 /** Every callback the server logged as holding the loop over 50 ms. */
 const longHolds: { what: string; cpuMs: number; wallMs: number; fromUs: number; toUs: number }[] = [];
@@ -76,9 +76,9 @@ const onStdout = (d: Buffer) => {
   stdoutRest = lines.pop()!;
   for (const line of lines) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number; fromUs: number; toUs: number }; rssMiB?: number; heapMiB?: number };
+    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number; fromUs: number; toUs: number }; rssMiB?: number; rssAnonMiB?: number; rssFileMiB?: number; heapMiB?: number };
     if (entry.msg === 'event loop') {
-      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, holdFromUs: entry.hold!.fromUs, holdToUs: entry.hold!.toUs, rssMiB: entry.rssMiB!, heapMiB: entry.heapMiB! });
+      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, holdFromUs: entry.hold!.fromUs, holdToUs: entry.hold!.toUs, rssMiB: entry.rssMiB!, rssAnonMiB: entry.rssAnonMiB ?? NaN, rssFileMiB: entry.rssFileMiB ?? NaN, heapMiB: entry.heapMiB! });
     }
     else if (entry.msg === 'long callback') longHolds.push((entry as unknown as { hold: (typeof longHolds)[number] }).hold);
     else if (entry.msg?.startsWith('connection refused')) refusedConnections++;
@@ -362,6 +362,11 @@ const half = Math.floor(rss.length / 2);
 const firstHalfMax = Math.max(...rss.slice(0, half));
 const secondHalfMax = Math.max(...rss.slice(half));
 const plateau = secondHalfMax <= firstHalfMax * 1.1;
+// The anonymous part: the process's own memory, without the pages of files it maps (SQLite's database file).
+const anon = loopReports.map((r) => r.rssAnonMiB);
+const anonFirstHalfMax = Math.max(...anon.slice(0, half));
+const anonSecondHalfMax = Math.max(...anon.slice(half));
+const anonPlateau = anonSecondHalfMax <= anonFirstHalfMax * 1.1;
 const legit = [ecs, glance];
 const legitP99 = Math.max(ecs.p99, glance.p99);
 
@@ -382,7 +387,10 @@ out(`- Longest single callback (one request, or a timer, file or worker callback
 out(`- Event-loop delay (how late a 10 ms timer ran: every callback of a loop turn added up, plus time waiting for a CPU): max ${ms(loopMax)} ms; ${blocked.length} of ${loopReports.length} one-second reports above ${LOOP_BLOCK_MS} ms. `
   + `The idle canary process saw up to ${ms(canaryMax)} ms (${canaryBlocked} of ${canaryReports.length} seconds above ${LOOP_BLOCK_MS} ms): that much is the machine's scheduling, not the server's work.`);
 out(`- RSS: ${rss[0]} MiB at the first report, max ${firstHalfMax} MiB in the first half and ${secondHalfMax} MiB in the second, ${rss.at(-1)} MiB at the end: `
-  + `${plateau ? 'plateaued (second-half max within 10% of the first half)' : 'STILL GROWING'}.`);
+  + `${plateau ? 'plateaued (second-half max within 10% of the first half)' : 'STILL GROWING'}. `
+  + `Of it anonymous memory (the process's own, without mapped file pages such as SQLite's database file, which grows with the nonces of the replay window): `
+  + `${anon[0]} MiB at the first report, max ${anonFirstHalfMax} / ${anonSecondHalfMax} MiB in the first / second half, ${anon.at(-1)} MiB at the end: `
+  + `${anonPlateau ? 'plateaued' : 'STILL GROWING'}; file-backed ${loopReports[0]?.rssFileMiB} → ${loopReports.at(-1)?.rssFileMiB} MiB.`);
 out();
 out(`## Legitimate traffic (bench/load-generator.ts, own processes, keep-alive)`);
 table([['generator', 'connections', 'requests', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'generator CPU'],
@@ -392,13 +400,13 @@ out();
 out(`ECS mix, in turn: ${ecsMix.map((p) => Object.entries(p).map(([k, v]) => `${k}=${v}`).join('&')).join('; ')}.`);
 out();
 out(`## Per interval (${INTERVAL_S} s): legitimate throughput and latency, the server's event loop and RSS`);
-const rows = [['until s', 'ECS req/s', 'ECS p50', 'ECS p99', 'Glance req/s', 'Glance p99', 'longest hold CPU ms', 'wall ms', 'holds > 50 ms', 'loop delay max ms', 'canary delay max ms', 'RSS MiB (end)', 'heap MiB']];
+const rows = [['until s', 'ECS req/s', 'ECS p50', 'ECS p99', 'Glance req/s', 'Glance p99', 'longest hold CPU ms', 'wall ms', 'holds > 50 ms', 'loop delay max ms', 'canary delay max ms', 'RSS MiB (end)', 'of it anonymous', 'heap MiB']];
 (ecs.intervals ?? []).forEach((e, i) => {
   const g = glance.intervals?.[i];
   const from = i === 0 ? 0 : (ecs.intervals![i - 1].t);
   const loop = loopIn(from, e.t);
   rows.push([e.t.toFixed(0), e.rps.toFixed(0), ms(e.p50), ms(e.p99), g ? g.rps.toFixed(0) : '', g ? ms(g.p99) : '',
-    ms(Math.max(0, ...loop.map((r) => r.holdCpuMs))), ms(Math.max(0, ...loop.map((r) => r.holdMs))), String(loop.reduce((n, r) => n + r.holdsOver, 0)), ms(Math.max(0, ...loop.map((r) => r.maxMs))), ms(Math.max(0, ...canaryIn(from, e.t).map((r) => r.maxMs))), String(loop.at(-1)?.rssMiB ?? ''), String(loop.at(-1)?.heapMiB ?? '')]);
+    ms(Math.max(0, ...loop.map((r) => r.holdCpuMs))), ms(Math.max(0, ...loop.map((r) => r.holdMs))), String(loop.reduce((n, r) => n + r.holdsOver, 0)), ms(Math.max(0, ...loop.map((r) => r.maxMs))), ms(Math.max(0, ...canaryIn(from, e.t).map((r) => r.maxMs))), String(loop.at(-1)?.rssMiB ?? ''), String(loop.at(-1)?.rssAnonMiB ?? ''), String(loop.at(-1)?.heapMiB ?? '')]);
 });
 table(rows);
 out();
@@ -444,4 +452,4 @@ table([['client', 'figures'],
 const report = lines.join('\n') + '\n';
 if (OUT) fs.writeFileSync(OUT, report);
 console.log(report);
-printTable([['legit p99 ms', 'longest hold CPU ms', 'loop delay max ms', 'canary max ms', 'RSS first/second half max MiB'], [ms(legitP99), ms(longestHold?.holdCpuMs ?? 0), ms(loopMax), ms(canaryMax), `${firstHalfMax}/${secondHalfMax}`]]);
+printTable([['legit p99 ms', 'longest hold CPU ms', 'loop delay max ms', 'canary max ms', 'RSS first/second half max MiB', 'anonymous'], [ms(legitP99), ms(longestHold?.holdCpuMs ?? 0), ms(loopMax), ms(canaryMax), `${firstHalfMax}/${secondHalfMax}`, `${anonFirstHalfMax}/${anonSecondHalfMax}`]]);

@@ -9,7 +9,8 @@
  *   pauses inside it; `what`, the HTTP request last started on its socket (`GET / DescribeImages`) or the kind of
  *   callback (`Timeout run`, `FSReqCallback`). `over` counts callbacks whose CPU (or, without it, wall time) passed
  *   HOLD_LIMIT_MS. This is the "no request holds the loop > 50 ms" figure;
- * - the process's RSS and heap.
+ * - the process's RSS and heap; on Linux the RSS also in its anonymous and file-backed parts (`rssAnonMiB`,
+ *   `rssFileMiB`): SQLite's memory-mapped database file counts in the RSS and grows with the file.
  * Each callback over HOLD_LIMIT_MS is also logged (`long callback`). Both give the callback's window on the monotonic
  * clock in microseconds (`fromUs`, `toUs`), the clock of a `--cpu-prof` profile's timestamps, so
  * bench/profile-holds.ts can show what ran in it.
@@ -48,7 +49,7 @@ export function reportEventLoop(server: FastifyInstance, intervalMs: number): ()
     out.info({
       loop: { maxMs: round(delay.max / 1e6), p99Ms: round(delay.percentile(99) / 1e6), meanMs: round(delay.mean / 1e6) },
       hold: { maxMs: round(hold.maxMs), cpuMs: round(hold.cpuMs), gcMs: round(hold.gcMs), what: hold.what, over: hold.over, fromUs: hold.fromUs, toUs: hold.toUs },
-      rssMiB: Math.round(mem.rss / MIB), heapMiB: Math.round(mem.heapUsed / MIB),
+      rssMiB: Math.round(mem.rss / MIB), ...rssParts(), heapMiB: Math.round(mem.heapUsed / MIB),
     }, 'event loop');
     delay.reset();
   }, intervalMs);
@@ -152,6 +153,18 @@ function describe(resource: unknown): string {
   const fn = r._onTimeout ?? r._onImmediate;
   const kind = r.constructor?.name || 'callback';
   return typeof fn === 'function' && fn.name ? `${kind} ${fn.name}` : kind;
+}
+
+/** RssAnon and RssFile of /proc/self/status in MiB (nothing where it does not exist). */
+function rssParts(): { rssAnonMiB?: number; rssFileMiB?: number } {
+  let status: string;
+  try {
+    status = fs.readFileSync('/proc/self/status', 'latin1');
+  } catch {
+    return {};
+  }
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssAnonMiB: Math.round(kib('RssAnon') / 1024), rssFileMiB: Math.round(kib('RssFile') / 1024) };
 }
 
 function round(ms: number): number {

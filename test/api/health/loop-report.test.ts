@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { startServer } from '../../support/server.ts';
 import { waitFor } from '../../support/wait.ts';
 
-interface LoopLine { msg: string; loop: { maxMs: number; p99Ms: number; meanMs: number }; hold: { maxMs: number; cpuMs: number; what: string; over: number }; rssMiB: number; heapMiB: number }
+interface LoopLine { msg: string; loop: { maxMs: number; p99Ms: number; meanMs: number }; hold: { maxMs: number; cpuMs: number; what: string; over: number }; rssMiB: number; rssAnonMiB: number; rssFileMiB: number; heapMiB: number }
 
 /** This thread's CPU time (Linux). */
 function threadCpuMs(): number {
@@ -27,6 +27,7 @@ test('the event-loop report logs delay, holds and memory each interval, and a 15
     await waitFor(() => reports().length > 0, { what: 'a first report' });
     const first = reports()[0];
     assert.ok(first.rssMiB > 0 && first.heapMiB > 0);
+    assert.ok(first.rssAnonMiB > 0 && first.rssAnonMiB <= first.rssMiB && first.rssFileMiB >= 0, JSON.stringify(first));
     assert.ok(Number.isFinite(first.loop.maxMs) && Number.isFinite(first.loop.p99Ms));
 
     const before = reports().length;
