@@ -8,7 +8,7 @@
  */
 import http from 'node:http';
 import { v1Signature, v1StringToSign } from '../src/api/ecs/signature.ts';
-import { seededImageId } from './support.ts';
+import { seededImageId, seededSnapshotId } from './support.ts';
 
 export interface LoadSpec {
   /** Taken in turn, one per request. */
@@ -17,7 +17,8 @@ export interface LoadSpec {
   connections: number;
   /**
    * ECS: signed GET /?Action=… with the parameter sets taken in turn; Glance: GET path with X-Auth-Token.
-   * `{id}` in the path and the value `random` pick a seeded image.
+   * `{id}` in the path and the value `random` pick a seeded image, the value `random-snapshot` a seeded image's
+   * snapshot, and `{<N}` inside a value a number below N (a different name filter each request, say).
    */
   surface: 'ecs' | 'glance';
   params?: Record<string, string>[];
@@ -47,14 +48,20 @@ export interface LoadResult {
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec;
 const agent = new http.Agent({ keepAlive: true, maxSockets: spec.connections });
-const randomId = () => seededImageId(Math.floor(Math.random() * (spec.randomIds ?? 1)));
+const randomBelow = (n: number) => Math.floor(Math.random() * n);
+const randomId = () => seededImageId(randomBelow(spec.randomIds ?? 1));
+function paramValue(v: string): string {
+  if (v === 'random') return randomId();
+  if (v === 'random-snapshot') return seededSnapshotId(randomBelow(spec.randomIds ?? 1));
+  return v.replace(/\{<(\d+)\}/g, (_, n: string) => String(randomBelow(Number(n))));
+}
 let nonce = 0;
 let turn = 0;
 
 function ecsPath(): string {
   const params: Record<string, string> = {};
   const sets = spec.params ?? [{}];
-  for (const [k, v] of Object.entries(sets[nonce % sets.length])) params[k] = v === 'random' ? randomId() : v;
+  for (const [k, v] of Object.entries(sets[nonce % sets.length])) params[k] = paramValue(v);
   const all: Record<string, string> = {
     Version: '2014-05-26', Format: 'JSON', AccessKeyId: spec.accessKeyId!, SignatureMethod: 'HMAC-SHA1', SignatureVersion: '1.0',
     SignatureNonce: `${process.pid}-${++nonce}`, Timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), RegionId: 'cn-hangzhou', ...params,
