@@ -97,13 +97,18 @@ async function tagsFor(db: Kysely<Database>, ids: string[]): Promise<Map<string,
 /** The Glance view of these images (any order; unknown ids are left out), with no visibility check. */
 export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise<GlanceImage[]> {
   if (!ids.length) return [];
-  const [images, rows, tags] = await Promise.all([
+  const [images, rows] = await Promise.all([
     db.selectFrom('images').selectAll().where('id', 'in', ids).execute(),
     db.selectFrom('glance_images').selectAll().where('image_id', 'in', ids).execute(),
-    tagsFor(db, ids),
   ]);
   const g = new Map(rows.map((r) => [r.image_id, r]));
-  return images.map((image) => toGlance(image, g.get(image.id), tags.get(image.id) ?? []));
+  return glanceViews(db, images.map((image) => ({ image, glance: g.get(image.id) })));
+}
+
+/** The Glance view of rows already read (a listing reads both in its page query), with their tags. */
+export async function glanceViews(db: Kysely<Database>, rows: { image: ImageRow; glance: GlanceImageRow | undefined }[]): Promise<GlanceImage[]> {
+  const tags = await tagsFor(db, rows.map((r) => r.image.id));
+  return rows.map((r) => toGlance(r.image, r.glance, tags.get(r.image.id) ?? []));
 }
 
 /** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */

@@ -10,7 +10,8 @@ import { apiError } from '../../domain/errors.ts';
 import { GLANCE_STATUS_TABLE } from '../../domain/glance-status.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
-import { glanceRowsOf, type GlanceImage } from './images.ts';
+import { glanceViews, type GlanceImage } from './images.ts';
+import type { GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { openstackRegion } from './region.ts';
 
 export interface ListQuery {
@@ -66,9 +67,13 @@ function propertyExpr(dialect: Dialect, key: string): Expr {
   return dialect === 'postgres' ? sql`(g.properties::json ->> ${key})` : sql`json_extract(g.properties, ${'$."' + key.replace(/["\\]/g, '\\$&') + '"'})`;
 }
 
+/** Attributes that are plain NOT NULL columns: sorted as they are, so an index can give their order. */
+const NEVER_NULL = new Set(['id', 'name', 'owner', 'created_at', 'updated_at']);
+
 /** Sorting and keyset comparisons treat NULL as the smallest value, as Glance does. */
 const sortable = (key: string) => {
   const a = ATTRIBUTES[key];
+  if (NEVER_NULL.has(key)) return a.expr;
   return a.kind === 'text' ? sql`COALESCE(${a.expr}, '')` : sql`COALESCE(${a.expr}, -1)`;
 };
 
@@ -152,7 +157,22 @@ export async function listImages(services: Pick<Services, 'db' | 'regions' | 'di
     where.push(sql`(${sql.join(after, sql` OR `)})`);
   }
   const order = sql.join(sorts.map((s) => sql`${sortable(s.key)} ${sql.raw(s.dir === 'asc' ? 'ASC' : 'DESC')}`));
-  const ids = (await sql<{ id: string }>`SELECT i.id FROM ${from} WHERE ${all(where)} ORDER BY ${order} LIMIT ${q.limit}`.execute(db)).rows.map((r) => r.id);
-  const byId = new Map((await glanceRowsOf(db, ids)).map((img) => [img.id, img]));
-  return ids.map((id) => byId.get(id)!).filter(Boolean);
+  // The page's rows come with the query that finds them (the glance_images columns prefixed), not read again by ID.
+  const rows = (await sql<Record<string, unknown>>`SELECT i.*, ${GLANCE_COLUMNS} FROM ${from} WHERE ${all(where)} ORDER BY ${order} LIMIT ${q.limit}`.execute(db)).rows;
+  return glanceViews(db, rows.map(splitRow));
+}
+
+const GLANCE_FIELDS: (keyof GlanceImageRow)[] = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
+  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'file_manifest_id', 'phase', 'stage_path', 'stage_node', 'properties', 'locations'];
+const GLANCE_COLUMNS = sql.join(GLANCE_FIELDS.map((c) => sql`g.${sql.ref(c)} AS ${sql.ref(`g_${c}`)}`));
+
+/** A page row (`images` columns, then `g_`-prefixed `glance_images` columns, NULL when the image has none). */
+function splitRow(row: Record<string, unknown>): { image: ImageRow; glance: GlanceImageRow | undefined } {
+  const image: Record<string, unknown> = {};
+  const glance: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (k.startsWith('g_')) glance[k.slice(2)] = v;
+    else image[k] = v;
+  }
+  return { image: image as unknown as ImageRow, glance: glance.image_id == null ? undefined : (glance as unknown as GlanceImageRow) };
 }
