@@ -16,6 +16,7 @@ import { assertImageQuota, insertImage } from '../images/rows.ts';
 import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
+import { imageWithGlanceRow } from './rows.ts';
 import { applyLocationOp, parseLocations, type ImageLocation, type LocationState } from './locations.ts';
 
 export interface GlanceImage {
@@ -114,9 +115,9 @@ export async function glanceViews(db: Kysely<Database>, rows: { image: ImageRow;
 /** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
 export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
   const { db } = services;
-  const image = await db.selectFrom('images').selectAll().where('region', '=', region).where('id', '=', id).executeTakeFirst();
-  if (!image) throw notFound(id);
-  const g = await db.selectFrom('glance_images').selectAll().where('image_id', '=', id).executeTakeFirst();
+  const [found] = await imageWithGlanceRow(db, region, id);
+  if (!found) throw notFound(id);
+  const { image, glance: g } = found;
   const out = toGlance(image, g, (await tagsFor(db, [id])).get(id) ?? []);
   if (image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
   return out;

@@ -11,7 +11,7 @@ import { GLANCE_STATUS_TABLE } from '../../domain/glance-status.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { glanceViews, type GlanceImage } from './images.ts';
-import type { GlanceImageRow, ImageRow } from '../../store/schema.ts';
+import { GLANCE_COLUMNS, splitRow } from './rows.ts';
 import { openstackRegion } from './region.ts';
 
 export interface ListQuery {
@@ -160,19 +160,4 @@ export async function listImages(services: Pick<Services, 'db' | 'regions' | 'di
   // The page's rows come with the query that finds them (the glance_images columns prefixed), not read again by ID.
   const rows = (await sql<Record<string, unknown>>`SELECT i.*, ${GLANCE_COLUMNS} FROM ${from} WHERE ${all(where)} ORDER BY ${order} LIMIT ${q.limit}`.execute(db)).rows;
   return glanceViews(db, rows.map(splitRow));
-}
-
-const GLANCE_FIELDS: (keyof GlanceImageRow)[] = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
-  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'file_manifest_id', 'phase', 'stage_path', 'stage_node', 'properties', 'locations'];
-const GLANCE_COLUMNS = sql.join(GLANCE_FIELDS.map((c) => sql`g.${sql.ref(c)} AS ${sql.ref(`g_${c}`)}`));
-
-/** A page row (`images` columns, then `g_`-prefixed `glance_images` columns, NULL when the image has none). */
-function splitRow(row: Record<string, unknown>): { image: ImageRow; glance: GlanceImageRow | undefined } {
-  const image: Record<string, unknown> = {};
-  const glance: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
-    if (k.startsWith('g_')) glance[k.slice(2)] = v;
-    else image[k] = v;
-  }
-  return { image: image as unknown as ImageRow, glance: glance.image_id == null ? undefined : (glance as unknown as GlanceImageRow) };
 }
