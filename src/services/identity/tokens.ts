@@ -4,7 +4,9 @@
  * expiry; revoking marks the row, so both survive a restart.
  */
 import crypto from 'node:crypto';
-import type { AccountRow, OsTokenRow } from '../../store/schema.ts';
+import type { Kysely } from 'kysely';
+import type { AccountRow, Database, OsTokenRow } from '../../store/schema.ts';
+import { prepared } from '../../store/prepared.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { findAccessKey } from '../accounts.ts';
@@ -103,12 +105,18 @@ export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'se
 /** The live token's row and identity; undefined when unknown, expired or revoked. */
 export async function validateToken(services: Pick<Services, 'db' | 'clock'>, token: string | undefined): Promise<{ row: OsTokenRow; identity: Identity } | undefined> {
   if (!token) return undefined;
-  const row = await services.db.selectFrom('os_tokens').selectAll().where('token_hash', '=', hashToken(token)).executeTakeFirst();
-  if (!row || row.revoked || Number(row.expires_at) <= services.clock.now()) return undefined;
-  const identity = await identityOf(services, { id: row.account_id });
-  if (!identity) return undefined;
+  const [found] = await tokenWithAccount(services.db, hashToken(token));
+  if (!found || found.revoked || Number(found.expires_at) <= services.clock.now()) return undefined;
+  const { account_name, account_kind, account_is_admin, ...row } = found;
+  const identity: Identity = { id: row.account_id, name: account_name, kind: account_kind, isAdmin: account_is_admin === 1 };
   return { row: { ...row, issued_at: Number(row.issued_at), expires_at: Number(row.expires_at) }, identity };
 }
+
+/** Every Keystone-authenticated request checks its token: the token and its (non-system) account in one statement, built once. */
+const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) =>
+  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').selectAll('t')
+    .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin'])
+    .where('t.token_hash', '=', tokenHash).where('a.kind', '!=', 'system'));
 
 /** DELETE /v3/auth/tokens: false when the token was not live. */
 export async function revokeToken(services: Pick<Services, 'db' | 'clock'>, token: string): Promise<boolean> {
