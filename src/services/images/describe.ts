@@ -146,9 +146,11 @@ const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: stri
 async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
   const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
   const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
-  const found = storedViews(plain
+  const result = plain
     ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
-    : await imageViewsQuery(services.db, filtered(services.db, f, anyPart).selectAll('i')).execute());
+    : await imageViewsQuery(services.db, filtered(services.db, f, anyPart).selectAll('i')).execute();
+  // Sorted here as before, so ties in created_at keep the order they had whatever the database's collation.
+  const found = storedViews(result).sort((a, b) => newestFirst(a.row, b.row));
   return { total: found.length, items: found.slice(page.offset, page.offset + page.limit).map((v) => imageView(v, f.viewer)) };
 }
 
