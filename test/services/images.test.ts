@@ -40,6 +40,8 @@ for (const backend of storeBackends()) {
       await db.insertInto('image_shares').values({ image_id: 'm-bp1bobimage0000000001', account_id: ALICE, created_at: 0 }).execute();
       await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000002', resource_type: 'image', tag_key: 'env', tag_value: 'prod' }).execute();
       await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000002', resource_type: 'image', tag_key: 'app', tag_value: 'web' }).execute();
+      // UTF-16 order would put the emoji (a surrogate pair) first; SQLite's BINARY order, like C collation, is code-point order.
+      for (const key of ['\u{1F600}', '\uFF58']) await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000001', resource_type: 'image', tag_key: key, tag_value: '' }).execute();
       const dataDisk = { image_id: 'm-bp1aliceimage00000002', idx: 1, type: 'data' as const, device: '/dev/xvdb', size_gib: 40, snapshot_id: 's-data', format: 'qcow2', import_bucket: 'b', import_object: 'o', progress: 50 };
       await db.insertInto('image_disks').values(dataDisk).execute();
       await db.insertInto('instances').values({
@@ -55,6 +57,7 @@ for (const backend of storeBackends()) {
       assert.deepEqual(mine.items[0].disks[1], dataDisk);
       assert.deepEqual(mine.items[0].tags, [{ key: 'app', value: 'web' }, { key: 'env', value: 'prod' }], 'sorted by key');
       assert.deepEqual(mine.items.map((i) => [i.inUse, i.isSelfShared]), [[false, false], [true, false]]);
+      assert.deepEqual(mine.items[1].tags.map((t) => t.key), ['\uFF58', '\u{1F600}']);
       assert.deepEqual(Object.keys(mine.items[1].row).sort(), Object.keys(await db.selectFrom('images').selectAll().where('id', '=', 'm-bp1aliceimage00000001').executeTakeFirstOrThrow()).sort());
       const others = await describeImages(services, { region: R, viewer: ALICE, alias: 'others', statuses: ['Available'] }, page);
       assert.deepEqual(others.items.map((i) => [i.row.id, i.alias]), [['m-bp1bobimage0000000001', 'others']]);
@@ -74,7 +77,7 @@ for (const backend of storeBackends()) {
       assert.deepEqual(byIds.items.map((i) => i.row.id), ['m-bp1aliceimage00000002'], 'pages over the matches newest first');
       const allByIds = await describeImages(services, { region: R, viewer: ALICE, ids, statuses: ['Available'] }, page);
       assert.deepEqual(allByIds.items.map((i) => i.row.id), ['m-bp1bobimage0000000001', 'm-bp1aliceimage00000002', 'm-bp1aliceimage00000001']);
-      assert.deepEqual(allByIds.items.map((i) => [i.disks.length, i.tags.length, i.inUse]), [[1, 0, false], [2, 2, false], [1, 0, true]]);
+      assert.deepEqual(allByIds.items.map((i) => [i.disks.length, i.tags.length, i.inUse]), [[1, 0, false], [2, 2, false], [1, 2, true]]);
       assert.deepEqual(allByIds.items[1].disks[1], dataDisk);
       const carolByIds = await describeImages(services, { region: R, viewer: CAROL, ids, statuses: undefined }, page);
       assert.equal(carolByIds.total, 0, 'another account\'s unshared images are not found by ID');
