@@ -39,10 +39,26 @@ for (const backend of storeBackends()) {
       await insertCustomImage(db, { id: 'm-2zebobimage0000000002', region: 'cn-beijing', owner_id: BOB, name: 'bob_bj' });
       await db.insertInto('image_shares').values({ image_id: 'm-bp1bobimage0000000001', account_id: ALICE, created_at: 0 }).execute();
       await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000002', resource_type: 'image', tag_key: 'env', tag_value: 'prod' }).execute();
+      await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000002', resource_type: 'image', tag_key: 'app', tag_value: 'web' }).execute();
+      // UTF-16 order would put the emoji (a surrogate pair) first; SQLite's BINARY order, like C collation, is code-point order.
+      for (const key of ['\u{1F600}', '\uFF58']) await db.insertInto('tags').values({ resource_id: 'm-bp1aliceimage00000001', resource_type: 'image', tag_key: key, tag_value: '' }).execute();
+      const dataDisk = { image_id: 'm-bp1aliceimage00000002', idx: 1, type: 'data' as const, device: '/dev/xvdb', size_gib: 40, snapshot_id: 's-data', format: 'qcow2', import_bucket: 'b', import_object: 'o', progress: 50 };
+      await db.insertInto('image_disks').values(dataDisk).execute();
+      await db.insertInto('instances').values({
+        id: 'i-bp1alicevm0000000001', region: R, zone: 'cn-hangzhou-h', owner_id: ALICE, name: 'vm', instance_type: 'ecs.g7.large', status: 'Running',
+        image_id: 'm-bp1aliceimage00000001', created_at: 0, updated_at: 0,
+      } as never).execute();
 
       const page = { offset: 0, limit: 100 };
       const mine = await describeImages(services, { region: R, viewer: ALICE, alias: 'self', statuses: ['Available'] }, page);
       assert.deepEqual(mine.items.map((i) => i.row.id), ['m-bp1aliceimage00000002', 'm-bp1aliceimage00000001'], 'newest first');
+      // Disks, tags, share state and use come with the rows (one statement): in order, typed, and the row stays an image row.
+      assert.deepEqual(mine.items.map((i) => i.disks.map((d) => d.idx)), [[0, 1], [0]]);
+      assert.deepEqual(mine.items[0].disks[1], dataDisk);
+      assert.deepEqual(mine.items[0].tags, [{ key: 'app', value: 'web' }, { key: 'env', value: 'prod' }], 'sorted by key');
+      assert.deepEqual(mine.items.map((i) => [i.inUse, i.isSelfShared]), [[false, false], [true, false]]);
+      assert.deepEqual(mine.items[1].tags.map((t) => t.key), ['\uFF58', '\u{1F600}']);
+      assert.deepEqual(Object.keys(mine.items[1].row).sort(), Object.keys(await db.selectFrom('images').selectAll().where('id', '=', 'm-bp1aliceimage00000001').executeTakeFirstOrThrow()).sort());
       const others = await describeImages(services, { region: R, viewer: ALICE, alias: 'others', statuses: ['Available'] }, page);
       assert.deepEqual(others.items.map((i) => [i.row.id, i.alias]), [['m-bp1bobimage0000000001', 'others']]);
       const bobsView = await describeImages(services, { region: R, viewer: BOB, alias: 'self', statuses: ['Available'] }, page);
@@ -61,12 +77,14 @@ for (const backend of storeBackends()) {
       assert.deepEqual(byIds.items.map((i) => i.row.id), ['m-bp1aliceimage00000002'], 'pages over the matches newest first');
       const allByIds = await describeImages(services, { region: R, viewer: ALICE, ids, statuses: ['Available'] }, page);
       assert.deepEqual(allByIds.items.map((i) => i.row.id), ['m-bp1bobimage0000000001', 'm-bp1aliceimage00000002', 'm-bp1aliceimage00000001']);
+      assert.deepEqual(allByIds.items.map((i) => [i.disks.length, i.tags.length, i.inUse]), [[1, 0, false], [2, 2, false], [1, 2, true]]);
+      assert.deepEqual(allByIds.items[1].disks[1], dataDisk);
       const carolByIds = await describeImages(services, { region: R, viewer: CAROL, ids, statuses: undefined }, page);
       assert.equal(carolByIds.total, 0, 'another account\'s unshared images are not found by ID');
 
       const tagged = await describeImages(services, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
       assert.deepEqual(tagged.items.map((i) => i.row.id), ['m-bp1aliceimage00000002']);
-      assert.deepEqual(tagged.items[0].tags, [{ key: 'env', value: 'prod' }]);
+      assert.deepEqual(tagged.items[0].tags, [{ key: 'app', value: 'web' }, { key: 'env', value: 'prod' }]);
       const bySnapshot = await describeImages(services, { region: R, viewer: ALICE, snapshotId: 's-bp1aliceimage00000001' }, page);
       assert.deepEqual(bySnapshot.items.map((i) => i.row.id), ['m-bp1aliceimage00000001']);
       const like = await describeImages(services, { region: R, viewer: ALICE, name: 'WEB_' }, page);
@@ -75,7 +93,9 @@ for (const backend of storeBackends()) {
 
       assert.ok(await findVisibleImage(services, R, 'm-bp1bobimage0000000001', ALICE));
       assert.equal(await findVisibleImage(services, R, 'm-bp1bobimage0000000001', CAROL), undefined);
-      assert.equal((await newestOfFamily(services, R, 'web', ALICE))?.row.id, 'm-bp1aliceimage00000002');
+      const newest = await newestOfFamily(services, R, 'web', ALICE);
+      assert.deepEqual([newest?.row.id, newest?.disks.length, newest?.tags.length], ['m-bp1aliceimage00000002', 2, 2]);
+      assert.equal((await findVisibleImage(services, R, 'm-bp1aliceimage00000001', ALICE))?.inUse, true);
       assert.equal(await newestOfFamily(services, R, 'web', CAROL), undefined);
 
       // Only the owner may change an image; others get NotFound, revealing nothing.

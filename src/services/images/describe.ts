@@ -1,12 +1,13 @@
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { OwnerAlias } from '../../domain/image-rules.ts';
-import { tagConditions, tagsOf, type TagFilter, type TagList } from '../tags.ts';
+import { tagConditions, type TagFilter, type TagList } from '../tags.ts';
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 import type { Services } from '../context.ts';
 import { noRows } from '../../store/conditions.ts';
 import { prepared } from '../../store/prepared.ts';
 import { countImages } from '../../store/image-counts.ts';
+import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
 
 export interface ImageFilter {
   region: string;
@@ -40,9 +41,11 @@ export interface ImageView {
   disks: ImageDiskRow[];
   tags: TagList;
   isSelfShared: boolean;
+  /** Instances in the region were launched from it. */
+  inUse: boolean;
 }
 
-function newestFirst(a: ImageRow, b: ImageRow): number {
+function newestFirst(a: Pick<ImageRow, 'id' | 'created_at'>, b: Pick<ImageRow, 'id' | 'created_at'>): number {
   return b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
@@ -109,76 +112,71 @@ export async function describeImages(
   // `+column` stops the planner from walking a listing index in order and filtering every row of the region.
   const selective = !!(f.ids?.length || f.snapshotId || f.tags?.length);
   const ordered = (part: VisibilityPart) => {
-    const q = filtered(db, f, part).selectAll('i');
+    const q = filtered(db, f, part);
     return selective
       ? q.orderBy(sql`+i.created_at`, 'desc').orderBy(sql`i.id || ''`, 'desc')
       : q.orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
   };
-  let rows: ImageRow[];
   if (parts.length === 1) {
-    rows = await ordered(parts[0]).offset(page.offset).limit(page.limit).execute();
-  } else {
-    // Each part yields its own newest rows; merging them gives the page without sorting the whole region.
-    const heads = await Promise.all(parts.map((part, i) => (Number(counts[i][0].n) ? ordered(part).limit(page.offset + page.limit).execute() : [])));
-    rows = heads.flat().sort(newestFirst).slice(page.offset, page.offset + page.limit);
+    const found = await imageViewsQuery(db, ordered(parts[0]).selectAll('i').offset(page.offset).limit(page.limit)).execute();
+    return { total, items: storedViews(found).map((v) => imageView(v, f.viewer)) };
   }
-  return { total, items: await views(services, rows, f.viewer) };
+  // Each part yields its own newest rows; merging them gives the page without sorting the whole region.
+  const heads = await Promise.all(parts.map((part, i) => (Number(counts[i][0].n) ? ordered(part).select(['i.id', 'i.created_at']).limit(page.offset + page.limit).execute() : [])));
+  const ids = heads.flat().sort(newestFirst).slice(page.offset, page.offset + page.limit).map((r) => r.id);
+  return { total, items: await viewsOf(services, ids, f.viewer) };
+}
+
+function imageView(v: StoredView, viewer: string): ImageView {
+  return { row: v.row, alias: ownerAliasFor(v.row, viewer), disks: v.disks, tags: v.tags, isSelfShared: v.row.owner_id === viewer && v.shared, inUse: v.inUse };
 }
 
 /** The lookup every DescribeImages by ImageId runs (IDs and statuses, nothing else), built once (store/prepared.ts). */
 const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
 const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: string, ids: string[], statuses: string[]) => {
   const parts = aliasParts(viewer, undefined, false);
-  return filtered(db, { region, viewer, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i');
+  return imageViewsQuery(db, filtered(db, { region, viewer, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i'));
 });
 
 /**
  * A lookup by IDs matches at most as many rows as IDs were named (a request names at most 100), so every match is
  * read and counted in one pass instead of counting each visibility part first. The primary key finds the rows, so
- * the parts are one OR (one statement) rather than a statement each.
+ * the parts are one OR, and the rows come with their disks, tags and share state: one statement.
  */
 async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
   const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
   const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
-  const found = plain
+  const result = plain
     ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
-    : await filtered(services.db, f, anyPart).selectAll('i').execute();
-  const rows = found.sort(newestFirst);
-  return { total: rows.length, items: await views(services, rows.slice(page.offset, page.offset + page.limit), f.viewer) };
+    : await imageViewsQuery(services.db, filtered(services.db, f, anyPart).selectAll('i')).execute();
+  // Sorted here as before, so ties in created_at keep the order they had whatever the database's collation.
+  const found = storedViews(result).sort((a, b) => newestFirst(a.row, b.row));
+  return { total: found.length, items: found.slice(page.offset, page.offset + page.limit).map((v) => imageView(v, f.viewer)) };
 }
 
-const disksOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_disks').selectAll().where('image_id', 'in', ids).orderBy('idx'));
-const sharedOf = prepared((db: Kysely<Database>, ids: string[]) => db.selectFrom('image_shares').select('image_id').distinct().where('image_id', 'in', ids));
+const viewsById = prepared((db: Kysely<Database>, ids: string[]) => imageViewsQuery(db, db.selectFrom('images as i').selectAll('i').where('i.id', 'in', ids)));
 
-/** Adds disks, tags and share state to image rows (three queries for the whole page). */
-export async function views(services: Pick<Services, 'db'>, rows: ImageRow[], viewer: string): Promise<ImageView[]> {
-  const { db } = services;
-  if (rows.length === 0) return [];
-  const ids = [...new Set(rows.map((r) => r.id))];
-  const [disks, tags, shares] = await Promise.all([disksOf(db, ids), tagsOf(services, ids), sharedOf(db, ids)]);
-  const shared = new Set(shares.map((s) => s.image_id));
-  return rows.map((row) => ({
-    row,
-    alias: ownerAliasFor(row, viewer),
-    disks: disks.filter((d) => d.image_id === row.id),
-    tags: tags(row.id),
-    isSelfShared: row.owner_id === viewer && shared.has(row.id),
-  }));
+/** The views of these images, in the order given (one statement). */
+async function viewsOf(services: Pick<Services, 'db'>, ids: string[], viewer: string): Promise<ImageView[]> {
+  if (ids.length === 0) return [];
+  const byId = new Map(storedViews(await viewsById(services.db, ids)).map((v) => [v.row.id, v]));
+  return ids.map((id) => imageView(byId.get(id)!, viewer));
 }
 
 /** The image with this ID in this region if the viewer may see it. */
 export async function findVisibleImage(services: Pick<Services, 'db'>, region: string, id: string, viewer: string): Promise<ImageView | undefined> {
   const { db } = services;
-  const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.id', '=', id)
-    .where((eb) => visibleTo(eb, viewer)).executeTakeFirst();
-  return row ? (await views(services, [row], viewer))[0] : undefined;
+  const rows = db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.id', '=', id).where((eb) => visibleTo(eb, viewer));
+  const [found] = storedViews(await imageViewsQuery(db, rows).execute());
+  return found && imageView(found, viewer);
 }
 
 /** The newest Available image of a family visible to the viewer (deprecated ones never qualify). */
 export async function newestOfFamily(services: Pick<Services, 'db'>, region: string, family: string, viewer: string): Promise<ImageView | undefined> {
   const { db } = services;
-  const row = await db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.family', '=', family)
+  const rows = db.selectFrom('images as i').selectAll('i').where('i.region', '=', region).where('i.family', '=', family)
     .where('i.status', '=', 'Available').where((eb) => visibleTo(eb, viewer))
-    .orderBy('i.created_at', 'desc').orderBy('i.id', 'desc').limit(1).executeTakeFirst();
-  return row ? (await views(services, [row], viewer))[0] : undefined;
+    .orderBy('i.created_at', 'desc').orderBy('i.id', 'desc').limit(1);
+  const [found] = storedViews(await imageViewsQuery(db, rows).execute());
+  return found && imageView(found, viewer);
 }

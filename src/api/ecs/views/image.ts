@@ -3,7 +3,7 @@ import { isoSeconds } from './time.ts';
 import { tagsToWire } from './tags.ts';
 
 /** An image as DescribeImages and DescribeImageFromFamily show it. */
-export function imageToWire(v: ImageView, inUse: boolean, subscribed = false): Record<string, unknown> {
+export function imageToWire(v: ImageView, subscribed = false): Record<string, unknown> {
   const r = v.row;
   return {
     ImageId: r.id,
@@ -23,7 +23,7 @@ export function imageToWire(v: ImageView, inUse: boolean, subscribed = false): R
     Status: r.status,
     Progress: `${r.progress}%`,
     CreationTime: isoSeconds(r.created_at),
-    Usage: inUse ? 'instance' : 'none',
+    Usage: v.inUse ? 'instance' : 'none',
     IsSupportCloudinit: r.is_support_cloudinit === 1,
     IsSupportIoOptimized: r.is_support_io_optimized === 1,
     IsCopied: r.is_copied === 1,

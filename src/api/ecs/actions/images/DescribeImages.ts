@@ -100,14 +100,13 @@ export default defineAction({
 
     const pg = page(params);
     const { total, items } = await describeImages(services, filter, { offset: pg.offset, limit: pg.pageSize });
-    const used = filter.inUse ?? (await imagesInUse(services, region.id, items.map((i) => i.row.id)));
     const subscribed = await subscribedCodes(services, accountId, items.map((i) => i.row.product_code));
     return {
       RegionId: region.id,
       TotalCount: total,
       PageNumber: pg.pageNumber,
       PageSize: pg.pageSize,
-      Images: { Image: items.map((v) => imageToWire(v, used.has(v.row.id), subscribed.has(v.row.product_code))) },
+      Images: { Image: items.map((v) => imageToWire(v, subscribed.has(v.row.product_code))) },
     };
   },
 });
