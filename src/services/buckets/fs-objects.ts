@@ -176,22 +176,27 @@ export class FsObjectStore implements ObjectStore {
 }
 
 /**
- * Timestamps come from the kernel's coarse clock (a tick of up to 10 ms; 1 s on some filesystems): a write in the
- * same tick as the last one keeps them. A file whose last change is at least this old cannot change unseen.
+ * A write in the same timestamp tick as the file's last change leaves its times as they are, so a file changed
+ * within a tick of when it is looked at may change again unseen. Sub-second times come from the kernel's coarse
+ * clock (a tick of at most 10 ms): 100 ms is well past one. Times in whole seconds may come from a filesystem that
+ * keeps only seconds (2 s on FAT).
  */
-const SETTLE_NS = 1_000_000_000n;
+const SETTLE_NS = 100_000_000n;
+const SETTLE_WHOLE_SECONDS_NS = 2_000_000_000n;
 
 /**
  * The file's version: device and inode (which file), size, and modification and change times in ns. The change
  * time cannot be set by tools that restore a modification time (cp -p, rsync -t, touch -d), and a new file
- * reusing the inode gets a new one.
+ * reusing the inode gets a new one. Times are compared with this host's clock: a bucket folder on a network
+ * filesystem whose server's clock lags would need a wider margin.
  */
 function fileVersion(bucket: string, key: string, st: BigIntStats): ObjectVersion {
   const now = BigInt(Date.now()) * 1_000_000n;
   const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  const wholeSeconds = st.mtimeNs % 1_000_000_000n === 0n && st.ctimeNs % 1_000_000_000n === 0n;
   return {
     id: ['fs', bucket, key, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':'),
-    settled: newest <= now - SETTLE_NS,
+    settled: newest <= now - (wholeSeconds ? SETTLE_WHOLE_SECONDS_NS : SETTLE_NS),
   };
 }
 
