@@ -26,7 +26,7 @@ import { createAccount } from '../src/services/accounts.ts';
 import { Ecs, ecsClient } from '../test/support/sdk.ts';
 import { createBucket, getObject, putObject } from '../src/cli/commands/transfer/client.ts';
 import type { ClientConfig } from '../src/cli/api.ts';
-import { buildSparseRaw, median, printTable } from './support.ts';
+import { buildSparseRaw, cpuSecondsOf, median, printTable } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -189,11 +189,6 @@ function rssOf(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** The process's CPU seconds so far (utime + stime from /proc, in clock ticks of 10 ms). */
-function cpuSecondsOf(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function prepareRun(): void {
   execFileSync('sync');
