@@ -12,7 +12,8 @@
  *
  * Env: IMPORT_BENCH_VIRTUAL_MIB (default 4096), IMPORT_BENCH_DATA_MIB (default 1024, 64 random extents),
  *      IMPORT_BENCH_RUNS (default 3, median reported), IMPORT_BENCH_DIR (default the OS temp dir; the service's
- *      data directory goes there too), IMPORT_BENCH_DROP_CACHES=1 (root: drop the page cache before each run).
+ *      data directory goes there too), IMPORT_BENCH_DROP_CACHES=1 (root: drop the page cache before each run),
+ *      IMPORT_BENCH_PROFILE_DIR (the service writes V8 CPU profiles of its threads there when it stops).
  * Usage: node --import tsx bench/import-e2e.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -33,6 +34,7 @@ const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
 const DATA = Number(process.env.IMPORT_BENCH_DATA_MIB ?? 1024) * MiB;
 const RUNS = Number(process.env.IMPORT_BENCH_RUNS ?? 3);
 const DROP_CACHES = process.env.IMPORT_BENCH_DROP_CACHES === '1';
+const PROFILE_DIR = process.env.IMPORT_BENCH_PROFILE_DIR;
 const EXTENTS = 64;
 const REGION = 'cn-hangzhou';
 /** DescribeImages polling interval: the figure is accurate to about this much, and polling costs little CPU. */
@@ -122,7 +124,7 @@ async function startService(dataDir: string): Promise<{ server: ChildServer; acc
   const seeding = await createApp(loadConfig({ data: dataDir, port: '0' }, {}), { logger: false });
   const account = await createAccount(seeding.services, { name: 'bench' });
   await seeding.close();
-  return { server: await spawnServer(dataDir), account };
+  return { server: await spawnServer(dataDir, {}, PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), account };
 }
 
 /** A bucket with the input in it, and a finished warm-up import. */
