@@ -2,7 +2,8 @@
  * Re-importing a bucket object imported before (import-memo.ts): an unchanged object is recognised by its version
  * and its manifest held again without opening it; a changed one (same size, modification time put back) is read
  * anew; a memo whose manifest was freed (image and snapshot deleted, chunks collected) never serves it. On SQLite
- * and, with IMAGEHOUSE_TEST_DATABASE_URL, on PostgreSQL.
+ * and, with IMAGEHOUSE_TEST_DATABASE_URL, on PostgreSQL, where a memo hit also races another node's release of the
+ * manifest: the hold waits on the manifest's row and finds it gone.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -13,7 +14,8 @@ import { createApp, jobKinds, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createAccount } from '../../src/services/accounts.ts';
 import { startWorker } from '../../src/jobs/index.ts';
-import { manifestDisk } from '../../src/blobs/manifests.ts';
+import pg from 'pg';
+import { manifestDisk, releaseManifestIn } from '../../src/blobs/manifests.ts';
 import { collectGarbage } from '../../src/blobs/gc.ts';
 import { createBucket } from '../../src/services/buckets/repo.ts';
 import { startImport } from '../../src/services/transfer/import.ts';
@@ -100,13 +102,13 @@ async function holders(env: Env, manifestId: string): Promise<number | undefined
 }
 
 for (const backend of storeBackends()) {
-  const withEnv = (name: string, body: (env: Env, disk: DiskFixture, dir: string) => Promise<void>) =>
-    test(`${backend.name}: ${name}`, { skip: backend.skip }, async () => {
+  const withEnv = (name: string, body: (env: Env, disk: DiskFixture, databaseUrl?: string) => Promise<void>, only?: 'postgres') =>
+    test(`${backend.name}: ${name}`, { skip: backend.skip ?? (only && only !== backend.name ? `${only} only` : undefined) }, async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-import-memo-'));
       const pg = backend.name === 'postgres' ? await freshPostgresDatabase(process.env.IMAGEHOUSE_TEST_DATABASE_URL!) : undefined;
       const env = await openEnv(dir, pg?.url);
       try {
-        await body(env, makeDisk(dir, 'disk', { virtualMiB: 24, dataMiB: 8, format: 'raw' }), dir);
+        await body(env, makeDisk(dir, 'disk', { virtualMiB: 24, dataMiB: 8, format: 'raw' }), pg?.url);
       } finally {
         await env.dispose();
         await pg?.drop();
@@ -163,4 +165,42 @@ for (const backend of storeBackends()) {
     assert.equal(await holders(env, again.manifestId), 1);
     await assertHolds(env, again.manifestId, disk.raw);
   });
+
+  withEnv('a memo hit racing the release of its manifest on another node waits for that release, then imports anew', async (env, disk, databaseUrl) => {
+    const { services } = env.app;
+    await putSettled(env, 'disk.raw', disk.file);
+    const first = await importObject(env, 'disk.raw', 'first');
+    await deleteImage(services, { region: REGION, imageId: first.imageId, owner: env.owner, force: false });
+    const admin = new pg.Client({ connectionString: databaseUrl });
+    await admin.connect();
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    // The snapshot's deletion has released the manifest (its row locked and deleted, the memo gone) but not committed.
+    const releasing = services.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('snapshots').where('id', '=', first.snapshotId).execute();
+      assert.equal(await releaseManifestIn(trx, first.manifestId, Date.now()), 0);
+      await gate;
+    });
+    try {
+      const again = importObject(env, 'disk.raw', 'again');
+      await waitFor(async () => (await lockWaiters(admin)) >= 1, { what: 'the import\'s hold waiting on the manifest row' });
+      letGo();
+      await releasing;
+      const imported = await again;
+      assert.equal(env.opens(), 2, 'the object was read: the hold found the manifest gone');
+      assert.notEqual(imported.manifestId, first.manifestId);
+      assert.equal(await holders(env, imported.manifestId), 1);
+      await assertHolds(env, imported.manifestId, disk.raw);
+    } finally {
+      letGo();
+      await releasing.catch(() => {});
+      await admin.end();
+    }
+  }, 'postgres');
+}
+
+/** Backends of this test's database waiting for a row lock. */
+async function lockWaiters(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query("select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'");
+  return rows[0].n as number;
 }
