@@ -15,7 +15,7 @@ import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
 import { keystoneToken } from '../test/support/keystone.ts';
 import { freshPostgresDatabase } from '../test/support/stores.ts';
-import { printTable, runLoad, seedImages } from './support.ts';
+import { cpuSecondsOf, printTable, runLoad, seedImages } from './support.ts';
 import type { LoadResult, LoadSpec } from './load-generator.ts';
 
 const IMAGES = Number(process.argv[2] ?? 100_000);
@@ -59,11 +59,7 @@ const queries: [string, Omit<LoadSpec, 'endpoints' | 'seconds'>][] = [
   ['DescribeImages by SnapshotId, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', SnapshotId: 'random-snapshot' }] }],
 ];
 
-/** The server process's CPU seconds so far (utime + stime from /proc, in clock ticks of 10 ms). */
-function serverCpuSeconds(): number {
-  const fields = fs.readFileSync(`/proc/${server.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const serverCpuSeconds = () => cpuSecondsOf(server.process.pid!);
 
 // Server CPU ms per request is the figure that survives a shared machine: req/s moves with other load, the CPU a
 // request costs barely does. Generator CPU is its cores busy (1.0 = one core).

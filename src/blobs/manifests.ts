@@ -243,6 +243,8 @@ export async function releaseManifestIn(trx: Kysely<Database>, id: string, now: 
   if (!row) return 0;
   if (row.holders > 0) return row.holders;
   await trx.deleteFrom('manifests').where('id', '=', id).execute();
+  // What imports remembered making this manifest goes with it (a memo never serves a freed manifest anyway).
+  await trx.deleteFrom('import_memos').where('manifest_id', '=', id).execute();
   await releaseRefsIn(trx, row.region, manifestRefs(decodeManifestBody(Number(row.virtual_size), row.body)), now);
   return 0;
 }

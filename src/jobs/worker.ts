@@ -84,7 +84,10 @@ export function startWorker(opts: WorkerOptions): Worker {
   let aliveAt = Date.now();
   let claimFailing = false;
 
+  /** A wake that came while the loop was claiming (its claim may have missed the new job): the next nap is skipped. */
+  let wokenWhileBusy = false;
   const nap = (ms: number) => new Promise<void>((resolve) => {
+    if (wokenWhileBusy) { wokenWhileBusy = false; resolve(); return; }
     const t = setTimeout(done, ms);
     function done() { clearTimeout(t); wakeNap = undefined; resolve(); }
     wakeNap = done;
@@ -211,7 +214,7 @@ export function startWorker(opts: WorkerOptions): Worker {
   const looping = loop();
 
   return {
-    wake() { wakeNap?.(); },
+    wake() { if (wakeNap) wakeNap(); else wokenWhileBusy = true; },
     health: () => ({ aliveAt, claimFailing, running: running.size, pollMs: opts.pollMs }),
     async stop() {
       stopped = true;

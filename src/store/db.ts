@@ -19,7 +19,8 @@ import * as m0011 from './migrations/0011_disk_description.ts';
 import * as m0012 from './migrations/0012_glance_locations.ts';
 import * as m0013 from './migrations/0013_image_counts.ts';
 import * as m0014 from './migrations/0014_job_nodes.ts';
-import * as m0018 from './migrations/0018_glance_list_order.ts';
+import * as m0015 from './migrations/0015_glance_list_order.ts';
+import * as m0016 from './migrations/0016_import_memos.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -49,7 +50,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012_glance_locations': m0012,
   '0013_image_counts': m0013,
   '0014_job_nodes': m0014,
-  '0018_glance_list_order': m0018,
+  '0015_glance_list_order': m0015,
+  '0016_import_memos': m0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

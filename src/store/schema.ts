@@ -100,6 +100,18 @@ export interface ManifestRow {
   created_at: number;
 }
 
+/** What an import made of an unchanged bucket object (migration 0016; services/transfer/import-memo.ts). */
+export interface ImportMemoRow {
+  region: string;
+  /** SHA-256 hex of the object's version identity and the declared format. */
+  source: string;
+  manifest_id: string;
+  format: string;
+  virtual_size: number;
+  unique_bytes: number;
+  created_at: number;
+}
+
 export interface ChunkRow {
   region: string;
   ref: string;
@@ -350,6 +362,7 @@ export interface Database {
   image_shares: ImageShareRow;
   tags: TagRow;
   manifests: ManifestRow;
+  import_memos: ImportMemoRow;
   chunks: ChunkRow;
   jobs: JobRow;
   job_turns: JobTurnRow;

@@ -164,6 +164,23 @@ for (const backend of storeBackends()) {
     assert.equal((await finishedJob(q, id)).state, 'succeeded');
   });
 
+  t('a wake() that comes while a claim is under way (which cannot see the new job) claims again at once', async (q, start) => {
+    const claim = q.claim.bind(q);
+    let enqueued: string | undefined;
+    q.claim = async (...args) => {
+      const found = await claim(...args);
+      if (enqueued === undefined) {
+        // The job is committed, and the worker woken, after this claim looked.
+        enqueued = (await q.enqueue(q.db, job())).id;
+        w.wake();
+      }
+      return found;
+    };
+    const w = start({ work: async () => ({}) }, { pollMs: 3_600_000 });
+    await waitFor(() => enqueued);
+    assert.equal((await finishedJob(q, enqueued!)).state, 'succeeded');
+  });
+
   t('stop() aborts handlers and gives their jobs back without counting the attempt', async (q, start) => {
     const { id } = await q.enqueue(q.db, job());
     let started = false;

@@ -13,6 +13,7 @@ import { S3ObjectStore } from '../../src/services/buckets/s3-objects.ts';
 import type { ObjectStore } from '../../src/services/buckets/object-store.ts';
 import { checkBucketName, keyProblem } from '../../src/services/buckets/names.ts';
 import { emptyAndDeleteBucket, s3Backends, type TestS3 } from '../support/s3.ts';
+import { waitFor } from '../support/wait.ts';
 
 async function* chunks(...parts: (string | Buffer)[]): AsyncIterable<Uint8Array> {
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
@@ -126,10 +127,25 @@ for (const backend of backends) {
       assert.equal(page.truncated, true);
     });
 
+    test('an object keeps its version until it is written again; openSource reads the version it names', async () => {
+      await store.put(bucket, 'version.raw', chunks(crypto.randomBytes(4096)));
+      const first = await store.version(bucket, 'version.raw');
+      assert.equal((await store.version(bucket, 'version.raw')).id, first.id);
+      const src = await store.openSource(bucket, 'version.raw');
+      await src.close();
+      assert.equal(src.version.id, first.id);
+      await waitFor(async () => (await store.version(bucket, 'version.raw')).settled, { what: 'the object to settle', intervalMs: 50 });
+      await store.put(bucket, 'version.raw', chunks(crypto.randomBytes(4096)));
+      assert.notEqual((await store.version(bucket, 'version.raw')).id, first.id, 'same size, new bytes: a new version');
+      await store.put(bucket, 'other.raw', chunks(crypto.randomBytes(4096)));
+      assert.notEqual((await store.version(bucket, 'other.raw')).id, first.id);
+    });
+
     test('missing objects and buckets answer NoSuchKey / NoSuchBucket', async () => {
       assert.equal(await store.head(bucket, 'nope'), undefined);
       assert.equal(await codeOf(store.get(bucket, 'nope')), 'NoSuchKey');
       assert.equal(await codeOf(store.openSource(bucket, 'nope')), 'NoSuchKey');
+      assert.equal(await codeOf(store.version(bucket, 'nope')), 'NoSuchKey');
       assert.equal(await codeOf(store.list('no-such-bucket-' + crypto.randomBytes(3).toString('hex'))), 'NoSuchBucket');
       await store.put(bucket, 'gone', chunks('x'));
       await store.delete(bucket, 'gone');

@@ -6,12 +6,11 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { constants, existsSync, type Dirent } from 'node:fs';
+import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
-import type { ClosableByteSource } from '../../formats/index.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './object-store.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
 
@@ -92,16 +91,26 @@ export class FsObjectStore implements ObjectStore {
     await fs.unlink(file);
   }
 
-  async openSource(bucket: string, key: string): Promise<ClosableByteSource> {
+  async openSource(bucket: string, key: string): Promise<ObjectSource> {
     const fh = await this.openObject(bucket, key);
-    const { size } = await fh.stat();
+    const st = await fh.stat({ bigint: true });
     return {
-      size,
+      size: Number(st.size),
+      version: fileVersion(bucket, key, st),
       async read(buf, offset, length, position) {
         return (await fh.read(buf, offset, length, position)).bytesRead;
       },
       close: () => fh.close(),
     };
+  }
+
+  async version(bucket: string, key: string): Promise<ObjectVersion> {
+    const fh = await this.openObject(bucket, key);
+    try {
+      return fileVersion(bucket, key, await fh.stat({ bigint: true }));
+    } finally {
+      await fh.close();
+    }
   }
 
   /** The bucket's folder, which must be a real directory (not a link). */
@@ -164,6 +173,31 @@ export class FsObjectStore implements ObjectStore {
     }
     return dir;
   }
+}
+
+/**
+ * A write in the same timestamp tick as the file's last change leaves its times as they are, so a file changed
+ * within a tick of when it is looked at may change again unseen. Sub-second times come from the kernel's coarse
+ * clock (a tick of at most 10 ms): 100 ms is well past one. Times in whole seconds may come from a filesystem that
+ * keeps only seconds (2 s on FAT).
+ */
+const SETTLE_NS = 100_000_000n;
+const SETTLE_WHOLE_SECONDS_NS = 2_000_000_000n;
+
+/**
+ * The file's version: device and inode (which file), size, and modification and change times in ns. The change
+ * time cannot be set by tools that restore a modification time (cp -p, rsync -t, touch -d), and a new file
+ * reusing the inode gets a new one. Times are compared with this host's clock: a bucket folder on a network
+ * filesystem whose server's clock lags would need a wider margin.
+ */
+function fileVersion(bucket: string, key: string, st: BigIntStats): ObjectVersion {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const newest = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+  const wholeSeconds = st.mtimeNs % 1_000_000_000n === 0n && st.ctimeNs % 1_000_000_000n === 0n;
+  return {
+    id: ['fs', bucket, key, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':'),
+    settled: newest <= now - (wholeSeconds ? SETTLE_WHOLE_SECONDS_NS : SETTLE_NS),
+  };
 }
 
 async function* asBuffers(body: AsyncIterable<Uint8Array>): AsyncIterable<Buffer> {

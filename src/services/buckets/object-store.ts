@@ -26,6 +26,22 @@ export interface ObjectListing {
  */
 export type ObjectBody = AsyncIterable<Uint8Array> | { writeFile(path: string): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
 
+/**
+ * Which version of an object's content this is: the folder backend's device, inode, size, modification and change
+ * times in ns; S3's ETag, size and Last-Modified. Two reads with the same `id` saw the same bytes when `settled`.
+ */
+export interface ObjectVersion {
+  id: string;
+  /**
+   * A later change of the content changes `id`. False when the object changed so recently that a write within
+   * the same timestamp tick could leave `id` as it is (folder backend): then nothing may be remembered by it.
+   */
+  settled: boolean;
+}
+
+/** An object opened for import, with the version whose bytes it reads. */
+export type ObjectSource = ClosableByteSource & { version: ObjectVersion };
+
 export interface PutOptions {
   signal?: AbortSignal;
   /**
@@ -54,5 +70,7 @@ export interface ObjectStore {
    * Random access to the object for inspection and import: the file itself (fs), or a copy spooled to the
    * temp directory (S3) that `close()` removes. Throws NoSuchKey.
    */
-  openSource(bucket: string, key: string, opts?: { signal?: AbortSignal }): Promise<ClosableByteSource>;
+  openSource(bucket: string, key: string, opts?: { signal?: AbortSignal }): Promise<ObjectSource>;
+  /** The object's current version, without reading its bytes; throws NoSuchKey. */
+  version(bucket: string, key: string): Promise<ObjectVersion>;
 }

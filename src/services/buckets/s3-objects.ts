@@ -10,11 +10,12 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client,
+  type GetObjectCommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { apiError } from '../../domain/errors.ts';
-import { openFileSource, type ClosableByteSource } from '../../formats/index.ts';
-import type { ObjectBody, ObjectInfo, ObjectListing, ObjectStore, PutOptions } from './object-store.ts';
+import { openFileSource } from '../../formats/index.ts';
+import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PART_SIZE = 16 * 1024 * 1024;
 
@@ -27,6 +28,14 @@ function missing(err: unknown, what: 'bucket' | 'key'): Error {
   if (name === 'NoSuchBucket') return apiError('NoSuchBucket');
   if (status(err) === 404 || name === 'NoSuchKey' || name === 'NotFound') return apiError(what === 'bucket' ? 'NoSuchBucket' : 'NoSuchKey');
   return err as Error;
+}
+
+/**
+ * An S3 object's version: every put makes a new object with its own ETag (the MD5 of its bytes, or of its parts),
+ * so the ETag with the size and Last-Modified names the bytes. Without an ETag nothing may be remembered by it.
+ */
+function s3Version(bucket: string, key: string, res: { ETag?: string; ContentLength?: number; LastModified?: Date }): ObjectVersion {
+  return { id: ['s3', bucket, key, res.ETag ?? '', res.ContentLength ?? '', res.LastModified?.getTime() ?? ''].join(':'), settled: Boolean(res.ETag) };
 }
 
 export class S3ObjectStore implements ObjectStore {
@@ -118,8 +127,23 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
 
-  async openSource(bucket: string, key: string, opts: { signal?: AbortSignal } = {}): Promise<ClosableByteSource> {
-    const { body } = await this.get(bucket, key);
+  async version(bucket: string, key: string): Promise<ObjectVersion> {
+    try {
+      return s3Version(bucket, key, await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })));
+    } catch (err) {
+      throw missing(err, 'key');
+    }
+  }
+
+  async openSource(bucket: string, key: string, opts: { signal?: AbortSignal } = {}): Promise<ObjectSource> {
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (err) {
+      throw missing(err, 'key');
+    }
+    const body = res.Body as Readable;
+    const version = s3Version(bucket, key, res);
     await fs.mkdir(this.tmpDir, { recursive: true });
     const tmp = path.join(this.tmpDir, `spool-${crypto.randomBytes(8).toString('hex')}`);
     try {
@@ -127,6 +151,7 @@ export class S3ObjectStore implements ObjectStore {
       const src = await openFileSource(tmp);
       return {
         size: src.size,
+        version,
         read: (buf, offset, length, position) => src.read(buf, offset, length, position),
         async close() {
           await src.close();

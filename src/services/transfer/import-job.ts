@@ -13,7 +13,7 @@ import { newResourceId } from '../../domain/ids.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { Inspection } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
-import { newManifestId } from '../../blobs/manifests.ts';
+import { ManifestRepo, newManifestId } from '../../blobs/manifests.ts';
 import { ChunkNotLiveError } from '../../blobs/errors.ts';
 import type { Manifest } from '../../blobs/types.ts';
 import { parseJson, type JobContext } from '../../jobs/index.ts';
@@ -22,6 +22,8 @@ import type { JobKind } from '../job-kinds.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
 import { dropSnapshotsIn, lockManifestIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { ProgressReporter } from './progress.ts';
+import { memoSource, recalledImport, rememberImportIn } from './import-memo.ts';
+import type { ObjectVersion } from '../buckets/object-store.ts';
 import { MAX_DISK_GIB } from '../../domain/image-rules.ts';
 import { type ImportDiskPlan, type ImportPayload, type ImportedDisk } from './kinds.ts';
 
@@ -36,21 +38,31 @@ export function importJobKind(services: Services): JobKind {
   };
 }
 
-async function openDisk(services: Services, d: ImportDiskPlan, signal: AbortSignal): Promise<ClosableByteSource> {
+/** A disk's file, and which version of the bucket object it reads (none for a direct upload). */
+type DiskSource = ClosableByteSource & { version?: ObjectVersion };
+
+async function openDisk(services: Services, d: ImportDiskPlan, signal: AbortSignal): Promise<DiskSource> {
   try {
     if (d.upload) return await openFileSource(d.upload);
     return await services.objects.openSource(d.bucket, d.key, { signal });
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT') throw apiError('ImportImageFailed', 'the uploaded file is no longer on the server; upload it again');
-    if (code === 'NoSuchKey') throw apiError('InvalidOSSObject.NotFound');
-    if (code === 'NoSuchBucket') throw apiError('InvalidOSSBucket.NotFound');
-    throw e;
+    throw missingSource(e);
   }
 }
 
+function missingSource(e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return apiError('ImportImageFailed', 'the uploaded file is no longer on the server; upload it again');
+  if (code === 'NoSuchKey') return apiError('InvalidOSSObject.NotFound');
+  if (code === 'NoSuchBucket') return apiError('InvalidOSSBucket.NotFound');
+  return e;
+}
+
+/** The manifest a memo named was freed before this import could hold it: the disk is imported normally. */
+class RememberedManifestGone extends Error {}
+
 /** The disk's size in GiB: DiskImageSize, which must hold the file's virtual size, or that size rounded up. */
-function sizeOf(d: ImportDiskPlan, idx: number, insp: Inspection): number {
+function sizeOf(d: ImportDiskPlan, idx: number, insp: Pick<Inspection, 'virtualSize' | 'format'>): number {
   const need = Math.max(1, Math.ceil(insp.virtualSize / GiB));
   const code = idx === 0 ? 'InvalidImageSize' : 'InvalidDataDiskSize';
   const name = `DiskDeviceMapping.${idx + 1}.DiskImageSize`;
@@ -70,15 +82,22 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
   await db.updateTable('images').set({ status: 'Creating', updated_at: services.clock.now() })
     .where('id', '=', imageId).where('status', '=', 'Waiting').execute();
 
-  /** Records the disk, then gives it a snapshot (which holds its manifest from then on). */
-  const attach = async (idx: number, entry: ImportedDisk) => {
+  /**
+   * Records the disk, then gives it a snapshot (which holds its manifest from then on). `recalled`: the manifest is
+   * an earlier import's (import-memo.ts), so the snapshot takes a new hold instead of the job's commit hold.
+   * `remember`: the memo source the manifest is remembered under.
+   */
+  const attach = async (idx: number, entry: ImportedDisk, opts: { recalled?: boolean; remember?: string } = {}) => {
     const snapshotId = newResourceId('snapshot', infix);
     await ctx.checkpoint({ disks: { ...done, [idx]: { ...entry, snapshotId } } }, async (trx) => {
-      // A manifest committed long ago and never attached may have been swept meanwhile (or be in a sweep on another
-      // node right now: the lock waits for it): import it again.
-      if (!(await lockManifestIn(trx, entry.manifestId))) {
+      if (opts.recalled) {
+        if (!(await new ManifestRepo(trx).hold(entry.manifestId))) throw new RememberedManifestGone();
+      } else if (!(await lockManifestIn(trx, entry.manifestId))) {
+        // A manifest committed long ago and never attached may have been swept meanwhile (or be in a sweep on another
+        // node right now: the lock waits for it): import it again.
         throw Object.assign(new Error(`manifest ${entry.manifestId} of disk ${idx} is gone`), { retryable: true });
       }
+      if (opts.remember) await rememberImportIn(trx, job.region, opts.remember, entry, services.clock.now());
       await insertSnapshot(trx, {
         id: snapshotId, region: job.region, owner_id: job.account_id, manifest_id: entry.manifestId,
         description: `Imported for image ${imageId}`, source_disk_type: idx === 0 ? 'system' : 'data',
@@ -90,7 +109,22 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     done[idx] = { ...entry, snapshotId };
   };
 
-  const pending: { idx: number; src: ClosableByteSource; insp: Inspection; sizeGib: number }[] = [];
+  /** Attaches what an earlier import made of this very object version, if its manifest is still alive. */
+  const recall = async (idx: number, d: ImportDiskPlan): Promise<boolean> => {
+    if (d.upload) return false;
+    const version = await services.objects.version(d.bucket, d.key).catch((e) => Promise.reject(missingSource(e)));
+    const made = await recalledImport(db, job.region, memoSource(version, d.format));
+    if (!made) return false;
+    try {
+      await attach(idx, { ...made, sizeGib: sizeOf(d, idx, made) }, { recalled: true });
+      return true;
+    } catch (e) {
+      if (e instanceof RememberedManifestGone) return false;
+      throw e;
+    }
+  };
+
+  const pending: { idx: number; src: DiskSource; insp: Inspection; sizeGib: number }[] = [];
   try {
     for (const [idx, d] of disks.entries()) {
       const prior = done[idx];
@@ -99,6 +133,7 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
         await attach(idx, prior); // committed just before a crash
         continue;
       }
+      if (!prior && (await recall(idx, d))) continue;
       const src = await openDisk(services, d, ctx.signal);
       let insp: Inspection;
       try {
@@ -123,7 +158,8 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
       await ctx.checkpoint({ disks: { ...done, [p.idx]: entry } });
       done[p.idx] = entry;
       await dataPlane.manifests.commit(job.region, manifest, { id: entry.manifestId });
-      await attach(p.idx, entry);
+      const { version } = p.src;
+      await attach(p.idx, entry, { remember: version?.settled ? memoSource(version, disks[p.idx].format) : undefined });
       before += entry.virtualSize;
     }
   } catch (e) {
@@ -139,7 +175,7 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
 /** Imports one inspected disk file into the region's chunk store, reporting progress as bytes go in. */
 async function importOne(
   services: Services, job: JobRow, ctx: JobContext,
-  p: { idx: number; src: ClosableByteSource; insp: Inspection }, before: number, total: number,
+  p: { idx: number; src: DiskSource; insp: Inspection }, before: number, total: number,
 ): Promise<Manifest> {
   const { db } = services;
   const reporter = new ProgressReporter(ctx, {

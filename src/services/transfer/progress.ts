@@ -13,7 +13,8 @@ export interface ProgressSink {
 }
 
 export class ProgressReporter {
-  private lastPct = -1;
+  /** 0 is what every job starts at: the first write is the first whole percent, as soon as it is reached. */
+  private lastPct = 0;
   private lastAt = 0;
   private chain: Promise<void> = Promise.resolve();
 
