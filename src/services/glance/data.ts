@@ -1,7 +1,8 @@
 /**
- * Image data through Glance: spooling a body while hashing it (md5 for `checksum`, sha512 for the multihash),
- * and ingesting a spooled file (import.ts runs it in a job for PUT /file, glance-direct and web-download): it runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
- * external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
+ * Image data through Glance: storing a body in the chunk store as it arrives (PUT /file, IMS's upload) or spooling
+ * it to a file (stage, glance-download), hashing it either way (md5 for `checksum`, sha512 for the multihash), and
+ * ingesting the stored or spooled bytes (import.ts runs it in a job): it runs the safe inspector with the declared
+ * `disk_format` over them (a mismatch, a backing file or an external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
  * system disk, and keeps the file's own bytes as a second manifest (the same one for raw) so that
  * `GET /file` returns exactly what was uploaded.
  */

@@ -1,11 +1,11 @@
 /**
  * Image data goes in through one durable job handler, under three kinds: `PUT /file` (GlanceUpload) queues its job
  * and hands it the body, which the job stores in the chunk store as it arrives (hashing it), so ingesting runs on the
- * worker within its limits, and a crash leaves the image queued, not saving. Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image →
- * uploading), and `POST /import` (202) queues a GlanceImport job that ingests them (glance-direct), first downloads
- * the URI (web-download, validated when the job runs, as Glance's tasks do) or reads another catalog image
- * (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
- * IMS's UploadImage ingests a file from a bucket through the same GlanceImport job.
+ * worker within its limits, and a crash leaves the image queued, not saving. Glance's interoperable import:
+ * `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and `POST /import` (202) queues a
+ * GlanceImport job that ingests them (glance-direct), first downloads the URI (web-download, validated when the job
+ * runs, as Glance's tasks do) or reads another catalog image (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
+ * IMS's UploadImage streams a file from a bucket into the chunk store as PUT /file does, in a GlanceImport job.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
  * Staged bytes are files on the node that received them, and a PUT /file body is a connection to it: their jobs are
  * pinned to it (jobs/queue.ts), and fail with JobNodeStopped if it stops first.
