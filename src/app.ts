@@ -225,6 +225,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     nbd: { tokenKey: nbdTokenKey(masterKey), port: () => nbd?.port() },
     ...(hypervisor ? { hypervisor } : {}),
     wakeWorker: () => worker?.wake(),
+    uploadBodies: new Map(),
   };
   kinds = jobKinds(services);
 

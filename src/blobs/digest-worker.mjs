@@ -1,4 +1,5 @@
-// Plain ESM so it starts without tsx. Runs one running hash (workerData.algorithm) over shared chunks, in order.
+// Plain ESM so it starts without tsx. Runs one running hash (workerData.algorithm) over shared chunks, in order,
+// and answers sha256 requests for single chunks (`chunk`) between them.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 
@@ -8,6 +9,11 @@ parentPort.on('message', (msg) => {
     parentPort.postMessage({ hex: hash.digest('hex') });
     return;
   }
-  hash.update(new Uint8Array(msg.sab, 0, msg.length));
+  const view = new Uint8Array(msg.sab, 0, msg.length);
+  if (msg.chunk !== undefined) {
+    parentPort.postMessage({ chunk: msg.chunk, sha256: createHash('sha256').update(view).digest('hex') });
+    return;
+  }
+  hash.update(view);
   parentPort.postMessage({ ack: msg.slot });
 });

@@ -5,7 +5,7 @@
  * so the manifest can be committed (ManifestRepo.commit) and survives a crash.
  */
 import type { ChunkEntry, ChunkIndex, ChunkRef, ChunkStore, Manifest, UploadTickets } from './types.ts';
-import { chunkCount, chunkLength, isAllZero, maskToHex } from '../domain/disk.ts';
+import { CHUNK_SIZE, chunkCount, chunkLength, isAllZero, maskToHex } from '../domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../formats/types.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
@@ -32,7 +32,7 @@ export interface ImportOptions {
    * Where the reader got its chunk buffers: each one is released here once stored (or found to be a
    * duplicate or all zero), so the reader can reuse it.
    */
-  buffers?: ChunkBufferPool;
+  buffers?: Pick<ChunkBufferPool, 'release'>;
 }
 
 export interface ImportStats {
@@ -67,16 +67,17 @@ export async function importDiskWithStats(
 
 /**
  * The import pipeline: calls `record(index, entry)` for every chunk `source` yields (null when the chunk
- * is all zero). Shared by importDisk and writeRange.
+ * is all zero). Shared by importDisk, writeRange and storeAndDigest. `virtualSize` is undefined for a stream
+ * whose length is known only at its end: every chunk but the last must then be whole, which the caller ensures.
  */
 export async function storeChunks(
   source: AsyncIterable<ReadChunk>,
-  virtualSize: number,
+  virtualSize: number | undefined,
   record: (index: number, entry: ChunkEntry | null) => void,
   deps: ImportDeps,
   opts: ImportOptions = {},
 ): Promise<ImportStats> {
-  const count = chunkCount(virtualSize);
+  const count = virtualSize === undefined ? Infinity : chunkCount(virtualSize);
   const { store, index, region, hashPool } = deps;
   const maxInFlight = opts.maxInFlight ?? 8;
   // Touch as soon as half the buffers wait for it, or nothing else is being hashed.
@@ -105,7 +106,7 @@ export async function storeChunks(
   const done = (data: Buffer) => opts.buffers?.release(data);
   const progress = (bytes: number) => {
     doneBytes += bytes;
-    opts.onProgress?.(doneBytes, virtualSize);
+    opts.onProgress?.(doneBytes, virtualSize ?? doneBytes);
   };
 
   // One touch at a time; whatever piles up meanwhile goes into the next batch.
@@ -181,7 +182,8 @@ export async function storeChunks(
         break;
       }
       const { index: idx, data } = next.value;
-      const want = chunkLength(virtualSize, idx);
+      if (virtualSize === undefined && (data === null || data.length === 0 || data.length > CHUNK_SIZE)) throw new RangeError(`stream chunk ${idx} has ${data?.length ?? 'no'} bytes`);
+      const want = virtualSize === undefined ? data!.length : chunkLength(virtualSize, idx);
       if (!(Number.isInteger(idx) && idx >= 0 && idx < count)) throw new RangeError(`reader yielded chunk ${idx} of ${count}`);
       stats.chunks++;
       if (data === null || isAllZero(data)) {

@@ -7,7 +7,8 @@
 import crypto from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { hexToMask, chunkCount, chunkLength, type VirtualDisk } from '../domain/disk.ts';
+import { CHUNK_SIZE, hexToMask, chunkCount, chunkLength, type VirtualDisk } from '../domain/disk.ts';
+import type { ClosableByteSource } from '../formats/index.ts';
 import type { ChunkEntry, ChunkRef, ChunkStore, Manifest, ManifestEntry } from './types.ts';
 import { isChunkRef } from './refs.ts';
 import { ChunkCorruptError } from './errors.ts';
@@ -267,5 +268,43 @@ export function manifestDisk(manifest: Manifest, store: ChunkStore): VirtualDisk
       if (data.length !== want) throw new ChunkCorruptError(e.ref, `${data.length} bytes, chunk ${index} needs ${want}`);
       return data;
     },
+  };
+}
+
+/** Chunks a manifestSource keeps read: the inspector's and readers' reads cluster in a few places at a time. */
+const SOURCE_CACHE_CHUNKS = 4;
+
+/**
+ * The manifest's bytes as a random-access source (committed or not, e.g. an upload being inspected), reading
+ * whole chunks from `store` and keeping the last few it read.
+ */
+export function manifestSource(manifest: Manifest, store: ChunkStore): ClosableByteSource {
+  const disk = manifestDisk(manifest, store);
+  const size = manifest.virtualSize;
+  const cache = new Map<number, Promise<Buffer | null>>();
+  const chunk = (index: number): Promise<Buffer | null> => {
+    let p = cache.get(index);
+    if (p) cache.delete(index);
+    else {
+      p = disk.readChunk(index);
+      p.catch(() => cache.delete(index));
+    }
+    cache.set(index, p);
+    if (cache.size > SOURCE_CACHE_CHUNKS) cache.delete(cache.keys().next().value!);
+    return p;
+  };
+  return {
+    size,
+    async read(buf, offset, length, position) {
+      if (position >= size || length <= 0) return 0;
+      const index = Math.floor(position / CHUNK_SIZE);
+      const at = position - index * CHUNK_SIZE;
+      const n = Math.min(length, chunkLength(size, index) - at);
+      const data = await chunk(index);
+      if (data) data.copy(buf, offset, at, at + n);
+      else buf.fill(0, offset, offset + n);
+      return n;
+    },
+    close: async () => cache.clear(),
   };
 }

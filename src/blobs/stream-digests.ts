@@ -1,77 +1,113 @@
 /**
- * Running digests (md5, sha512, …) of a byte stream written to a file, each hash on its own worker thread so
- * they run alongside each other and alongside the writes. The stream is cut into 4 MiB pieces in shared
- * buffers (a few at a time, so memory stays bounded) that every worker reads in order; a body of one piece or
- * less is hashed on the caller's thread, as starting workers would cost more than it saves.
+ * Running digests (md5, sha512, …) of a byte stream, each hash on its own worker thread so they run alongside
+ * each other and alongside whatever consumes the bytes: a file (writeAndDigest) or the chunk store
+ * (storeAndDigest, where the same workers also take the chunks' sha256, shared out between them). The stream is
+ * cut into 4 MiB pieces in shared buffers (a few at a time, so memory stays bounded) that every worker reads in
+ * order; a body of one piece or less is hashed on the caller's thread, as starting workers would cost more than
+ * it saves.
  */
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { CHUNK_SIZE } from '../domain/disk.ts';
+import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
+import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
+import { storeChunks, type ImportDeps } from './importer.ts';
+import { patchManifest, zeroManifest } from './manifests.ts';
+import type { ChunkEntry, Manifest } from './types.ts';
 
 const WORKER_URL = new URL('./digest-worker.mjs', import.meta.url);
-/** Pieces being written or hashed at once. */
-const IN_FLIGHT = 4;
 
 interface Piece {
   sab: SharedArrayBuffer;
   buf: Buffer;
-  /** Workers plus the write that have not finished with it yet. */
+  /** Workers plus the consumer that have not finished with it yet. */
   pending: number;
 }
 
-/** Writes `body` to the new file `dest` (exclusive create) while computing `algorithms` over it; returns the byte count and hex digests. */
-export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[]): Promise<{ size: number; hex: string[] }> {
-  const fh = await fs.open(dest, 'wx');
-  const workers: Worker[] = [];
-  const writes = new Set<Promise<void>>();
-  try {
-    let size = 0;
-    let fill = 0;
-    const free: Piece[] = [];
-    let created = 0;
-    let failure: unknown;
-    let wakeFree: (() => void) | undefined;
-    const fail = (e: unknown) => { failure ??= e; wakeFree?.(); };
-    const finished = (p: Piece) => {
-      if (--p.pending > 0) return;
-      free.push(p);
-      wakeFree?.();
-    };
-    const bySlot: Piece[] = [];
-    const takePiece = async (): Promise<Piece> => {
-      for (;;) {
-        if (failure !== undefined) throw failure;
-        const p = free.pop();
-        if (p) return p;
-        if (created < IN_FLIGHT) {
-          const sab = new SharedArrayBuffer(CHUNK_SIZE);
-          const piece = { sab, buf: Buffer.from(sab), pending: 0 };
-          bySlot[created++] = piece;
-          return piece;
+interface DigestWorker {
+  worker: Worker;
+  /** sha256 jobs sent to it and not answered yet. */
+  chunkJobs: Map<number, { resolve(hex: string): void; reject(e: unknown): void }>;
+}
+
+/**
+ * One stream's pieces and digests. `pieces(body)` yields each piece (a view over a shared buffer; only the last
+ * one may be short) once the workers have it; the consumer hands each back with `release` when it is done with
+ * it, and `finish` gives the digests once the stream has ended. `hasher` computes a piece's sha256 on a worker.
+ */
+class PieceDigests {
+  private readonly workers: DigestWorker[] = [];
+  private readonly bySlot: Piece[] = [];
+  private readonly free: Piece[] = [];
+  private failure: unknown;
+  private wakeFree: (() => void) | undefined;
+  private inlineHex: string[] | undefined;
+  private size = 0;
+  private nextJob = 0;
+
+  constructor(private readonly algorithms: readonly string[], private readonly inFlight: number) {}
+
+  fail(e: unknown): void {
+    this.failure ??= e;
+    this.wakeFree?.();
+    for (const w of this.workers) for (const job of w.chunkJobs.values()) job.reject(e);
+  }
+
+  release(buf: Buffer): void {
+    const p = this.bySlot.find((q) => q.sab === buf.buffer);
+    if (p) this.finished(p);
+  }
+
+  private finished(p: Piece): void {
+    if (--p.pending > 0) return;
+    this.free.push(p);
+    this.wakeFree?.();
+  }
+
+  private async takePiece(): Promise<Piece> {
+    for (;;) {
+      if (this.failure !== undefined) throw this.failure;
+      const p = this.free.pop();
+      if (p) return p;
+      if (this.bySlot.length < this.inFlight) {
+        const sab = new SharedArrayBuffer(CHUNK_SIZE);
+        const piece = { sab, buf: Buffer.from(sab), pending: 0 };
+        this.bySlot.push(piece);
+        return piece;
+      }
+      await new Promise<void>((r) => (this.wakeFree = r));
+      this.wakeFree = undefined;
+    }
+  }
+
+  private spawn(): void {
+    for (const algorithm of this.algorithms) {
+      const w: DigestWorker = { worker: new Worker(WORKER_URL, { workerData: { algorithm } }), chunkJobs: new Map() };
+      w.worker.on('message', (m: { ack?: number; chunk?: number; sha256?: string }) => {
+        if (m.ack !== undefined) this.finished(this.bySlot[m.ack]);
+        if (m.chunk !== undefined) {
+          w.chunkJobs.get(m.chunk)?.resolve(m.sha256!);
+          w.chunkJobs.delete(m.chunk);
         }
-        await new Promise<void>((r) => (wakeFree = r));
-        wakeFree = undefined;
-      }
+      });
+      w.worker.on('error', (e) => this.fail(e));
+      this.workers.push(w);
+    }
+  }
+
+  /** Hands out piece after piece of `body`, each as soon as it is full (or the body ended). */
+  async *pieces(body: Readable): AsyncGenerator<Buffer> {
+    let piece = await this.takePiece();
+    let fill = 0;
+    const emit = (p: Piece, length: number): Buffer => {
+      if (this.workers.length === 0) this.spawn();
+      p.pending = this.workers.length + 1;
+      const slot = this.bySlot.indexOf(p);
+      for (const w of this.workers) w.worker.postMessage({ sab: p.sab, length, slot });
+      this.size += length;
+      return p.buf.subarray(0, length);
     };
-    const spawn = () => {
-      for (const algorithm of algorithms) {
-        const w = new Worker(WORKER_URL, { workerData: { algorithm } });
-        w.on('message', (m: { ack?: number }) => { if (m.ack !== undefined) finished(bySlot[m.ack]); });
-        w.on('error', fail);
-        workers.push(w);
-      }
-    };
-    const emit = (p: Piece, length: number, offset: number) => {
-      if (workers.length === 0) spawn();
-      p.pending = workers.length + 1;
-      const slot = bySlot.indexOf(p);
-      for (const w of workers) w.postMessage({ sab: p.sab, length, slot });
-      const w: Promise<void> = writeAll(fh, p.buf.subarray(0, length), offset).then(() => finished(p), fail).finally(() => writes.delete(w));
-      writes.add(w);
-    };
-    let piece = await takePiece();
     for await (const data of body as AsyncIterable<Buffer>) {
       let off = 0;
       while (off < data.length) {
@@ -79,35 +115,112 @@ export async function writeAndDigest(body: Readable, dest: string, algorithms: r
         off += n;
         fill += n;
         if (fill === CHUNK_SIZE) {
-          emit(piece, fill, size);
-          size += fill;
+          yield emit(piece, fill);
           fill = 0;
-          piece = await takePiece();
+          piece = await this.takePiece();
         }
       }
     }
-    if (workers.length === 0) {
+    if (this.workers.length === 0) {
       // Nothing handed to workers: at most one piece, hashed here.
-      await writeAll(fh, piece.buf.subarray(0, fill), 0);
       const view = piece.buf.subarray(0, fill);
-      return { size: fill, hex: algorithms.map((a) => crypto.createHash(a).update(view).digest('hex')) };
+      this.inlineHex = this.algorithms.map((a) => crypto.createHash(a).update(view).digest('hex'));
+      this.size = fill;
+      piece.pending = 1;
+      if (fill > 0) yield view;
+      return;
     }
-    if (fill > 0) {
-      emit(piece, fill, size);
-      size += fill;
-    }
-    const hex = await Promise.all(workers.map((w) => new Promise<string>((resolve, reject) => {
-      w.on('message', (m: { hex?: string }) => { if (m.hex !== undefined) resolve(m.hex); });
-      w.once('error', reject);
-      w.postMessage({ end: true });
+    if (fill > 0) yield emit(piece, fill);
+  }
+
+  /** sha256 (a chunk ref) of a piece, on the worker with the fewest sha256 jobs waiting, or here when there are no workers. */
+  readonly hasher: ChunkHasher = {
+    hash: async (data: Buffer): Promise<HashedChunk> => {
+      const zeroMask = zeroMaskOf(data);
+      const slot = this.bySlot.findIndex((q) => q.sab === data.buffer);
+      if (this.workers.length === 0 || slot < 0) {
+        return { ref: 'sha256:' + crypto.createHash('sha256').update(data).digest('hex'), zeroMask, data };
+      }
+      let w = this.workers[0];
+      for (const c of this.workers) if (c.chunkJobs.size < w.chunkJobs.size) w = c;
+      const id = this.nextJob++;
+      const hex = await new Promise<string>((resolve, reject) => {
+        if (this.failure !== undefined) return reject(this.failure);
+        w.chunkJobs.set(id, { resolve, reject });
+        w.worker.postMessage({ sab: data.buffer, length: data.length, chunk: id });
+      });
+      return { ref: 'sha256:' + hex, zeroMask, data };
+    },
+    close: async () => {},
+  };
+
+  /** The byte count and digests, in the order of `algorithms`, once every piece has been handed out. */
+  async finish(): Promise<{ size: number; hex: string[] }> {
+    if (this.inlineHex) return { size: this.size, hex: this.inlineHex };
+    const hex = await Promise.all(this.workers.map(({ worker }) => new Promise<string>((resolve, reject) => {
+      worker.on('message', (m: { hex?: string }) => { if (m.hex !== undefined) resolve(m.hex); });
+      worker.once('error', reject);
+      worker.postMessage({ end: true });
     })));
+    if (this.failure !== undefined) throw this.failure;
+    return { size: this.size, hex };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()));
+  }
+}
+
+/** Writes `body` to the new file `dest` (exclusive create) while computing `algorithms` over it; returns the byte count and hex digests. */
+export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[]): Promise<{ size: number; hex: string[] }> {
+  const fh = await fs.open(dest, 'wx');
+  const digests = new PieceDigests(algorithms, 4);
+  const writes = new Set<Promise<void>>();
+  try {
+    let offset = 0;
+    for await (const piece of digests.pieces(body)) {
+      const w: Promise<void> = writeAll(fh, piece, offset).then(() => digests.release(piece), (e) => digests.fail(e)).finally(() => writes.delete(w));
+      writes.add(w);
+      offset += piece.length;
+    }
     await Promise.all([...writes]);
-    if (failure !== undefined) throw failure;
-    return { size, hex };
+    return await digests.finish();
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await digests.close();
     await Promise.allSettled([...writes]);
     await fh.close();
+  }
+}
+
+/**
+ * Stores `body` in the chunk store as it arrives (4 MiB chunks, sha256 on the digest workers, put and made
+ * durable as the importer does) while computing `algorithms` over it. Returns the bytes' flat manifest, not
+ * committed: its chunks are live, kept by the GC grace period until the caller commits it.
+ */
+export async function storeAndDigest(
+  body: Readable,
+  deps: Omit<ImportDeps, 'hashPool'>,
+  algorithms: readonly string[],
+  opts: { signal?: AbortSignal } = {},
+): Promise<{ manifest: Manifest; hex: string[] }> {
+  const inFlight = 8;
+  const digests = new PieceDigests(algorithms, inFlight);
+  try {
+    const stored = new Map<number, ChunkEntry>();
+    async function* chunks() {
+      let index = 0;
+      for await (const data of digests.pieces(body)) yield { index: index++, data };
+    }
+    await storeChunks(chunks(), undefined, (i, e) => { if (e) stored.set(i, e); }, { ...deps, hashPool: digests.hasher }, {
+      buffers: digests, signal: opts.signal, maxInFlight: inFlight,
+    });
+    const { size, hex } = await digests.finish();
+    return { manifest: patchManifest(zeroManifest(size), stored), hex };
+  } catch (e) {
+    digests.fail(e);
+    throw e;
+  } finally {
+    await digests.close();
   }
 }
 

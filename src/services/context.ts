@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Readable } from 'node:stream';
 import type { Database } from '../store/schema.ts';
 import type { Dialect } from '../store/db.ts';
 import type { ListingCounts } from '../store/count-cache.ts';
@@ -49,6 +50,8 @@ export interface Services {
   hypervisor?: Hypervisor;
   /** Lets the worker claim a job just enqueued instead of at its next poll. */
   wakeWorker(): void;
+  /** Bodies of PUT /file requests this node is receiving, by key, for the GlanceUpload jobs that store them (glance/import.ts). */
+  uploadBodies: Map<string, Readable>;
 }
 
 export interface Limits {

@@ -1,4 +1,7 @@
-/** writeAndDigest: the file holds the body and the digests are those of its bytes, whether workers hash it or the caller does. */
+/**
+ * writeAndDigest and storeAndDigest: the file (or the chunk store, under the returned manifest) holds the body and
+ * the digests are those of its bytes, whether workers hash it or the caller does.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -6,7 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { writeAndDigest } from '../../src/blobs/stream-digests.ts';
+import { storeAndDigest, writeAndDigest } from '../../src/blobs/stream-digests.ts';
+import { manifestDisk } from '../../src/blobs/manifests.ts';
+import { sha256Ref } from '../../src/blobs/refs.ts';
+import { openBlobEnv, REGION } from './env.ts';
+import { storeBackends } from '../support/stores.ts';
 import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { seededRandom } from '../support/prng.ts';
 
@@ -48,6 +55,48 @@ describe('writeAndDigest', () => {
       await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5']), { code: 'EEXIST' });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('storeAndDigest', () => {
+  const sqlite = storeBackends()[0];
+  for (const [name, size] of [['empty', 0], ['under one piece', 1000], ['several pieces, a zero one and a tail', 5 * CHUNK_SIZE + 12_344]] as const) {
+    it(`${name}: the manifest's chunks and md5/sha512 match the body`, async () => {
+      const env = await openBlobEnv(sqlite);
+      try {
+        const { bytes, stream } = body(size, size + 11);
+        if (size > 2 * CHUNK_SIZE) bytes.fill(0, CHUNK_SIZE, 2 * CHUNK_SIZE);
+        const { manifest, hex } = await storeAndDigest(stream, { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512']);
+        assert.equal(manifest.virtualSize, size);
+        assert.deepEqual(hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
+        const pieces = [];
+        for (let off = 0; off < size; off += CHUNK_SIZE) pieces.push(bytes.subarray(off, Math.min(size, off + CHUNK_SIZE)));
+        const withData = pieces.flatMap((p, index) => (p.some((b) => b !== 0) ? [{ index, ref: sha256Ref(p) }] : []));
+        assert.deepEqual(manifest.entries.map((e) => ({ index: e.index, ref: e.ref })), withData);
+        const vd = manifestDisk(manifest, env.cas);
+        for (let i = 0; i < pieces.length; i++) assert.ok(((await vd.readChunk(i)) ?? Buffer.alloc(pieces[i].length)).equals(pieces[i]));
+        // Stored and durable, not yet referenced: the caller commits the manifest.
+        const rows = await env.meta.db.selectFrom('chunks').select(['ref', 'state', 'refcount']).execute();
+        assert.deepEqual(rows.map((r) => [r.state, r.refcount]), withData.map(() => ['live', 0]));
+      } finally {
+        await env.dispose();
+      }
+    });
+  }
+
+  it('a body that fails midway rejects, with nothing committed', async () => {
+    const env = await openBlobEnv(sqlite);
+    try {
+      const { bytes } = body(3 * CHUNK_SIZE, 5);
+      async function* cut() {
+        yield bytes.subarray(0, 2 * CHUNK_SIZE + 10);
+        throw new Error('connection reset');
+      }
+      await assert.rejects(storeAndDigest(Readable.from(cut()), { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512']), /connection reset/);
+      assert.equal((await env.meta.db.selectFrom('manifests').select('id').execute()).length, 0);
+    } finally {
+      await env.dispose();
     }
   });
 });

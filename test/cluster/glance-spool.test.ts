@@ -1,6 +1,7 @@
 /**
- * Glance's node-local spool across nodes (issue 14): `PUT /stage` and `PUT /file` keep the bytes in the receiving
- * node's data directory, so the job that ingests them is pinned to that node, whichever node takes the import.
+ * Glance's node-local bytes across nodes (issue 14): `PUT /stage` keeps the bytes in the receiving node's data
+ * directory, and `PUT /file`'s body arrives at the node that takes it, so the job that ingests either is pinned to
+ * that node, whichever node takes the import.
  * Nodes on one PostgreSQL database, as scripts/cluster.sh runs them (each with its own data directory). If the
  * holding node stops, the others fail the import with a Glance error instead of leaving it importing forever.
  */

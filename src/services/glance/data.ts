@@ -1,7 +1,8 @@
 /**
- * Image data through Glance: spooling a body while hashing it (md5 for `checksum`, sha512 for the multihash),
- * and ingesting a spooled file (import.ts runs it in a job for PUT /file, glance-direct and web-download): it runs the safe inspector with the declared `disk_format` (a mismatch, a backing file or an
- * external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
+ * Image data through Glance: storing a body in the chunk store as it arrives (PUT /file, IMS's upload) or spooling
+ * it to a file (stage, glance-download), hashing it either way (md5 for `checksum`, sha512 for the multihash), and
+ * ingesting the stored or spooled bytes (import.ts runs it in a job): it runs the safe inspector with the declared
+ * `disk_format` over them (a mismatch, a backing file or an external data file is refused), imports the virtual disk into the chunk store as a snapshot of the image's
  * system disk, and keeps the file's own bytes as a second manifest (the same one for raw) so that
  * `GET /file` returns exactly what was uploaded.
  */
@@ -17,9 +18,10 @@ import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
-import { writeAndDigest } from '../../blobs/stream-digests.ts';
+import { storeAndDigest, writeAndDigest } from '../../blobs/stream-digests.ts';
 import type { ChunkBufferPool } from '../../blobs/buffer-pool.ts';
-import { manifestDisk } from '../../blobs/manifests.ts';
+import { manifestDisk, manifestSource } from '../../blobs/manifests.ts';
+import type { Manifest } from '../../blobs/types.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { insertSnapshot, uniqueBytes } from '../snapshots/repo.ts';
@@ -129,18 +131,38 @@ export function declaredFormat(img: { disk_format: string | null; container_form
 }
 
 /**
+ * PUT /file and IMS's upload: stores `body` in the chunk store as it arrives (md5 and sha512 alongside), then
+ * inspects the stored bytes against disk_format and ingests them as ingestFile does; for raw the stored bytes
+ * are the disk, read by nobody again. A refused or failed upload commits nothing: its chunks are garbage once
+ * the GC grace period has passed.
+ */
+export async function ingestStream(services: Services, img: IngestTarget, body: Readable, signal?: AbortSignal): Promise<void> {
+  declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
+  const deps = services.dataPlane.importDeps(img.region);
+  const { manifest, hex: [md5, sha512] } = await storeAndDigest(body, deps, ['md5', 'sha512'], { signal });
+  await ingestBytes(services, img, manifestSource(manifest, deps.store), manifest, { size: manifest.virtualSize, md5, sha512 });
+}
+
+/**
  * Inspects the file against disk_format, imports it into the chunk store and makes the image active with its
  * hashes, in one transaction. The caller owns the file and the status the image had before.
  */
 export async function ingestFile(services: Services, img: IngestTarget, file: string, known?: Digests, also?: IngestedFields): Promise<void> {
-  const { db } = services;
-  const declared = declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
   const digests = known ?? (await digestsOf(file));
+  await ingestBytes(services, img, await openFileSource(file), undefined, digests, also);
+}
+
+/**
+ * Inspects `bytesIn` (closed here) against disk_format and commits the disk and the bytes as uploaded; `stored`
+ * is their flat manifest when they are already in the chunk store.
+ */
+async function ingestBytes(services: Services, img: IngestTarget, bytesIn: ClosableByteSource, stored: Manifest | undefined, digests: Digests, also?: IngestedFields): Promise<void> {
+  const { db } = services;
   const { id, region } = img;
-  const bytesIn = await openFileSource(file);
-  const flat = declared === 'raw' || declared === 'iso';
-  const src = flat ? paddedToSector(bytesIn) : bytesIn;
   try {
+    const declared = declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
+    const flat = declared === 'raw' || declared === 'iso';
+    const src = flat ? paddedToSector(bytesIn) : bytesIn;
     let insp;
     try {
       insp = await inspect(src, { declared });
@@ -149,9 +171,9 @@ export async function ingestFile(services: Services, img: IngestTarget, file: st
     }
     const deps = services.dataPlane.importDeps(region);
     const { buffers } = services.dataPlane;
-    const disk = await importDisk(await openReader(src, insp, { allocate: (n) => buffers.acquire(n) }), deps, { buffers });
     const sameBytes = insp.format === 'raw' && insp.virtualSize === digests.size;
-    const bytes = sameBytes ? disk : await importDisk(fileReader(bytesIn, buffers), deps, { buffers });
+    const disk = sameBytes && stored ? stored : await importDisk(await openReader(src, insp, { allocate: (n) => buffers.acquire(n) }), deps, { buffers });
+    const bytes = sameBytes ? disk : stored ?? (await importDisk(fileReader(bytesIn, buffers), deps, { buffers }));
     const diskId = await services.dataPlane.manifests.commit(region, disk);
     const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, bytes);
     if (sameBytes) await services.dataPlane.manifests.hold(diskId);

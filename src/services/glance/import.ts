@@ -1,15 +1,16 @@
 /**
- * Image data goes in through one durable job handler, under three kinds: `PUT /file` (GlanceUpload) spools the body
- * (hashing it) and waits for its job, so ingesting runs on the worker within its limits, and a crash leaves the image
- * queued, not saving. Glance's interoperable import: `PUT /stage` keeps the bytes in the uploads folder (image →
- * uploading), and `POST /import` (202) queues a GlanceImport job that ingests them (glance-direct), first downloads
- * the URI (web-download, validated when the job runs, as Glance's tasks do) or reads another catalog image
- * (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
- * IMS's UploadImage ingests a file from a bucket through the same GlanceImport job.
+ * Image data goes in through one durable job handler, under three kinds: `PUT /file` (GlanceUpload) queues its job
+ * and hands it the body, which the job stores in the chunk store as it arrives (hashing it), so ingesting runs on the
+ * worker within its limits, and a crash leaves the image queued, not saving. Glance's interoperable import:
+ * `PUT /stage` keeps the bytes in the uploads folder (image → uploading), and `POST /import` (202) queues a
+ * GlanceImport job that ingests them (glance-direct), first downloads the URI (web-download, validated when the job
+ * runs, as Glance's tasks do) or reads another catalog image (glance-download). POST /v2/tasks queues GlanceTask jobs (tasks.ts). Glance tasks are these jobs.
+ * IMS's UploadImage streams a file from a bucket into the chunk store as PUT /file does, in a GlanceImport job.
  * A failed import puts the image back to queued and names the failure in `os_glance_failed_import`.
- * Spooled and staged bytes are files on the node that received them: their jobs are pinned to it (jobs/queue.ts),
- * and fail with JobNodeStopped if it stops first.
+ * Staged bytes are files on the node that received them, and a PUT /file body is a connection to it: their jobs are
+ * pinned to it (jobs/queue.ts), and fail with JobNodeStopped if it stops first.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,7 +25,7 @@ import type { JobKind } from '../job-kinds.ts';
 import { JOB_KIND } from '../job-kinds.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
-import { declaredFormat, ingestFile, moveStatus, spool, tempFile, type Digests } from './data.ts';
+import { declaredFormat, ingestFile, ingestStream, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownload } from './web-download.ts';
 import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
 import { glanceDownload, glanceSource, type GlanceSource } from './glance-download.ts';
@@ -41,6 +42,8 @@ export interface ImportPayload {
   object?: string;
   stagePath?: string;
   digests?: Digests;
+  /** PUT /file: the key of its body in `services.uploadBodies` on the job's node. */
+  receiver?: string;
   /** glance-download: the image to copy, the catalog endpoint named for it, and who asked (whose view of it counts). */
   source?: GlanceSource;
   /** A task made through POST /v2/tasks: its input as given. */
@@ -49,32 +52,37 @@ export interface ImportPayload {
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
-/** PUT /v2/images/{id}/file: queued → saving; the spooled bytes are ingested by the job this request waits for. */
+/**
+ * PUT /v2/images/{id}/file: queued → saving. The job is queued first, pinned to this node, and stores the body
+ * as it arrives (ingestStream) while this request waits for it: a crash at any point, even mid-body, fails the
+ * job and so puts the image back to queued.
+ */
 export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
   const img = await requireOwner(services, viewer, id);
   if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
   declaredFormat(img);
   if (!(await moveStatus(services, id, ['queued'], 'saving'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
-  const file = path.join(services.dirs.uploads, `glance-upload-${id}`);
-  let job: JobRow;
-  try {
-    await fs.mkdir(services.dirs.uploads, { recursive: true });
-    await fs.rm(file, { force: true });
-    const digests = await spool(body, file);
-    const payload: ImportPayload = { method: 'upload', stagePath: file, digests };
-    // The spooled file is on this node: only it can run the job.
-    job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1, node: services.jobs.node });
-  } catch (e) {
-    await fs.rm(file, { force: true });
-    await moveStatus(services, id, ['saving'], 'queued');
-    throw e;
-  }
-  services.wakeWorker();
+  const receiver = crypto.randomUUID();
+  services.uploadBodies.set(receiver, body);
   let done: JobRow;
-  for (;;) {
-    done = await services.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
-    if (TERMINAL.includes(done.state)) break;
-    await new Promise((r) => setTimeout(r, 20));
+  try {
+    let job: JobRow;
+    try {
+      const payload: ImportPayload = { method: 'upload', receiver };
+      // The body arrives at this node: only it can run the job.
+      job = await services.jobs.enqueue(services.db, { kind: JOB_KIND.glanceUpload, region: img.region, accountId: img.owner, resourceId: id, payload, maxAttempts: 1, node: services.jobs.node });
+    } catch (e) {
+      await moveStatus(services, id, ['saving'], 'queued');
+      throw e;
+    }
+    services.wakeWorker();
+    for (;;) {
+      done = await services.db.selectFrom('jobs').selectAll().where('id', '=', job.id).executeTakeFirstOrThrow();
+      if (TERMINAL.includes(done.state)) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    services.uploadBodies.delete(receiver);
   }
   if (done.state !== 'succeeded') {
     const code = done.error_code in ERRORS ? (done.error_code as ErrorCode) : 'InternalError';
@@ -184,6 +192,12 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     .select(['i.id', 'i.owner_id', 'i.region', 'g.disk_format']).where('i.id', '=', job.resource_id).executeTakeFirst();
   if (!row) throw apiError('OpenStack.NotFound', `Image ${job.resource_id} was deleted`);
   const target = { id: row.id, owner: row.owner_id, region: row.region, disk_format: row.disk_format || null };
+  if (p.method === 'upload' && p.receiver) {
+    const body = services.uploadBodies.get(p.receiver);
+    if (!body) throw apiError('OpenStack.Conflict', 'The upload was cut off: the node receiving it restarted.');
+    await ingestStream(services, target, body, ctx.signal);
+    return;
+  }
   if (p.method === 'glance-direct' || p.method === 'upload') {
     if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
     await ingestFile(services, target, p.stagePath, p.digests);
@@ -194,15 +208,15 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
     await glanceDownload(services, target, p.source!, ctx.signal);
     return;
   }
-  const file = await tempFile(services, p.method === 'bucket' ? 'glance-bucket' : 'glance-web');
+  if (p.method === 'bucket') {
+    const { body } = await services.objects.get(p.bucket!, p.object!);
+    await ingestStream(services, target, body, ctx.signal);
+    return;
+  }
+  const file = await tempFile(services, 'glance-web');
   try {
-    if (p.method === 'bucket') {
-      const { body } = await services.objects.get(p.bucket!, p.object!);
-      await ingestFile(services, target, file, await spool(body, file));
-    } else {
-      await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
-      await ingestFile(services, target, file);
-    }
+    await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
+    await ingestFile(services, target, file);
   } finally {
     await fs.rm(file, { force: true });
   }
