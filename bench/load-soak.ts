@@ -65,7 +65,7 @@ await seedImages(seeding.services.db, tenant.accountId, IMAGES);
 await seeding.store.optimize();
 await seeding.close();
 
-interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; holdFromUs: number; holdToUs: number; rssMiB: number; rssAnonMiB: number; rssFileMiB: number; heapMiB: number }
+interface LoopReport { at: number; maxMs: number; p99Ms: number; holdMs: number; holdCpuMs: number; holdGcMs: number; holdWhat: string; holdsOver: number; holdFromUs: number; holdToUs: number; rssMiB: number; rssAnonMiB: number; rssFileMiB: number; heapMiB: number; externalMiB: number }
 const loopReports: LoopReport[] = [];
 /** Every callback the server logged as holding the loop over 50 ms. */
 const longHolds: { what: string; cpuMs: number; wallMs: number; fromUs: number; toUs: number }[] = [];
@@ -76,9 +76,9 @@ const onStdout = (d: Buffer) => {
   stdoutRest = lines.pop()!;
   for (const line of lines) {
     if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number; fromUs: number; toUs: number }; rssMiB?: number; rssAnonMiB?: number; rssFileMiB?: number; heapMiB?: number };
+    const entry = JSON.parse(line) as { msg?: string; loop?: { maxMs: number; p99Ms: number }; hold?: { maxMs: number; cpuMs: number; gcMs: number; what: string; over: number; fromUs: number; toUs: number }; rssMiB?: number; rssAnonMiB?: number; rssFileMiB?: number; heapMiB?: number; externalMiB?: number };
     if (entry.msg === 'event loop') {
-      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, holdFromUs: entry.hold!.fromUs, holdToUs: entry.hold!.toUs, rssMiB: entry.rssMiB!, rssAnonMiB: entry.rssAnonMiB ?? NaN, rssFileMiB: entry.rssFileMiB ?? NaN, heapMiB: entry.heapMiB! });
+      loopReports.push({ at: performance.now(), maxMs: entry.loop!.maxMs, p99Ms: entry.loop!.p99Ms, holdMs: entry.hold!.maxMs, holdCpuMs: entry.hold!.cpuMs, holdGcMs: entry.hold!.gcMs, holdWhat: entry.hold!.what, holdsOver: entry.hold!.over, holdFromUs: entry.hold!.fromUs, holdToUs: entry.hold!.toUs, rssMiB: entry.rssMiB!, rssAnonMiB: entry.rssAnonMiB ?? NaN, rssFileMiB: entry.rssFileMiB ?? NaN, heapMiB: entry.heapMiB!, externalMiB: entry.externalMiB ?? NaN });
     }
     else if (entry.msg === 'long callback') longHolds.push((entry as unknown as { hold: (typeof longHolds)[number] }).hold);
     else if (entry.msg?.startsWith('connection refused')) refusedConnections++;
@@ -400,13 +400,13 @@ out();
 out(`ECS mix, in turn: ${ecsMix.map((p) => Object.entries(p).map(([k, v]) => `${k}=${v}`).join('&')).join('; ')}.`);
 out();
 out(`## Per interval (${INTERVAL_S} s): legitimate throughput and latency, the server's event loop and RSS`);
-const rows = [['until s', 'ECS req/s', 'ECS p50', 'ECS p99', 'Glance req/s', 'Glance p99', 'longest hold CPU ms', 'wall ms', 'holds > 50 ms', 'loop delay max ms', 'canary delay max ms', 'RSS MiB (end)', 'of it anonymous', 'heap MiB']];
+const rows = [['until s', 'ECS req/s', 'ECS p50', 'ECS p99', 'Glance req/s', 'Glance p99', 'longest hold CPU ms', 'wall ms', 'holds > 50 ms', 'loop delay max ms', 'canary delay max ms', 'RSS MiB (end)', 'of it anonymous', 'heap MiB', 'external MiB']];
 (ecs.intervals ?? []).forEach((e, i) => {
   const g = glance.intervals?.[i];
   const from = i === 0 ? 0 : (ecs.intervals![i - 1].t);
   const loop = loopIn(from, e.t);
   rows.push([e.t.toFixed(0), e.rps.toFixed(0), ms(e.p50), ms(e.p99), g ? g.rps.toFixed(0) : '', g ? ms(g.p99) : '',
-    ms(Math.max(0, ...loop.map((r) => r.holdCpuMs))), ms(Math.max(0, ...loop.map((r) => r.holdMs))), String(loop.reduce((n, r) => n + r.holdsOver, 0)), ms(Math.max(0, ...loop.map((r) => r.maxMs))), ms(Math.max(0, ...canaryIn(from, e.t).map((r) => r.maxMs))), String(loop.at(-1)?.rssMiB ?? ''), String(loop.at(-1)?.rssAnonMiB ?? ''), String(loop.at(-1)?.heapMiB ?? '')]);
+    ms(Math.max(0, ...loop.map((r) => r.holdCpuMs))), ms(Math.max(0, ...loop.map((r) => r.holdMs))), String(loop.reduce((n, r) => n + r.holdsOver, 0)), ms(Math.max(0, ...loop.map((r) => r.maxMs))), ms(Math.max(0, ...canaryIn(from, e.t).map((r) => r.maxMs))), String(loop.at(-1)?.rssMiB ?? ''), String(loop.at(-1)?.rssAnonMiB ?? ''), String(loop.at(-1)?.heapMiB ?? ''), String(loop.at(-1)?.externalMiB ?? '')]);
 });
 table(rows);
 out();

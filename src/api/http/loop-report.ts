@@ -9,7 +9,7 @@
  *   pauses inside it; `what`, the HTTP request last started on its socket (`GET / DescribeImages`) or the kind of
  *   callback (`Timeout run`, `FSReqCallback`). `over` counts callbacks whose CPU (or, without it, wall time) passed
  *   HOLD_LIMIT_MS. This is the "no request holds the loop > 50 ms" figure;
- * - the process's RSS and heap; on Linux the RSS also in its anonymous and file-backed parts (`rssAnonMiB`,
+ * - the process's RSS, V8 heap and memory outside it that V8 tracks (`externalMiB`: Buffers); on Linux the RSS also in its anonymous and file-backed parts (`rssAnonMiB`,
  *   `rssFileMiB`): SQLite's memory-mapped database file counts in the RSS and grows with the file.
  * Each callback over HOLD_LIMIT_MS is also logged (`long callback`). Both give the callback's window on the monotonic
  * clock in microseconds (`fromUs`, `toUs`), the clock of a `--cpu-prof` profile's timestamps, so
@@ -49,7 +49,7 @@ export function reportEventLoop(server: FastifyInstance, intervalMs: number): ()
     out.info({
       loop: { maxMs: round(delay.max / 1e6), p99Ms: round(delay.percentile(99) / 1e6), meanMs: round(delay.mean / 1e6) },
       hold: { maxMs: round(hold.maxMs), cpuMs: round(hold.cpuMs), gcMs: round(hold.gcMs), what: hold.what, over: hold.over, fromUs: hold.fromUs, toUs: hold.toUs },
-      rssMiB: Math.round(mem.rss / MIB), ...rssParts(), heapMiB: Math.round(mem.heapUsed / MIB),
+      rssMiB: Math.round(mem.rss / MIB), ...rssParts(), heapMiB: Math.round(mem.heapUsed / MIB), externalMiB: Math.round(mem.external / MIB),
     }, 'event loop');
     delay.reset();
   }, intervalMs);

@@ -61,6 +61,9 @@ interface DiskPlan {
 }
 
 export const DATA_DEVICES = Array.from({ length: 25 }, (_, i) => `/dev/xvd${String.fromCharCode(98 + i)}`);
+/** Disk rows per insert of a launch: each insert stays a few ms, so the transaction yields the loop often. */
+const DISK_ROWS_PER_INSERT = 100;
+
 /** A system disk and at most 16 data disks. */
 export const MAX_DISKS_PER_INSTANCE = 17;
 
@@ -177,9 +180,9 @@ async function launch(services: Services, input: LaunchInput): Promise<string[]>
     await services.db.transaction().execute(async (trx) => {
       await holdPreparedIn(trx, prepared);
       await trx.insertInto('instances').values(rows.map((r) => r.instance)).execute();
-      for (let i = 0; i < disks.length; i += 250) {
+      for (let i = 0; i < disks.length; i += DISK_ROWS_PER_INSERT) {
         await pause();
-        await trx.insertInto('disks').values(disks.slice(i, i + 250)).execute();
+        await trx.insertInto('disks').values(disks.slice(i, i + DISK_ROWS_PER_INSERT)).execute();
       }
       await pause();
       await openSeatsIn(trx, disks.filter((d) => d.type === 'system').map((d) => ({
