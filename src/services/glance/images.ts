@@ -16,7 +16,7 @@ import { assertImageQuota, insertImage } from '../images/rows.ts';
 import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
-import { imageWithGlanceRow } from './rows.ts';
+import { imagesWithGlanceRows, imageWithGlanceRow, type ImageWithGlance } from './rows.ts';
 import { applyLocationOp, parseLocations, type ImageLocation, type LocationState } from './locations.ts';
 
 export interface GlanceImage {
@@ -97,17 +97,11 @@ async function tagsFor(db: Kysely<Database>, ids: string[]): Promise<Map<string,
 
 /** The Glance view of these images (any order; unknown ids are left out), with no visibility check. */
 export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise<GlanceImage[]> {
-  if (!ids.length) return [];
-  const [images, rows] = await Promise.all([
-    db.selectFrom('images').selectAll().where('id', 'in', ids).execute(),
-    db.selectFrom('glance_images').selectAll().where('image_id', 'in', ids).execute(),
-  ]);
-  const g = new Map(rows.map((r) => [r.image_id, r]));
-  return glanceViews(db, images.map((image) => ({ image, glance: g.get(image.id) })));
+  return glanceViews(db, await imagesWithGlanceRows(db, ids));
 }
 
 /** The Glance view of rows already read (a listing reads both in its page query), with their tags. */
-export async function glanceViews(db: Kysely<Database>, rows: { image: ImageRow; glance: GlanceImageRow | undefined }[]): Promise<GlanceImage[]> {
+export async function glanceViews(db: Kysely<Database>, rows: ImageWithGlance[]): Promise<GlanceImage[]> {
   const tags = await tagsFor(db, rows.map((r) => r.image.id));
   return rows.map((r) => toGlance(r.image, r.glance, tags.get(r.image.id) ?? []));
 }
