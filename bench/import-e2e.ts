@@ -13,7 +13,8 @@
  * Env: IMPORT_BENCH_VIRTUAL_MIB (default 4096), IMPORT_BENCH_DATA_MIB (default 1024, 64 random extents),
  *      IMPORT_BENCH_RUNS (default 3, median reported), IMPORT_BENCH_DIR (default the OS temp dir; the service's
  *      data directory goes there too), IMPORT_BENCH_DROP_CACHES=1 (root: drop the page cache before each run),
- *      IMPORT_BENCH_PROFILE_DIR (the service writes V8 CPU profiles of its threads there when it stops).
+ *      IMPORT_BENCH_PROFILE_DIR (the service writes V8 CPU profiles of its threads there when it stops),
+ *      IMPORT_BENCH_PERF_OUT (`perf record -g` of the service during each timed import, kernel included, to this file).
  * Usage: node --import tsx bench/import-e2e.ts
  */
 import { execFileSync } from 'node:child_process';
@@ -27,7 +28,7 @@ import { createAccount } from '../src/services/accounts.ts';
 import { Ecs, ecsClient } from '../test/support/sdk.ts';
 import { createBucket, getObject, putObject } from '../src/cli/commands/transfer/client.ts';
 import type { ClientConfig } from '../src/cli/api.ts';
-import { buildSparseRaw, cpuSecondsOf, median, printTable } from './support.ts';
+import { buildSparseRaw, cpuSecondsOf, median, printTable, printThreadTimes, startPerf, threadTimes } from './support.ts';
 
 const MiB = 1024 * 1024;
 const VIRTUAL = Number(process.env.IMPORT_BENCH_VIRTUAL_MIB ?? 4096) * MiB;
@@ -35,6 +36,7 @@ const DATA = Number(process.env.IMPORT_BENCH_DATA_MIB ?? 1024) * MiB;
 const RUNS = Number(process.env.IMPORT_BENCH_RUNS ?? 3);
 const DROP_CACHES = process.env.IMPORT_BENCH_DROP_CACHES === '1';
 const PROFILE_DIR = process.env.IMPORT_BENCH_PROFILE_DIR;
+const PERF_OUT = process.env.IMPORT_BENCH_PERF_OUT;
 const EXTENTS = 64;
 const REGION = 'cn-hangzhou';
 /** DescribeImages polling interval: the figure is accurate to about this much, and polling costs little CPU. */
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
   let unrecognised = 0;
   let peakRss = 0;
   let idleRss = 0;
+  let threadRows: ReturnType<ReturnType<typeof threadTimes>['stop']> = [];
   for (let run = 0; run < RUNS; run++) {
     const dataDir = fs.mkdtempSync(path.join(dir, 'service-'));
     const { server, account } = await startService(dataDir);
@@ -77,9 +80,13 @@ async function main(): Promise<void> {
       idleRss = Math.max(idleRss, rssOf(pid));
       const cpu0 = cpuSecondsOf(pid);
       const rss = sampleRss(pid);
+      const threads = threadTimes(pid);
+      const perf = PERF_OUT ? await startPerf(pid, PERF_OUT) : undefined;
       const s = performance.now();
       const imageId = await importAndWait(client, 'input.qcow2', `bench-${run}`);
       ours.push((performance.now() - s) / 1000);
+      threadRows = threads.stop(ours[run]);
+      await perf?.stop();
       peakRss = Math.max(peakRss, rss.stop());
       cpu.push(cpuSecondsOf(pid) - cpu0);
       if (run === 0) {
@@ -117,6 +124,8 @@ async function main(): Promise<void> {
     ['re-import, format declared (every chunk stored)', unrecognised.toFixed(2), mbps(unrecognised), (unrecognised / q).toFixed(2)],
     ['qemu-img convert qcow2 → raw (anchor)', q.toFixed(2), mbps(q), '1.00'],
   ]);
+  console.log(`\nthe service's threads during the last run's ImportImage → Available (${ours[RUNS - 1].toFixed(2)} s):`);
+  printThreadTimes(threadRows);
   console.log(`\npeak RSS of the service's process during ImportImage → Available: ${(peakRss / MiB).toFixed(0)} MiB (${(idleRss / MiB).toFixed(0)} MiB just before)`);
 }
 
@@ -178,7 +187,6 @@ async function verify(cfg: ClientConfig, client: any, imageId: string, raw: stri
   fs.rmSync(out);
   console.log('checked: the imported image exports back to the input bytes (qemu-img compare)');
 }
-
 
 /** Samples the process's RSS every 50 ms until stopped; returns the largest. */
 function sampleRss(pid: number): { stop(): number } {

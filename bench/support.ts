@@ -1,6 +1,6 @@
 /** Helpers shared by the benchmarks: the sparse random input they all measure on, and how they report. */
 import fs from 'node:fs';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createCipheriv, randomBytes } from 'node:crypto';
@@ -39,6 +39,56 @@ export function buildSparseRaw(file: string, virtual: number, data: number, exte
 export function cpuSecondsOf(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * Where a process's threads spent a stretch of time (Linux schedstat): on a CPU, runnable but waiting for one (the
+ * machine's other work), and asleep (waiting for work or I/O). Sampled every 20 ms so threads that exit meanwhile
+ * (worker threads) are kept. `stop(wallS)` gives one row per thread that ran at least 10 ms.
+ */
+export function threadTimes(pid: number): { stop(wallS: number): { tid: string; name: string; run: number; wait: number; asleep: number }[] } {
+  const sample = (into: Map<string, { name: string; run: number; wait: number }>) => {
+    const dir = `/proc/${pid}/task`;
+    for (const tid of fs.readdirSync(dir)) {
+      try {
+        const [run, wait] = fs.readFileSync(`${dir}/${tid}/schedstat`, 'utf8').split(' ').map(Number);
+        const name = fs.readFileSync(`${dir}/${tid}/comm`, 'utf8').trim();
+        into.set(tid, { name, run: run / 1e9, wait: wait / 1e9 });
+      } catch { /* the thread has exited */ }
+    }
+  };
+  const before = new Map<string, { name: string; run: number; wait: number }>();
+  sample(before);
+  const during = new Map(before);
+  const timer = setInterval(() => sample(during), 20);
+  return {
+    stop(wallS) {
+      clearInterval(timer);
+      sample(during);
+      return [...during]
+        .map(([tid, e]) => {
+          const run = e.run - (before.get(tid)?.run ?? 0);
+          const wait = e.wait - (before.get(tid)?.wait ?? 0);
+          return { tid, name: e.name, run, wait, asleep: Math.max(0, wallS - run - wait) };
+        })
+        .filter((r) => r.run >= 0.01)
+        .sort((a, b) => b.run - a.run);
+    },
+  };
+}
+
+/** `threadTimes` rows as a table. */
+export function printThreadTimes(rows: ReturnType<ReturnType<typeof threadTimes>['stop']>): void {
+  printTable([['thread', 'name', 'on a CPU s', 'waiting for a CPU s', 'asleep s'],
+    ...rows.map((r) => [r.tid, r.name, r.run.toFixed(2), r.wait.toFixed(2), r.asleep.toFixed(2)])]);
+}
+
+/** `perf record -g` of `pid` until stopped (SIGINT makes perf write its file). */
+export async function startPerf(pid: number, out: string): Promise<{ stop(): Promise<void> }> {
+  const child = spawn('perf', ['record', '-g', '-F', '999', '-p', String(pid), '-o', out], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 300));
+  const exited = new Promise((r) => child.once('exit', r));
+  return { stop: async () => { child.kill('SIGINT'); await exited; } };
 }
 
 export function dropCaches(drop: boolean): void {

@@ -4,6 +4,7 @@
  * (bench/import.ts). Readers allocate chunk buffers here and the importer releases them once stored.
  */
 import { CHUNK_SIZE } from '../domain/disk.ts';
+import { alignedBuffer } from './aligned-buffers.ts';
 
 export class ChunkBufferPool {
   private readonly free: Buffer[] = [];
@@ -11,12 +12,12 @@ export class ChunkBufferPool {
   /** `maxIdle` bounds the memory the pool keeps when nothing is using it (default 16 × 4 MiB). */
   constructor(private readonly maxIdle = 16) {}
 
-  /** A buffer of `length` bytes with unspecified content; it owns its whole ArrayBuffer (transferable). */
+  /**
+   * A buffer of `length` bytes with unspecified content that owns its whole (shared) memory: full chunks are
+   * page-aligned, so the chunk store writes them with O_DIRECT (aligned-buffers.ts).
+   */
   acquire(length: number): Buffer {
-    if (length === CHUNK_SIZE) {
-      const buf = this.free.pop();
-      if (buf) return buf;
-    }
+    if (length === CHUNK_SIZE) return this.free.pop() ?? alignedBuffer(length);
     return Buffer.allocUnsafeSlow(length);
   }
 

@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
+import { alignedBuffer } from './aligned-buffers.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 import { patchManifest, zeroManifest } from './manifests.ts';
@@ -71,8 +72,8 @@ class PieceDigests {
       const p = this.free.pop();
       if (p) return p;
       if (this.bySlot.length < this.inFlight) {
-        const sab = new SharedArrayBuffer(CHUNK_SIZE);
-        const piece = { sab, buf: Buffer.from(sab), pending: 0 };
+        const buf = alignedBuffer(CHUNK_SIZE);
+        const piece = { sab: buf.buffer as SharedArrayBuffer, buf, pending: 0 };
         this.bySlot.push(piece);
         return piece;
       }

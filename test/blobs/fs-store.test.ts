@@ -8,6 +8,8 @@ import crypto from 'node:crypto';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { refHex, sha256Ref } from '../../src/blobs/refs.ts';
 import { ChunkCorruptError } from '../../src/blobs/errors.ts';
+import { alignedBuffer } from '../../src/blobs/aligned-buffers.ts';
+import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 
 let dir: string;
 beforeEach(() => {
@@ -107,4 +109,45 @@ describe('FsChunkStore', () => {
     assert.equal(await store.has(gone.ref), false);
     assert.ok((await store.get(kept.ref)).equals(kept.data));
   });
+
+  it('writes page-aligned chunks with O_DIRECT where the filesystem takes it, and everything else buffered', async (t) => {
+    const store = new FsChunkStore(path.join(dir, 'cas'));
+    const aligned = crypto.randomFillSync(alignedBuffer(CHUNK_SIZE));
+    const plain = chunk(CHUNK_SIZE);
+    const short = crypto.randomFillSync(alignedBuffer(70_000));
+    for (const data of [aligned, plain.data, short]) await store.put(sha256Ref(data), data);
+    await store.flush();
+    for (const data of [aligned, plain.data, short]) assert.ok((await store.get(sha256Ref(data))).equals(data));
+    if (!directIoWorks(dir)) return t.skip(`${dir} does not take O_DIRECT`);
+    assert.equal(store.directWrites, 1, 'only the aligned full chunk goes direct');
+  });
+
+  it('falls back to buffered writes on a filesystem that refuses O_DIRECT (tmpfs)', async (t) => {
+    if (!fs.existsSync('/dev/shm') || directIoWorks('/dev/shm')) return t.skip('no tmpfs at /dev/shm that refuses O_DIRECT');
+    const root = fs.mkdtempSync('/dev/shm/ih-');
+    try {
+      const store = new FsChunkStore(root);
+      const chunks = [1, 2].map(() => crypto.randomFillSync(alignedBuffer(CHUNK_SIZE)));
+      for (const data of chunks) await store.put(sha256Ref(data), data);
+      await store.flush();
+      for (const data of chunks) assert.ok((await store.get(sha256Ref(data))).equals(data));
+      assert.equal(store.directWrites, 0);
+      assert.deepEqual(fs.readdirSync(root).flatMap((d) => fs.readdirSync(path.join(root, d))).filter((f) => f.startsWith('.tmp')), []);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Whether `dir`'s filesystem opens files with O_DIRECT. */
+function directIoWorks(dir: string): boolean {
+  const probe = path.join(dir, `.direct-probe-${process.pid}`);
+  try {
+    fs.closeSync(fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DIRECT));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+}

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { alignedBuffer } from '../../src/blobs/aligned-buffers.ts';
 import { HashPool } from '../../src/blobs/hash-pool.ts';
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/domain/disk.ts';
 
@@ -40,6 +41,21 @@ describe('HashPool', () => {
         if (inputs[i].length === 0) transferred++;
       }
       assert.ok(transferred >= 10, `only ${transferred} of 12 went to workers`);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('hashes a backlog of shared (aligned) chunks on workers, leaving the caller its buffers', async () => {
+    const pool = new HashPool({ workers: 2 });
+    try {
+      const inputs = Array.from({ length: 12 }, () => crypto.randomFillSync(alignedBuffer(CHUNK_SIZE)));
+      const outs = await Promise.all(inputs.map((b) => pool.hash(b)));
+      for (let i = 0; i < outs.length; i++) {
+        assert.equal(outs[i].ref, sha(inputs[i]));
+        assert.equal(outs[i].data, inputs[i]);
+        assert.equal(inputs[i].length, CHUNK_SIZE);
+      }
     } finally {
       await pool.close();
     }
