@@ -40,7 +40,7 @@ const PERF_OUT = process.env.IMPORT_BENCH_PERF_OUT;
 const EXTENTS = 64;
 const REGION = 'cn-hangzhou';
 /** DescribeImages polling interval: the figure is accurate to about this much, and polling costs little CPU. */
-const POLL_MS = 100;
+const POLL_MS = 25;
 
 const base = process.env.IMPORT_BENCH_DIR ?? os.tmpdir();
 const dir = fs.mkdtempSync(path.join(base, 'ih-bench-import-'));
