@@ -4,6 +4,10 @@
 // through tsx, which compiles on every start and is much slower.
 import fs from 'node:fs';
 
+// The server's chunk writes, fsyncs and file reads share libuv's thread pool (4 threads unless told otherwise); it
+// is created on the first asynchronous file operation, so this must come before any import below.
+if (process.argv[2] === 'serve') process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const dist = new URL('../dist/', import.meta.url);
 const root = new URL('../', import.meta.url);
 
