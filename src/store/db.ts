@@ -5,6 +5,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { CountCache, uncachedCounts, type ListingCounts } from './count-cache.ts';
+import { statementName } from './prepared.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
@@ -86,6 +87,20 @@ function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 
   };
 }
 
+/**
+ * A pg client that sends the statements built by prepared() as named statements: PostgreSQL parses and plans each
+ * once per connection (then reuses a generic plan once it costs no more than the custom ones), where an unnamed
+ * statement is parsed and planned on every call. Their columns are listed, never `*`, so an additive migration
+ * by another node cannot change a prepared statement's result type.
+ */
+class NamedStatementClient extends pg.Client {
+  override query(...args: unknown[]): any {
+    const [text, values] = args;
+    const name = typeof text === 'string' && Array.isArray(values) && args.length === 2 ? statementName(text) : undefined;
+    return name ? super.query({ name, text: text as string, values: values as unknown[] }) : (super.query as (...a: unknown[]) => unknown)(...args);
+  }
+}
+
 /** Opens the metadata store and brings its schema to the latest migration. */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   let db: Kysely<Database>;
@@ -94,7 +109,7 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.databaseUrl && /^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     // int8 comes back as a string by default; every bigint we keep (bytes, epoch ms) fits in 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
-    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10, Client: NamedStatementClient });
     await pool.query('select 1'); // fail fast when the server is not reachable
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';

@@ -3,6 +3,9 @@
  * than running an indexed lookup: 30–60 µs against SQLite's 5–10 µs. For the statements every request runs, a query
  * is built once per shape (the lengths of its list arguments) with marker values, and later calls bind their values
  * into the compiled SQL. The memo holds SQL text per dialect, never a connection: the caller hands in the database.
+ * On PostgreSQL these statements are also prepared on the server under a name (`statementName`, used by the store's
+ * pg client), so PostgreSQL parses and plans each once per connection instead of on every call: planning the lookup
+ * by ID cost its backend 0.4–0.9 ms, eight times its execution.
  */
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 
@@ -12,6 +15,14 @@ export type PreparedArg = Value | readonly Value[];
 const MARK = '\u0000arg';
 
 interface Shape { query: CompiledQuery<unknown>; slots: ([number, number] | undefined)[] }
+
+/** Server-side statement names by SQL text, for the statements built here (a few dozen shapes, each compiled once). */
+const names = new Map<string, string>();
+
+/** The name to prepare `sql` under, when prepared() built it; other statements (shapes that vary per call) stay unnamed. */
+export function statementName(sql: string): string | undefined {
+  return names.get(sql);
+}
 
 /**
  * `build` must only bind its arguments as values (no branching on them, no literals): the first call checks that each
@@ -48,5 +59,6 @@ function compileShape<A extends PreparedArg[]>(db: Kysely<any>, build: (db: Kyse
   });
   const expected = args.reduce<number>((n, a) => n + (Array.isArray(a) ? a.length : 1), 0);
   if (seen.size !== expected) throw new Error(`prepared query binds ${seen.size} of its ${expected} values`);
+  if (!names.has(query.sql)) names.set(query.sql, `ih_${names.size}`);
   return { query, slots };
 }
