@@ -79,7 +79,7 @@ async function issue(services: Pick<Services, 'db' | 'clock'>, identity: Identit
 }
 
 /** POST /v3/auth/tokens: checks the credentials and the scope, and issues a project-scoped token. */
-export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets'>, req: AuthRequest): Promise<IssuedToken> {
+export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets' | 'accessKeys'>, req: AuthRequest): Promise<IssuedToken> {
   if (req.method === 'password') {
     if (!inDefaultDomain(req.user.domain) && req.user.id === undefined) throw unauthorized();
     const identity = await identityOf(services, req.user.id !== undefined ? { id: req.user.id } : { name: req.user.name });
