@@ -16,12 +16,28 @@ const MARK = '\u0000arg';
 
 interface Shape { query: CompiledQuery<unknown>; slots: ([number, number] | undefined)[] }
 
-/** Server-side statement names by SQL text, for the statements built here (a few dozen shapes, each compiled once). */
+/** Server-side statement names by SQL text: the statements built here (a few dozen shapes) and those run by executeNamed. */
 const names = new Map<string, string>();
+/** executeNamed names at most this many texts (each connection may hold each one's plan); later ones run unnamed. */
+const MAX_NAMED = 64;
+let namedByCaller = 0;
 
-/** The name to prepare `sql` under, when prepared() built it; other statements (shapes that vary per call) stay unnamed. */
+/** The name to prepare `sql` under; statements that were not built here or run by executeNamed stay unnamed. */
 export function statementName(sql: string): string | undefined {
   return names.get(sql);
+}
+
+/**
+ * Runs a query whose shape varies with its filters (so prepared() cannot build it once) as a named statement on
+ * PostgreSQL: a listing's few shapes recur on every page. Its columns must be listed, never `*`.
+ */
+export async function executeNamed<R>(db: Kysely<any>, query: Compilable<R>): Promise<R[]> {
+  const compiled = query.compile();
+  if (!names.has(compiled.sql) && namedByCaller < MAX_NAMED) {
+    namedByCaller++;
+    names.set(compiled.sql, `ih_${names.size}`);
+  }
+  return (await db.executeQuery(compiled)).rows;
 }
 
 /**
