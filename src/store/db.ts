@@ -116,15 +116,7 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.databaseUrl && /^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     // int8 comes back as a string by default; every bigint we keep (bytes, epoch ms) fits in 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
-    const pool = new pg.Pool({
-      connectionString: cfg.databaseUrl,
-      max: 10,
-      Client: NamedStatementClient,
-      // Named statements keep one generic plan. Left to choose, PostgreSQL kept planning a listing on every call
-      // (0.3 ms of a page of 100): without its LIMIT's value, the generic plan's estimate looked costlier than the
-      // custom plans, though it walks the same index. Unnamed statements are planned for their values as before.
-      options: '-c plan_cache_mode=force_generic_plan',
-    });
+    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10, Client: NamedStatementClient });
     await pool.query('select 1'); // fail fast when the server is not reachable
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
