@@ -95,8 +95,8 @@ function withStatementCache(sqlite: SQLite.Database, observers: { observe(sql: s
 /**
  * A pg client that sends the statements built by prepared() as named statements: PostgreSQL parses and plans each
  * once per connection (then reuses a generic plan once it costs no more than the custom ones), where an unnamed
- * statement is parsed and planned on every call. Their columns are listed, never `*`, so an additive migration
- * by another node cannot change a prepared statement's result type.
+ * statement is parsed and planned on every call. A statement whose result includes `*` stays unnamed (prepared.ts), so
+ * an additive migration by another node cannot change a prepared statement's result type.
  */
 class NamedStatementClient extends pg.Client {
   override query(...args: unknown[]): any {

@@ -29,11 +29,11 @@ export function statementName(sql: string): string | undefined {
 
 /**
  * Runs a query whose shape varies with its filters (so prepared() cannot build it once) as a named statement on
- * PostgreSQL: a listing's few shapes recur on every page. Its columns must be listed, never `*`.
+ * PostgreSQL: a listing's few shapes recur on every page. A statement whose result includes `*` runs unnamed.
  */
 export async function executeNamed<R>(db: Kysely<any>, query: Compilable<R>): Promise<R[]> {
   const compiled = query.compile();
-  if (!names.has(compiled.sql) && namedByCaller < MAX_NAMED) {
+  if (!names.has(compiled.sql) && namedByCaller < MAX_NAMED && !selectsEvery(compiled.query)) {
     namedByCaller++;
     names.set(compiled.sql, `ih_${names.size}`);
   }
@@ -63,6 +63,19 @@ export function prepared<A extends PreparedArg[], R>(build: (db: Kysely<any>, ..
   };
 }
 
+interface ResultNode { kind: string; selections?: readonly Selection[]; returning?: { selections: readonly Selection[] } }
+interface Selection { selection: { kind: string; column?: { kind: string } } }
+
+/**
+ * True when the statement's result includes `*` or `t.*`. Such a statement stays unnamed: once another node's migration
+ * adds a column, PostgreSQL refuses to run a prepared one ("cached plan must not change result type"), and the pg
+ * driver would go on using that name on its connection.
+ */
+function selectsEvery(node: ResultNode): boolean {
+  const selections = [...(node.selections ?? []), ...(node.returning?.selections ?? [])];
+  return selections.some(({ selection: s }) => s.kind === 'SelectAllNode' || (s.kind === 'ReferenceNode' && s.column?.kind === 'SelectAllNode'));
+}
+
 function compileShape<A extends PreparedArg[]>(db: Kysely<any>, build: (db: Kysely<any>, ...args: A) => Compilable<unknown>, args: A): Shape {
   const marks = args.map((a, i) => (Array.isArray(a) ? a.map((_, j) => `${MARK}${i}.${j}`) : `${MARK}${i}.0`)) as unknown as A;
   const query = build(db, ...marks).compile();
@@ -75,6 +88,6 @@ function compileShape<A extends PreparedArg[]>(db: Kysely<any>, build: (db: Kyse
   });
   const expected = args.reduce<number>((n, a) => n + (Array.isArray(a) ? a.length : 1), 0);
   if (seen.size !== expected) throw new Error(`prepared query binds ${seen.size} of its ${expected} values`);
-  if (!names.has(query.sql)) names.set(query.sql, `ih_${names.size}`);
+  if (!names.has(query.sql) && !selectsEvery(query.query)) names.set(query.sql, `ih_${names.size}`);
   return { query, slots };
 }

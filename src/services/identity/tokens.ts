@@ -113,8 +113,9 @@ export async function validateToken(services: Pick<Services, 'db' | 'clock'>, to
 }
 
 /** Every Keystone-authenticated request checks its token: the token and its (non-system) account in one statement, built once. */
+const TOKEN_COLUMNS = ['t.token_hash', 't.account_id', 't.methods', 't.audit_id', 't.access_key_id', 't.issued_at', 't.expires_at', 't.revoked'] as const satisfies readonly `t.${keyof OsTokenRow}`[];
 const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) =>
-  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').selectAll('t')
+  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
     .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin'])
     .where('t.token_hash', '=', tokenHash).where('a.kind', '!=', 'system'));
 

@@ -14,7 +14,7 @@ import type { ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { TagList } from '../tags.ts';
 
 /** Every column of `images` (the compiler checks the list against ImageRow), so a view's row is a whole row. */
-const IMAGE_COLUMNS = [
+export const IMAGE_COLUMNS = [
   'id', 'region', 'owner_id', 'name', 'description', 'family', 'version', 'category', 'status', 'progress', 'os_name', 'os_name_en',
   'os_type', 'platform', 'architecture', 'boot_mode', 'size_gib', 'is_support_cloudinit', 'is_support_io_optimized', 'product_code',
   'license_type', 'license_class', 'imds_support', 'nvme_support', 'source_kind', 'source_id', 'is_copied', 'encrypted', 'kms_key_id',
