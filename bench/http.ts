@@ -3,12 +3,14 @@
  * bench/load-generator.ts in another (keep-alive, CONNECTIONS sockets). Anchors: Glance Zed on this kind of machine
  * (shared/specs/openstack-glance-and-huawei-ims.md §2): 112 GET /v2/images/{id} per second, 60 ms to list 100 images.
  * Usage: node --import tsx bench/http.ts [images=100000] [seconds=10] [connections=32]
- * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL (in a fresh database on that server, dropped at the end); BENCH_CPU_PROF=DIR writes the server's CPU profile
+ * IMAGEHOUSE_DATABASE_URL=postgres://… measures on PostgreSQL (in a fresh database on that server, dropped at the end; the
+ * server must run on this machine, whose /proc gives its backends' CPU); BENCH_CPU_PROF=DIR writes the server's CPU profile
  * there and prints where its time went; BENCH_ONLY=<regular expression> runs the queries whose label matches.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
@@ -61,26 +63,46 @@ const queries: [string, Omit<LoadSpec, 'endpoints' | 'seconds'>][] = [
 
 const serverCpuSeconds = () => cpuSecondsOf(server.process.pid!);
 
+/**
+ * PostgreSQL's CPU seconds so far for the bench's database: its backends are processes on this machine, and they share
+ * the 2 cores with the server and the generator, so a request's cost includes theirs. Backends that ended are lost.
+ */
+const pgWatcher = pgDatabase ? new pg.Client({ connectionString: pgDatabase.url }) : undefined;
+await pgWatcher?.connect();
+async function postgresCpu(): Promise<Map<number, number>> {
+  const seconds = new Map<number, number>();
+  if (!pgWatcher) return seconds;
+  const { rows } = await pgWatcher.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()');
+  for (const { pid } of rows) {
+    try { seconds.set(pid, cpuSecondsOf(pid)); } catch { /* ended in between */ }
+  }
+  return seconds;
+}
+const cpuSpent = (before: Map<number, number>, after: Map<number, number>) => [...after].reduce((sum, [pid, s]) => sum + s - (before.get(pid) ?? 0), 0);
+
 // Server CPU ms per request is the figure that survives a shared machine: req/s moves with other load, the CPU a
 // request costs barely does. Generator CPU is its cores busy (1.0 = one core).
-const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'generator CPU', 'anchor', 'ratio']];
+const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/req', 'PostgreSQL CPU ms/req', 'generator CPU', 'anchor', 'ratio']];
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 for (const [label, spec] of queries) {
   if (only && !only.test(label)) continue;
   await load({ ...spec, connections: 2, seconds: 1 }); // warm-up
   const cpu0 = serverCpuSeconds();
+  const pg0 = await postgresCpu();
   const r = await load(spec);
   const serverMs = ((serverCpuSeconds() - cpu0) * 1000) / Math.max(1, r.requests);
+  const pgMs = pgWatcher ? ((cpuSpent(pg0, await postgresCpu()) * 1000) / Math.max(1, r.requests)).toFixed(3) : '';
   // Latency rows (1 connection, or a page of 100) compare p50 with Glance's time for the same call (1000/112 ms for
   // one GET by id, 60 ms for a list of 100); other listings have no Glance figure to compare with.
   const latency = label.includes('page of 100') || label.includes('1 connection');
   const anchorMs = label.includes('page of 100') ? GLANCE_LIST100_MS : /by ImageId|GET/.test(label) ? 1000 / GLANCE_GET_PER_S : undefined;
   const anchor = latency ? (anchorMs ? `${anchorMs.toFixed(1)} ms` : '') : `${GLANCE_GET_PER_S} req/s`;
   const ratio = latency ? (anchorMs ? anchorMs / r.p50 : undefined) : r.rps / GLANCE_GET_PER_S;
-  rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), serverMs.toFixed(3), r.cpu.toFixed(2), anchor, ratio ? `${ratio.toFixed(1)}x` : '']);
+  rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), serverMs.toFixed(3), pgMs, r.cpu.toFixed(2), anchor, ratio ? `${ratio.toFixed(1)}x` : '']);
 }
 console.log(`${IMAGES} images, ${dialect}, ${SECONDS} s per query, ${CONNECTIONS} connections, load generator in its own process\n`);
 printTable(rows);
+await pgWatcher?.end();
 await server.stop();
 if (profileDir) printProfile(profileDir);
 fs.rmSync(dataDir, { recursive: true, force: true });

@@ -27,6 +27,7 @@ import { FsObjectStore } from './services/buckets/fs-objects.ts';
 import { S3ObjectStore } from './services/buckets/s3-objects.ts';
 import { createSecretBox, loadMasterKey } from './services/secret-box.ts';
 import { ensureSystemAccount } from './services/accounts.ts';
+import { AccessKeyCache } from './services/access-key-cache.ts';
 import { seedPublicImages } from './services/catalog-seed.ts';
 import { JOB_KIND, type JobKind } from './services/job-kinds.ts';
 import { createImageJob } from './services/images/verify-job.ts';
@@ -205,6 +206,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     counts: store.counts,
     nonces: kyselyNonceStore(store.db, clock),
     secrets: createSecretBox(masterKey),
+    accessKeys: new AccessKeyCache(store.accessKeyChanges, clock),
     regions,
     instanceTypes: loadInstanceTypes(undefined, regionInfos),
     clock,

@@ -3,6 +3,7 @@ import type { AccountRow, Database } from '../store/schema.ts';
 import { prepared } from '../store/prepared.ts';
 import { newAccessKeyId, newAccessKeySecret, newAccountId } from '../domain/ids.ts';
 import type { Services } from './context.ts';
+import type { AccessKey } from './access-key-cache.ts';
 
 export interface NewAccount {
   accountId: string;
@@ -68,12 +69,11 @@ export async function listAccounts(services: Pick<Services, 'db'>): Promise<Acco
 /** Every signed request looks its key up: built once (store/prepared.ts). */
 const accessKeyRow = prepared((db: Kysely<Database>, id: string) => db.selectFrom('access_keys').select(['account_id', 'secret_enc']).where('id', '=', id));
 
-export async function findAccessKey(
-  services: Pick<Services, 'db' | 'secrets'>,
-  accessKeyId: string,
-): Promise<{ accountId: string; secret: string } | undefined> {
-  const [row] = await accessKeyRow(services.db, accessKeyId);
-  return row && { accountId: row.account_id, secret: services.secrets.open(row.secret_enc) };
+export async function findAccessKey(services: Pick<Services, 'db' | 'secrets' | 'accessKeys'>, accessKeyId: string): Promise<AccessKey | undefined> {
+  return services.accessKeys.get(accessKeyId, async () => {
+    const [row] = await accessKeyRow(services.db, accessKeyId);
+    return row && { accountId: row.account_id, secret: services.secrets.open(row.secret_enc) };
+  });
 }
 
 /** The system account that owns public images; created on first start. */

@@ -13,6 +13,7 @@ import type { ObjectStore } from './buckets/object-store.ts';
 import type { SecretBox } from './secret-box.ts';
 import type { AccountWork } from './account-work.ts';
 import type { ImageCache } from './glance/cache-store.ts';
+import type { AccessKeyCache } from './access-key-cache.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -27,6 +28,8 @@ export interface Services {
   nonces: NonceStore;
   /** Seals AccessKey secrets at rest. */
   secrets: SecretBox;
+  /** AccessKeys read recently, dropped when any node changes one. */
+  accessKeys: AccessKeyCache;
   regions: Regions;
   instanceTypes: InstanceType[];
   clock: Clock;

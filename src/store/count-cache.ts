@@ -7,6 +7,11 @@
 export const COUNTED_TABLES = new Set(['images', 'image_shares', 'tags', 'image_disks', 'instances']);
 const WRITE = /^\s*(?:insert\s+(?:or\s+\w+\s+)?into|update|delete\s+from|replace\s+into)\s+"?([A-Za-z_]+)"?/i;
 
+/** The table a statement writes (lower case), or undefined for a read. */
+export function writtenTable(sql: string): string | undefined {
+  return WRITE.exec(sql)?.[1].toLowerCase();
+}
+
 export class CountCache implements ListingCounts {
   private generation = 0;
   private readonly entries = new Map<string, { generation: number; value: number }>();
@@ -15,8 +20,8 @@ export class CountCache implements ListingCounts {
 
   /** Called with every statement the database prepares; a write to a counted table invalidates every entry. */
   observe(sql: string): void {
-    const m = WRITE.exec(sql);
-    if (m && COUNTED_TABLES.has(m[1].toLowerCase())) this.generation++;
+    const table = writtenTable(sql);
+    if (table && COUNTED_TABLES.has(table)) this.generation++;
   }
 
   async get(key: string, compute: () => Promise<number>): Promise<number> {

@@ -5,6 +5,8 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import { CountCache, uncachedCounts, type ListingCounts } from './count-cache.ts';
+import { statementName } from './prepared.ts';
+import { listenForChanges, sqliteChanges, type ChangeEpoch } from './change-epoch.ts';
 import * as m0001 from './migrations/0001_initial.ts';
 import * as m0002 from './migrations/0002_compute.ts';
 import * as m0003 from './migrations/0003_compute_sources.ts';
@@ -21,6 +23,7 @@ import * as m0013 from './migrations/0013_image_counts.ts';
 import * as m0014 from './migrations/0014_job_nodes.ts';
 import * as m0015 from './migrations/0015_glance_list_order.ts';
 import * as m0016 from './migrations/0016_import_memos.ts';
+import * as m0017 from './migrations/0017_access_key_changes.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -29,6 +32,8 @@ export interface Store {
   dialect: Dialect;
   /** Listing counts, cached until a write to a table they depend on (SQLite), or computed each time (PostgreSQL). */
   counts: ListingCounts;
+  /** Changes to `access_keys` on any node (services/access-key-cache.ts). */
+  accessKeyChanges: ChangeEpoch;
   /** Refreshes planner statistics (SQLite; PostgreSQL's autovacuum does this by itself). */
   optimize(): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0014_job_nodes': m0014,
   '0015_glance_list_order': m0015,
   '0016_import_memos': m0016,
+  '0017_access_key_changes': m0017,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
@@ -67,11 +73,11 @@ export interface StoreConfig {
  * reusable (better-sqlite3 runs each to completion synchronously), so keep the recent ones. Every statement
  * passes through here, so the listing counts see each write too.
  */
-function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 512): SqliteDatabase {
+function withStatementCache(sqlite: SQLite.Database, observers: { observe(sql: string): void }[], size = 512): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();
   return {
     prepare(source: string) {
-      counts.observe(source);
+      for (const o of observers) o.observe(source);
       let stmt = cache.get(source);
       if (stmt) {
         cache.delete(source); // most recently used goes last
@@ -86,18 +92,38 @@ function withStatementCache(sqlite: SQLite.Database, counts: CountCache, size = 
   };
 }
 
+/**
+ * A pg client that sends the statements built by prepared() as named statements: PostgreSQL parses and plans each
+ * once per connection (then reuses a generic plan once it costs no more than the custom ones), where an unnamed
+ * statement is parsed and planned on every call. A statement whose result includes `*` stays unnamed (prepared.ts), so
+ * an additive migration by another node cannot change a prepared statement's result type.
+ */
+class NamedStatementClient extends pg.Client {
+  override query(...args: unknown[]): any {
+    const [text, values] = args;
+    const name = typeof text === 'string' && Array.isArray(values) && args.length === 2 ? statementName(text) : undefined;
+    return name ? super.query({ name, text: text as string, values: values as unknown[] }) : (super.query as (...a: unknown[]) => unknown)(...args);
+  }
+}
+
 /** Opens the metadata store and brings its schema to the latest migration. */
 export async function openStore(cfg: StoreConfig): Promise<Store> {
   let db: Kysely<Database>;
   let dialect: Dialect;
   let counts: ListingCounts = uncachedCounts;
+  let accessKeyChanges: ChangeEpoch;
+  let closeListener = async () => {};
   if (cfg.databaseUrl && /^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     // int8 comes back as a string by default; every bigint we keep (bytes, epoch ms) fits in 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
-    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10 });
+    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10, Client: NamedStatementClient });
     await pool.query('select 1'); // fail fast when the server is not reachable
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
+    // The channel migration 0017's trigger notifies.
+    const listener = await listenForChanges(cfg.databaseUrl, 'imagehouse_access_keys');
+    accessKeyChanges = listener;
+    closeListener = () => listener.close();
   } else {
     const file = cfg.sqlitePath ?? ':memory:';
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -110,12 +136,15 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('mmap_size = 268435456');
     const cache = new CountCache();
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, cache) }) });
+    const keyChanges = sqliteChanges(sqlite, new Set(['access_keys']));
+    accessKeyChanges = keyChanges;
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, [cache, keyChanges]) }) });
     counts = cache;
     dialect = 'sqlite';
   }
   const { error } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
+    await closeListener();
     await db.destroy();
     throw error instanceof Error ? error : new Error(String(error));
   }
@@ -124,5 +153,5 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
     if (dialect === 'sqlite') await sql`PRAGMA optimize=0x10002`.execute(db);
   };
   await optimize();
-  return { db, dialect, counts, optimize, close: () => db.destroy() };
+  return { db, dialect, counts, accessKeyChanges, optimize, close: async () => { await closeListener(); await db.destroy(); } };
 }

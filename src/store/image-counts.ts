@@ -6,6 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Dialect } from './db.ts';
+import { executeNamed } from './prepared.ts';
 
 export interface ImageCountKey {
   region: string;
@@ -25,7 +26,7 @@ export async function countImages(db: Kysely<Database>, dialect: Dialect, key: I
     .select((eb) => [eb.fn.sum<number>('n').as('total'), eb.fn.countAll<number>().as('rows')]);
   if (key.ownerId !== undefined) q = q.where('owner_id', '=', key.ownerId);
   if (key.statuses) q = q.where('status', 'in', key.statuses);
-  const r = await q.executeTakeFirstOrThrow();
+  const [r] = await executeNamed(db, q);
   // Folding only tidies: the count above is already exact. Two readers folding overlapping keys at once may meet as a
   // deadlock or serialization failure, and then the one PostgreSQL picks leaves its deltas for a later reader.
   if (dialect === 'postgres' && Number(r.rows) > FOLD_AT) await fold(db, key).catch(() => {});

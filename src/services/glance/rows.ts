@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
+import { IMAGE_COLUMNS } from '../images/views-query.ts';
 
 /** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a split row is whole. */
 const GLANCE_FIELDS = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
@@ -30,7 +31,9 @@ export function splitRow(row: Record<string, unknown>): ImageWithGlance {
   return { image: image as unknown as ImageRow, glance: glance.image_id == null ? undefined : (glance as unknown as GlanceImageRow) };
 }
 
-const withGlance = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').selectAll('i').select(GLANCE_SELECTION);
+// The image's columns listed rather than `i.*`, so the statements below can be named statements (store/prepared.ts).
+const IMAGE_SELECTION = IMAGE_COLUMNS.map((c) => `i.${c}` as const);
+const withGlance = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(IMAGE_SELECTION).select(GLANCE_SELECTION);
 const lookup = prepared((db: Kysely<Database>, region: string, id: string) => withGlance(db).where('i.region', '=', region).where('i.id', '=', id));
 const byIds = prepared((db: Kysely<Database>, ids: string[]) => withGlance(db).where('i.id', 'in', ids));
 

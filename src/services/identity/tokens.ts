@@ -79,7 +79,7 @@ async function issue(services: Pick<Services, 'db' | 'clock'>, identity: Identit
 }
 
 /** POST /v3/auth/tokens: checks the credentials and the scope, and issues a project-scoped token. */
-export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets'>, req: AuthRequest): Promise<IssuedToken> {
+export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets' | 'accessKeys'>, req: AuthRequest): Promise<IssuedToken> {
   if (req.method === 'password') {
     if (!inDefaultDomain(req.user.domain) && req.user.id === undefined) throw unauthorized();
     const identity = await identityOf(services, req.user.id !== undefined ? { id: req.user.id } : { name: req.user.name });
@@ -113,8 +113,9 @@ export async function validateToken(services: Pick<Services, 'db' | 'clock'>, to
 }
 
 /** Every Keystone-authenticated request checks its token: the token and its (non-system) account in one statement, built once. */
+const TOKEN_COLUMNS = ['t.token_hash', 't.account_id', 't.methods', 't.audit_id', 't.access_key_id', 't.issued_at', 't.expires_at', 't.revoked'] as const satisfies readonly `t.${keyof OsTokenRow}`[];
 const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) =>
-  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').selectAll('t')
+  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
     .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin'])
     .where('t.token_hash', '=', tokenHash).where('a.kind', '!=', 'system'));
 

@@ -5,7 +5,7 @@ import { tagConditions, type TagFilter, type TagList } from '../tags.ts';
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 import type { Services } from '../context.ts';
 import { noRows } from '../../store/conditions.ts';
-import { prepared } from '../../store/prepared.ts';
+import { executeNamed, prepared } from '../../store/prepared.ts';
 import { countImages } from '../../store/image-counts.ts';
 import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
 
@@ -118,7 +118,7 @@ export async function describeImages(
       : q.orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
   };
   if (parts.length === 1) {
-    const found = await imageViewsQuery(db, ordered(parts[0]).selectAll('i').offset(page.offset).limit(page.limit)).execute();
+    const found = await executeNamed(db, imageViewsQuery(db, ordered(parts[0]).selectAll('i').offset(page.offset).limit(page.limit)));
     return { total, items: storedViews(found).map((v) => imageView(v, f.viewer)) };
   }
   // Each part yields its own newest rows; merging them gives the page without sorting the whole region.
