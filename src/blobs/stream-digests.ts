@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
-import { alignedBuffer } from './aligned-buffers.ts';
+import type { ChunkBufferPool } from './buffer-pool.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 import { patchManifest, zeroManifest } from './manifests.ts';
@@ -47,7 +47,8 @@ class PieceDigests {
   private size = 0;
   private nextJob = 0;
 
-  constructor(private readonly algorithms: readonly string[], private readonly inFlight: number) {}
+  /** Pieces come from `buffers` (page-aligned shared memory, which the workers read in place) and go back at `close`. */
+  constructor(private readonly algorithms: readonly string[], private readonly inFlight: number, private readonly buffers: ChunkBufferPool) {}
 
   fail(e: unknown): void {
     this.failure ??= e;
@@ -72,7 +73,7 @@ class PieceDigests {
       const p = this.free.pop();
       if (p) return p;
       if (this.bySlot.length < this.inFlight) {
-        const buf = alignedBuffer(CHUNK_SIZE);
+        const buf = this.buffers.acquire(CHUNK_SIZE);
         const piece = { sab: buf.buffer as SharedArrayBuffer, buf, pending: 0 };
         this.bySlot.push(piece);
         return piece;
@@ -167,16 +168,19 @@ class PieceDigests {
     return { size: this.size, hex };
   }
 
-  async close(): Promise<void> {
+  /** Stops the workers; the pieces go back to the pool only when nothing can still be using them (`settled`). */
+  async close(settled: boolean): Promise<void> {
     await Promise.all(this.workers.map((w) => w.worker.terminate()));
+    if (settled) for (const p of this.bySlot) this.buffers.release(p.buf);
   }
 }
 
 /** Writes `body` to the new file `dest` (exclusive create) while computing `algorithms` over it; returns the byte count and hex digests. */
-export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[]): Promise<{ size: number; hex: string[] }> {
+export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[], buffers: ChunkBufferPool): Promise<{ size: number; hex: string[] }> {
   const fh = await fs.open(dest, 'wx');
-  const digests = new PieceDigests(algorithms, 4);
+  const digests = new PieceDigests(algorithms, 4, buffers);
   const writes = new Set<Promise<void>>();
+  let settled = false;
   try {
     let offset = 0;
     for await (const piece of digests.pieces(body)) {
@@ -185,10 +189,12 @@ export async function writeAndDigest(body: Readable, dest: string, algorithms: r
       offset += piece.length;
     }
     await Promise.all([...writes]);
-    return await digests.finish();
+    const out = await digests.finish();
+    settled = true;
+    return out;
   } finally {
-    await digests.close();
     await Promise.allSettled([...writes]);
+    await digests.close(settled);
     await fh.close();
   }
 }
@@ -202,10 +208,11 @@ export async function storeAndDigest(
   body: Readable,
   deps: Omit<ImportDeps, 'hashPool'>,
   algorithms: readonly string[],
-  opts: { signal?: AbortSignal } = {},
+  opts: { buffers: ChunkBufferPool; signal?: AbortSignal },
 ): Promise<{ manifest: Manifest; hex: string[] }> {
   const inFlight = 8;
-  const digests = new PieceDigests(algorithms, inFlight);
+  const digests = new PieceDigests(algorithms, inFlight, opts.buffers);
+  let settled = false;
   try {
     const stored = new Map<number, ChunkEntry>();
     async function* chunks() {
@@ -216,12 +223,13 @@ export async function storeAndDigest(
       buffers: digests, signal: opts.signal, maxInFlight: inFlight,
     });
     const { size, hex } = await digests.finish();
+    settled = true;
     return { manifest: patchManifest(zeroManifest(size), stored), hex };
   } catch (e) {
     digests.fail(e);
     throw e;
   } finally {
-    await digests.close();
+    await digests.close(settled);
   }
 }
 

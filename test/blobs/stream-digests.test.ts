@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storeAndDigest, writeAndDigest } from '../../src/blobs/stream-digests.ts';
+import { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import { openBlobEnv, REGION } from './env.ts';
@@ -38,7 +39,7 @@ describe('writeAndDigest', () => {
       try {
         const { bytes, stream } = body(size, size + 7);
         const dest = path.join(dir, 'spool');
-        const out = await writeAndDigest(stream, dest, ['md5', 'sha512']);
+        const out = await writeAndDigest(stream, dest, ['md5', 'sha512'], new ChunkBufferPool());
         assert.equal(out.size, size);
         assert.deepEqual(out.hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
         assert.ok(fs.readFileSync(dest).equals(bytes));
@@ -52,7 +53,7 @@ describe('writeAndDigest', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
     try {
       fs.writeFileSync(path.join(dir, 'spool'), 'x');
-      await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5']), { code: 'EEXIST' });
+      await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5'], new ChunkBufferPool()), { code: 'EEXIST' });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -67,8 +68,10 @@ describe('storeAndDigest', () => {
       try {
         const { bytes, stream } = body(size, size + 11);
         if (size > 2 * CHUNK_SIZE) bytes.fill(0, CHUNK_SIZE, 2 * CHUNK_SIZE);
-        const { manifest, hex } = await storeAndDigest(stream, { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512']);
+        const buffers = new ChunkBufferPool();
+        const { manifest, hex } = await storeAndDigest(stream, { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512'], { buffers });
         assert.equal(manifest.virtualSize, size);
+        assert.equal(buffers.idle, Math.min(8, Math.max(1, Math.ceil(size / CHUNK_SIZE))), 'every piece went back to the pool');
         assert.deepEqual(hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
         const pieces = [];
         for (let off = 0; off < size; off += CHUNK_SIZE) pieces.push(bytes.subarray(off, Math.min(size, off + CHUNK_SIZE)));
@@ -93,7 +96,9 @@ describe('storeAndDigest', () => {
         yield bytes.subarray(0, 2 * CHUNK_SIZE + 10);
         throw new Error('connection reset');
       }
-      await assert.rejects(storeAndDigest(Readable.from(cut()), { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512']), /connection reset/);
+      const buffers = new ChunkBufferPool();
+      await assert.rejects(storeAndDigest(Readable.from(cut()), { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512'], { buffers }), /connection reset/);
+      assert.equal(buffers.idle, 0, 'pieces a failed upload may still be writing are not handed out again');
       assert.equal((await env.meta.db.selectFrom('manifests').select('id').execute()).length, 0);
     } finally {
       await env.dispose();

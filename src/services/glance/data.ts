@@ -61,8 +61,8 @@ export interface Digests {
 }
 
 /** Writes `body` to the new file `dest` while hashing it (md5 and sha512 on their own threads). */
-export async function spool(body: Readable, dest: string): Promise<Digests> {
-  const { size, hex: [md5, sha512] } = await writeAndDigest(body, dest, ['md5', 'sha512']);
+export async function spool(services: Pick<Services, 'dataPlane'>, body: Readable, dest: string): Promise<Digests> {
+  const { size, hex: [md5, sha512] } = await writeAndDigest(body, dest, ['md5', 'sha512'], services.dataPlane.buffers);
   return { size, md5, sha512 };
 }
 
@@ -139,7 +139,7 @@ export function declaredFormat(img: { disk_format: string | null; container_form
 export async function ingestStream(services: Services, img: IngestTarget, body: Readable, signal?: AbortSignal): Promise<void> {
   declaredFormat({ disk_format: img.disk_format, container_format: 'bare' });
   const deps = services.dataPlane.importDeps(img.region);
-  const { manifest, hex: [md5, sha512] } = await storeAndDigest(body, deps, ['md5', 'sha512'], { signal });
+  const { manifest, hex: [md5, sha512] } = await storeAndDigest(body, deps, ['md5', 'sha512'], { buffers: services.dataPlane.buffers, signal });
   await ingestBytes(services, img, manifestSource(manifest, deps.store), manifest, { size: manifest.virtualSize, md5, sha512 });
 }
 

@@ -59,7 +59,7 @@ export async function glanceDownload(services: Services, target: IngestTarget, s
   signal.throwIfAborted();
   const file = await tempFile(services, 'glance-download');
   try {
-    const digests = await spool(out.stream, file);
+    const digests = await spool(services, out.stream, file);
     const properties = Object.fromEntries(Object.entries(src.properties).filter(([k]) => copied(k)));
     await ingestFile(services, { ...target, disk_format: src.disk_format }, file, digests, {
       disk_format: src.disk_format ?? '', container_format: src.container_format ?? '', properties,

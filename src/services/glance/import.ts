@@ -107,7 +107,7 @@ export async function stageFile(services: Services, viewer: Identity, id: string
   try {
     await fs.mkdir(services.dirs.uploads, { recursive: true });
     await fs.rm(file, { force: true });
-    const { size } = await spool(body, file);
+    const { size } = await spool(services, body, file);
     await services.db.updateTable('glance_images').set({ stage_path: file, stage_node: services.jobs.node, size }).where('image_id', '=', id).execute();
   } catch (e) {
     await fs.rm(file, { force: true });
