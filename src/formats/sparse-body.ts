@@ -6,8 +6,8 @@
  * into a file of `size` bytes (holes stay holes), or expands them back to plain bytes for a store that needs them.
  * The sender is the CLI (cli/sparse-file.ts).
  */
-import fs from 'node:fs/promises';
 import { fail } from './errors.ts';
+import { FileWriter } from './writers/file.ts';
 
 export const SPARSE_CONTENT_TYPE = 'application/vnd.imagehouse.sparse';
 const MAGIC = Buffer.from('IHSPARSE');
@@ -63,41 +63,18 @@ export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncItera
   if (size === undefined || frame || pending.length) fail('malformed', 'sparse body ends early');
 }
 
-/**
- * Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. Contiguous pieces (a
- * socket delivers 64 KiB at a time) are written together, up to PIECE bytes per write.
- */
+/** Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. */
 export async function writeSparseFile(body: AsyncIterable<Uint8Array>, path: string): Promise<number> {
-  const fh = await fs.open(path, 'w');
+  let file: FileWriter | undefined;
   let size = 0;
-  let run: Buffer[] = [];
-  let runAt = 0;
-  let runBytes = 0;
-  const flush = async () => {
-    let at = runAt;
-    for (let left = run; left.length > 0;) {
-      let n = (await fh.writev(left, at)).bytesWritten;
-      at += n;
-      while (n > 0 && left.length > 0) {
-        if (n >= left[0].length) { n -= left[0].length; left = left.slice(1); } else { left = [left[0].subarray(n), ...left.slice(1)]; n = 0; }
-      }
-    }
-    run = [];
-    runBytes = 0;
-  };
   try {
     for await (const part of decodeSparse(body)) {
-      if ('size' in part) { size = part.size; continue; }
-      if (runBytes > 0 && (part.offset !== runAt + runBytes || runBytes >= PIECE)) await flush();
-      if (runBytes === 0) runAt = part.offset;
-      run.push(part.data);
-      runBytes += part.data.length;
+      if ('size' in part) file = await FileWriter.create(path, { size: (size = part.size) });
+      else await file!.write(part.data, part.offset);
     }
-    await flush();
-    await fh.truncate(size);
-    await fh.datasync();
+    await file!.finish();
   } finally {
-    await fh.close();
+    await file?.close();
   }
   return size;
 }
