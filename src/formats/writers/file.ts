@@ -80,15 +80,20 @@ export class FileWriter {
     return new FileWriter(buffered, direct);
   }
 
-  /** Copies `data` into the file at `position`; resolves when `data` may be reused. */
-  async write(data: Uint8Array, position: number): Promise<void> {
+  /**
+   * Copies `data` into the file at `position`. Returns a promise only when it had to wait for a staging buffer: `data`
+   * may be reused once it settles (or at once when there is none).
+   */
+  write(data: Uint8Array, position: number): Promise<void> | undefined {
     for (let done = 0; done < data.length;) {
       this.throwIfFailed();
       const at = position + done;
       let stage = this.stage;
       if (!stage || at !== stage.at + stage.to) {
         if (stage) this.submit();
-        stage = this.stage = { buf: await this.freeBuffer(), at: alignDown(at), from: at % ALIGN, to: at % ALIGN };
+        const buf = this.free.pop();
+        if (!buf) return this.writeWhenFree(data.subarray(done), at);
+        stage = this.stage = { buf, at: alignDown(at), from: at % ALIGN, to: at % ALIGN };
       }
       const n = Math.min(data.length - done, STAGE - stage.to);
       stage.buf.set(data.subarray(done, done + n), stage.to);
@@ -96,6 +101,12 @@ export class FileWriter {
       done += n;
       if (stage.to === STAGE) this.submit();
     }
+    return undefined;
+  }
+
+  private async writeWhenFree(data: Uint8Array, position: number): Promise<void> {
+    while (this.free.length === 0) await this.writing[0];
+    await this.write(data, position);
   }
 
   /** Writes what is staged and fsyncs the file. */
@@ -116,11 +127,6 @@ export class FileWriter {
 
   private throwIfFailed(): void {
     if (this.error !== null) throw this.error;
-  }
-
-  private async freeBuffer(): Promise<Buffer> {
-    while (this.free.length === 0) await this.writing[0];
-    return this.free.pop()!;
   }
 
   /** Starts writing the stage: its whole aligned blocks direct, its partial edge blocks buffered. */
