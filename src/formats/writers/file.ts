@@ -36,7 +36,12 @@ export class StagingBuffers {
     const spare = this.free.pop();
     if (spare) return spare;
     const wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-    return Buffer.from(wasm ? new wasm.Memory({ initial: STAGE / 65536, maximum: STAGE / 65536 }).buffer : new ArrayBuffer(STAGE));
+    try {
+      if (wasm) return Buffer.from(new wasm.Memory({ initial: STAGE / 65536, maximum: STAGE / 65536 }).buffer);
+    } catch {
+      // No address space left for another one (RangeError): this buffer is written buffered.
+    }
+    return Buffer.allocUnsafeSlow(STAGE);
   }
 
   /** Hands a buffer back; the caller must not touch it afterwards. */

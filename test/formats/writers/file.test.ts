@@ -4,6 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { FileWriter, writeStreamToFile } from '../../../src/formats/writers/file.ts';
 
 const MIB = 1 << 20;
@@ -61,6 +63,27 @@ test('a stream is written in order, and a failing source leaves the caller an er
     assert.deepEqual(await writeStreamToFile(pieces(false), file), { bytes: bytes.length });
     assert.ok(fs.readFileSync(file).equals(bytes));
     await assert.rejects(writeStreamToFile(pieces(true), path.join(dir, 'failed.bin')), /source failed/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without WebAssembly (node --jitless) the staging memory is not aligned: O_DIRECT refuses it and the writes go buffered, byte for byte', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-file-writer-'));
+  try {
+    const writer = pathToFileURL(path.resolve(import.meta.dirname, '../../../src/formats/writers/file.ts')).href;
+    const script = `
+      const { FileWriter } = await import(${JSON.stringify(writer)});
+      const crypto = await import('node:crypto');
+      const fs = await import('node:fs');
+      const file = ${JSON.stringify(path.join(dir, 'out.raw'))};
+      const data = crypto.randomBytes(9 * 1024 * 1024);
+      const w = await FileWriter.create(file, { size: 20 * 1024 * 1024 });
+      try { await w.write(data, 3 * 4096 + 5); await w.finish(); } finally { await w.close(); }
+      const back = fs.readFileSync(file);
+      console.log(typeof WebAssembly, back.length, back.subarray(3 * 4096 + 5, 3 * 4096 + 5 + data.length).equals(data));`;
+    const out = execFileSync(process.execPath, ['--jitless', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.equal(out.trim(), `undefined ${20 * MIB} true`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
