@@ -6,7 +6,6 @@ import http from 'node:http';
 import https from 'node:https';
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { sha256Hex, v3CanonicalRequest, v3Signature, v3StringToSign, V3_ALGORITHM } from '../api/ecs/signature.ts';
 import { UNSIGNED_PAYLOAD } from '../api/ecs/auth.ts';
 import { selectedProfile } from './profile.ts';
@@ -137,6 +136,15 @@ function streamUpload(url: string, method: string, headers: Record<string, strin
       resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status: res.statusCode ?? 0, headers: responseHeaders }));
     });
     req.on('error', reject);
-    pipeline(Readable.from(body), req).catch((e) => req.destroy(e));
+    sendBody(req, body).catch((e) => req.destroy(e));
   });
+}
+
+/**
+ * Writes each piece and waits until the socket has taken it before asking for the next, so a sender may reuse a
+ * piece's memory once the next is asked for (reading into fresh memory costs page faults on every piece).
+ */
+async function sendBody(req: http.ClientRequest, body: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const piece of body) await new Promise<void>((resolve, reject) => req.write(piece, (e) => (e ? reject(e) : resolve())));
+  await new Promise<void>((resolve) => req.end(resolve));
 }

@@ -70,16 +70,20 @@ export async function dataExtents(file: string): Promise<[number, number][] | un
   return extents;
 }
 
-/** The sparse body of `file` given its data extents; all-zero pieces inside extents are left out too. */
+/**
+ * The sparse body of `file` given its data extents; all-zero pieces inside extents are left out too. Data is read
+ * into one buffer, reused once the next piece is asked for (as the uploader does: cli/api.ts).
+ */
 export async function* encodeSparse(file: string, extents: [number, number][], onBytes?: (n: number) => void): AsyncIterable<Buffer> {
   const fh = await fs.promises.open(file, 'r');
   try {
     const size = (await fh.stat()).size;
     yield sparseHeader(size);
+    const buf = Buffer.allocUnsafe(extents.reduce((n, [a, b]) => Math.max(n, Math.min(SEND_PIECE, b - a)), 0));
     let reported = 0;
     for (const [start, end] of extents) {
       for (let at = start; at < end; at += SEND_PIECE) {
-        const piece = Buffer.allocUnsafe(Math.min(SEND_PIECE, end - at));
+        const piece = buf.subarray(0, Math.min(SEND_PIECE, end - at));
         const { bytesRead } = await fh.read(piece, 0, piece.length, at);
         const data = piece.subarray(0, bytesRead);
         if (bytesRead > 0 && !isAllZero(data)) {

@@ -6,8 +6,10 @@
  * into a file of `size` bytes (holes stay holes), or expands them back to plain bytes for a store that needs them.
  * The sender is the CLI (cli/sparse-file.ts).
  */
-import fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { fail } from './errors.ts';
+import { FileWriter, type StagingBuffers } from './writers/file.ts';
 
 export const SPARSE_CONTENT_TYPE = 'application/vnd.imagehouse.sparse';
 const MAGIC = Buffer.from('IHSPARSE');
@@ -26,80 +28,117 @@ export function sparseFrameHeader(offset: number, length: number): Buffer {
 /** What a sparse body holds, in order: its size once, then its data in pieces at their offsets. */
 export type SparsePart = { size: number } | { offset: number; data: Buffer };
 
-/** Reads a sparse body; a malformed one raises FormatError ('malformed'). */
-export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncIterable<SparsePart> {
-  let pending: Buffer = Buffer.alloc(0);
-  let size: number | undefined;
-  let frame: { at: number; left: number } | undefined;
-  let next = 0;
-  for await (const raw of body) {
-    pending = pending.length ? Buffer.concat([pending, raw]) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+/** A sparse body read as it arrives: `push` returns the parts a piece completes; malformed input raises FormatError ('malformed'). */
+export class SparseDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private size: number | undefined;
+  private frame: { at: number; left: number } | undefined;
+  private next = 0;
+
+  push(raw: Uint8Array): SparsePart[] {
+    const parts: SparsePart[] = [];
+    let pending = this.pending.length ? Buffer.concat([this.pending, raw]) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
     for (;;) {
-      if (size === undefined) {
+      if (this.size === undefined) {
         if (pending.length < 16) break;
         if (!pending.subarray(0, 8).equals(MAGIC)) fail('malformed', 'not a sparse body');
-        size = readU64(pending, 8);
+        this.size = readU64(pending, 8);
         pending = pending.subarray(16);
-        yield { size };
+        parts.push({ size: this.size });
         continue;
       }
-      if (!frame) {
+      if (!this.frame) {
         if (pending.length < 16) break;
         const at = readU64(pending, 0);
         const length = readU64(pending, 8);
-        if (at < next || length === 0 || at + length > size) fail('malformed', 'sparse body frames must ascend, not overlap and stay inside the size');
-        frame = { at, left: length };
-        next = at + length;
+        if (at < this.next || length === 0 || at + length > this.size) fail('malformed', 'sparse body frames must ascend, not overlap and stay inside the size');
+        this.frame = { at, left: length };
+        this.next = at + length;
         pending = pending.subarray(16);
         continue;
       }
       if (pending.length === 0) break;
-      const n = Math.min(frame.left, pending.length);
-      yield { offset: frame.at, data: pending.subarray(0, n) };
-      frame = frame.left === n ? undefined : { at: frame.at + n, left: frame.left - n };
+      const { at, left } = this.frame;
+      const n = Math.min(left, pending.length);
+      parts.push({ offset: at, data: pending.subarray(0, n) });
+      this.frame = left === n ? undefined : { at: at + n, left: left - n };
       pending = pending.subarray(n);
     }
+    this.pending = pending;
+    return parts;
   }
-  if (size === undefined || frame || pending.length) fail('malformed', 'sparse body ends early');
+
+  /** Raises when the body stopped before its header or inside a frame. */
+  end(): void {
+    if (this.size === undefined || this.frame || this.pending.length) fail('malformed', 'sparse body ends early');
+  }
+}
+
+/** Reads a sparse body; a malformed one raises FormatError ('malformed'). */
+export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncIterable<SparsePart> {
+  const decoder = new SparseDecoder();
+  for await (const raw of body) yield* decoder.push(raw);
+  decoder.end();
 }
 
 /**
- * Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. Contiguous pieces (a
- * socket delivers 64 KiB at a time) are written together, up to PIECE bytes per write.
+ * Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. The body is read as it
+ * arrives ('data' events, paused only while the file has no staging buffer free): a stream's async iterator pauses
+ * the socket and joins buffered pieces with a copy at every step.
  */
-export async function writeSparseFile(body: AsyncIterable<Uint8Array>, path: string): Promise<number> {
-  const fh = await fs.open(path, 'w');
+export async function writeSparseFile(body: Readable, path: string, staging?: StagingBuffers): Promise<number> {
+  const decoder = new SparseDecoder();
+  let file: FileWriter | undefined;
   let size = 0;
-  let run: Buffer[] = [];
-  let runAt = 0;
-  let runBytes = 0;
-  const flush = async () => {
-    let at = runAt;
-    for (let left = run; left.length > 0;) {
-      let n = (await fh.writev(left, at)).bytesWritten;
-      at += n;
-      while (n > 0 && left.length > 0) {
-        if (n >= left[0].length) { n -= left[0].length; left = left.slice(1); } else { left = [left[0].subarray(n), ...left.slice(1)]; n = 0; }
-      }
+  const open = async (n: number) => void (file = await FileWriter.create(path, { size: (size = n), staging }));
+  const writeParts = (parts: SparsePart[], from = 0): Promise<void> | undefined => {
+    for (let i = from; i < parts.length; i++) {
+      const part = parts[i];
+      const wait = 'size' in part ? open(part.size) : file!.write(part.data, part.offset);
+      if (wait) return wait.then(() => writeParts(parts, i + 1));
     }
-    run = [];
-    runBytes = 0;
+    return undefined;
   };
   try {
-    for await (const part of decodeSparse(body)) {
-      if ('size' in part) { size = part.size; continue; }
-      if (runBytes > 0 && (part.offset !== runAt + runBytes || runBytes >= PIECE)) await flush();
-      if (runBytes === 0) runAt = part.offset;
-      run.push(part.data);
-      runBytes += part.data.length;
-    }
-    await flush();
-    await fh.truncate(size);
-    await fh.datasync();
+    await eachChunk(body, (chunk) => writeParts(decoder.push(chunk)));
+    decoder.end();
+    await file!.finish();
   } finally {
-    await fh.close();
+    await file?.close();
   }
   return size;
+}
+
+/**
+ * Feeds the stream's chunks to `take` as they come, pausing the stream only while a promise `take` returned is
+ * pending; resolves once the stream ended and the last of them settled. On a failure the rest of the stream is
+ * discarded, so an HTTP client still gets the answer.
+ */
+function eachChunk(body: Readable, take: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let last: Promise<void> | undefined;
+    let failed = false;
+    const fail = (e: unknown) => {
+      if (failed) return;
+      failed = true;
+      body.off('data', onData);
+      body.resume();
+      reject(e);
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        last = take(chunk);
+      } catch (e) {
+        return fail(e);
+      }
+      if (last) {
+        body.pause();
+        last.then(() => !failed && body.resume(), fail);
+      }
+    };
+    body.on('data', onData);
+    finished(body).then(() => last, (e) => Promise.reject(e)).then(() => !failed && resolve(), fail);
+  });
 }
 
 /** The plain bytes of a sparse body, zeros included (for an object store that cannot hold holes). */

@@ -14,9 +14,9 @@ import { Ecs, ecsClient } from '../support/sdk.ts';
 import { cephEnv, emptyAndDeleteBucket, startS3rver } from '../support/s3.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
 import { ApiCallError } from '../../src/cli/api.ts';
-import { createBucket, getObject, listAllObjects } from '../../src/cli/commands/transfer/client.ts';
+import { createBucket, getObject, listAllObjects, putObject } from '../../src/cli/commands/transfer/client.ts';
 import { REGION, clientConfig, importRequest, makeDisk, sameContent, settledImage, settledTask, type DiskFixture } from './transfer-support.ts';
-import { needing } from '../support/requires.ts';
+import { needing, requires } from '../support/requires.ts';
 
 const { after, before, test } = needing('qemu-img');
 
@@ -29,6 +29,7 @@ let disk: DiskFixture;
 const suffix = crypto.randomBytes(3).toString('hex');
 const chunkBucket = `ih-chunks-${suffix}`;
 const userBucket = `alice-s3-${suffix}`;
+const sparseBucket = `alice-sparse-${suffix}`;
 
 before(async () => {
   const ceph = cephEnv();
@@ -51,7 +52,7 @@ before(async () => {
 });
 after(async () => {
   await server?.stop();
-  for (const b of [userBucket, chunkBucket]) await emptyAndDeleteBucket(s3, b).catch(() => {});
+  for (const b of [userBucket, sparseBucket, chunkBucket]) await emptyAndDeleteBucket(s3, b).catch(() => {});
   s3?.destroy();
   await s3rver?.stop();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -89,4 +90,18 @@ test('the chunk store\'s own S3 bucket can never become a user bucket', async ()
   assert.ok(err instanceof ApiCallError);
   assert.equal(err.code, 'BucketAlreadyExists');
   assert.equal(err.status, 409);
+});
+
+test('bucket put of a file with holes (a sparse body) lands on S3 as the file\'s plain bytes', { skip: requires('xfs_io') }, async () => {
+  const cfg = clientConfig(server.endpoint, alice);
+  await createBucket(cfg, sparseBucket);
+  const file = path.join(dir, 'sparse.raw');
+  const fd = fs.openSync(file, 'w');
+  fs.ftruncateSync(fd, (24 << 20) + 5);
+  const data = crypto.randomBytes((5 << 20) + 3);
+  fs.writeSync(fd, data, 0, data.length, (8 << 20) + 4096);
+  fs.closeSync(fd);
+  assert.equal((await putObject(cfg, sparseBucket, 'sparse.raw', file)).Size, fs.statSync(file).size);
+  const got = await s3.send(new GetObjectCommand({ Bucket: sparseBucket, Key: 'sparse.raw' }));
+  assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(fs.readFileSync(file)));
 });

@@ -4,7 +4,7 @@
  */
 import type { VirtualDisk } from '../../domain/disk.ts';
 import type { ExportFormat } from '../types.ts';
-import { writeStreamToFile } from './file.ts';
+import { type StagingBuffers, writeStreamToFile } from './file.ts';
 import { qcow2Export } from './qcow2.ts';
 import { rawExport, writeSparseRaw } from './raw.ts';
 import type { ExportOptions, ExportStream } from './types.ts';
@@ -35,15 +35,19 @@ export function exportImage(disk: VirtualDisk, format: ExportFormat, options: Ex
   }
 }
 
-/** Writes the export to `path` and fsyncs it. raw becomes a sparse file (holes for zero ranges). */
+/**
+ * Writes the export to `path` and fsyncs it. raw becomes a sparse file (holes for zero ranges). `staging`: reused
+ * write buffers (formats/writers/file.ts), for a caller that writes many files.
+ */
 export async function writeExportFile(
   disk: VirtualDisk,
   format: ExportFormat,
   path: string,
   options: ExportOptions = {},
+  staging?: StagingBuffers,
 ): Promise<{ bytes: number }> {
-  if (format === 'raw') return writeSparseRaw(disk, path);
-  return writeStreamToFile(exportImage(disk, format, options).stream(), path);
+  if (format === 'raw') return writeSparseRaw(disk, path, staging);
+  return writeStreamToFile(exportImage(disk, format, options).stream(), path, staging);
 }
 
 /** File name extension for an export format. */

@@ -1,7 +1,7 @@
 /** raw export: the virtual bytes themselves; zero chunks come from one shared zero buffer. */
-import fs from 'node:fs/promises';
 import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
 import { nonZeroRuns, readChunks, runBytes, zeros } from './disk-chunks.ts';
+import { FileWriter, type StagingBuffers } from './file.ts';
 import type { ExportStream } from './types.ts';
 
 export function rawExport(disk: VirtualDisk): ExportStream {
@@ -26,30 +26,21 @@ export function chunksWithData(disk: VirtualDisk): number[] {
 
 /**
  * Writes the disk as a sparse raw file: only non-zero 64 KiB runs are written, zero ranges are
- * holes, and ftruncate sets the exact length. fsyncs before returning.
+ * holes (the length is set first). fsyncs before returning.
  */
-export async function writeSparseRaw(disk: VirtualDisk, path: string): Promise<{ bytes: number }> {
-  const fh = await fs.open(path, 'w');
+export async function writeSparseRaw(disk: VirtualDisk, path: string, staging?: StagingBuffers): Promise<{ bytes: number }> {
+  const file = await FileWriter.create(path, { size: disk.virtualSize, staging });
   try {
     for await (const [index, data] of readChunks(disk, chunksWithData(disk))) {
       const len = chunkLength(disk.virtualSize, index);
       for (const run of nonZeroRuns(disk, index)) {
         const [from, to] = runBytes(run, len);
-        await writeFully(fh, data.subarray(from, to), index * CHUNK_SIZE + from);
+        await file.write(data.subarray(from, to), index * CHUNK_SIZE + from);
       }
     }
-    await fh.truncate(disk.virtualSize);
-    await fh.sync();
+    await file.finish();
   } finally {
-    await fh.close();
+    await file.close();
   }
   return { bytes: disk.virtualSize };
-}
-
-export async function writeFully(fh: fs.FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
 }

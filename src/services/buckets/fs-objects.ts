@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
-import { writeStreamToFile } from '../../formats/writers/file.ts';
+import { StagingBuffers, writeStreamToFile } from '../../formats/writers/file.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
@@ -21,6 +21,8 @@ function isErrno(e: unknown, ...codes: string[]): boolean {
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs';
   private readonly checkRealPath = existsSync(PROC_FD);
+  /** Write buffers reused from one put to the next. */
+  private readonly staging = new StagingBuffers();
 
   constructor(private readonly root: string, private readonly tmpDir: string) {}
 
@@ -39,8 +41,8 @@ export class FsObjectStore implements ObjectStore {
     await fs.mkdir(this.tmpDir, { recursive: true });
     const tmp = path.join(this.tmpDir, opts.tempName ?? `put-${crypto.randomBytes(8).toString('hex')}`);
     try {
-      if ('writeFile' in body) await body.writeFile(tmp);
-      else await writeStreamToFile(asBuffers(body), tmp);
+      if ('writeFile' in body) await body.writeFile(tmp, this.staging);
+      else await writeStreamToFile(asBuffers(body), tmp, this.staging);
       const { size } = await fs.stat(tmp);
       const parent = await this.makeParents(dir, key);
       try {

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ClosableByteSource } from '../../formats/index.ts';
+import type { StagingBuffers } from '../../formats/writers/file.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -22,9 +23,12 @@ export interface ObjectListing {
 
 /**
  * An object's content: a stream of bytes, or something that can also write itself into a local file
- * (an export writes raw disks there as sparse files instead of streaming their zeros).
+ * (an export writes raw disks there as sparse files instead of streaming their zeros), through the store's
+ * reused staging buffers.
  */
-export type ObjectBody = AsyncIterable<Uint8Array> | { writeFile(path: string): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
+export type ObjectBody =
+  | AsyncIterable<Uint8Array>
+  | { writeFile(path: string, staging: StagingBuffers): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
 
 /**
  * Which version of an object's content this is: the folder backend's device, inode, size, modification and change

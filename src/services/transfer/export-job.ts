@@ -81,7 +81,7 @@ async function writeObjects(
     if (!source) continue;
     const disk = observedDisk(source, ctx.signal, () => reporter.report(++read, total));
     await store.put(bucket, o.key, {
-      writeFile: (path: string) => writeExportFile(disk, format, path),
+      writeFile: (path, staging) => writeExportFile(disk, format, path, {}, staging),
       stream: () => exportImage(disk, format).stream(),
     }, { signal: ctx.signal, tempName: `${tempPrefix}${o.idx}` });
     done.add(o.idx);

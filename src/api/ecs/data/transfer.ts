@@ -44,7 +44,7 @@ function query<S extends Schema>(req: FastifyRequest, schema: S): Params<S> {
  */
 function objectBody(req: FastifyRequest): ObjectBody {
   if (headerValue(req.headers, 'content-type') !== SPARSE_CONTENT_TYPE) return req.raw;
-  return { writeFile: (path) => writeSparseFile(req.raw, path), stream: () => expandSparse(req.raw) };
+  return { writeFile: (path, staging) => writeSparseFile(req.raw, path, staging), stream: () => expandSparse(req.raw) };
 }
 
 const bucketView = (b: { name: string; region: string; created_at: number }) => ({ Name: b.name, RegionId: b.region, CreationTime: isoSeconds(b.created_at) });
