@@ -23,7 +23,7 @@ import { KyselyChunkIndex } from '../src/blobs/chunk-index.ts';
 import { ManifestRepo } from '../src/blobs/manifests.ts';
 import { HashPool } from '../src/blobs/hash-pool.ts';
 import { importDiskWithStats, type ImportStats } from '../src/blobs/importer.ts';
-import { ChunkBufferPool } from '../src/blobs/buffer-pool.ts';
+import { ChunkBufferPool } from '../src/formats/buffer-pool.ts';
 import { buildSparseRaw, median, printTable, dropCaches } from './support.ts';
 
 const MiB = 1024 * 1024;

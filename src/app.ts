@@ -16,7 +16,7 @@ import { createS3Client, S3ChunkStore } from './blobs/s3-store.ts';
 import { KyselyChunkIndex } from './blobs/chunk-index.ts';
 import { ManifestRepo } from './blobs/manifests.ts';
 import { HashPool } from './blobs/hash-pool.ts';
-import { ChunkBufferPool } from './blobs/buffer-pool.ts';
+import { ChunkBufferPool } from './formats/buffer-pool.ts';
 import { collectGarbage } from './blobs/gc.ts';
 import { reportEventLoop } from './api/http/loop-report.ts';
 import { JobQueue, loadNodeId, startWorker, type Worker } from './jobs/index.ts';
@@ -128,7 +128,7 @@ export async function openAdmin(config: Config, clock: Clock = systemClock): Pro
 }
 
 /** Chunk stores for every region and the bucket store: on S3 when configured (checked now, not at first use), else in the data directory. */
-async function openBlobStores(config: Config, regions: Regions, tempDir: string): Promise<{ chunks: Map<string, ChunkStore>; objects: ObjectStore; close(): void }> {
+async function openBlobStores(config: Config, regions: Regions, tempDir: string, buffers: ChunkBufferPool): Promise<{ chunks: Map<string, ChunkStore>; objects: ObjectStore; close(): void }> {
   const chunks = new Map<string, ChunkStore>();
   if (config.s3.endpoint) {
     const client = createS3Client(config.s3);
@@ -137,7 +137,7 @@ async function openBlobStores(config: Config, regions: Regions, tempDir: string)
     return { chunks, objects: new S3ObjectStore(client, tempDir), close: () => client.destroy() };
   }
   for (const r of regions.all) chunks.set(r.id, new FsChunkStore(path.join(config.dataDir, 'chunks', r.id)));
-  return { chunks, objects: new FsObjectStore(path.join(config.dataDir, 'buckets'), tempDir), close: () => {} };
+  return { chunks, objects: new FsObjectStore(path.join(config.dataDir, 'buckets'), tempDir, buffers), close: () => {} };
 }
 
 /** JSON lines unless IMAGEHOUSE_LOG_FORMAT=text, or it is unset and the lines go to a terminal. */
@@ -167,6 +167,8 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
   let masterKey: Buffer;
   let nodeId: string;
   let blobStores: Awaited<ReturnType<typeof openBlobStores>>;
+  /** The data plane's 4 MiB buffers: chunk imports, uploads, and the folder object store's file writes share them. */
+  const buffers = new ChunkBufferPool();
   try {
     try {
       masterKey = loadMasterKey(config.dataDir, config.masterKey);
@@ -178,7 +180,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     } catch (e) {
       throw new StartupError('dataDir', `cannot keep the node id in ${config.dataDir}: ${reasonOf(e)} (check --data or IMAGEHOUSE_DATA)`);
     }
-    blobStores = await openBlobStores(config, regions, dirs.temp).catch((e) => {
+    blobStores = await openBlobStores(config, regions, dirs.temp, buffers).catch((e) => {
       throw new StartupError('objectStore', `cannot reach S3 at ${config.s3.endpoint} (bucket ${config.s3.bucket}): ${reasonOf(e)} (check IMAGEHOUSE_S3_ENDPOINT and its keys)`);
     });
   } catch (e) {
@@ -217,7 +219,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
       index: new KyselyChunkIndex(store.db, { now: () => clock.now() }),
       manifests: new ManifestRepo(store.db, { now: () => clock.now() }),
       hashPool,
-      buffers: new ChunkBufferPool(),
+      buffers,
     }),
     objects: blobStores.objects,
     dirs,

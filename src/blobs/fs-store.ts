@@ -19,7 +19,7 @@ import { CHUNK_SIZE } from '../domain/disk.ts';
 import { refFromHex, refHex } from './refs.ts';
 import { ChunkCorruptError, ChunkNotFoundError } from './errors.ts';
 import { createLimiter, type Limiter } from './limit.ts';
-import { directWritable } from './aligned-buffers.ts';
+import { directWritable } from '../formats/aligned-memory.ts';
 
 export type FsDurability = 'background' | 'batched' | 'eager';
 

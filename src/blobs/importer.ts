@@ -11,7 +11,7 @@ import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';
 import { sha256Ref } from './refs.ts';
-import type { ChunkBufferPool } from './buffer-pool.ts';
+import type { ChunkBufferPool } from '../formats/buffer-pool.ts';
 import { patchManifest, zeroManifest, type ManifestRepo } from './manifests.ts';
 
 export interface ImportDeps {

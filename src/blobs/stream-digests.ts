@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
-import type { ChunkBufferPool } from './buffer-pool.ts';
+import type { ChunkBufferPool } from '../formats/buffer-pool.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 import { patchManifest, zeroManifest } from './manifests.ts';

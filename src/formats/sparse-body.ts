@@ -9,7 +9,8 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { fail } from './errors.ts';
-import { FileWriter, type StagingBuffers } from './writers/file.ts';
+import { FileWriter } from './writers/file.ts';
+import type { ChunkBufferPool } from './buffer-pool.ts';
 
 export const SPARSE_CONTENT_TYPE = 'application/vnd.imagehouse.sparse';
 const MAGIC = Buffer.from('IHSPARSE');
@@ -86,7 +87,7 @@ export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncItera
  * arrives ('data' events, paused only while the file has no staging buffer free): a stream's async iterator pauses
  * the socket and joins buffered pieces with a copy at every step.
  */
-export async function writeSparseFile(body: Readable, path: string, staging?: StagingBuffers): Promise<number> {
+export async function writeSparseFile(body: Readable, path: string, staging?: ChunkBufferPool): Promise<number> {
   const decoder = new SparseDecoder();
   let file: FileWriter | undefined;
   let size = 0;

@@ -4,7 +4,7 @@ import type { KyselyChunkIndex } from '../blobs/chunk-index.ts';
 import type { ManifestRepo } from '../blobs/manifests.ts';
 import type { HashPool } from '../blobs/hash-pool.ts';
 import type { ImportDeps } from '../blobs/importer.ts';
-import type { ChunkBufferPool } from '../blobs/buffer-pool.ts';
+import type { ChunkBufferPool } from '../formats/buffer-pool.ts';
 
 export interface DataPlane {
   /** The chunk store of a region (each region keeps its own copy of the chunks it uses). */

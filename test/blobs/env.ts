@@ -11,7 +11,7 @@ import type { ChunkStore } from '../../src/blobs/types.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength } from '../../src/domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../../src/formats/types.ts';
 import type { ChunkRow } from '../../src/store/schema.ts';
-import type { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
+import type { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 
 export const REGION = 'cn-test';
 

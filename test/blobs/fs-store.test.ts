@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
 import { refHex, sha256Ref } from '../../src/blobs/refs.ts';
 import { ChunkCorruptError } from '../../src/blobs/errors.ts';
-import { alignedBuffer } from '../../src/blobs/aligned-buffers.ts';
+import { alignedBuffer } from '../../src/formats/aligned-memory.ts';
 import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 
 let dir: string;

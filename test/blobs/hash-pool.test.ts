@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { alignedBuffer } from '../../src/blobs/aligned-buffers.ts';
+import { alignedBuffer } from '../../src/formats/aligned-memory.ts';
 import { HashPool } from '../../src/blobs/hash-pool.ts';
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/domain/disk.ts';
 

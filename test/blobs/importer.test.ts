@@ -10,7 +10,7 @@ import { collectGarbage } from '../../src/blobs/gc.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { HashPool } from '../../src/blobs/hash-pool.ts';
 import { FsChunkStore } from '../../src/blobs/fs-store.ts';
-import { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
+import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import type { ChunkStore, Manifest } from '../../src/blobs/types.ts';
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE } from '../../src/domain/disk.ts';

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storeAndDigest, writeAndDigest } from '../../src/blobs/stream-digests.ts';
-import { ChunkBufferPool } from '../../src/blobs/buffer-pool.ts';
+import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import { openBlobEnv, REGION } from './env.ts';

@@ -14,6 +14,7 @@ import type { ObjectStore } from '../../src/services/buckets/object-store.ts';
 import { checkBucketName, keyProblem } from '../../src/services/buckets/names.ts';
 import { emptyAndDeleteBucket, s3Backends, type TestS3 } from '../support/s3.ts';
 import { waitFor } from '../support/wait.ts';
+import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 
 async function* chunks(...parts: (string | Buffer)[]): AsyncIterable<Uint8Array> {
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
@@ -58,7 +59,7 @@ const backends: Backend[] = [
     name: 'folder',
     async open() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-buckets-'));
-      const store = new FsObjectStore(path.join(dir, 'buckets'), path.join(dir, 'tmp'));
+      const store = new FsObjectStore(path.join(dir, 'buckets'), path.join(dir, 'tmp'), new ChunkBufferPool());
       await store.createBucket('test-bucket');
       return { store, bucket: 'test-bucket', dispose: async () => fs.rmSync(dir, { recursive: true, force: true }) };
     },
@@ -174,7 +175,7 @@ describe('folder backend: links inside a bucket are never followed', () => {
   let secret: string;
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-buckets-link-'));
-    store = new FsObjectStore(path.join(dir, 'buckets'), path.join(dir, 'tmp'));
+    store = new FsObjectStore(path.join(dir, 'buckets'), path.join(dir, 'tmp'), new ChunkBufferPool());
     await store.createBucket('victim');
     secret = path.join(dir, 'secret.txt');
     fs.writeFileSync(secret, 'host secret');

@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { ChunkBufferPool } from '../buffer-pool.ts';
 
 /** Bytes per write. */
 const STAGE = 4 * 1024 * 1024;
@@ -18,37 +19,6 @@ const DEPTH = 4;
 const ALIGN = 4096;
 /** Buffered bytes after which writeback is started (one datasync in flight). */
 const EARLY_SYNC_BYTES = 64 * 1024 * 1024;
-
-/**
- * Reused staging buffers for FileWriters: whoever writes many files keeps one (the folder object store does) and
- * hands it to each; a new WebAssembly memory per file cost the server 0.2–0.6 s of garbage collection per 512 MiB put.
- * WebAssembly memory is mapped page-aligned, as O_DIRECT needs of the memory it writes from (a Buffer's comes from
- * malloc, 16 bytes past a page); each reserves, not commits, about 10 GiB of address space for V8's guard regions.
- * Without WebAssembly (--jitless) direct writes are refused and fall back to buffered.
- */
-export class StagingBuffers {
-  private readonly free: Buffer[] = [];
-
-  /** `maxIdle` bounds the buffers kept while nothing uses them. */
-  constructor(private readonly maxIdle = 16) {}
-
-  take(): Buffer {
-    const spare = this.free.pop();
-    if (spare) return spare;
-    const wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-    try {
-      if (wasm) return Buffer.from(new wasm.Memory({ initial: STAGE / 65536, maximum: STAGE / 65536 }).buffer);
-    } catch {
-      // No address space left for another one (RangeError): this buffer is written buffered.
-    }
-    return Buffer.allocUnsafeSlow(STAGE);
-  }
-
-  /** Hands a buffer back; the caller must not touch it afterwards. */
-  give(buf: Buffer): void {
-    if (this.free.length < this.maxIdle) this.free.push(buf);
-  }
-}
 
 const alignDown = (n: number) => n - (n % ALIGN);
 const alignUp = (n: number) => alignDown(n + ALIGN - 1);
@@ -78,7 +48,7 @@ export class FileWriter {
   private constructor(
     private readonly buffered: fs.FileHandle,
     private readonly direct: fs.FileHandle | undefined,
-    private readonly staging: StagingBuffers,
+    private readonly staging: ChunkBufferPool,
   ) {
     this.useDirect = direct !== undefined;
   }
@@ -87,7 +57,7 @@ export class FileWriter {
    * Creates (or truncates) `path`; `size` sets its length up front (a sparse file's holes need no writes). Staging
    * buffers come from `staging` (default: made for this file).
    */
-  static async create(path: string, opts: { size?: number; staging?: StagingBuffers } = {}): Promise<FileWriter> {
+  static async create(path: string, opts: { size?: number; staging?: ChunkBufferPool } = {}): Promise<FileWriter> {
     const buffered = await fs.open(path, 'w');
     let direct: fs.FileHandle | undefined;
     try {
@@ -97,7 +67,7 @@ export class FileWriter {
       await buffered.close();
       throw e;
     }
-    return new FileWriter(buffered, direct, opts.staging ?? new StagingBuffers());
+    return new FileWriter(buffered, direct, opts.staging ?? new ChunkBufferPool());
   }
 
   /**
@@ -111,7 +81,7 @@ export class FileWriter {
       let stage = this.stage;
       if (!stage || at !== stage.at + stage.to) {
         if (stage) this.submit();
-        const buf = this.free.pop() ?? (this.taken < DEPTH ? (this.taken++, this.staging.take()) : undefined);
+        const buf = this.free.pop() ?? (this.taken < DEPTH ? (this.taken++, this.staging.acquire(STAGE)) : undefined);
         if (!buf) return this.writeWhenFree(data.subarray(done), at);
         stage = this.stage = { buf, at: alignDown(at), from: at % ALIGN, to: at % ALIGN };
       }
@@ -142,8 +112,8 @@ export class FileWriter {
   async close(): Promise<void> {
     await Promise.allSettled([...this.writing, this.syncing]);
     await Promise.allSettled([this.buffered.close(), this.direct?.close()]);
-    for (const buf of this.free.splice(0)) this.staging.give(buf);
-    if (this.stage) this.staging.give(this.stage.buf);
+    for (const buf of this.free.splice(0)) this.staging.release(buf);
+    if (this.stage) this.staging.release(this.stage.buf);
     this.stage = undefined;
   }
 
@@ -203,7 +173,7 @@ async function writeAll(fh: fs.FileHandle, buf: Buffer, from: number, to: number
 }
 
 /** Writes every buffer of `source` in order to `path` (created or truncated), fsyncs, returns the length. */
-export async function writeStreamToFile(source: AsyncIterable<Buffer>, path: string, staging?: StagingBuffers): Promise<{ bytes: number }> {
+export async function writeStreamToFile(source: AsyncIterable<Buffer>, path: string, staging?: ChunkBufferPool): Promise<{ bytes: number }> {
   const file = await FileWriter.create(path, { staging });
   let position = 0;
   try {

@@ -4,12 +4,13 @@
  */
 import type { VirtualDisk } from '../../domain/disk.ts';
 import type { ExportFormat } from '../types.ts';
-import { type StagingBuffers, writeStreamToFile } from './file.ts';
+import { writeStreamToFile } from './file.ts';
 import { qcow2Export } from './qcow2.ts';
 import { rawExport, writeSparseRaw } from './raw.ts';
 import type { ExportOptions, ExportStream } from './types.ts';
 import { vhdDynamicExport, vhdFixedExport } from './vhd.ts';
 import { vmdkStreamOptimizedExport } from './vmdk.ts';
+import type { ChunkBufferPool } from '../buffer-pool.ts';
 
 export type { ExportOptions, ExportStream } from './types.ts';
 
@@ -44,7 +45,7 @@ export async function writeExportFile(
   format: ExportFormat,
   path: string,
   options: ExportOptions = {},
-  staging?: StagingBuffers,
+  staging?: ChunkBufferPool,
 ): Promise<{ bytes: number }> {
   if (format === 'raw') return writeSparseRaw(disk, path, staging);
   return writeStreamToFile(exportImage(disk, format, options).stream(), path, staging);

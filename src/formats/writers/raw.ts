@@ -1,8 +1,9 @@
 /** raw export: the virtual bytes themselves; zero chunks come from one shared zero buffer. */
 import { CHUNK_SIZE, chunkLength, type VirtualDisk } from '../../domain/disk.ts';
 import { nonZeroRuns, readChunks, runBytes, zeros } from './disk-chunks.ts';
-import { FileWriter, type StagingBuffers } from './file.ts';
+import { FileWriter } from './file.ts';
 import type { ExportStream } from './types.ts';
+import type { ChunkBufferPool } from '../buffer-pool.ts';
 
 export function rawExport(disk: VirtualDisk): ExportStream {
   return { size: disk.virtualSize, stream: () => rawBytes(disk) };
@@ -28,7 +29,7 @@ export function chunksWithData(disk: VirtualDisk): number[] {
  * Writes the disk as a sparse raw file: only non-zero 64 KiB runs are written, zero ranges are
  * holes (the length is set first). fsyncs before returning.
  */
-export async function writeSparseRaw(disk: VirtualDisk, path: string, staging?: StagingBuffers): Promise<{ bytes: number }> {
+export async function writeSparseRaw(disk: VirtualDisk, path: string, staging?: ChunkBufferPool): Promise<{ bytes: number }> {
   const file = await FileWriter.create(path, { size: disk.virtualSize, staging });
   try {
     for await (const [index, data] of readChunks(disk, chunksWithData(disk))) {

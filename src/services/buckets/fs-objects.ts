@@ -9,7 +9,8 @@ import fs from 'node:fs/promises';
 import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
-import { StagingBuffers, writeStreamToFile } from '../../formats/writers/file.ts';
+import { writeStreamToFile } from '../../formats/writers/file.ts';
+import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
@@ -21,10 +22,8 @@ function isErrno(e: unknown, ...codes: string[]): boolean {
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs';
   private readonly checkRealPath = existsSync(PROC_FD);
-  /** Write buffers reused from one put to the next. */
-  private readonly staging = new StagingBuffers();
-
-  constructor(private readonly root: string, private readonly tmpDir: string) {}
+  /** `staging`: the data plane's buffers, which FileWriter stages writes in (reused from one put to the next). */
+  constructor(private readonly root: string, private readonly tmpDir: string, private readonly staging: ChunkBufferPool) {}
 
   async createBucket(bucket: string): Promise<void> {
     await fs.mkdir(this.root, { recursive: true });

@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ClosableByteSource } from '../../formats/index.ts';
-import type { StagingBuffers } from '../../formats/writers/file.ts';
+import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 
 export interface ObjectInfo {
   key: string;
@@ -28,7 +28,7 @@ export interface ObjectListing {
  */
 export type ObjectBody =
   | AsyncIterable<Uint8Array>
-  | { writeFile(path: string, staging: StagingBuffers): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
+  | { writeFile(path: string, staging: ChunkBufferPool): Promise<unknown>; stream(): AsyncIterable<Uint8Array> };
 
 /**
  * Which version of an object's content this is: the folder backend's device, inode, size, modification and change

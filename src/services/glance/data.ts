@@ -19,7 +19,7 @@ import { inspect, openFileSource, openReader, type ClosableByteSource } from '..
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
 import { storeAndDigest, writeAndDigest } from '../../blobs/stream-digests.ts';
-import type { ChunkBufferPool } from '../../blobs/buffer-pool.ts';
+import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import { manifestDisk, manifestSource } from '../../blobs/manifests.ts';
 import type { Manifest } from '../../blobs/types.ts';
 import type { Services } from '../context.ts';

@@ -1,5 +1,5 @@
 /**
- * Chunk buffers whose memory starts on a page boundary, so the chunk store can write them with O_DIRECT.
+ * 4 MiB buffers whose memory starts on a page boundary, so the chunk store and FileWriter can write them with O_DIRECT.
  * Node's own buffers come from malloc (16 bytes past a page for large sizes) and O_DIRECT refuses them. On
  * this kind of VM a buffered write of a new chunk cost 2–4× its bytes in kernel CPU (copying into freshly
  * faulted page-cache pages: half of an import's CPU in `perf`), while a direct write is a DMA from memory the
@@ -14,17 +14,27 @@ const WASM_PAGE = 64 * 1024;
 export const DIRECT_IO_ALIGN = 4096;
 
 const aligned = new WeakSet<ArrayBufferLike>();
-/** The one WebAssembly API used here (the project's TypeScript libs do not declare WebAssembly). */
-const { Memory } = (globalThis as unknown as {
-  WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer } };
+/** The one WebAssembly API used here (the project's TypeScript libs do not declare WebAssembly); absent under --jitless. */
+const wasm = (globalThis as unknown as {
+  WebAssembly?: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer } };
 }).WebAssembly;
 
-/** A zero-filled buffer of `length` bytes over page-aligned shared memory of its own. */
+/**
+ * A zero-filled buffer of `length` bytes over page-aligned shared memory of its own. Without WebAssembly, or with
+ * no address space left for another reservation, a plain (unaligned, unshared) buffer: written buffered.
+ */
 export function alignedBuffer(length: number): Buffer {
   const pages = Math.max(1, Math.ceil(length / WASM_PAGE));
-  const memory = new Memory({ initial: pages, maximum: pages, shared: true });
-  aligned.add(memory.buffer);
-  return Buffer.from(memory.buffer, 0, length);
+  try {
+    if (wasm) {
+      const memory = new wasm.Memory({ initial: pages, maximum: pages, shared: true });
+      aligned.add(memory.buffer);
+      return Buffer.from(memory.buffer, 0, length);
+    }
+  } catch {
+    // RangeError: out of address space for another memory
+  }
+  return Buffer.alloc(length);
 }
 
 /** True when `data` can be written with O_DIRECT: aligned memory, offset and length. */
