@@ -118,8 +118,9 @@ export async function describeImages(
       : q.orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
   };
   if (parts.length === 1) {
-    const found = tallied && f.statuses?.length
-      ? await talliedPage(f.alias, f.isPublic === true)(db, f.region, f.viewer, f.statuses, page.offset, page.limit)
+    const { tally } = parts[0];
+    const found = tallied && tally && f.statuses?.length
+      ? await talliedPage(f.alias, f.isPublic === true)(db, f.region, tally.ownerId === undefined ? [] : [f.viewer], f.statuses, page.offset, page.limit)
       : await executeNamed(db, imageViewsQuery(db, ordered(parts[0]).selectAll('i').offset(page.offset).limit(page.limit)));
     return { total, items: storedViews(found).map((v) => imageView(v, f.viewer)) };
   }
@@ -129,20 +130,22 @@ export async function describeImages(
   return { total, items: await viewsOf(services, ids, f.viewer) };
 }
 
-type TalliedPage = (db: Kysely<Database>, region: string, viewer: string, statuses: string[], offset: number, limit: number) => Promise<unknown[]>;
+/** `owner`: the viewer, for a part of the viewer's own images; empty for system and Marketplace images. */
+type TalliedPage = (db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => Promise<unknown[]>;
 const talliedPages = new Map<string, TalliedPage>();
 
 /**
- * A page of one alias's images filtered by status alone (the listing every console page asks for), built once per
- * alias and number of statuses (store/prepared.ts): Kysely building and compiling it cost 0.1–0.2 ms a request.
+ * A page of a part that `image_counts` counts, filtered by status alone (the listing every console page asks for),
+ * built once per alias and number of statuses (store/prepared.ts): Kysely building and compiling it cost 0.1–0.2 ms
+ * a request.
  */
 function talliedPage(alias: OwnerAlias | undefined, includePublic: boolean): TalliedPage {
   const key = `${alias}:${includePublic}`;
   let page = talliedPages.get(key);
   if (!page) {
-    page = prepared((db: Kysely<Database>, region: string, viewer: string, statuses: string[], offset: number, limit: number) => {
-      const [part] = aliasParts(viewer, alias, includePublic);
-      const rows = filtered(db, { region, viewer, statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+    page = prepared((db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => {
+      const [part] = aliasParts(owner[0] ?? '', alias, includePublic);
+      const rows = filtered(db, { region, viewer: owner[0] ?? '', statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
       return imageViewsQuery(db, rows.selectAll('i').offset(offset).limit(limit));
     });
     talliedPages.set(key, page);

@@ -79,24 +79,29 @@ export function imageViewsQuery(db: Kysely<any>, rows: { as(alias: 'i'): Aliased
 
 type Values = unknown[];
 
-/** A row object from its values in `names` order. */
-function record<T>(names: readonly string[], values: Values): T {
-  const row: Record<string, unknown> = {};
-  for (let k = 0; k < names.length; k++) row[names[k]] = values[k];
-  return row as T;
+/**
+ * Builds row objects from their values in `names` order. Generated from the constant column names: an object literal
+ * has its shape at once, where 36 keyed stores walk each row through 36 shapes (a page of 100 rows: 0.25–0.45 ms,
+ * against 0.02 ms).
+ */
+function rowBuilder<T>(names: readonly string[]): (values: Values) => T {
+  if (!names.every((n) => /^[a-z_]+$/.test(n))) throw new Error(`not column names: ${names.join(', ')}`);
+  return new Function('v', `return { ${names.map((n, k) => `${n}: v[${k}]`).join(', ')} };`) as (values: Values) => T;
 }
+const imageRow = rowBuilder<ImageRow>(IMAGE_COLUMNS);
+const diskRow = rowBuilder<ImageDiskRow>(DISK_COLUMNS);
 
 /** The views of an imageViewsQuery result; UTF-8 byte order is SQLite's BINARY order. */
 export function storedViews(result: readonly unknown[]): StoredView[] {
   const doc = (result[0] as { views?: Document } | undefined)?.views;
   const images = (doc ? JSON.parse(doc) : []) as Values[];
   return images.map((image) => {
-    const disks = (image[DISKS_AT] as Values[]).map((d) => record<ImageDiskRow>(DISK_COLUMNS, d));
+    const disks = (image[DISKS_AT] as Values[]).map(diskRow);
     if (disks.length > 1) disks.sort((a, b) => a.idx - b.idx);
     // SQLite's exists() is 0 or 1 and its tags come unsorted; PostgreSQL's exists() is a boolean and its tags sorted.
     const fromSqlite = typeof image[SHARED_AT] === 'number';
     const tags: TagList = (image[TAGS_AT] as [string, string][]).map(([key, value]) => ({ key, value }));
     if (fromSqlite && tags.length > 1) tags.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
-    return { row: record<ImageRow>(IMAGE_COLUMNS, image), disks, tags, shared: Boolean(image[SHARED_AT]), inUse: Boolean(image[IN_USE_AT]) };
+    return { row: imageRow(image), disks, tags, shared: Boolean(image[SHARED_AT]), inUse: Boolean(image[IN_USE_AT]) };
   });
 }
