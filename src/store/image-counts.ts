@@ -6,7 +6,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Dialect } from './db.ts';
-import { executeNamed } from './prepared.ts';
+import { prepared } from './prepared.ts';
 
 export interface ImageCountKey {
   region: string;
@@ -20,13 +20,21 @@ export interface ImageCountKey {
 /** PostgreSQL appends a delta row per write; a reader that finds more than this many folds them into one per key. */
 const FOLD_AT = 32;
 
+/**
+ * A key's sum and its number of delta rows, built once per shape (store/prepared.ts): `owner` and `statuses` are
+ * empty for every owner and every status, and their lengths are part of the shape.
+ */
+const countRows = prepared((db: Kysely<Database>, region: string, category: string, owner: string[], statuses: string[]) => {
+  let q = db.selectFrom('image_counts').where('region', '=', region).where('category', '=', category)
+    .select((eb) => [eb.fn.sum<number>('n').as('total'), eb.fn.countAll<number>().as('rows')]);
+  if (owner.length) q = q.where('owner_id', '=', owner[0]);
+  if (statuses.length) q = q.where('status', 'in', statuses);
+  return q;
+});
+
 export async function countImages(db: Kysely<Database>, dialect: Dialect, key: ImageCountKey): Promise<number> {
   if (key.statuses?.length === 0) return 0;
-  let q = db.selectFrom('image_counts').where('region', '=', key.region).where('category', '=', key.category)
-    .select((eb) => [eb.fn.sum<number>('n').as('total'), eb.fn.countAll<number>().as('rows')]);
-  if (key.ownerId !== undefined) q = q.where('owner_id', '=', key.ownerId);
-  if (key.statuses) q = q.where('status', 'in', key.statuses);
-  const [r] = await executeNamed(db, q);
+  const [r] = await countRows(db, key.region, key.category, key.ownerId === undefined ? [] : [key.ownerId], key.statuses ?? []);
   // Folding only tidies: the count above is already exact. Two readers folding overlapping keys at once may meet as a
   // deadlock or serialization failure, and then the one PostgreSQL picks leaves its deltas for a later reader.
   if (dialect === 'postgres' && Number(r.rows) > FOLD_AT) await fold(db, key).catch(() => {});
