@@ -7,8 +7,8 @@
  *   batched              all at flush
  *   eager                before the rename, inside put
  * bench/import.ts compares them: background overlaps the disk flush with reading and hashing.
- * Page-aligned chunks (aligned-buffers.ts) are written with O_DIRECT where the filesystem takes it: no copy into
- * the page cache, which cost more CPU than hashing them. A filesystem that refuses it (tmpfs) gets buffered writes.
+ * Page-aligned chunks (formats/aligned-memory.ts) are written with O_DIRECT where the filesystem takes it: no copy
+ * into the page cache, which cost more CPU than hashing them. A filesystem that refuses it (ramfs) gets buffered writes.
  */
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';

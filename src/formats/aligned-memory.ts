@@ -10,7 +10,7 @@
  * for V8's guard regions; the pools keep a few dozen at most.
  */
 const WASM_PAGE = 64 * 1024;
-/** The alignment (and length multiple) O_DIRECT needs on the filesystems we run on. */
+/** The alignment of offsets, lengths and memory O_DIRECT needs: the disk's logical block (4 KiB covers 512-byte and 4Kn disks). */
 export const DIRECT_IO_ALIGN = 4096;
 
 const aligned = new WeakSet<ArrayBufferLike>();

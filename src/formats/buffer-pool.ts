@@ -16,7 +16,7 @@ export class ChunkBufferPool {
 
   /**
    * A buffer of `length` bytes with unspecified content that owns its whole (shared) memory: full chunks are
-   * page-aligned, so the chunk store writes them with O_DIRECT (aligned-buffers.ts).
+   * page-aligned, so the chunk store and FileWriter write them with O_DIRECT (aligned-memory.ts).
    */
   acquire(length: number): Buffer {
     if (length === CHUNK_SIZE) return this.free.pop() ?? alignedBuffer(length);

@@ -9,14 +9,14 @@
  */
 import fs from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
 import { ChunkBufferPool } from '../buffer-pool.ts';
+import { DIRECT_IO_ALIGN as ALIGN, directWritable } from '../aligned-memory.ts';
 
-/** Bytes per write. */
-const STAGE = 4 * 1024 * 1024;
+/** Bytes per write: the pool's buffer size, so staging buffers go back to it. */
+const STAGE = CHUNK_SIZE;
 /** Staging buffers per file: while one fills, the others are being written. */
 const DEPTH = 4;
-/** O_DIRECT needs offsets, lengths and memory aligned to the disk's logical block: 4 KiB covers 512-byte and 4Kn disks. */
-const ALIGN = 4096;
 /** Buffered bytes after which writeback is started (one datasync in flight). */
 const EARLY_SYNC_BYTES = 64 * 1024 * 1024;
 
@@ -141,11 +141,12 @@ export class FileWriter {
   }
 
   private async writeDirect(buf: Buffer, from: number, to: number, at: number): Promise<void> {
-    if (this.direct && this.useDirect) {
+    // A staging buffer without aligned memory (no WebAssembly) is written buffered, and leaves O_DIRECT to the others.
+    if (this.direct && this.useDirect && directWritable(buf)) {
       try {
         return await writeAll(this.direct, buf, from, to, at);
       } catch (e) {
-        // EINVAL: this file system or memory does not meet O_DIRECT's alignment after all.
+        // EINVAL: this file system does not meet O_DIRECT's alignment after all.
         if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
         this.useDirect = false;
       }

@@ -68,7 +68,7 @@ test('a stream is written in order, and a failing source leaves the caller an er
   }
 });
 
-test('without WebAssembly (node --jitless) the staging memory is not aligned: O_DIRECT refuses it and the writes go buffered, byte for byte', async () => {
+test('without WebAssembly (node --jitless) the staging memory is not aligned: the writes go buffered, byte for byte', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-file-writer-'));
   try {
     const writer = pathToFileURL(path.resolve(import.meta.dirname, '../../../src/formats/writers/file.ts')).href;
