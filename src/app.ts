@@ -10,6 +10,7 @@ import { loadInstanceTypes, loadPublicImages, loadRegions } from './domain/catal
 import { Regions } from './domain/regions.ts';
 import { openStore, type Store } from './store/db.ts';
 import { kyselyNonceStore } from './store/nonces.ts';
+import { imageLookups } from './services/images/lookups.ts';
 import type { ChunkStore } from './blobs/types.ts';
 import { FsChunkStore } from './blobs/fs-store.ts';
 import { createS3Client, S3ChunkStore } from './blobs/s3-store.ts';
@@ -207,6 +208,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     dialect: store.dialect,
     counts: store.counts,
     nonces: kyselyNonceStore(store.db, clock),
+    imageLookups: imageLookups(store.db, store.dialect),
     secrets: createSecretBox(masterKey),
     accessKeys: new AccessKeyCache(store.accessKeyChanges, clock),
     regions,

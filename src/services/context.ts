@@ -14,6 +14,7 @@ import type { SecretBox } from './secret-box.ts';
 import type { AccountWork } from './account-work.ts';
 import type { ImageCache } from './glance/cache-store.ts';
 import type { AccessKeyCache } from './access-key-cache.ts';
+import type { ImageLookups } from './images/lookups.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -26,6 +27,8 @@ export interface Services {
   counts: ListingCounts;
   /** Signature nonces seen inside the replay window. */
   nonces: NonceStore;
+  /** DescribeImages by ImageId, grouped across concurrent requests. */
+  imageLookups: ImageLookups;
   /** Seals AccessKey secrets at rest. */
   secrets: SecretBox;
   /** AccessKeys read recently, dropped when any node changes one. */

@@ -2,15 +2,15 @@
  * Signature nonces seen within the replay window. They live in the metadata store, so a nonce used on one
  * node is refused on every node that shares the database.
  *
- * Group commit: requests that arrive while a write is in flight (or in the same event-loop turn) are recorded
- * together by one upsert, and each awaits its batch. The store stays the judge (the upsert decides per nonce,
- * atomically against other nodes), so batching changes the cost, not the answer: one statement and one
+ * Group commit (store/group.ts): requests that arrive while a write is in flight are recorded together by one upsert.
+ * The store stays the judge (the upsert decides per nonce, atomically against other nodes): one statement and one
  * transaction per batch instead of one per request.
  */
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Clock } from '../domain/clock.ts';
 import { prepared } from './prepared.ts';
+import { grouped } from './group.ts';
 
 export interface NonceStore {
   /** Records `key` until `expiresAt`; false when it was recorded before and has not expired. */
@@ -29,54 +29,30 @@ const upsertNonces = prepared((db: Kysely<Database>, keys: string[], expiries: n
     .onConflict((oc) => oc.column('nonce').doUpdateSet((eb) => ({ expires_at: eb.ref('excluded.expires_at') })).where('nonces.expires_at', '<', now))
     .returning('nonce'));
 
-interface Waiter { key: string; expiresAt: number; resolve(fresh: boolean): void; reject(err: unknown): void }
-
 export function kyselyNonceStore(db: Kysely<Database>, clock: Clock): NonceStore {
   let sinceCleanup = 0;
-  let queue: Waiter[] = [];
-  let running = false;
 
   /**
    * Inserts the batch's new nonces and renews expired ones in one statement; the rows it returns are the fresh
    * ones. A key named twice in one batch is fresh at most once (the first asker wins, as it would one at a time).
    */
-  async function record(batch: Waiter[]): Promise<void> {
+  const use = grouped(async (batch: { key: string; expiresAt: number }[]): Promise<boolean[]> => {
     const now = clock.now();
-    const first = new Map<string, Waiter>();
+    const first = new Map<string, { key: string; expiresAt: number }>();
     for (const w of batch) if (!first.has(w.key)) first.set(w.key, w);
     if ((sinceCleanup += first.size) >= CLEANUP_EVERY) {
       sinceCleanup = 0;
       await db.deleteFrom('nonces').where('expires_at', '<', now).execute();
     }
     const fresh = new Set<string>();
-    const rows = [...first.values()].map((w) => ({ nonce: w.key, expires_at: w.expiresAt }));
+    const rows = [...first.values()];
     for (let i = 0; i < rows.length; i += BATCH_ROWS) {
       const part = rows.slice(i, i + BATCH_ROWS);
-      const written = await upsertNonces(db, part.map((r) => r.nonce), part.map((r) => r.expires_at), now);
+      const written = await upsertNonces(db, part.map((r) => r.key), part.map((r) => r.expiresAt), now);
       for (const r of written) fresh.add(r.nonce);
     }
-    // Each waiter goes on in its own turn of the event loop: on SQLite a request's queries run synchronously, so
-    // resolving the batch at once would run every request of the batch to its end inside this one callback.
-    for (const w of batch) setImmediate(w.resolve, first.get(w.key) === w && fresh.has(w.key));
-  }
+    return batch.map((w) => first.get(w.key) === w && fresh.has(w.key));
+  });
 
-  async function drain(): Promise<void> {
-    running = true;
-    while (queue.length) {
-      const batch = queue;
-      queue = [];
-      await record(batch).catch((err) => { for (const w of batch) setImmediate(w.reject, err); });
-    }
-    running = false;
-  }
-
-  return {
-    use(key, expiresAt) {
-      return new Promise<boolean>((resolve, reject) => {
-        queue.push({ key, expiresAt, resolve, reject });
-        // The first request of a batch waits one turn, so the others that arrived with it join.
-        if (!running) { running = true; setImmediate(() => void drain()); }
-      });
-    },
-  };
+  return { use: (key, expiresAt) => use({ key, expiresAt }) };
 }

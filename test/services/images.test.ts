@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { storeBackends } from '../support/stores.ts';
 import { insertCustomImage } from '../support/images.ts';
 import { describeImages, findVisibleImage, newestOfFamily } from '../../src/services/images/describe.ts';
+import { imageLookups } from '../../src/services/images/lookups.ts';
 import { modifyImageAttribute } from '../../src/services/images/modify.ts';
 import { seedPublicImages } from '../../src/services/catalog-seed.ts';
 import { ensureSystemAccount } from '../../src/services/accounts.ts';
@@ -23,7 +24,7 @@ for (const backend of storeBackends()) {
   test(`${backend.name}: visibility, filters and attribute rules of the image store`, { skip: backend.skip }, async () => {
     const store = await backend.open();
     const db = store.db;
-    const services = { db, dialect: store.dialect, counts: store.counts, regions: loadRegionTable({ regionsFile: '' }), clock: { now: () => 5 } };
+    const services = { db, dialect: store.dialect, counts: store.counts, imageLookups: imageLookups(db, store.dialect), regions: loadRegionTable({ regionsFile: '' }), clock: { now: () => 5 } };
     try {
       for (const [id, name] of [[ALICE, 'alice'], [BOB, 'bob'], [CAROL, 'carol']]) {
         await db.insertInto('accounts').values({ id, name, kind: 'user', created_at: 0 }).execute();
@@ -81,6 +82,28 @@ for (const backend of storeBackends()) {
       assert.deepEqual(allByIds.items[1].disks[1], dataDisk);
       const carolByIds = await describeImages(services, { region: R, viewer: CAROL, ids, statuses: undefined }, page);
       assert.equal(carolByIds.total, 0, 'another account\'s unshared images are not found by ID');
+
+      // Lookups that arrive together run as one statement (services/images/lookups.ts): each still gets its own
+      // viewer's, region's and statuses' answer, as it does alone, and an ID named twice comes back once.
+      const asked = [
+        { region: R, viewer: ALICE, ids, statuses: ['Available'] },
+        { region: R, viewer: CAROL, ids, statuses: ['Available'] },
+        { region: R, viewer: BOB, ids: [...ids, ids[1]], statuses: ['Available'] },
+        { region: 'cn-beijing', viewer: BOB, ids, statuses: ['Available'] },
+        { region: R, viewer: BOB, ids, statuses: ['Deprecated'] },
+      ];
+      const together = await Promise.all(asked.map((f) => describeImages(services, f, page)));
+      const alone: string[][] = [];
+      for (const f of asked) alone.push((await describeImages(services, f, page)).items.map((i) => i.row.id));
+      assert.deepEqual(together.map((r) => r.items.map((i) => i.row.id)), alone);
+      assert.deepEqual(alone, [
+        ['m-bp1bobimage0000000001', 'm-bp1aliceimage00000002', 'm-bp1aliceimage00000001'],
+        [],
+        ['m-bp1bobimage0000000001'],
+        ['m-2zebobimage0000000002'],
+        [],
+      ]);
+      assert.deepEqual(together[2].items.map((i) => [i.alias, i.isSelfShared]), [['self', true]]);
 
       const tagged = await describeImages(services, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
       assert.deepEqual(tagged.items.map((i) => i.row.id), ['m-bp1aliceimage00000002']);

@@ -1,20 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore } from '../../src/store/db.ts';
+import { openStore, type Store } from '../../src/store/db.ts';
 import { CountCache, uncachedCounts } from '../../src/store/count-cache.ts';
 import { describeImages } from '../../src/services/images/describe.ts';
+import { imageLookups } from '../../src/services/images/lookups.ts';
 import { insertCustomImage } from '../support/images.ts';
 import { requires } from '../support/requires.ts';
 
 const ALICE = '1000000000000001';
 const BOB = '1000000000000002';
+const servicesOf = (store: Store) => ({ db: store.db, dialect: store.dialect, counts: store.counts, imageLookups: imageLookups(store.db, store.dialect) });
 
 test('SQLite: listing counts are cached until a write to a table they depend on, and never go stale', async () => {
   const store = await openStore({ sqlitePath: ':memory:' });
   try {
     const db = store.db;
     assert.ok(store.counts instanceof CountCache, 'the embedded store keeps a count cache');
-    const count = async (viewer = ALICE) => (await describeImages(store, { region: 'r', viewer, alias: undefined, statuses: ['Available'] }, { offset: 0, limit: 1 })).total;
+    const count = async (viewer = ALICE) => (await describeImages(servicesOf(store), { region: 'r', viewer, alias: undefined, statuses: ['Available'] }, { offset: 0, limit: 1 })).total;
     await insertCustomImage(db, { id: 'm-1', region: 'r', owner_id: ALICE, name: 'one' });
     assert.equal(await count(), 1);
     await insertCustomImage(db, { id: 'm-2', region: 'r', owner_id: ALICE, name: 'two' });

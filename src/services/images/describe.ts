@@ -1,4 +1,4 @@
-import { sql, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder, type SqlBool } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { OwnerAlias } from '../../domain/image-rules.ts';
 import { tagConditions, type TagFilter, type TagList } from '../tags.ts';
@@ -53,8 +53,10 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function filtered(db: Kysely<Database>, f: ImageFilter, part: VisibilityPart) {
-  return db.selectFrom('images as i').where('i.region', '=', f.region).where((eb) => {
+/** The rows of `images as i` (or of `from`, which joins it) that pass `part` and the filter. */
+export function filtered(from: Kysely<Database> | SelectQueryBuilder<any, 'i', object>, f: Omit<ImageFilter, 'viewer'>, part: VisibilityPart) {
+  const rows: SelectQueryBuilder<Database & { i: ImageRow }, 'i', object> = 'selectFrom' in from ? from.selectFrom('images as i') : from;
+  return rows.where('i.region', '=', f.region).where((eb) => {
     const c = [part(eb)];
     if (f.matchesNothing) c.push(noRows);
     if (f.ids?.length) c.push(eb('i.id', 'in', f.ids));
@@ -91,7 +93,7 @@ function onlyFilters(f: ImageFilter, allowed: Set<string>): boolean {
 const TALLIED_FILTER = new Set(['region', 'viewer', 'alias', 'statuses', 'isPublic']);
 
 export async function describeImages(
-  services: Pick<Services, 'db' | 'counts' | 'dialect'>,
+  services: Pick<Services, 'db' | 'counts' | 'dialect' | 'imageLookups'>,
   f: ImageFilter,
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
@@ -145,7 +147,7 @@ function talliedPage(alias: OwnerAlias | undefined, includePublic: boolean): Tal
   if (!page) {
     page = prepared((db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => {
       const [part] = aliasParts(owner[0] ?? '', alias, includePublic);
-      const rows = filtered(db, { region, viewer: owner[0] ?? '', statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+      const rows = filtered(db, { region, statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
       return imageViewsQuery(db, rows.selectAll('i').offset(offset).limit(limit));
     });
     talliedPages.set(key, page);
@@ -157,26 +159,22 @@ function imageView(v: StoredView, viewer: string): ImageView {
   return { row: v.row, alias: ownerAliasFor(v.row, viewer), disks: v.disks, tags: v.tags, isSelfShared: v.row.owner_id === viewer && v.shared, inUse: v.inUse };
 }
 
-/** The lookup every DescribeImages by ImageId runs (IDs and statuses, nothing else), built once (store/prepared.ts). */
+/** The filters of a plain lookup by IDs (ImageLookups: on PostgreSQL, grouped with other requests' lookups). */
 const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
-const plainLookup = prepared((db: Kysely<Database>, region: string, viewer: string, ids: string[], statuses: string[]) => {
-  const parts = aliasParts(viewer, undefined, false);
-  return imageViewsQuery(db, filtered(db, { region, viewer, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i'));
-});
 
 /**
  * A lookup by IDs matches at most as many rows as IDs were named (a request names at most 100), so every match is
  * read and counted in one pass instead of counting each visibility part first. The primary key finds the rows, so
  * the parts are one OR, and the rows come with their disks, tags and share state: one statement.
  */
-async function byIds(services: Pick<Services, 'db'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
+async function byIds(services: Pick<Services, 'db' | 'imageLookups'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
   const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
   const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
-  const result = plain
-    ? await plainLookup(services.db, f.region, f.viewer, f.ids!, f.statuses!)
-    : await imageViewsQuery(services.db, filtered(services.db, f, anyPart).selectAll('i')).execute();
+  const views = plain
+    ? await services.imageLookups({ region: f.region, viewer: f.viewer, ids: f.ids!, statuses: f.statuses! })
+    : storedViews(await imageViewsQuery(services.db, filtered(services.db, f, anyPart).selectAll('i')).execute());
   // Sorted here as before, so ties in created_at keep the order they had whatever the database's collation.
-  const found = storedViews(result).sort((a, b) => newestFirst(a.row, b.row));
+  const found = views.sort((a, b) => newestFirst(a.row, b.row));
   return { total: found.length, items: found.slice(page.offset, page.offset + page.limit).map((v) => imageView(v, f.viewer)) };
 }
 

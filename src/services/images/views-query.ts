@@ -71,10 +71,14 @@ function viewsDocument(postgres: boolean): string {
 const [DISKS_AT, TAGS_AT, SHARED_AT, IN_USE_AT] = [0, 1, 2, 3].map((k) => IMAGE_COLUMNS.length + k);
 const DOCUMENTS = { sqlite: viewsDocument(false), postgres: viewsDocument(true) };
 
-/** The views of the image rows `rows` selects (aliased `i`), newest first, as one document. */
-export function imageViewsQuery(db: Kysely<any>, rows: { as(alias: 'i'): AliasedSelectQueryBuilder<ImageRow, 'i'> }) {
+/**
+ * The views of the image rows `rows` selects (aliased `i`), newest first, as one document; with `groupBy`, one
+ * document per value of that column of the rows, as `k`.
+ */
+export function imageViewsQuery(db: Kysely<any>, rows: { as(alias: 'i'): AliasedSelectQueryBuilder<ImageRow, 'i'> }, groupBy?: string) {
   const document = db.getExecutor().adapter instanceof PostgresAdapter ? DOCUMENTS.postgres : DOCUMENTS.sqlite;
-  return db.selectFrom(rows.as('i')).select(sql<Document>`${sql.raw(document)}`.as('views'));
+  const views = db.selectFrom(rows.as('i')).select(sql<Document>`${sql.raw(document)}`.as('views'));
+  return groupBy ? views.select(sql.ref(`i.${groupBy}`).as('k')).groupBy(sql.ref(`i.${groupBy}`)) : views;
 }
 
 type Values = unknown[];

@@ -8,6 +8,9 @@ import type { OwnerAlias } from '../../domain/image-rules.ts';
 
 type EB = ExpressionBuilder<Database & { i: ImageRow }, 'i'>;
 
+/** The viewing account: an ID, or a column naming each row's viewer (a batch of lookups: lookups.ts). */
+export type Viewer = string | Expression<string>;
+
 export function sharedWith(eb: EB, viewer: string): Expression<SqlBool> {
   return eb.exists(
     eb.selectFrom('image_shares as s').select('s.image_id').whereRef('s.image_id', '=', 'i.id').where('s.account_id', '=', viewer),
@@ -23,9 +26,9 @@ const tallied = (part: VisibilityPart, tally: VisibilityPart['tally']): Visibili
  * The disjoint row sets an alias selects for `viewer` (`undefined` = the default: system + self + shared).
  * Kept apart so that each part runs on its own index instead of one OR that scans the region.
  */
-export function aliasParts(viewer: string, alias: OwnerAlias | undefined, includePublic: boolean): VisibilityPart[] {
+export function aliasParts(viewer: Viewer, alias: OwnerAlias | undefined, includePublic: boolean): VisibilityPart[] {
   const system = tallied((eb) => eb('i.category', '=', 'system'), { category: 'system' });
-  const self = tallied((eb) => eb.and([eb('i.owner_id', '=', viewer), eb('i.category', '=', 'self')]), { category: 'self', ownerId: viewer });
+  const self = tallied((eb) => eb.and([eb('i.owner_id', '=', viewer), eb('i.category', '=', 'self')]), typeof viewer === 'string' ? { category: 'self', ownerId: viewer } : undefined);
   const shared: VisibilityPart = (eb) => eb.and([
     eb('i.id', 'in', eb.selectFrom('image_shares as s').select('s.image_id').where('s.account_id', '=', viewer)),
     eb('i.category', '=', 'self'),

@@ -1,0 +1,72 @@
+/**
+ * DescribeImages by ImageId, the call automation makes most. On PostgreSQL the lookups of many requests are answered
+ * by one statement (store/group.ts): the IDs each request names arrive as one JSON parameter of (request, viewer, ID) triples, are
+ * joined to `images` by its primary key, pass the same visibility rule with each triple's own viewer, and come back
+ * as one views document per request. On PostgreSQL ten lookups to a statement cost its backend 17.5 µs each instead of
+ * 62 µs, and the pg driver 11 µs instead of 51.
+ */
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import type { Database } from '../../store/schema.ts';
+import type { Dialect } from '../../store/db.ts';
+import { grouped } from '../../store/group.ts';
+import { prepared } from '../../store/prepared.ts';
+import { aliasParts } from './visibility.ts';
+import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
+import { filtered } from './describe.ts';
+
+export interface ImageLookup {
+  region: string;
+  viewer: string;
+  ids: string[];
+  /** Non-empty. */
+  statuses: string[];
+}
+
+/** The views of the images named that the viewer may list by default (system, own and shared with it), unordered. */
+export type ImageLookups = (lookup: ImageLookup) => Promise<StoredView[]>;
+
+/** Rows `q(k, viewer, id)` of a JSON array of [k, viewer, id] triples. */
+function wantedRows(db: Kysely<any>, wanted: string) {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? sql`(select (e->>0)::int as k, e->>1 as viewer, e->>2 as id from json_array_elements(${wanted}::json) as e)`
+    : sql`(select value->>0 as k, value->>1 as viewer, value->>2 as id from json_each(${wanted}))`;
+}
+
+const lookupBatch = prepared((db: Kysely<any>, region: string, statuses: string[], wanted: string) => {
+  const viewer = sql.ref<string>('q.viewer');
+  const parts = aliasParts(viewer, undefined, false);
+  // CROSS JOIN: SQLite keeps the named IDs as the outer loop (it otherwise walked the region's index and scanned the
+  // IDs for each image); PostgreSQL plans it as the inner join it is.
+  const from = db.selectFrom(wantedRows(db, wanted).as('q')).crossJoin('images as i').whereRef('i.id', '=', 'q.id');
+  const rows = filtered(from, { region, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).select(sql.ref('q.k').as('batch_key')).selectAll('i');
+  return imageViewsQuery(db, rows, 'batch_key');
+});
+
+/** The lookup of one request's IDs. */
+const plainLookup = prepared((db: Kysely<any>, region: string, viewer: string, ids: string[], statuses: string[]) => {
+  const parts = aliasParts(viewer, undefined, false);
+  return imageViewsQuery(db, filtered(db, { region, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i'));
+});
+
+/**
+ * On SQLite each lookup runs alone: its statements run in this process with no round trip to save, and the batch's
+ * join and grouping cost it 0.13 ms where one request's lookup costs 0.02 ms.
+ */
+export function imageLookups(db: Kysely<Database>, dialect: Dialect): ImageLookups {
+  if (dialect === 'sqlite') return async (l) => storedViews(await plainLookup(db, l.region, l.viewer, l.ids, l.statuses));
+  return grouped(async (lookups: ImageLookup[]): Promise<StoredView[][]> => {
+    const found: StoredView[][] = lookups.map(() => []);
+    // One statement per region and status list (nearly always a single one).
+    const byScope = new Map<string, number[]>();
+    lookups.forEach((l, k) => {
+      const scope = JSON.stringify([l.region, l.statuses]);
+      byScope.set(scope, [...(byScope.get(scope) ?? []), k]);
+    });
+    await Promise.all([...byScope.values()].map(async (ks) => {
+      const { region, statuses } = lookups[ks[0]];
+      const wanted = JSON.stringify(ks.flatMap((k) => [...new Set(lookups[k].ids)].map((id) => [k, lookups[k].viewer, id])));
+      for (const row of await lookupBatch(db, region, statuses, wanted)) found[Number((row as unknown as { k: number }).k)] = storedViews([row]);
+    }));
+    return found;
+  });
+}
