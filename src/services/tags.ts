@@ -2,7 +2,6 @@
 import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { prepared } from '../store/prepared.ts';
-import type { Services } from './context.ts';
 
 export interface TagFilter {
   key: string;
@@ -35,7 +34,8 @@ export function tagConditions<DB extends Database, TB extends keyof DB>(
 const tagRows = prepared((db: Kysely<Database>, ids: string[]) =>
   db.selectFrom('tags').select(['resource_id', 'tag_key', 'tag_value']).where('resource_id', 'in', ids).orderBy('tag_key'));
 
-export async function tagsOf(services: Pick<Services, 'db'>, ids: string[]): Promise<(id: string) => TagList> {
+// `{ db }` is Pick<Services, 'db'>, spelled out: views-query.ts and so Services' own ports import this module.
+export async function tagsOf(services: { db: Kysely<Database> }, ids: string[]): Promise<(id: string) => TagList> {
   const rows = ids.length
     ? await tagRows(services.db, [...new Set(ids)])
     : [];

@@ -68,9 +68,7 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
     const accountId = await authenticate(rpc, ports);
     const result = await runAction(action, { accountId, requestId: req.id, services }, rpc.params);
     const out = renderSuccess(actionName, req.id, result, wireFormat(rpc.params.Format));
-    // As bytes: a string body is measured (Buffer.byteLength) for Content-Length and then encoded again to be
-    // written, two passes over a page of 100 images' 100 KB; a Buffer is encoded once.
-    return reply.code(out.status).header('content-type', out.contentType).header('x-acs-request-id', req.id).send(Buffer.from(out.body));
+    return reply.code(out.status).header('content-type', out.contentType).header('x-acs-request-id', req.id).send(out.body);
   }
 
   // Bodies beyond 64 KiB are read only for a V3 caller whose AccessKey exists (V1 may carry its credentials

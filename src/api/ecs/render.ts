@@ -49,17 +49,52 @@ export function toXml(root: string, body: Record<string, unknown>): string {
   return `<?xml version="1.0" encoding="UTF-8"?>${xmlValue(root, body)}`;
 }
 
-export interface Rendered {
+export interface Rendered<Body = string> {
   status: number;
   contentType: string;
-  body: string;
+  body: Body;
 }
 
-export function renderSuccess(action: string, requestId: string, result: Record<string, unknown>, format: WireFormat): Rendered {
+/**
+ * A success answer as bytes: a string body would be measured (Buffer.byteLength) for Content-Length and then encoded
+ * again to be written, two passes over a page of 100 images' 100 KB.
+ */
+export function renderSuccess(action: string, requestId: string, result: Record<string, unknown>, format: WireFormat): Rendered<Buffer> {
   const body = { RequestId: requestId, ...result };
   return format === 'XML'
-    ? { status: 200, contentType: XML_TYPE, body: toXml(`${action}Response`, body) }
-    : { status: 200, contentType: JSON_TYPE, body: JSON.stringify(body) };
+    ? { status: 200, contentType: XML_TYPE, body: Buffer.from(toXml(`${action}Response`, body)) }
+    : { status: 200, contentType: JSON_TYPE, body: jsonBytes(body) };
+}
+
+/**
+ * JSON.stringify's text as UTF-8, built a piece at a time: each element of an array is stringified on its own. V8
+ * flattens one long string that holds any character beyond Latin-1 slowly: a page of 100 images ("CentOS 7.9 64位")
+ * cost 1.3–1.4 ms to stringify and encode whole, against 0.5–0.7 ms in pieces.
+ */
+export function jsonBytes(value: unknown): Buffer {
+  const pieces: string[] = [];
+  jsonPieces(value, pieces);
+  return Buffer.concat(pieces.map((p) => Buffer.from(p)));
+}
+
+function jsonPieces(value: unknown, out: string[]): void {
+  if (Array.isArray(value)) {
+    out.push('[');
+    value.forEach((item, i) => out.push(i ? ',' : '', JSON.stringify(item) ?? 'null'));
+    out.push(']');
+  } else if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
+    out.push('{');
+    let first = true;
+    for (const [key, item] of Object.entries(value)) {
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      out.push(first ? '' : ',', JSON.stringify(key), ':');
+      first = false;
+      jsonPieces(item, out);
+    }
+    out.push('}');
+  } else {
+    out.push(JSON.stringify(value) ?? 'null');
+  }
 }
 
 export function renderError(err: ApiError, requestId: string, hostId: string, format: WireFormat): Rendered {

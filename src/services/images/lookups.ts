@@ -12,7 +12,7 @@ import { grouped } from '../../store/group.ts';
 import { prepared } from '../../store/prepared.ts';
 import { aliasParts } from './visibility.ts';
 import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
-import { filtered } from './describe.ts';
+import { filtered } from './filter.ts';
 
 export interface ImageLookup {
   region: string;
