@@ -86,7 +86,8 @@ const rows = [['query', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'server CPU ms/re
 const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 for (const [label, spec] of queries) {
   if (only && !only.test(label)) continue;
-  await load({ ...spec, connections: 2, seconds: 1 }); // warm-up
+  // Warm-up at the query's own concurrency: a fresh server's first seconds ran 10-30% slower (JIT, pool connections).
+  await load({ ...spec, seconds: 3 });
   const cpu0 = serverCpuSeconds();
   const pg0 = await postgresCpu();
   const r = await load(spec);
