@@ -109,11 +109,10 @@ export async function glanceViews(db: Kysely<Database>, rows: ImageWithGlance[])
 /** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
 export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
   const { db } = services;
-  const [found] = await imageWithGlanceRow(db, region, id);
+  const found = await imageWithGlanceRow(db, region, id);
   if (!found) throw notFound(id);
-  const { image, glance: g } = found;
-  const out = toGlance(image, g, (await tagsFor(db, [id])).get(id) ?? []);
-  if (image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
+  const out = toGlance(found.image, found.glance, found.tags);
+  if (found.image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
   return out;
 }
 

@@ -2,10 +2,10 @@
  * An image row with its glance_images row read by one statement: the `glance_images` columns come prefixed `g_`
  * (NULL when the image has none, such as an image made through ECS), and `splitRow` takes them apart again.
  */
-import { sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
-import { IMAGE_COLUMNS } from '../images/views-query.ts';
+import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
 /** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a split row is whole. */
 const GLANCE_FIELDS = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
@@ -34,12 +34,31 @@ export function splitRow(row: Record<string, unknown>): ImageWithGlance {
 // The image's columns listed rather than `i.*`, so the statements below can be named statements (store/prepared.ts).
 const IMAGE_SELECTION = IMAGE_COLUMNS.map((c) => `i.${c}` as const);
 const withGlance = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(IMAGE_SELECTION).select(GLANCE_SELECTION);
-const lookup = prepared((db: Kysely<Database>, region: string, id: string) => withGlance(db).where('i.region', '=', region).where('i.id', '=', id));
 const byIds = prepared((db: Kysely<Database>, ids: string[]) => withGlance(db).where('i.id', 'in', ids));
 
-/** The image `id` of `region` with its glance_images row ([] when there is no such image). */
-export async function imageWithGlanceRow(db: Kysely<Database>, region: string, id: string): Promise<ImageWithGlance[]> {
-  return (await lookup(db, region, id)).map((row) => splitRow(row as Record<string, unknown>));
+/**
+ * One image with its glance_images row and tag keys, as one JSON array (the lookup every Glance GET runs): on SQLite
+ * 55 columns as a row object cost 73 µs against 44 µs as a document parsed, and the tags came by a statement of their own.
+ */
+function lookupDocument(postgres: boolean): string {
+  const { array, list, nested } = jsonSql(postgres);
+  const tags = nested(`select ${list('t.tag_key', ' order by t.tag_key')} from tags t where t.resource_type = 'image' and t.resource_id = i.id`);
+  const doc = array([...IMAGE_COLUMNS.map((c) => `i.${c}`), ...GLANCE_FIELDS.map((c) => `g.${c}`), tags]);
+  return postgres ? `${doc}::text` : doc;
+}
+const LOOKUP_DOCUMENTS = { sqlite: lookupDocument(false), postgres: lookupDocument(true) };
+const lookup = prepared((db: Kysely<Database>, region: string, id: string) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id')
+  .select(sql<string>`${sql.raw(db.getExecutor().adapter instanceof PostgresAdapter ? LOOKUP_DOCUMENTS.postgres : LOOKUP_DOCUMENTS.sqlite)}`.as('doc'))
+  .where('i.region', '=', region).where('i.id', '=', id));
+const glanceRow = rowBuilder<GlanceImageRow>(GLANCE_FIELDS);
+
+/** The image `id` of `region` with its glance_images row and its tag keys in order; undefined when there is no such image. */
+export async function imageWithGlanceRow(db: Kysely<Database>, region: string, id: string): Promise<(ImageWithGlance & { tags: string[] }) | undefined> {
+  const [found] = await lookup(db, region, id);
+  if (!found) return undefined;
+  const values = JSON.parse(found.doc) as Values;
+  const glance = values.slice(IMAGE_COLUMNS.length, IMAGE_COLUMNS.length + GLANCE_FIELDS.length);
+  return { image: imageRow(values), glance: glance[0] == null ? undefined : glanceRow(glance), tags: values.at(-1) as string[] };
 }
 
 /** These images (any region, any order; unknown ids are left out) with their glance_images rows. */
