@@ -15,6 +15,7 @@ import type { AccountWork } from './account-work.ts';
 import type { ImageCache } from './glance/cache-store.ts';
 import type { AccessKeyCache } from './access-key-cache.ts';
 import type { ImageLookups } from './images/lookups.ts';
+import type { GlanceLookups } from './glance/rows.ts';
 
 /**
  * Every adapter a use case may need, built once by the composition root (`app.ts`) and handed in.
@@ -29,6 +30,8 @@ export interface Services {
   nonces: NonceStore;
   /** DescribeImages by ImageId, grouped across concurrent requests. */
   imageLookups: ImageLookups;
+  /** Glance GET by ID, grouped across concurrent requests on PostgreSQL. */
+  glanceLookups: GlanceLookups;
   /** Seals AccessKey secrets at rest. */
   secrets: SecretBox;
   /** AccessKeys read recently, dropped when any node changes one. */

@@ -1,11 +1,11 @@
 /**
  * The Glance lookup by ID reads the image, its glance_images row and its tag keys as one JSON document
  * (services/glance/rows.ts): on both engines it must give back exactly the rows the tables hold, NULLs, big sizes
- * and text beyond Latin-1 included, and the tags in key order.
+ * and text beyond Latin-1 included, and the tags in key order; grouped with other requests' lookups, the same.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { imageWithGlanceRow, imagesWithGlanceRows } from '../../src/services/glance/rows.ts';
+import { glanceLookups, imageWithGlanceRow, imagesWithGlanceRows } from '../../src/services/glance/rows.ts';
 import { insertCustomImage } from '../support/images.ts';
 import { storeBackends } from '../support/stores.ts';
 
@@ -39,6 +39,16 @@ for (const backend of storeBackends()) {
       assert.deepEqual([plain?.glance, plain?.tags], [undefined, []], 'an ECS image has no glance row and no tags');
       assert.equal(await imageWithGlanceRow(db, 'other-region', 'm-glancerow1'), undefined, 'the region is part of the lookup');
       assert.equal(await imageWithGlanceRow(db, 'r', 'm-missing'), undefined);
+
+      // Lookups that arrive together (one statement on PostgreSQL) each get what they get alone: the same ID twice,
+      // another region, a missing ID.
+      const lookups = glanceLookups(db, store.dialect);
+      const asked: [string, string][] = [['r', 'm-glancerow1'], ['r', 'm-glancerow2'], ['r', 'm-glancerow1'], ['other-region', 'm-glancerow1'], ['r', 'm-missing']];
+      const together = await Promise.all(asked.map(([region, id]) => lookups(region, id)));
+      const alone = [];
+      for (const [region, id] of asked) alone.push(await imageWithGlanceRow(db, region, id));
+      assert.deepEqual(together, alone);
+      assert.deepEqual(together.map((f) => f?.image.id), ['m-glancerow1', 'm-glancerow2', 'm-glancerow1', undefined, undefined]);
     } finally {
       await store.dispose();
     }

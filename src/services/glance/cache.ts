@@ -24,7 +24,7 @@ function requireAdmin(viewer: Identity): void {
   if (!viewer.isAdmin) throw apiError('OpenStack.Forbidden', 'You are not authorized to complete cache_manage action.');
 }
 
-type CacheServices = Pick<Services, 'db' | 'regions' | 'dirs' | 'dataPlane' | 'webDownload' | 'imageCache'>;
+type CacheServices = Pick<Services, 'db' | 'regions' | 'dirs' | 'dataPlane' | 'webDownload' | 'imageCache' | 'glanceLookups'>;
 
 /** PUT /v2/cache/{id} (202): only an active image; filling starts at once in the background. */
 export async function queueForCache(services: CacheServices, viewer: Identity, id: string, onError: (e: unknown) => void): Promise<void> {

@@ -16,7 +16,7 @@ import { assertImageQuota, insertImage } from '../images/rows.ts';
 import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
-import { imagesWithGlanceRows, imageWithGlanceRow, type ImageWithGlance } from './rows.ts';
+import { imagesWithGlanceRows, type ImageWithGlance } from './rows.ts';
 import { applyLocationOp, parseLocations, type ImageLocation, type LocationState } from './locations.ts';
 
 export interface GlanceImage {
@@ -107,16 +107,16 @@ export async function glanceViews(db: Kysely<Database>, rows: ImageWithGlance[])
 }
 
 /** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
-export async function getImage(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
+export async function getImage(services: Pick<Services, 'db' | 'regions' | 'glanceLookups'>, viewer: Identity, id: string, region = openstackRegion(services)): Promise<GlanceImage> {
   const { db } = services;
-  const found = await imageWithGlanceRow(db, region, id);
+  const found = await services.glanceLookups(region, id);
   if (!found) throw notFound(id);
   const out = toGlance(found.image, found.glance, found.tags);
   if (found.image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
   return out;
 }
 
-async function requireOwn(services: Pick<Services, 'db' | 'regions'>, viewer: Identity, id: string): Promise<GlanceImage> {
+async function requireOwn(services: Pick<Services, 'db' | 'regions' | 'glanceLookups'>, viewer: Identity, id: string): Promise<GlanceImage> {
   const img = await getImage(services, viewer, id);
   if (img.owner !== viewer.id && !viewer.isAdmin) throw forbidden('You are not permitted to modify this image.');
   return img;

@@ -2,9 +2,11 @@
  * An image row with its glance_images row read by one statement: the `glance_images` columns come prefixed `g_`
  * (NULL when the image has none, such as an image made through ECS), and `splitRow` takes them apart again.
  */
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
+import { grouped } from '../../store/group.ts';
+import type { Dialect } from '../../store/db.ts';
 import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
 /** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a split row is whole. */
@@ -52,13 +54,47 @@ const lookup = prepared((db: Kysely<Database>, region: string, id: string) => db
   .where('i.region', '=', region).where('i.id', '=', id));
 const glanceRow = rowBuilder<GlanceImageRow>(GLANCE_FIELDS);
 
-/** The image `id` of `region` with its glance_images row and its tag keys in order; undefined when there is no such image. */
-export async function imageWithGlanceRow(db: Kysely<Database>, region: string, id: string): Promise<(ImageWithGlance & { tags: string[] }) | undefined> {
-  const [found] = await lookup(db, region, id);
-  if (!found) return undefined;
-  const values = JSON.parse(found.doc) as Values;
+export type GlanceFound = ImageWithGlance & { tags: string[] };
+
+function fromDocument(doc: string): GlanceFound {
+  const values = JSON.parse(doc) as Values;
   const glance = values.slice(IMAGE_COLUMNS.length, IMAGE_COLUMNS.length + GLANCE_FIELDS.length);
   return { image: imageRow(values), glance: glance[0] == null ? undefined : glanceRow(glance), tags: values.at(-1) as string[] };
+}
+
+/** The image `id` of `region` with its glance_images row and its tag keys in order; undefined when there is no such image. */
+export async function imageWithGlanceRow(db: Kysely<Database>, region: string, id: string): Promise<GlanceFound | undefined> {
+  const [found] = await lookup(db, region, id);
+  return found && fromDocument(found.doc);
+}
+
+/** Glance GET's lookup by ID (`Services.glanceLookups`). */
+export type GlanceLookups = (region: string, id: string) => Promise<GlanceFound | undefined>;
+
+/** The images of one region named by a JSON array of IDs, each as lookupDocument's document (PostgreSQL). */
+const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id')
+  .select(sql<string>`${sql.raw(LOOKUP_DOCUMENTS.postgres)}`.as('doc'))
+  .where('i.region', '=', region).where(sql<SqlBool>`i.id in (select json_array_elements_text(${ids}::json))`));
+
+/**
+ * On PostgreSQL the lookups of concurrent requests run as one statement (store/group.ts, as DescribeImages' by-ID
+ * lookups do: services/images/lookups.ts); on SQLite each runs alone, with no round trip to save.
+ */
+export function glanceLookups(db: Kysely<Database>, dialect: Dialect): GlanceLookups {
+  if (dialect === 'sqlite') return (region, id) => imageWithGlanceRow(db, region, id);
+  const many = grouped(async (asked: { region: string; id: string }[]): Promise<(GlanceFound | undefined)[]> => {
+    const found = new Map<string, GlanceFound>();
+    const regions = new Set(asked.map((a) => a.region));
+    await Promise.all([...regions].map(async (region) => {
+      const ids = [...new Set(asked.filter((a) => a.region === region).map((a) => a.id))];
+      for (const row of await lookupMany(db, region, JSON.stringify(ids))) {
+        const one = fromDocument(row.doc);
+        found.set(`${region}/${one.image.id}`, one);
+      }
+    }));
+    return asked.map((a) => found.get(`${a.region}/${a.id}`));
+  });
+  return (region, id) => many({ region, id });
 }
 
 /** These images (any region, any order; unknown ids are left out) with their glance_images rows. */
