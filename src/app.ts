@@ -12,6 +12,7 @@ import { openStore, type Store } from './store/db.ts';
 import { kyselyNonceStore } from './store/nonces.ts';
 import { imageLookups } from './services/images/lookups.ts';
 import { glanceLookups } from './services/glance/rows.ts';
+import { tokenLookups } from './services/identity/tokens.ts';
 import type { ChunkStore } from './blobs/types.ts';
 import { FsChunkStore } from './blobs/fs-store.ts';
 import { createS3Client, S3ChunkStore } from './blobs/s3-store.ts';
@@ -211,6 +212,7 @@ export async function createApp(config: Config, opts: AppOptions = {}): Promise<
     nonces: kyselyNonceStore(store.db, clock),
     imageLookups: imageLookups(store.db, store.dialect),
     glanceLookups: glanceLookups(store.db, store.dialect),
+    tokens: tokenLookups(store.db, store.dialect),
     secrets: createSecretBox(masterKey),
     accessKeys: new AccessKeyCache(store.accessKeyChanges, clock),
     regions,

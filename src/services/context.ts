@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
-import type { Database } from '../store/schema.ts';
+import type { AccountRow, Database, OsTokenRow } from '../store/schema.ts';
 import type { Dialect } from '../store/db.ts';
 import type { ListingCounts } from '../store/count-cache.ts';
 import type { NonceStore } from '../store/nonces.ts';
@@ -32,6 +32,8 @@ export interface Services {
   imageLookups: ImageLookups;
   /** Glance GET by ID, grouped across concurrent requests on PostgreSQL. */
   glanceLookups: GlanceLookups;
+  /** A Keystone token by its hash, with its account (services/identity/tokens.ts; grouped on PostgreSQL). */
+  tokens(tokenHash: string): Promise<TokenWithAccount | undefined>;
   /** Seals AccessKey secrets at rest. */
   secrets: SecretBox;
   /** AccessKeys read recently, dropped when any node changes one. */
@@ -62,6 +64,9 @@ export interface Services {
   /** Bodies of PUT /file requests this node is receiving, by key, for the GlanceUpload jobs that store them (glance/import.ts). */
   uploadBodies: Map<string, Readable>;
 }
+
+/** A token row with what a request needs of its account. */
+export type TokenWithAccount = OsTokenRow & { account_name: string; account_kind: AccountRow['kind']; account_is_admin: number | undefined };
 
 export interface Limits {
   /** Custom images per account and region. */

@@ -28,6 +28,7 @@ import type { Surface } from '../http/surfaces.ts';
 import { SESSION_COOKIE, cookieValue } from './sessions.ts';
 import { kyselySessionStore, type Session } from '../../store/sessions.ts';
 import { sameSecret } from '../../domain/secrets.ts';
+import { jsonBytes } from '../http/json-bytes.ts';
 
 const PUBLIC_DIR = path.join(import.meta.dirname, 'public');
 
@@ -44,7 +45,7 @@ export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 function sendJson(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
   return reply.code(status).headers(CONSOLE_SECURITY_HEADERS).header('content-type', JSON_TYPE).header('cache-control', 'no-store')
-    .send(JSON.stringify({ RequestId: reply.request.id, ...body }));
+    .send(jsonBytes({ RequestId: reply.request.id, ...body }));
 }
 
 /** Errors as the page reads them: `{RequestId, Code, Message}` with the error's status. */

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { ApiError } from '../../domain/errors.ts';
+import { jsonBytes } from '../http/json-bytes.ts';
 
 export type WireFormat = 'JSON' | 'XML';
 
@@ -66,37 +67,6 @@ export function renderSuccess(action: string, requestId: string, result: Record<
     : { status: 200, contentType: JSON_TYPE, body: jsonBytes(body) };
 }
 
-/**
- * JSON.stringify's text as UTF-8, built a piece at a time: each element of an array is stringified on its own. V8
- * flattens one long string that holds any character beyond Latin-1 slowly: a page of 100 images ("CentOS 7.9 64位")
- * cost 1.3–1.4 ms to stringify and encode whole, against 0.5–0.7 ms in pieces.
- */
-export function jsonBytes(value: unknown): Buffer {
-  const pieces: string[] = [];
-  jsonPieces(value, pieces);
-  return Buffer.concat(pieces.map((p) => Buffer.from(p)));
-}
-
-function jsonPieces(value: unknown, out: string[]): void {
-  if (Array.isArray(value)) {
-    out.push('[');
-    value.forEach((item, i) => out.push(i ? ',' : '', JSON.stringify(item) ?? 'null'));
-    out.push(']');
-  } else if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
-    out.push('{');
-    let first = true;
-    for (const [key, item] of Object.entries(value)) {
-      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
-      out.push(first ? '' : ',', JSON.stringify(key), ':');
-      first = false;
-      jsonPieces(item, out);
-    }
-    out.push('}');
-  } else {
-    out.push(JSON.stringify(value) ?? 'null');
-  }
-}
-
 export function renderError(err: ApiError, requestId: string, hostId: string, format: WireFormat): Rendered {
   const body = {
     RequestId: requestId,
@@ -112,5 +82,5 @@ export function renderError(err: ApiError, requestId: string, hostId: string, fo
 
 /** A data endpoint's JSON answer, with the request's RequestId first. */
 export function sendJson(reply: FastifyReply, body: Record<string, unknown>): FastifyReply {
-  return reply.code(200).header('content-type', JSON_TYPE).send(JSON.stringify({ RequestId: reply.request.id, ...body }));
+  return reply.code(200).header('content-type', JSON_TYPE).send(jsonBytes({ RequestId: reply.request.id, ...body }));
 }

@@ -23,6 +23,7 @@ import { registerGlanceMetadefs } from './metadefs.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
+import { jsonBytes } from '../http/json-bytes.ts';
 
 const V2 = `${IMAGE_PATH}/v2`;
 const PATCH_TYPES = ['application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch'];
@@ -54,7 +55,7 @@ function versions(req: FastifyRequest) {
 
 function send(reply: FastifyReply, status: number, body?: unknown): FastifyReply {
   if (body === undefined) return reply.code(status).send();
-  return reply.code(status).header('content-type', 'application/json; charset=UTF-8').send(JSON.stringify(body));
+  return reply.code(status).header('content-type', 'application/json; charset=UTF-8').send(jsonBytes(body));
 }
 
 export function registerGlance(app: FastifyInstance, services: Services): void {

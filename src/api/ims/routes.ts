@@ -23,6 +23,7 @@ import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
 import { pageLinks } from '../http/openstack.ts';
 import { authenticateIms } from './auth.ts';
 import { imsImageView, imsJobView, imsMemberView } from './views.ts';
+import { jsonBytes } from '../http/json-bytes.ts';
 
 export const imsSurface: Surface = {
   name: 'ims',
@@ -37,7 +38,7 @@ export const imsSurface: Surface = {
 };
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json;charset=UTF-8').send(JSON.stringify(body));
+  return reply.code(status).header('content-type', 'application/json;charset=UTF-8').send(jsonBytes(body));
 }
 
 type Req = FastifyRequest<{ Params: Record<string, string> }>;

@@ -14,6 +14,7 @@ import { ENDPOINT_INTERFACES, openstackRegion } from '../../services/glance/regi
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, IDENTITY_PATH, IMAGE_PATH, openstackSurface, statusTitle } from '../http/openstack.ts';
 import type { OsTokenRow } from '../../store/schema.ts';
+import { jsonBytes } from '../http/json-bytes.ts';
 
 const V3 = `${IDENTITY_PATH}/v3`;
 
@@ -102,7 +103,7 @@ function authRequest(body: Json): AuthRequest {
 }
 
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.code(status).header('content-type', 'application/json').header('vary', 'X-Auth-Token').send(JSON.stringify(body));
+  return reply.code(status).header('content-type', 'application/json').header('vary', 'X-Auth-Token').send(jsonBytes(body));
 }
 
 export function registerKeystone(app: FastifyInstance, services: Services): void {

@@ -4,11 +4,13 @@
  * expiry; revoking marks the row, so both survive a restart.
  */
 import crypto from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { AccountRow, Database, OsTokenRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { apiError } from '../../domain/errors.ts';
-import type { Services } from '../context.ts';
+import type { Services, TokenWithAccount } from '../context.ts';
+import { grouped } from '../../store/group.ts';
+import type { Dialect } from '../../store/db.ts';
 import { findAccessKey } from '../accounts.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 import { sameSecret } from '../../domain/secrets.ts';
@@ -79,7 +81,7 @@ async function issue(services: Pick<Services, 'db' | 'clock'>, identity: Identit
 }
 
 /** POST /v3/auth/tokens: checks the credentials and the scope, and issues a project-scoped token. */
-export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets' | 'accessKeys'>, req: AuthRequest): Promise<IssuedToken> {
+export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'secrets' | 'accessKeys' | 'tokens'>, req: AuthRequest): Promise<IssuedToken> {
   if (req.method === 'password') {
     if (!inDefaultDomain(req.user.domain) && req.user.id === undefined) throw unauthorized();
     const identity = await identityOf(services, req.user.id !== undefined ? { id: req.user.id } : { name: req.user.name });
@@ -103,9 +105,9 @@ export async function authenticate(services: Pick<Services, 'db' | 'clock' | 'se
 }
 
 /** The live token's row and identity; undefined when unknown, expired or revoked. */
-export async function validateToken(services: Pick<Services, 'db' | 'clock'>, token: string | undefined): Promise<{ row: OsTokenRow; identity: Identity } | undefined> {
+export async function validateToken(services: Pick<Services, 'tokens' | 'clock'>, token: string | undefined): Promise<{ row: OsTokenRow; identity: Identity } | undefined> {
   if (!token) return undefined;
-  const [found] = await tokenWithAccount(services.db, hashToken(token));
+  const found = await services.tokens(hashToken(token));
   if (!found || found.revoked || Number(found.expires_at) <= services.clock.now()) return undefined;
   const { account_name, account_kind, account_is_admin, ...row } = found;
   const identity: Identity = { id: row.account_id, name: account_name, kind: account_kind, isAdmin: account_is_admin === 1 };
@@ -114,10 +116,23 @@ export async function validateToken(services: Pick<Services, 'db' | 'clock'>, to
 
 /** Every Keystone-authenticated request checks its token: the token and its (non-system) account in one statement, built once. */
 const TOKEN_COLUMNS = ['t.token_hash', 't.account_id', 't.methods', 't.audit_id', 't.access_key_id', 't.issued_at', 't.expires_at', 't.revoked'] as const satisfies readonly `t.${keyof OsTokenRow}`[];
-const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) =>
-  db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
-    .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin'])
-    .where('t.token_hash', '=', tokenHash).where('a.kind', '!=', 'system'));
+const withAccount = (db: Kysely<Database>) => db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
+  .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin']).where('a.kind', '!=', 'system');
+const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) => withAccount(db).where('t.token_hash', '=', tokenHash));
+/** The tokens named by a JSON array of hashes (PostgreSQL). */
+const tokensWithAccounts = prepared((db: Kysely<Database>, hashes: string) => withAccount(db).where(sql<SqlBool>`t.token_hash in (select json_array_elements_text(${hashes}::json))`));
+
+/**
+ * The token check behind `Services.tokens`. On PostgreSQL the checks of concurrent requests run as one statement
+ * (store/group.ts, as the lookups by ID do); a token revoked before a check was asked is revoked in its answer.
+ */
+export function tokenLookups(db: Kysely<Database>, dialect: Dialect): (tokenHash: string) => Promise<TokenWithAccount | undefined> {
+  if (dialect === 'sqlite') return async (hash) => (await tokenWithAccount(db, hash))[0];
+  return grouped(async (hashes: string[]) => {
+    const found = new Map((await tokensWithAccounts(db, JSON.stringify([...new Set(hashes)]))).map((row) => [row.token_hash, row]));
+    return hashes.map((hash) => found.get(hash));
+  });
+}
 
 /** DELETE /v3/auth/tokens: false when the token was not live. */
 export async function revokeToken(services: Pick<Services, 'db' | 'clock'>, token: string): Promise<boolean> {

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jsonBytes, renderSuccess } from '../../../src/api/ecs/render.ts';
+import { renderSuccess } from '../../../src/api/ecs/render.ts';
+import { jsonBytes } from '../../../src/api/http/json-bytes.ts';
 
 test('jsonBytes writes exactly the UTF-8 of JSON.stringify', () => {
   const bodies: unknown[] = [
