@@ -1,11 +1,8 @@
 /**
- * JSON answers as bytes, for every surface. Sent as a string, a body is measured (Buffer.byteLength) for
- * Content-Length and then encoded again to be written; and see jsonBytes for why it is built in pieces.
- */
-/**
- * JSON.stringify's text as UTF-8, built a piece at a time: each element of an array is stringified on its own. V8
- * flattens one long string that holds any character beyond Latin-1 slowly: a page of 100 images ("CentOS 7.9 64位")
- * cost 1.3–1.4 ms to stringify and encode whole, against 0.5–0.7 ms in pieces.
+ * JSON answers as bytes, for every surface: JSON.stringify's text as UTF-8. Sent as a string, a body is measured
+ * (Buffer.byteLength) for Content-Length and then encoded again to be written. Built a piece at a time, each element
+ * of an array stringified on its own: V8 flattens one long string that holds any character beyond Latin-1 slowly (a
+ * page of 100 images, "CentOS 7.9 64位", cost 1.3–1.4 ms to stringify and encode whole, against 0.5–0.7 ms in pieces).
  */
 export function jsonBytes(value: unknown): Buffer {
   const pieces: string[] = [];

@@ -6,6 +6,7 @@ import { PostgresAdapter, sql, type Kysely, type SqlBool } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { grouped } from '../../store/group.ts';
+import { jsonTexts } from '../../store/conditions.ts';
 import type { Dialect } from '../../store/db.ts';
 import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
@@ -74,7 +75,7 @@ export type GlanceLookups = (region: string, id: string) => Promise<GlanceFound 
 /** The images of one region named by a JSON array of IDs, each as lookupDocument's document (PostgreSQL). */
 const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id')
   .select(sql<string>`${sql.raw(LOOKUP_DOCUMENTS.postgres)}`.as('doc'))
-  .where('i.region', '=', region).where(sql<SqlBool>`i.id in (select json_array_elements_text(${ids}::json))`));
+  .where('i.region', '=', region).where(sql<SqlBool>`i.id in ${jsonTexts(ids)}`));
 
 /**
  * On PostgreSQL the lookups of concurrent requests run as one statement (store/group.ts, as DescribeImages' by-ID

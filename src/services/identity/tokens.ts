@@ -10,6 +10,7 @@ import { prepared } from '../../store/prepared.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Services, TokenWithAccount } from '../context.ts';
 import { grouped } from '../../store/group.ts';
+import { jsonTexts } from '../../store/conditions.ts';
 import type { Dialect } from '../../store/db.ts';
 import { findAccessKey } from '../accounts.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
@@ -120,7 +121,7 @@ const withAccount = (db: Kysely<Database>) => db.selectFrom('os_tokens as t').in
   .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin']).where('a.kind', '!=', 'system');
 const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) => withAccount(db).where('t.token_hash', '=', tokenHash));
 /** The tokens named by a JSON array of hashes (PostgreSQL). */
-const tokensWithAccounts = prepared((db: Kysely<Database>, hashes: string) => withAccount(db).where(sql<SqlBool>`t.token_hash in (select json_array_elements_text(${hashes}::json))`));
+const tokensWithAccounts = prepared((db: Kysely<Database>, hashes: string) => withAccount(db).where(sql<SqlBool>`t.token_hash in ${jsonTexts(hashes)}`));
 
 /**
  * The token check behind `Services.tokens`. On PostgreSQL the checks of concurrent requests run as one statement
