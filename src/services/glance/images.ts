@@ -16,7 +16,7 @@ import { assertImageQuota, insertImage } from '../images/rows.ts';
 import { lockImageIn } from '../../store/locks.ts';
 import { dropSnapshotsIn, releaseManifestIn } from '../images/manifest-holds.ts';
 import { openstackRegion } from './region.ts';
-import { imagesWithGlanceRows, type ImageWithGlance } from './rows.ts';
+import { imagesWithGlanceRows, type GlanceFound } from './rows.ts';
 import { applyLocationOp, parseLocations, type ImageLocation, type LocationState } from './locations.ts';
 
 export interface GlanceImage {
@@ -64,7 +64,8 @@ function defaultGlanceRow(image: ImageRow, shared: boolean): GlanceImageRow {
   };
 }
 
-function toGlance(image: ImageRow, g: GlanceImageRow | undefined, tags: string[]): GlanceImage {
+/** The Glance view of an image read with its glance_images row and tag keys (rows.ts). */
+export function glanceView({ image, glance: g, tags }: GlanceFound): GlanceImage {
   const row = g ?? defaultGlanceRow(image, false);
   const nz = (s: string) => (s === '' ? null : s);
   const status = glanceStatusOf(image.status, row.phase);
@@ -87,23 +88,9 @@ async function memberStatus(db: Kysely<Database>, imageId: string, viewer: strin
   return m?.status as 'pending' | 'rejected' | undefined;
 }
 
-async function tagsFor(db: Kysely<Database>, ids: string[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  if (!ids.length) return out;
-  const rows = await db.selectFrom('tags').select(['resource_id', 'tag_key']).where('resource_type', '=', 'image').where('resource_id', 'in', ids).orderBy('tag_key').execute();
-  for (const r of rows) out.set(r.resource_id, [...(out.get(r.resource_id) ?? []), r.tag_key]);
-  return out;
-}
-
 /** The Glance view of these images (any order; unknown ids are left out), with no visibility check. */
 export async function glanceRowsOf(db: Kysely<Database>, ids: string[]): Promise<GlanceImage[]> {
-  return glanceViews(db, await imagesWithGlanceRows(db, ids));
-}
-
-/** The Glance view of rows already read (a listing reads both in its page query), with their tags. */
-export async function glanceViews(db: Kysely<Database>, rows: ImageWithGlance[]): Promise<GlanceImage[]> {
-  const tags = await tagsFor(db, rows.map((r) => r.image.id));
-  return rows.map((r) => toGlance(r.image, r.glance, tags.get(r.image.id) ?? []));
+  return (await imagesWithGlanceRows(db, ids)).map(glanceView);
 }
 
 /** The image as `viewer` may see it, in the OpenStack region unless another is named; 404 when not visible. */
@@ -111,7 +98,7 @@ export async function getImage(services: Pick<Services, 'db' | 'regions' | 'glan
   const { db } = services;
   const found = await services.glanceLookups(region, id);
   if (!found) throw notFound(id);
-  const out = toGlance(found.image, found.glance, found.tags);
+  const out = glanceView(found);
   if (found.image.owner_id !== viewer.id && !viewer.isAdmin && out.visibility !== 'public' && out.visibility !== 'community' && !(await memberStatus(db, id, viewer.id))) throw notFound(id);
   return out;
 }

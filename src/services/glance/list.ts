@@ -10,8 +10,8 @@ import { apiError } from '../../domain/errors.ts';
 import { GLANCE_STATUS_TABLE } from '../../domain/glance-status.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
-import { glanceViews, type GlanceImage } from './images.ts';
-import { GLANCE_COLUMNS, splitRow } from './rows.ts';
+import { glanceView, type GlanceImage } from './images.ts';
+import { fromDocument, glanceDocument } from './rows.ts';
 import { openstackRegion } from './region.ts';
 
 export interface ListQuery {
@@ -157,7 +157,7 @@ export async function listImages(services: Pick<Services, 'db' | 'regions' | 'di
     where.push(sql`(${sql.join(after, sql` OR `)})`);
   }
   const order = sql.join(sorts.map((s) => sql`${sortable(s.key)} ${sql.raw(s.dir === 'asc' ? 'ASC' : 'DESC')}`));
-  // The page's rows come with the query that finds them (the glance_images columns prefixed), not read again by ID.
-  const rows = (await sql<Record<string, unknown>>`SELECT i.*, ${GLANCE_COLUMNS} FROM ${from} WHERE ${all(where)} ORDER BY ${order} LIMIT ${q.limit}`.execute(db)).rows;
-  return glanceViews(db, rows.map(splitRow));
+  // The page's images come as the query that finds them reads them (one document each, tags included), not again by ID.
+  const rows = (await sql<{ doc: string }>`SELECT ${glanceDocument(db)} AS doc FROM ${from} WHERE ${all(where)} ORDER BY ${order} LIMIT ${q.limit}`.execute(db)).rows;
+  return rows.map((r) => glanceView(fromDocument(r.doc)));
 }

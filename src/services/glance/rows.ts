@@ -1,8 +1,8 @@
 /**
- * An image row with its glance_images row read by one statement: the `glance_images` columns come prefixed `g_`
- * (NULL when the image has none, such as an image made through ECS), and `splitRow` takes them apart again.
+ * An image row with its glance_images row (none for an image made through ECS, say) and its tag keys, read as one JSON
+ * document per image.
  */
-import { PostgresAdapter, sql, type Kysely, type SqlBool } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { grouped } from '../../store/group.ts';
@@ -10,34 +10,12 @@ import { jsonTexts } from '../../store/conditions.ts';
 import type { Dialect } from '../../store/db.ts';
 import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
-/** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a split row is whole. */
+/** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a document is whole. */
 const GLANCE_FIELDS = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
   'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'file_manifest_id', 'phase', 'stage_path', 'stage_node', 'properties', 'locations',
 ] as const satisfies readonly (keyof GlanceImageRow)[];
 const EVERY_FIELD_LISTED: Exclude<keyof GlanceImageRow, (typeof GLANCE_FIELDS)[number]> extends never ? true : never = true;
 void EVERY_FIELD_LISTED;
-
-const GLANCE_SELECTION = GLANCE_FIELDS.map((c) => sql.ref(`g.${c}`).as(`g_${c}`));
-
-/** `g.<column> AS g_<column>` for every glance_images column, for a query over `images i LEFT JOIN glance_images g`. */
-export const GLANCE_COLUMNS = sql.join(GLANCE_SELECTION);
-
-export interface ImageWithGlance { image: ImageRow; glance: GlanceImageRow | undefined }
-
-export function splitRow(row: Record<string, unknown>): ImageWithGlance {
-  const image: Record<string, unknown> = {};
-  const glance: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) {
-    if (k.startsWith('g_')) glance[k.slice(2)] = v;
-    else image[k] = v;
-  }
-  return { image: image as unknown as ImageRow, glance: glance.image_id == null ? undefined : (glance as unknown as GlanceImageRow) };
-}
-
-// The image's columns listed rather than `i.*`, so the statements below can be named statements (store/prepared.ts).
-const IMAGE_SELECTION = IMAGE_COLUMNS.map((c) => `i.${c}` as const);
-const withGlance = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(IMAGE_SELECTION).select(GLANCE_SELECTION);
-const byIds = prepared((db: Kysely<Database>, ids: string[]) => withGlance(db).where('i.id', 'in', ids));
 
 /**
  * One image with its glance_images row and tag keys, as one JSON array (the lookup every Glance GET runs): on SQLite
@@ -50,14 +28,23 @@ function lookupDocument(postgres: boolean): string {
   return postgres ? `${doc}::text` : doc;
 }
 const LOOKUP_DOCUMENTS = { sqlite: lookupDocument(false), postgres: lookupDocument(true) };
-const lookup = prepared((db: Kysely<Database>, region: string, id: string) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id')
-  .select(sql<string>`${sql.raw(db.getExecutor().adapter instanceof PostgresAdapter ? LOOKUP_DOCUMENTS.postgres : LOOKUP_DOCUMENTS.sqlite)}`.as('doc'))
-  .where('i.region', '=', region).where('i.id', '=', id));
+
+/**
+ * The select expression of an image's document over `images i LEFT JOIN glance_images g`; `fromDocument` reads it. A
+ * listing selects it too: a page of 100 as row objects of 55 columns, and its tags by a statement of their own, cost
+ * more than the documents parsed.
+ */
+export function glanceDocument(db: Kysely<any>): RawBuilder<string> {
+  return sql<string>`${sql.raw(db.getExecutor().adapter instanceof PostgresAdapter ? LOOKUP_DOCUMENTS.postgres : LOOKUP_DOCUMENTS.sqlite)}`;
+}
+const withDocument = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(glanceDocument(db).as('doc'));
+const lookup = prepared((db: Kysely<Database>, region: string, id: string) => withDocument(db).where('i.region', '=', region).where('i.id', '=', id));
+const byIds = prepared((db: Kysely<Database>, ids: string[]) => withDocument(db).where('i.id', 'in', ids));
 const glanceRow = rowBuilder<GlanceImageRow>(GLANCE_FIELDS);
 
-export type GlanceFound = ImageWithGlance & { tags: string[] };
+export interface GlanceFound { image: ImageRow; glance: GlanceImageRow | undefined; tags: string[] }
 
-function fromDocument(doc: string): GlanceFound {
+export function fromDocument(doc: string): GlanceFound {
   const values = JSON.parse(doc) as Values;
   const glance = values.slice(IMAGE_COLUMNS.length, IMAGE_COLUMNS.length + GLANCE_FIELDS.length);
   return { image: imageRow(values), glance: glance[0] == null ? undefined : glanceRow(glance), tags: values.at(-1) as string[] };
@@ -73,9 +60,7 @@ export async function imageWithGlanceRow(db: Kysely<Database>, region: string, i
 export type GlanceLookups = (region: string, id: string) => Promise<GlanceFound | undefined>;
 
 /** The images of one region named by a JSON array of IDs, each as lookupDocument's document (PostgreSQL). */
-const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id')
-  .select(sql<string>`${sql.raw(LOOKUP_DOCUMENTS.postgres)}`.as('doc'))
-  .where('i.region', '=', region).where(sql<SqlBool>`i.id in ${jsonTexts(ids)}`));
+const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => withDocument(db).where('i.region', '=', region).where(sql<SqlBool>`i.id in ${jsonTexts(ids)}`));
 
 /**
  * On PostgreSQL the lookups of concurrent requests run as one statement (store/group.ts, as DescribeImages' by-ID
@@ -98,7 +83,7 @@ export function glanceLookups(db: Kysely<Database>, dialect: Dialect): GlanceLoo
   return (region, id) => many({ region, id });
 }
 
-/** These images (any region, any order; unknown ids are left out) with their glance_images rows. */
-export async function imagesWithGlanceRows(db: Kysely<Database>, ids: string[]): Promise<ImageWithGlance[]> {
-  return ids.length ? (await byIds(db, ids)).map((row) => splitRow(row as Record<string, unknown>)) : [];
+/** These images (any region, any order; unknown ids are left out) with their glance_images rows and tag keys. */
+export async function imagesWithGlanceRows(db: Kysely<Database>, ids: string[]): Promise<GlanceFound[]> {
+  return ids.length ? (await byIds(db, ids)).map((row) => fromDocument(row.doc)) : [];
 }
