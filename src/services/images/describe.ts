@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
-import type { OwnerAlias } from '../../domain/image-rules.ts';
+import { OWNER_ALIASES, type OwnerAlias } from '../../domain/image-rules.ts';
 import type { TagList } from '../tags.ts';
 import { filtered, type ImageFilter } from './filter.ts';
 import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
@@ -73,26 +73,21 @@ export async function describeImages(
 
 /** `owner`: the viewer, for a part of the viewer's own images; empty for system and Marketplace images. */
 type TalliedPage = (db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => Promise<unknown[]>;
-const talliedPages = new Map<string, TalliedPage>();
 
 /**
- * A page of a part that `image_counts` counts, filtered by status alone (the listing every console page asks for),
- * built once per alias and number of statuses (store/prepared.ts): Kysely building and compiling it cost 0.1–0.2 ms
- * a request.
+ * A page of a part that `image_counts` counts, filtered by status alone (the listing every console page asks for), as a
+ * statement built once per shape (store/prepared.ts): Kysely building and compiling it cost 0.1–0.2 ms a request.
  */
-function talliedPage(alias: OwnerAlias | undefined, includePublic: boolean): TalliedPage {
-  const key = `${alias}:${includePublic}`;
-  let page = talliedPages.get(key);
-  if (!page) {
-    page = prepared((db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => {
-      const [part] = aliasParts(owner[0] ?? '', alias, includePublic);
-      const rows = filtered(db, { region, statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
-      return imageViewsQuery(db, rows.selectAll('i').offset(offset).limit(limit));
-    });
-    talliedPages.set(key, page);
-  }
-  return page;
+function talliedPageFor(alias: OwnerAlias | undefined, includePublic: boolean): TalliedPage {
+  return prepared((db: Kysely<Database>, region: string, owner: string[], statuses: string[], offset: number, limit: number) => {
+    const [part] = aliasParts(owner[0] ?? '', alias, includePublic);
+    const rows = filtered(db, { region, statuses }, part).orderBy('i.created_at', 'desc').orderBy('i.id', 'desc');
+    return imageViewsQuery(db, rows.selectAll('i').offset(offset).limit(limit));
+  });
 }
+/** One per alias (none: the default set) and whether public images count in. */
+const TALLIED_PAGES: ReadonlyMap<string, TalliedPage> = new Map([undefined, ...OWNER_ALIASES].flatMap((alias) => [false, true].map((pub) => [`${alias}:${pub}`, talliedPageFor(alias, pub)] as const)));
+const talliedPage = (alias: OwnerAlias | undefined, includePublic: boolean) => TALLIED_PAGES.get(`${alias}:${includePublic}`)!;
 
 function imageView(v: StoredView, viewer: string): ImageView {
   return { row: v.row, alias: ownerAliasFor(v.row, viewer), disks: v.disks, tags: v.tags, isSelfShared: v.row.owner_id === viewer && v.shared, inUse: v.inUse };
