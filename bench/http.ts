@@ -52,6 +52,7 @@ const queries: [string, Omit<LoadSpec, 'endpoints' | 'seconds'>][] = [
   ['DescribeImages by ImageId, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageId: 'random' }] }],
   ['Glance GET /v2/images/{id}, 1 connection', { surface: 'glance', connections: 1, path: '/image/v2/images/{id}', token }],
   ['DescribeImages own, page of 100', { surface: 'ecs', connections: CONNECTIONS, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' }] }],
+  ['Glance GET /v2/images, list of 100, 1 connection', { surface: 'glance', connections: 1, path: '/image/v2/images?limit=100', token }],
   ['DescribeImages own, page of 100, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self', PageSize: '100' }] }],
   // Other filters, one request at a time (their latency).
   ['DescribeImages own, page of 10, 1 connection', { surface: 'ecs', connections: 1, params: [{ Action: 'DescribeImages', ImageOwnerAlias: 'self' }] }],
@@ -94,9 +95,10 @@ for (const [label, spec] of queries) {
   const serverMs = ((serverCpuSeconds() - cpu0) * 1000) / Math.max(1, r.requests);
   const pgMs = pgWatcher ? ((cpuSpent(pg0, await postgresCpu()) * 1000) / Math.max(1, r.requests)).toFixed(3) : '';
   // Latency rows (1 connection, or a page of 100) compare p50 with Glance's time for the same call (1000/112 ms for
-  // one GET by id, 60 ms for a list of 100); other listings have no Glance figure to compare with.
-  const latency = label.includes('page of 100') || label.includes('1 connection');
-  const anchorMs = label.includes('page of 100') ? GLANCE_LIST100_MS : /by ImageId|GET/.test(label) ? 1000 / GLANCE_GET_PER_S : undefined;
+  // one GET by id, 60 ms for a list or page of 100); other listings have no Glance figure to compare with.
+  const list100 = /page of 100|list of 100/.test(label);
+  const latency = list100 || label.includes('1 connection');
+  const anchorMs = list100 ? GLANCE_LIST100_MS : /by ImageId|GET/.test(label) ? 1000 / GLANCE_GET_PER_S : undefined;
   const anchor = latency ? (anchorMs ? `${anchorMs.toFixed(1)} ms` : '') : `${GLANCE_GET_PER_S} req/s`;
   const ratio = latency ? (anchorMs ? anchorMs / r.p50 : undefined) : r.rps / GLANCE_GET_PER_S;
   rows.push([label, r.rps.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), serverMs.toFixed(3), pgMs, r.cpu.toFixed(2), anchor, ratio ? `${ratio.toFixed(1)}x` : '']);
