@@ -116,10 +116,10 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
   if (cfg.databaseUrl && /^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
     // int8 comes back as a string by default; every bigint we keep (bytes, epoch ms) fits in 2^53.
     pg.types.setTypeParser(20, (v: string) => Number(v));
-    // JIT off (docs/decisions.md): a statement whose plan merely estimates a large cost, such as a Glance listing's
-    // LIMIT over visibility ORs, was compiled on every call (49 ms for a list of 100 that runs in 3 ms). A URL's own
-    // `options` parameter takes precedence.
-    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10, Client: NamedStatementClient, options: '-c jit=off' });
+    // JIT and parallel workers off (docs/decisions.md): a statement whose plan merely estimates a large cost, such as a
+    // Glance listing's LIMIT over visibility ORs, was compiled on every call (49 ms for a list of 100 that runs in 3 ms),
+    // and a name search started two workers to scan in 2.4x the time. A URL's own `options` parameter takes precedence.
+    const pool = new pg.Pool({ connectionString: cfg.databaseUrl, max: 10, Client: NamedStatementClient, options: '-c jit=off -c max_parallel_workers_per_gather=0' });
     await pool.query('select 1'); // fail fast when the server is not reachable
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
