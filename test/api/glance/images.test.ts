@@ -155,6 +155,11 @@ describe('Glance v2', () => {
     const y = await mk({ name: 'flt-y', disk_format: 'qcow2', os_distro: 'ubuntu', tags: ['flt'], protected: true });
     const z = await mk({ name: 'flt-z', disk_format: 'raw', os_distro: 'debian', tags: ['flt', 'red'], min_ram: 512 });
     const names = async (q: string, as = A) => (await as('GET', `/v2/images?${q}`)).json.images.map((i: Any) => i.name).sort();
+    // A listed image is what its GET shows: every field, its tags and properties (the list reads the same document).
+    const listed = (await A('GET', '/v2/images?tag=flt')).json.images as Any[];
+    assert.equal(listed.length, 3);
+    for (const image of listed) assert.deepEqual(image, (await A('GET', `/v2/images/${image.id}`)).json);
+    assert.deepEqual(listed.find((i) => i.id === x.id).tags.sort(), ['flt', 'red']);
     assert.deepEqual(await names('tag=flt&os_distro=debian'), ['flt-x', 'flt-z']);
     assert.deepEqual(await names('tag=flt&tag=red&disk_format=raw'), ['flt-x', 'flt-z']);
     assert.deepEqual(await names('tag=flt&protected=true'), ['flt-y']);
