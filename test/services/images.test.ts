@@ -108,6 +108,16 @@ for (const backend of storeBackends()) {
       const tagged = await describeImages(services, { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] }, page);
       assert.deepEqual(tagged.items.map((i) => i.row.id), ['m-bp1aliceimage00000002']);
       assert.deepEqual(tagged.items[0].tags, [{ key: 'app', value: 'web' }, { key: 'env', value: 'prod' }]);
+      // A selective filter whose matches lie in several visibility parts (own and shared): counted once each, paged
+      // newest first across the parts (on PostgreSQL the parts are one OR there).
+      await db.insertInto('tags').values({ resource_id: 'm-bp1bobimage0000000001', resource_type: 'image', tag_key: 'env', tag_value: 'prod' }).execute();
+      const prod = { region: R, viewer: ALICE, tags: [{ key: 'env', value: 'prod' }] };
+      const both = await describeImages(services, prod, page);
+      assert.deepEqual([both.total, both.items.map((i) => [i.row.id, i.alias])], [2, [['m-bp1bobimage0000000001', 'others'], ['m-bp1aliceimage00000002', 'self']]]);
+      const second = await describeImages(services, prod, { offset: 1, limit: 1 });
+      assert.deepEqual([second.total, second.items.map((i) => i.row.id)], [2, ['m-bp1aliceimage00000002']]);
+      assert.equal((await describeImages(services, { ...prod, viewer: CAROL }, page)).total, 0, 'not shared with carol');
+      await db.deleteFrom('tags').where('resource_id', '=', 'm-bp1bobimage0000000001').where('tag_key', '=', 'env').execute();
       const bySnapshot = await describeImages(services, { region: R, viewer: ALICE, snapshotId: 's-bp1aliceimage00000001' }, page);
       assert.deepEqual(bySnapshot.items.map((i) => i.row.id), ['m-bp1aliceimage00000001']);
       const like = await describeImages(services, { region: R, viewer: ALICE, name: 'WEB_' }, page);

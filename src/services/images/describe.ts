@@ -37,8 +37,15 @@ export async function describeImages(
   page: { offset: number; limit: number },
 ): Promise<{ total: number; items: ImageView[] }> {
   const { db } = services;
-  const parts = aliasParts(f.viewer, f.alias, f.isPublic === true);
-  if (f.ids?.length) return byIds(services, f, parts, page);
+  const visible = aliasParts(f.viewer, f.alias, f.isPublic === true);
+  if (f.ids?.length) return byIds(services, f, visible, page);
+  // With a selective filter (snapshot, tags) the few matching rows are found by their own index and sorted;
+  // `+column` stops the planner from walking a listing index in order and filtering every row of the region. Any
+  // part's rows are found that way, so on PostgreSQL the parts are one OR: one count and one page instead of a count
+  // and a head per part and a read of the merged page, each a round trip (by SnapshotId: p50 3.3–3.9 ms against
+  // 5.1–6.9, 663 req/s against 300 at 16 connections). SQLite has no round trip to save and measured 10–20% slower so.
+  const selective = !!(f.snapshotId || f.tags?.length);
+  const parts = selective && visible.length > 1 && services.dialect === 'postgres' ? [anyOf(visible)] : visible;
   const tallied = onlyFilters(f, TALLIED_FILTER);
   const counts = await Promise.all(parts.map(async (part) => {
     if (tallied && part.tally) return [{ n: await countImages(db, services.dialect, { region: f.region, statuses: f.statuses, ...part.tally }) }];
@@ -49,9 +56,6 @@ export async function describeImages(
     return [{ n }];
   }));
   const total = counts.reduce((sum, [{ n }]) => sum + Number(n), 0);
-  // With a selective filter (IDs, snapshot, tags) the few matching rows are found by their own index and sorted;
-  // `+column` stops the planner from walking a listing index in order and filtering every row of the region.
-  const selective = !!(f.ids?.length || f.snapshotId || f.tags?.length);
   const ordered = (part: VisibilityPart) => {
     const q = filtered(db, f, part);
     return selective
@@ -93,6 +97,9 @@ function imageView(v: StoredView, viewer: string): ImageView {
   return { row: v.row, alias: ownerAliasFor(v.row, viewer), disks: v.disks, tags: v.tags, isSelfShared: v.row.owner_id === viewer && v.shared, inUse: v.inUse };
 }
 
+/** Rows any of `parts` shows. */
+const anyOf = (parts: VisibilityPart[]): VisibilityPart => (eb) => eb.or(parts.map((part) => part(eb)));
+
 /** The filters of a plain lookup by IDs (ImageLookups: on PostgreSQL, grouped with other requests' lookups). */
 const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
 
@@ -102,7 +109,7 @@ const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);
  * the parts are one OR, and the rows come with their disks, tags and share state: one statement.
  */
 async function byIds(services: Pick<Services, 'db' | 'imageLookups'>, f: ImageFilter, parts: VisibilityPart[], page: { offset: number; limit: number }) {
-  const anyPart: VisibilityPart = (eb) => eb.or(parts.map((part) => part(eb)));
+  const anyPart = anyOf(parts);
   const plain = f.ids && f.statuses?.length && f.alias === undefined && onlyFilters(f, PLAIN_LOOKUP);
   const views = plain
     ? await services.imageLookups({ region: f.region, viewer: f.viewer, ids: f.ids!, statuses: f.statuses! })
