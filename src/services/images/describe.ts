@@ -3,7 +3,7 @@ import type { Database, ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import { OWNER_ALIASES, type OwnerAlias } from '../../domain/image-rules.ts';
 import type { TagList } from '../tags.ts';
 import { filtered, type ImageFilter } from './filter.ts';
-import { aliasParts, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
+import { aliasParts, anyOf, ownerAliasFor, visibleTo, type VisibilityPart } from './visibility.ts';
 import type { Services } from '../context.ts';
 import { executeNamed, prepared } from '../../store/prepared.ts';
 import { countImages } from '../../store/image-counts.ts';
@@ -96,9 +96,6 @@ const talliedPage = (alias: OwnerAlias | undefined, includePublic: boolean) => T
 function imageView(v: StoredView, viewer: string): ImageView {
   return { row: v.row, alias: ownerAliasFor(v.row, viewer), disks: v.disks, tags: v.tags, isSelfShared: v.row.owner_id === viewer && v.shared, inUse: v.inUse };
 }
-
-/** Rows any of `parts` shows. */
-const anyOf = (parts: VisibilityPart[]): VisibilityPart => (eb) => eb.or(parts.map((part) => part(eb)));
 
 /** The filters of a plain lookup by IDs (ImageLookups: on PostgreSQL, grouped with other requests' lookups). */
 const PLAIN_LOOKUP = new Set(['region', 'viewer', 'ids', 'statuses']);

@@ -10,7 +10,7 @@ import type { Database } from '../../store/schema.ts';
 import type { Dialect } from '../../store/db.ts';
 import { grouped } from '../../store/group.ts';
 import { prepared } from '../../store/prepared.ts';
-import { aliasParts } from './visibility.ts';
+import { aliasParts, anyOf } from './visibility.ts';
 import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
 import { filtered } from './filter.ts';
 
@@ -27,18 +27,16 @@ export type ImageLookups = (lookup: ImageLookup) => Promise<StoredView[]>;
 
 /** Grouped lookups (PostgreSQL): the rows `q(k, viewer, id)` of a JSON array of [k, viewer, id] triples, joined to images. */
 const lookupBatch = prepared((db: Kysely<any>, region: string, statuses: string[], wanted: string) => {
-  const parts = aliasParts(sql.ref<string>('q.viewer'), undefined, false);
+  const visible = anyOf(aliasParts(sql.ref<string>('q.viewer'), undefined, false));
   const from = db.selectFrom(sql`(select (e->>0)::int as k, e->>1 as viewer, e->>2 as id from json_array_elements(${wanted}::json) as e)`.as('q'))
     .innerJoin('images as i', 'i.id', 'q.id');
-  const rows = filtered(from, { region, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).select(sql.ref('q.k').as('batch_key')).selectAll('i');
+  const rows = filtered(from, { region, statuses }, visible).select(sql.ref('q.k').as('batch_key')).selectAll('i');
   return imageViewsQuery(db, rows, 'batch_key');
 });
 
 /** The lookup of one request's IDs. */
-const plainLookup = prepared((db: Kysely<any>, region: string, viewer: string, ids: string[], statuses: string[]) => {
-  const parts = aliasParts(viewer, undefined, false);
-  return imageViewsQuery(db, filtered(db, { region, ids, statuses }, (eb) => eb.or(parts.map((part) => part(eb)))).selectAll('i'));
-});
+const plainLookup = prepared((db: Kysely<any>, region: string, viewer: string, ids: string[], statuses: string[]) =>
+  imageViewsQuery(db, filtered(db, { region, ids, statuses }, anyOf(aliasParts(viewer, undefined, false))).selectAll('i')));
 
 /**
  * On SQLite each lookup runs alone: its statements run in this process with no round trip to save, and the batch's

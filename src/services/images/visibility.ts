@@ -44,6 +44,11 @@ export function aliasParts(viewer: Viewer, alias: OwnerAlias | undefined, includ
   }
 }
 
+/** Rows any of `parts` shows, as one condition (for lookups whose own index finds the few rows first). */
+export function anyOf(parts: VisibilityPart[]): VisibilityPart {
+  return (eb) => eb.or(parts.map((part) => part(eb)));
+}
+
 /** Everything the viewer may see or launch from (used by lookups by ID). */
 export function visibleTo(eb: EB, viewer: string): Expression<SqlBool> {
   return eb.or([
