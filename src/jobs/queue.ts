@@ -11,7 +11,7 @@
  * out, the other nodes fail the jobs pinned to it (JobNodeStopped) rather than leave them queued forever.
  */
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
-import type { Dialect } from '../store/db.ts';
+import type { Dialect } from '../store/dialect.ts';
 import type { Database, JobRow } from '../store/schema.ts';
 import { randomBase36 } from '../domain/ids.ts';
 import { systemClock, type Clock } from '../domain/clock.ts';

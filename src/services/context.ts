@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Readable } from 'node:stream';
 import type { AccountRow, Database, OsTokenRow } from '../store/schema.ts';
-import type { Dialect } from '../store/db.ts';
+import type { Dialect } from '../store/dialect.ts';
 import type { ListingCounts } from '../store/count-cache.ts';
 import type { NonceStore } from '../store/nonces.ts';
 import type { Clock } from '../domain/clock.ts';

@@ -24,8 +24,7 @@ import * as m0014 from './migrations/0014_job_nodes.ts';
 import * as m0015 from './migrations/0015_glance_list_order.ts';
 import * as m0016 from './migrations/0016_import_memos.ts';
 import * as m0017 from './migrations/0017_access_key_changes.ts';
-
-export type Dialect = 'sqlite' | 'postgres';
+import type { Dialect } from './dialect.ts';
 
 export interface Store {
   db: Kysely<Database>;

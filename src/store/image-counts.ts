@@ -5,7 +5,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import type { Dialect } from './db.ts';
+import type { Dialect } from './dialect.ts';
 import { prepared } from './prepared.ts';
 
 export interface ImageCountKey {

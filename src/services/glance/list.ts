@@ -5,7 +5,7 @@
  * paging on the sort expressions with the id as the last key.
  */
 import { sql, type RawBuilder } from 'kysely';
-import type { Dialect } from '../../store/db.ts';
+import type { Dialect } from '../../store/dialect.ts';
 import { apiError } from '../../domain/errors.ts';
 import { GLANCE_STATUS_TABLE } from '../../domain/glance-status.ts';
 import type { Services } from '../context.ts';

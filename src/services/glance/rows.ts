@@ -2,12 +2,12 @@
  * An image row with its glance_images row (none for an image made through ECS, say) and its tag keys, read as one JSON
  * document per image.
  */
-import { PostgresAdapter, sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { grouped } from '../../store/group.ts';
 import { jsonTexts } from '../../store/conditions.ts';
-import type { Dialect } from '../../store/db.ts';
+import { dialectOf, type Dialect } from '../../store/dialect.ts';
 import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
 /** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a document is whole. */
@@ -35,7 +35,7 @@ const LOOKUP_DOCUMENTS = { sqlite: lookupDocument(false), postgres: lookupDocume
  * more than the documents parsed.
  */
 export function glanceDocument(db: Kysely<any>): RawBuilder<string> {
-  return sql<string>`${sql.raw(db.getExecutor().adapter instanceof PostgresAdapter ? LOOKUP_DOCUMENTS.postgres : LOOKUP_DOCUMENTS.sqlite)}`;
+  return sql<string>`${sql.raw(LOOKUP_DOCUMENTS[dialectOf(db)])}`;
 }
 const withDocument = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(glanceDocument(db).as('doc'));
 const lookup = prepared((db: Kysely<Database>, region: string, id: string) => withDocument(db).where('i.region', '=', region).where('i.id', '=', id));

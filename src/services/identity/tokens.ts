@@ -11,7 +11,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { Services, TokenWithAccount } from '../context.ts';
 import { grouped } from '../../store/group.ts';
 import { jsonTexts } from '../../store/conditions.ts';
-import type { Dialect } from '../../store/db.ts';
+import type { Dialect } from '../../store/dialect.ts';
 import { findAccessKey } from '../accounts.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 import { sameSecret } from '../../domain/secrets.ts';

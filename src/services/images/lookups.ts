@@ -7,7 +7,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../store/schema.ts';
-import type { Dialect } from '../../store/db.ts';
+import type { Dialect } from '../../store/dialect.ts';
 import { grouped } from '../../store/group.ts';
 import { prepared } from '../../store/prepared.ts';
 import { aliasParts, anyOf } from './visibility.ts';

@@ -9,9 +9,10 @@
  * SQLite 0.6 ms a page and JSON.parse 0.2 ms more (1.47 ms as objects, 0.62 ms as arrays, parsed), and PostgreSQL's
  * json_build_object over 36 columns cost it 1.2 ms where its json_build_array document costs 0.3 ms more than rows.
  */
-import { PostgresAdapter, sql, type AliasedSelectQueryBuilder, type Kysely } from 'kysely';
+import { sql, type AliasedSelectQueryBuilder, type Kysely } from 'kysely';
 import type { ImageDiskRow, ImageRow } from '../../store/schema.ts';
 import type { TagList } from '../tags.ts';
+import { dialectOf } from '../../store/dialect.ts';
 
 /** Every column of `images` (the compiler checks the list against ImageRow), so a view's row is a whole row. */
 export const IMAGE_COLUMNS = [
@@ -77,7 +78,7 @@ const DOCUMENTS = { sqlite: viewsDocument(false), postgres: viewsDocument(true) 
  * document per value of that column of the rows, as `k`.
  */
 export function imageViewsQuery(db: Kysely<any>, rows: { as(alias: 'i'): AliasedSelectQueryBuilder<ImageRow, 'i'> }, groupBy?: string) {
-  const document = db.getExecutor().adapter instanceof PostgresAdapter ? DOCUMENTS.postgres : DOCUMENTS.sqlite;
+  const document = DOCUMENTS[dialectOf(db)];
   const views = db.selectFrom(rows.as('i')).select(sql<Document>`${sql.raw(document)}`.as('views'));
   return groupBy ? views.select(sql.ref(`i.${groupBy}`).as('k')).groupBy(sql.ref(`i.${groupBy}`)) : views;
 }

@@ -1,4 +1,5 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { dialectOf } from '../dialect.ts';
 
 /**
  * `image_counts`: how many images each (region, owner, category, status) holds, kept by triggers in the same
@@ -9,7 +10,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  *   wait on a shared counter row; readers sum the deltas, and a reader that finds many folds them into one row.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const postgres = dialectOf(db) === 'postgres';
   await db.schema.createTable('image_counts')
     .addColumn('region', 'varchar(64)', (c) => c.notNull())
     .addColumn('owner_id', 'varchar(16)', (c) => c.notNull())
@@ -65,7 +66,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const postgres = dialectOf(db) === 'postgres';
   for (const t of ['image_counts_insert', 'image_counts_delete', 'image_counts_update']) {
     await sql.raw(`drop trigger if exists ${t}${postgres ? ' on images' : ''}`).execute(db);
     if (postgres) await sql.raw(`drop function if exists ${t}()`).execute(db);

@@ -1,4 +1,5 @@
-import { PostgresAdapter, sql, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { dialectOf } from '../dialect.ts';
 
 /**
  * Nodes keep AccessKeys they have read in memory (services/access-key-cache.ts). On PostgreSQL every change to
@@ -7,7 +8,7 @@ import { PostgresAdapter, sql, type Kysely } from 'kysely';
  * nothing here: one process owns the file and `PRAGMA data_version` shows another connection's commits.
  */
 export async function up(db: Kysely<any>): Promise<void> {
-  if (!isPostgres(db)) return;
+  if (dialectOf(db) !== 'postgres') return;
   await sql`create function imagehouse_access_keys_changed() returns trigger language plpgsql as $$
     begin
       perform pg_notify('imagehouse_access_keys', '');
@@ -18,11 +19,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  if (!isPostgres(db)) return;
+  if (dialectOf(db) !== 'postgres') return;
   await sql`drop trigger if exists access_keys_changed on access_keys`.execute(db);
   await sql`drop function if exists imagehouse_access_keys_changed()`.execute(db);
-}
-
-function isPostgres(db: Kysely<any>): boolean {
-  return db.getExecutor().adapter instanceof PostgresAdapter;
 }
