@@ -20,25 +20,48 @@ export interface ImageCountKey {
 /** PostgreSQL appends a delta row per write; a reader that finds more than this many folds them into one per key. */
 const FOLD_AT = 32;
 
-/**
- * A key's sum and its number of delta rows, built once per shape (store/prepared.ts): `owner` and `statuses` are
- * empty for every owner and every status, and their lengths are part of the shape.
- */
-const countRows = prepared((db: Kysely<Database>, region: string, category: string, owner: string[], statuses: string[]) => {
-  let q = db.selectFrom('image_counts').where('region', '=', region).where('category', '=', category)
-    .select((eb) => [eb.fn.sum<number>('n').as('total'), eb.fn.countAll<number>().as('rows')]);
+/** A key's sum and its number of delta rows, as read by `countOf` / selected by `countColumns`. */
+export interface CountRow {
+  count_total: number | string | null;
+  count_rows: number | string | null;
+}
+
+/** The `image_counts` rows of a key: `owner` and `statuses` are empty for every owner and every status. */
+function keyRows(db: Kysely<Database>, region: string, category: string, owner: string[], statuses: string[]) {
+  let q = db.selectFrom('image_counts').where('region', '=', region).where('category', '=', category);
   if (owner.length) q = q.where('owner_id', '=', owner[0]);
   if (statuses.length) q = q.where('status', 'in', statuses);
   return q;
-});
+}
+
+/**
+ * A key's sum and delta rows as two columns (`CountRow`) of a statement that reads something else too, such as a
+ * page of the images counted: one round trip for both, and both from one snapshot. Binds its arguments as values
+ * (store/prepared.ts).
+ */
+export function countColumns(db: Kysely<Database>, region: string, category: string, owner: string[], statuses: string[]) {
+  return [
+    keyRows(db, region, category, owner, statuses).select((eb) => eb.fn.sum<number>('n').as('t')).as('count_total'),
+    keyRows(db, region, category, owner, statuses).select((eb) => eb.fn.countAll<number>().as('r')).as('count_rows'),
+  ] as const;
+}
+
+/** A key's count, built once per shape (store/prepared.ts); the lengths of `owner` and `statuses` are part of it. */
+const countRows = prepared((db: Kysely<Database>, region: string, category: string, owner: string[], statuses: string[]) =>
+  keyRows(db, region, category, owner, statuses).select((eb) => [eb.fn.sum<number>('n').as('count_total'), eb.fn.countAll<number>().as('count_rows')]));
 
 export async function countImages(db: Kysely<Database>, dialect: Dialect, key: ImageCountKey): Promise<number> {
   if (key.statuses?.length === 0) return 0;
   const [r] = await countRows(db, key.region, key.category, key.ownerId === undefined ? [] : [key.ownerId], key.statuses ?? []);
-  // Folding only tidies: the count above is already exact. Two readers folding overlapping keys at once may meet as a
+  return countOf(db, dialect, key, r);
+}
+
+/** The count in `r` (read by countImages or selected by countColumns for `key`); folds the key's deltas when they have piled up. */
+export async function countOf(db: Kysely<Database>, dialect: Dialect, key: ImageCountKey, r: CountRow): Promise<number> {
+  // Folding only tidies: the count is already exact. Two readers folding overlapping keys at once may meet as a
   // deadlock or serialization failure, and then the one PostgreSQL picks leaves its deltas for a later reader.
-  if (dialect === 'postgres' && Number(r.rows) > FOLD_AT) await fold(db, key).catch(() => {});
-  return Number(r.total ?? 0);
+  if (dialect === 'postgres' && Number(r.count_rows) > FOLD_AT) await fold(db, key).catch(() => {});
+  return Number(r.count_total ?? 0);
 }
 
 /**

@@ -158,3 +158,46 @@ for (const backend of storeBackends()) {
     }
   });
 }
+
+for (const backend of storeBackends()) {
+  test(`${backend.name}: a listing of one's own images by status reads its TotalCount with its page, folding piled-up counts`, { skip: backend.skip }, async () => {
+    const store = await backend.open();
+    const { db } = store;
+    const services = { db, dialect: store.dialect, counts: store.counts, imageLookups: imageLookups(db, store.dialect) };
+    try {
+      await db.insertInto('accounts').values([ALICE, BOB].map((id) => ({ id, name: id, kind: 'user', created_at: 0 }))).execute();
+      // One statement per image: on PostgreSQL each leaves a delta row in image_counts, more than the 32 a reader folds.
+      for (let i = 0; i < 40; i++) {
+        await insertCustomImage(db, { id: `m-bp1alice${String(i).padStart(13, '0')}`, region: R, owner_id: ALICE, name: `a${i}`, created_at: 1000 + i, status: i % 4 === 0 ? 'Deprecated' : 'Available' });
+      }
+      await insertCustomImage(db, { id: 'm-bp1bob00000000000000001', region: R, owner_id: BOB, name: 'b', created_at: 5000 });
+      const deltas = async () => Number((await db.selectFrom('image_counts').where('owner_id', '=', ALICE).where('status', '=', 'Available').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+      const own = { region: R, viewer: ALICE, alias: 'self' as const, statuses: ['Available'] };
+      const available = Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 4 !== 0).reverse().map((i) => `m-bp1alice${String(i).padStart(13, '0')}`);
+      if (store.dialect === 'postgres') assert.equal(await deltas(), 30, 'one delta row per insert');
+
+      const first = await describeImages(services, own, { offset: 0, limit: 10 });
+      assert.deepEqual([first.total, first.items.map((v) => v.row.id)], [30, available.slice(0, 10)]);
+      assert.ok(first.items.every((v) => v.alias === 'self' && v.disks.length === 1));
+      const last = await describeImages(services, own, { offset: 25, limit: 10 });
+      assert.deepEqual([last.total, last.items.map((v) => v.row.id)], [30, available.slice(25)]);
+      const beyond = await describeImages(services, own, { offset: 30, limit: 10 });
+      assert.deepEqual([beyond.total, beyond.items.length], [30, 0], 'a page past the end still counts');
+
+      // Three more writes take PostgreSQL's deltas past 32; the next listing counts them and folds them into one row.
+      await db.updateTable('images').set({ status: 'Available' }).where('id', '=', 'm-bp1alice0000000000000').execute();
+      await db.deleteFrom('images').where('id', '=', available[0]).execute();
+      await db.updateTable('images').set({ status: 'Deprecated' }).where('id', '=', available[1]).execute();
+      if (store.dialect === 'postgres') assert.equal(await deltas(), 33);
+      const after = await describeImages(services, own, { offset: 0, limit: 2 });
+      assert.deepEqual([after.total, after.items.map((v) => v.row.id)], [29, available.slice(2, 4)]);
+      assert.equal(await deltas(), 1, 'folded into one row per key');
+      assert.equal((await describeImages(services, own, { offset: 0, limit: 1 })).total, 29, 'and still counts the same');
+      const deprecated = await describeImages(services, { ...own, statuses: ['Deprecated', 'Available'] }, { offset: 0, limit: 1 });
+      assert.equal(deprecated.total, 39, 'the 40 made less the one deleted');
+      assert.equal((await describeImages(services, { ...own, viewer: BOB }, { offset: 0, limit: 5 })).total, 1, 'another owner counts its own');
+    } finally {
+      await store.dispose();
+    }
+  });
+}
