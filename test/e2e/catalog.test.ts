@@ -128,6 +128,23 @@ test('a replayed request is rejected and an old timestamp is expired', async () 
   assert.equal(old.code, 'InvalidTimeStamp.Expired');
 });
 
+test('a replayed read answers SignatureNonceUsed alone, though reads run while their nonce is recorded', async () => {
+  const pop = popClient(server.endpoint, alice);
+  const nonce = 'read-nonce-' + Date.now();
+  const params = { RegionId: 'cn-hangzhou', ImageOwnerAlias: 'system', PageSize: 1 };
+  const first = await pop.request('DescribeImages', { ...params, SignatureNonce: nonce });
+  assert.equal(first.Images.Image.length, 1);
+  const replay = await sdkError(() => pop.request('DescribeImages', { ...params, SignatureNonce: nonce }));
+  assert.deepEqual([replay.code, replay.data.Images, replay.data.TotalCount], ['SignatureNonceUsed', undefined, undefined]);
+  // The replayed read fails on its own parameters before its nonce's check ends: the nonce's answer is the one sent.
+  const fresh = await sdkError(() => pop.request('DescribeImages', { ImageOwnerAlias: 'system' }));
+  assert.equal(fresh.code, 'MissingParameter');
+  const replayed = await sdkError(() => pop.request('DescribeImages', { ImageOwnerAlias: 'system', SignatureNonce: nonce }));
+  assert.equal(replayed.code, 'SignatureNonceUsed');
+  const unknown = await sdkError(() => pop.request('DescribeImages', { ...params, ImageId: 'm-nosuchimage000000001', SignatureNonce: nonce }));
+  assert.equal(unknown.code, 'SignatureNonceUsed');
+});
+
 test('Format=XML renders XML responses and errors', async () => {
   const url = `${server.endpoint}/?Action=DescribeRegions&Format=XML&Version=2014-05-26`;
   const res = await fetch(url);

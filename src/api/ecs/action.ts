@@ -10,6 +10,8 @@ export interface ActionContext {
 export interface Action<S extends Schema = Schema> {
   name: string;
   schema: S;
+  /** Changes nothing, so it may run while the request's nonce is still being recorded (its answer waits for that). */
+  readOnly?: true;
   run(ctx: ActionContext, params: Params<S>): Promise<Record<string, unknown>>;
 }
 

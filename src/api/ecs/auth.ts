@@ -1,6 +1,7 @@
 /**
  * Authenticates an ECS RPC request: signature V3 (`Authorization: ACS3-HMAC-SHA256 …`) or V1 (`Signature`
- * parameter), clock skew, and nonce replay. Returns the caller's account ID or throws the Alibaba error.
+ * parameter), clock skew, and nonce replay. Returns the caller's account ID or throws the Alibaba error; `verify`
+ * returns it once the signature holds, with the nonce's check under way.
  */
 import type { FastifyRequest } from 'fastify';
 import { apiError } from '../../domain/errors.ts';
@@ -60,6 +61,17 @@ async function checkNonce(accessKeyId: string, nonce: string | undefined, name: 
   if (!fresh) throw apiError('SignatureNonceUsed');
 }
 
+/** A request whose signature holds: the caller's account, and the check of its nonce, started (await it before answering). */
+export interface Verified {
+  accountId: string;
+  nonceChecked: Promise<void>;
+}
+
+function verified(accountId: string, nonceChecked: Promise<void>): Verified {
+  nonceChecked.catch(() => {}); // awaited by the caller, perhaps after other work has started
+  return { accountId, nonceChecked };
+}
+
 /** Data endpoints stream their bodies, so they may sign `x-acs-content-sha256: UNSIGNED-PAYLOAD` instead of a hash. */
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
@@ -99,7 +111,7 @@ export function isV3Request(headers: RpcRequest['headers']): boolean {
   return (Array.isArray(v) ? v[0] : v)?.startsWith('ACS3-') === true;
 }
 
-async function authenticateV3(req: RpcRequest, authorization: string, ports: AuthPorts, opts: AuthOptions): Promise<string> {
+async function verifyV3(req: RpcRequest, authorization: string, ports: AuthPorts, opts: AuthOptions): Promise<Verified> {
   const auth = parseV3Authorization(authorization);
   if (!auth) throw apiError('IncompleteSignature');
   if (auth.algorithm !== V3_ALGORITHM) throw apiError('UnsupportedSignatureMethod');
@@ -119,11 +131,10 @@ async function authenticateV3(req: RpcRequest, authorization: string, ports: Aut
   if (!sameSecret(v3Signature(key.secret, stringToSign), auth.signature)) {
     throw apiError('SignatureDoesNotMatch', stringToSign);
   }
-  await checkNonce(auth.accessKeyId, headerValue(req.headers, 'x-acs-signature-nonce'), 'x-acs-signature-nonce', ports);
-  return key.accountId;
+  return verified(key.accountId, checkNonce(auth.accessKeyId, headerValue(req.headers, 'x-acs-signature-nonce'), 'x-acs-signature-nonce', ports));
 }
 
-async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string> {
+async function verifyV1(req: RpcRequest, ports: AuthPorts): Promise<Verified> {
   const p = req.params;
   if (!p.AccessKeyId) throw apiError('MissingParameter', 'AccessKeyId');
   if (!p.Signature) throw apiError('MissingParameter', 'Signature');
@@ -135,15 +146,20 @@ async function authenticateV1(req: RpcRequest, ports: AuthPorts): Promise<string
   if (!sameSecret(v1Signature(key.secret, stringToSign), p.Signature)) {
     throw apiError('SignatureDoesNotMatch', stringToSign);
   }
-  await checkNonce(p.AccessKeyId, p.SignatureNonce, 'SignatureNonce', ports);
-  return key.accountId;
+  return verified(key.accountId, checkNonce(p.AccessKeyId, p.SignatureNonce, 'SignatureNonce', ports));
+}
+
+export async function verify(req: RpcRequest, ports: AuthPorts, opts: AuthOptions = {}): Promise<Verified> {
+  const authorization = headerValue(req.headers, 'authorization');
+  if (authorization && isV3Request(req.headers)) return verifyV3(req, authorization, ports, opts);
+  if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
+  return verifyV1(req, ports);
 }
 
 export async function authenticate(req: RpcRequest, ports: AuthPorts, opts: AuthOptions = {}): Promise<string> {
-  const authorization = headerValue(req.headers, 'authorization');
-  if (authorization && isV3Request(req.headers)) return authenticateV3(req, authorization, ports, opts);
-  if (opts.allowUnsignedPayload) throw apiError('IncompleteSignature'); // data endpoints take V3 only
-  return authenticateV1(req, ports);
+  const { accountId, nonceChecked } = await verify(req, ports, opts);
+  await nonceChecked;
+  return accountId;
 }
 
 /**

@@ -4,7 +4,7 @@ import { apiError, type ApiError } from '../../domain/errors.ts';
 import type { Services } from '../../services/context.ts';
 import type { Surface } from '../http/surfaces.ts';
 import { queryPairs, singleValued } from '../http/query.ts';
-import { authenticate, authPorts, isV3Request, type RpcRequest } from './auth.ts';
+import { authPorts, verify, isV3Request, type RpcRequest } from './auth.ts';
 import { parseV3Authorization } from './signature.ts';
 import { ACTIONS } from './dispatch.ts';
 import { runAction } from './action.ts';
@@ -65,8 +65,13 @@ export function registerEcsGateway(app: FastifyInstance, services: Services): vo
     const version = rpc.params.Version ?? (v3 ? headerValue(req.headers, 'x-acs-version') : undefined);
     if (!version) throw apiError('MissingParameter', 'Version');
     if (version !== API_VERSION) throw apiError('InvalidVersion');
-    const accountId = await authenticate(rpc, ports);
-    const result = await runAction(action, { accountId, requestId: req.id, services }, rpc.params);
+    const { accountId, nonceChecked } = await verify(rpc, ports);
+    // Recording the nonce is a round trip on PostgreSQL: a read runs meanwhile, and answers only if the nonce was fresh.
+    const run = () => runAction(action, { accountId, requestId: req.id, services }, rpc.params);
+    const running = action.readOnly ? run() : undefined;
+    running?.catch(() => {});
+    await nonceChecked;
+    const result = await (running ?? run());
     const out = renderSuccess(actionName, req.id, result, wireFormat(rpc.params.Format));
     return reply.code(out.status).header('content-type', out.contentType).header('x-acs-request-id', req.id).send(out.body);
   }

@@ -5,6 +5,7 @@ const LANGUAGES = ['zh-CN', 'zh-TW', 'en-US', 'ja', 'fr', 'de', 'ko'] as const;
 
 export default defineAction({
   name: 'DescribeRegions',
+  readOnly: true,
   schema: {
     AcceptLanguage: p.str({ enum: LANGUAGES }),
     InstanceChargeType: p.str({ enum: ['PrePaid', 'PostPaid', 'SpotWithPriceLimit', 'SpotAsPriceGo'] }),

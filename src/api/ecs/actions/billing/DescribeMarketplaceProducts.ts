@@ -8,6 +8,7 @@ import { prices } from '../../../../services/billing/prices.ts';
 
 export default defineAction({
   name: 'DescribeMarketplaceProducts',
+  readOnly: true,
   schema: {
     ...regionParam,
     ProductCode: p.list({ max: 100, maxLength: 64 }),

@@ -20,6 +20,7 @@ function money(micro: number) {
 
 export default defineAction({
   name: 'DescribePrice',
+  readOnly: true,
   schema: {
     ...regionParam,
     ResourceType: p.str({ enum: ['instance'], invalid: 'InvalidResourceType.ValueNotSupported' }),

@@ -7,6 +7,7 @@ import { listParams, listResponse, ownedScope } from './params.ts';
 
 export default defineAction({
   name: 'DescribeDisks',
+  readOnly: true,
   schema: {
     ...regionParam,
     ZoneId: p.str({ maxLength: 64 }),

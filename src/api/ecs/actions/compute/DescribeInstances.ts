@@ -6,6 +6,7 @@ import { listParams, listResponse, ownedScope } from './params.ts';
 
 export default defineAction({
   name: 'DescribeInstances',
+  readOnly: true,
   schema: {
     ...regionParam,
     InstanceIds: p.str({ maxLength: 16384 }),

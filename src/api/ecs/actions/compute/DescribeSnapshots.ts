@@ -13,6 +13,7 @@ function applyFilters(filter: SnapshotFilter, filters: { Key?: string; Value?: s
 
 export default defineAction({
   name: 'DescribeSnapshots',
+  readOnly: true,
   schema: {
     ...regionParam,
     SnapshotIds: p.str({ maxLength: 16384 }),

@@ -7,6 +7,7 @@ import { isoSeconds } from '../../views/time.ts';
 /** The last 64 KiB of the instance's serial console (its running VM's, else its last VM's), base64; empty when it never ran as a VM. */
 export default defineAction({
   name: 'GetInstanceConsoleOutput',
+  readOnly: true,
   schema: { RegionId: p.str({ maxLength: 64 }), InstanceId: p.str({ required: true, maxLength: 64 }), RemoveSymbols: p.bool() },
   async run({ services, accountId }, params) {
     const instance = await requireOwnInstance(services, params.InstanceId, accountId);

@@ -5,6 +5,7 @@ import { imageToWire } from '../../views/image.ts';
 
 export default defineAction({
   name: 'DescribeImageFromFamily',
+  readOnly: true,
   schema: {
     ...regionParam,
     ImageFamily: p.str({ required: true, maxLength: 128 }),

@@ -5,6 +5,7 @@ import { isoSeconds } from '../../views/time.ts';
 
 export default defineAction({
   name: 'DescribeImageSharePermission',
+  readOnly: true,
   schema: {
     ...regionParam,
     ImageId: p.str({ required: true, maxLength: 128 }),

@@ -7,6 +7,7 @@ import { typeRunsImage } from '../../../../services/images/instance-types.ts';
 
 export default defineAction({
   name: 'DescribeImageSupportInstanceTypes',
+  readOnly: true,
   schema: {
     ...regionParam,
     ImageId: p.str({ maxLength: 128 }),

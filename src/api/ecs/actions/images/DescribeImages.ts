@@ -43,6 +43,7 @@ function applyFilters(filter: ImageFilter, filters: { Key?: string; Value?: stri
 
 export default defineAction({
   name: 'DescribeImages',
+  readOnly: true,
   schema: {
     ...regionParam,
     ImageId: p.str({ maxLength: 4096 }),

@@ -5,6 +5,7 @@ import { taskAttributeToWire } from '../../views/task.ts';
 
 export default defineAction({
   name: 'DescribeTaskAttribute',
+  readOnly: true,
   schema: {
     ...regionParam,
     TaskId: p.str({ required: true, maxLength: 64 }),

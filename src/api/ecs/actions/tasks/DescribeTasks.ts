@@ -17,6 +17,7 @@ function time(value: string | undefined, name: string): number | undefined {
 
 export default defineAction({
   name: 'DescribeTasks',
+  readOnly: true,
   schema: {
     ...regionParam,
     TaskIds: p.str({ maxLength: 100 * 64 }),
