@@ -1,9 +1,7 @@
 import type { Command } from '../command.ts';
 import { EXIT } from '../command.ts';
 import { loadConfig, metadataLocation } from '../../config.ts';
-import { openAdmin } from '../admin.ts';
-import { AccountError, createAccount, listAccounts } from '../../services/accounts.ts';
-import { PasswordError, setAdmin, setPassword } from '../../services/identity/tokens.ts';
+import { adminUseCases, openAdmin } from '../admin.ts';
 import { table } from '../format.ts';
 
 /** Administrative: works on the data directory / database directly, whether or not the server runs. */
@@ -27,6 +25,7 @@ export const accountCreate: Command = {
     }
     const password = flags['password-stdin'] ? await readStdinLine() : undefined;
     const config = loadConfig(flags, io.env);
+    const { AccountError, PasswordError, createAccount, setAdmin, setPassword } = await adminUseCases();
     const admin = await openAdmin(config);
     try {
       const a = await createAccount(admin, { name: flags.name });
@@ -63,6 +62,7 @@ export const accountList: Command = {
   usage: 'imagehouse account list [--json] [--data DIR]\n\nExample:\n  imagehouse account list --data /var/lib/imagehouse',
   async run({ flags }, io) {
     const config = loadConfig(flags, io.env);
+    const { listAccounts } = await adminUseCases();
     const admin = await openAdmin(config);
     try {
       const accounts = await listAccounts(admin);
@@ -93,6 +93,7 @@ export const accountSetPassword: Command = {
     }
     const password = await readStdinLine();
     const config = loadConfig(flags, io.env);
+    const { PasswordError, setAdmin, setPassword } = await adminUseCases();
     const admin = await openAdmin(config);
     try {
       const id = await setPassword(admin, flags.name, password);

@@ -4,8 +4,8 @@ import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { openAdmin } from '../../admin.ts';
-import { currentBill, currentRevenue, type Bill } from '../../../services/billing/bill.ts';
+import { adminUseCases, openAdmin } from '../../admin.ts';
+import type { Bill, currentBill, currentRevenue } from '../../../services/billing/bill.ts';
 import { formatMicro } from '../../../services/billing/money.ts';
 import { ApiError } from '../../../domain/errors.ts';
 import { withClient } from '../compute/client.ts';
@@ -32,7 +32,9 @@ function printRevenue(r: Revenue, io: CliIo): void {
 }
 
 /** `--account A`: straight from the store (administrative, no credentials); otherwise the signed HTTP endpoint as the caller. */
-async function fetchReport<T>(name: string, path: string, flags: Flags, io: CliIo, direct: (deps: Parameters<typeof currentBill>[0], account: string, month: string) => Promise<T>, print: (t: T, io: CliIo) => void): Promise<number> {
+type Direct<T> = (deps: Parameters<typeof currentBill>[0], account: string, month: string) => Promise<T>;
+
+async function fetchReport<T>(name: string, path: string, flags: Flags, io: CliIo, direct: () => Promise<Direct<T>>, print: (t: T, io: CliIo) => void): Promise<number> {
   const show = (report: T) => {
     if (flags.json) io.out(JSON.stringify(report));
     else print(report, io);
@@ -44,9 +46,10 @@ async function fetchReport<T>(name: string, path: string, flags: Flags, io: CliI
     return EXIT.usage;
   }
   if (typeof flags.account === 'string') {
+    const report = await direct();
     const admin = await openAdmin(loadConfig(flags, io.env));
     try {
-      return show(await direct(admin, flags.account, month));
+      return show(await report(admin, flags.account, month));
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       io.err(`${name}: ${e.code}: ${e.message}`);
@@ -66,12 +69,12 @@ export const billingBill: Command = {
   path: ['billing', 'bill'],
   summary: 'A monthly bill: licence, Marketplace and snapshot storage charges per resource, summed to the cent',
   usage: 'imagehouse billing bill --month YYYY-MM [--account ACCOUNT_ID (admin: read the store)] [--json]\n\nExample:\n  imagehouse billing bill --month 2026-11',
-  run: ({ flags }, io) => fetchReport('billing bill', '/billing/bill', flags, io, currentBill, printBill),
+  run: ({ flags }, io) => fetchReport('billing bill', '/billing/bill', flags, io, async () => (await adminUseCases()).currentBill, printBill),
 };
 
 export const billingRevenue: Command = {
   path: ['billing', 'revenue'],
   summary: 'An ISV\'s Marketplace revenue per product for a month',
   usage: 'imagehouse billing revenue --month YYYY-MM [--account ISV_ACCOUNT_ID (admin)] [--json]\n\nExample:\n  imagehouse billing revenue --month 2026-11 --json',
-  run: ({ flags }, io) => fetchReport('billing revenue', '/billing/revenue', flags, io, currentRevenue, printRevenue),
+  run: ({ flags }, io) => fetchReport('billing revenue', '/billing/revenue', flags, io, async () => (await adminUseCases()).currentRevenue, printRevenue),
 };

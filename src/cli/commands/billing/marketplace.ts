@@ -4,10 +4,9 @@ import { EXIT } from '../../command.ts';
 import { callAction } from '../../api.ts';
 import { table } from '../../format.ts';
 import { loadConfig } from '../../../config.ts';
-import { openAdmin } from '../../admin.ts';
+import { adminUseCases, openAdmin } from '../../admin.ts';
 import { parseMicro, type PriceTier } from '../../../domain/catalog/prices.ts';
 import { CatalogError } from '../../../domain/catalog/types.ts';
-import { MarketplaceError, PRICE_MODELS, publishProduct, publishVersion } from '../../../services/marketplace/products.ts';
 import type { PriceModel } from '../../../services/billing/tables.ts';
 import { arg, int, str, withClient } from '../compute/client.ts';
 
@@ -69,6 +68,7 @@ export const marketplacePublish: Command = {
     '      --from-image m-bp1xxxx --version 1.0 --region cn-hangzhou',
   ].join('\n'),
   async run({ flags }, io) {
+    const { MarketplaceError, PRICE_MODELS, publishProduct, publishVersion } = await adminUseCases();
     const need = (k: string) => {
       const v = flags[k];
       if (typeof v !== 'string') throw new MarketplaceError(`--${k} is required`);
