@@ -7,8 +7,9 @@
  * The upload has two anchors timed in the same run on the same file: `curl -T` into a sink that discards the body
  * (the HTTP transfer alone) and `cp` + `sync` (writing the bytes durably once).
  * Usage: node --import tsx bench/glance.ts   (BENCH_UPLOAD_MIB, default 1024; BENCH_SECONDS per figure, default 10;
- * BENCH_SEED, default 1000; BENCH_UPLOAD_ONLY=1 for the upload row alone; IMAGEHOUSE_DATABASE_URL=postgres://… for
- * PostgreSQL)
+ * BENCH_SEED, default 1000; BENCH_UPLOAD_ONLY=1 for the upload row alone; BENCH_CPU_PROF=DIR for the server's V8
+ * profiles, one per thread; IMAGEHOUSE_DATABASE_URL=postgres://… for PostgreSQL). Prints the server's threads during
+ * the upload: on a CPU, waiting for one, asleep.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -21,7 +22,7 @@ import { loadConfig } from '../src/config.ts';
 import { createAccount } from '../src/services/accounts.ts';
 import { spawnServer } from '../test/support/child-server.ts';
 import { keystoneToken } from '../test/support/keystone.ts';
-import { printTable, runLoad, seedImages } from './support.ts';
+import { cpuSecondsOf, printTable, printThreadTimes, runLoad, seedImages, threadTimes } from './support.ts';
 import type { LoadSpec } from './load-generator.ts';
 
 const UPLOAD_MIB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024);
@@ -41,7 +42,8 @@ await seeding.store.optimize();
 const dialect = seeding.store.dialect;
 await seeding.close();
 
-const server = await spawnServer(dataDir, env);
+const profileDir = process.env.BENCH_CPU_PROF;
+const server = await spawnServer(dataDir, env, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const token = await keystoneToken(server.endpoint, owner);
 const glance = `${server.endpoint}/image/v2`;
 const load = (spec: Omit<LoadSpec, 'endpoints' | 'seconds' | 'surface' | 'token'>, seconds = SECONDS) =>
@@ -62,11 +64,7 @@ const timed = async (run: () => Promise<unknown>) => {
   await run();
   return (performance.now() - t) / 1000;
 };
-/** The server process's user + system CPU so far, all threads (Linux /proc, 100 ticks a second). */
-const serverCpuS = () => {
-  const fields = fs.readFileSync(`/proc/${server.process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
+const serverCpuS = () => cpuSecondsOf(server.process.pid!);
 const sh = (cmd: string, args: string[]) => promisify(execFile)(cmd, args);
 const sink = http.createServer((req, res) => req.resume().on('end', () => res.end()));
 await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
@@ -76,16 +74,23 @@ const copyS = await timed(() => sh('sh', ['-c', `cp '${file}' '${file}.cp' && sy
 fs.rmSync(`${file}.cp`);
 const uploadLoad = os.loadavg()[0].toFixed(1);
 const cpuBefore = serverCpuS();
+const threads = threadTimes(server.process.pid!);
 const uploadS = await timed(() => sh('curl', ['-sf', '-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${glance}/images/${up.id}/file`]));
 const uploadCpuS = serverCpuS() - cpuBefore;
+const threadRows = threads.stop(uploadS);
 fs.rmSync(file);
 const uploaded = (await (await fetch(`${glance}/images/${up.id}`, { headers })).json()) as { status: string; size: number };
 if (uploaded.status !== 'active' || uploaded.size !== UPLOAD_MIB * 1024 * 1024) throw new Error(`upload ended ${JSON.stringify(uploaded)}`);
+function printUploadThreads(): void {
+  console.log(`\nthe server's threads during the upload (${uploadS.toFixed(2)} s):`);
+  printThreadTimes(threadRows);
+}
 const anchors = `server CPU ${uploadCpuS.toFixed(2)} s (all threads); anchors on the same file: curl -T into a discarding sink ${sinkS.toFixed(2)} s, cp + sync ${copyS.toFixed(2)} s; 1-min load average before the upload ${uploadLoad}`;
 if (UPLOAD_ONLY) {
   await server.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
   console.log(`${UPLOAD_MIB} MiB upload (PUT /file): ${uploadS.toFixed(2)} s (Glance Zed ${(ANCHORS.uploadS * (UPLOAD_MIB / 1024)).toFixed(2)} s); ${anchors}`);
+  printUploadThreads();
   process.exit(0);
 }
 
@@ -108,3 +113,4 @@ printTable([
 ]);
 console.log(anchors);
 console.log(`(${dialect}; upload ${UPLOAD_MIB} MiB; ${SECONDS} s per figure; load generator CPU ${get.cpu.toFixed(2)}/${list.cpu.toFixed(2)}/${creates.cpu.toFixed(2)} s/s; 1-min load average at the end ${loadavg} on ${os.cpus().length} cores)`);
+printUploadThreads();
