@@ -106,14 +106,7 @@ export async function dataRequest(
   const headers = signHeaders(cfg, method, path, pairs, opts.headers ?? {}, UNSIGNED_PAYLOAD);
   const qs = pairs.length ? `?${new URLSearchParams(pairs)}` : '';
   const url = `${cfg.endpoint}${path}${qs}`;
-  let res: Response;
-  if (opts.body && !(opts.body instanceof Uint8Array)) {
-    res = await streamUpload(url, method, headers, opts.body);
-  } else {
-    const init: RequestInit = { method, headers };
-    if (opts.body) init.body = opts.body;
-    res = await fetch(url, init);
-  }
+  const res = await request(url, method, headers, opts.body);
   if (res.status >= 400) {
     const text = await res.text();
     let body: any = {};
@@ -124,16 +117,20 @@ export async function dataRequest(
 }
 
 /**
- * A streamed upload through node:http, answered as a fetch Response. fetch streams a request body through a web
- * ReadableStream, which moved about 100 MB/s here; node:http writes the pieces to the socket as they come.
+ * A request through node:http, its body streamed, answered as a fetch Response. fetch streams a request body
+ * through a web ReadableStream, which moved about 100 MB/s here, and its first call in a process compiles undici's
+ * WebAssembly parser (about 300 ms); node:http writes the pieces to the socket as they come.
  */
-function streamUpload(url: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array>): Promise<Response> {
+function request(url: string, method: string, headers: Record<string, string>, body: AsyncIterable<Uint8Array> | Uint8Array | undefined): Promise<Response> {
   const client = url.startsWith('https:') ? https : http;
   return new Promise((resolve, reject) => {
     const req = client.request(url, { method, headers }, (res) => {
       const responseHeaders = new Headers();
       for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
-      resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, { status: res.statusCode ?? 0, headers: responseHeaders }));
+      const status = res.statusCode ?? 0;
+      const nullBody = status === 204 || status === 205 || status === 304; // a Response with these refuses a body
+      if (nullBody) res.resume();
+      resolve(new Response(nullBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, headers: responseHeaders }));
     });
     req.on('error', reject);
     sendBody(req, body).catch((e) => req.destroy(e));
@@ -144,7 +141,7 @@ function streamUpload(url: string, method: string, headers: Record<string, strin
  * Writes each piece and waits until the socket has taken it before asking for the next, so a sender may reuse a
  * piece's memory once the next is asked for (reading into fresh memory costs page faults on every piece).
  */
-async function sendBody(req: http.ClientRequest, body: AsyncIterable<Uint8Array>): Promise<void> {
-  for await (const piece of body) await new Promise<void>((resolve, reject) => req.write(piece, (e) => (e ? reject(e) : resolve())));
+async function sendBody(req: http.ClientRequest, body: AsyncIterable<Uint8Array> | Uint8Array | undefined): Promise<void> {
+  for await (const piece of body instanceof Uint8Array ? [body] : body ?? []) await new Promise<void>((resolve, reject) => req.write(piece, (e) => (e ? reject(e) : resolve())));
   await new Promise<void>((resolve) => req.end(resolve));
 }

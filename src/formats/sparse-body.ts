@@ -4,10 +4,13 @@
  *   "IHSPARSE" · size (u64 BE) · frames, each: offset (u64 BE) · length (u64 BE) · `length` bytes
  * Frames ascend and do not overlap; bytes no frame covers are zeros. The receiver writes frames at their offsets
  * into a file of `size` bytes (holes stay holes), or expands them back to plain bytes for a store that needs them.
- * The sender is the CLI (cli/sparse-file.ts).
+ * Senders: the CLI's `bucket put` (cli/sparse-file.ts), and the server's answers to downloads that accept this type
+ * (objects and disk content, when `Accept` names it). Receivers: the server's object store and the CLI's downloads.
  */
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { isAllZero } from '../domain/disk.ts';
 import { fail } from './errors.ts';
 import { FileWriter } from './writers/file.ts';
 import type { ChunkBufferPool } from './buffer-pool.ts';
@@ -24,6 +27,69 @@ export function sparseHeader(size: number): Buffer {
 /** A frame's 16-byte header; its `length` bytes follow. */
 export function sparseFrameHeader(offset: number, length: number): Buffer {
   return Buffer.concat([u64(offset), u64(length)]);
+}
+
+/** Whether an `Accept` header asks for a sparse body. */
+export function acceptsSparse(accept: string | string[] | undefined): boolean {
+  return [accept ?? []].flat().some((a) => a.split(',').some((t) => t.split(';')[0].trim().toLowerCase() === SPARSE_CONTENT_TYPE));
+}
+
+/** Zero runs are found, and left out of a body, in blocks of this size (the file systems' allocation granularity). */
+export const HOLE_UNIT = 64 * 1024;
+
+/** Data at an offset, for `sparseBody`. */
+export interface SparsePiece {
+  offset: number;
+  data: Buffer;
+}
+
+/**
+ * The sparse body of `size` bytes whose data comes as `pieces` at ascending, non-overlapping offsets (bytes no piece
+ * covers are zeros). All-zero HOLE_UNIT blocks of a piece are left out, so written zeros travel as holes too. Frames
+ * are views of the pieces' buffers.
+ */
+export async function* sparseBody(size: number, pieces: AsyncIterable<SparsePiece>): AsyncIterable<Buffer> {
+  yield sparseHeader(size);
+  for await (const { offset, data } of pieces) {
+    let run = -1;
+    for (let at = 0; at < data.length; at += HOLE_UNIT) {
+      const end = Math.min(at + HOLE_UNIT, data.length);
+      const zero = isAllZero(data.subarray(at, end));
+      if (!zero && run < 0) run = at;
+      if (zero && run >= 0) {
+        yield* frame(offset + run, data.subarray(run, at));
+        run = -1;
+      }
+    }
+    if (run >= 0) yield* frame(offset + run, data.subarray(run));
+  }
+}
+
+function* frame(offset: number, data: Buffer): Iterable<Buffer> {
+  yield sparseFrameHeader(offset, data.length);
+  yield data;
+}
+
+/** Read size of a file's data extents. */
+const READ_PIECE = 4 * 1024 * 1024;
+
+/**
+ * The data extents ([offset, end) pairs) of an open file as pieces read READ_PIECE at a time. With `reuse`, every
+ * piece is read into one buffer, overwritten when the next piece is asked for: only for a consumer that is done
+ * with a piece by then (the CLI's uploader is; a stream that buffers ahead is not).
+ */
+export async function* extentPieces(file: FileHandle, extents: readonly [number, number][], opts: { reuse?: boolean } = {}): AsyncIterable<SparsePiece> {
+  const longest = extents.reduce((n, [a, b]) => Math.max(n, Math.min(READ_PIECE, b - a)), 0);
+  const shared = opts.reuse ? Buffer.allocUnsafe(longest) : undefined;
+  for (const [start, end] of extents) {
+    for (let at = start; at < end; at += READ_PIECE) {
+      const length = Math.min(READ_PIECE, end - at);
+      const buf = shared ? shared.subarray(0, length) : Buffer.allocUnsafe(length);
+      const { bytesRead } = await file.read(buf, 0, length, at);
+      if (bytesRead === 0) return; // the file shrank meanwhile
+      yield { offset: at, data: buf.subarray(0, bytesRead) };
+    }
+  }
 }
 
 /** What a sparse body holds, in order: its size once, then its data in pieces at their offsets. */

@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { dataExtents, encodeSparse, saveSparse } from '../../src/cli/sparse-file.ts';
-import { createBucket, putObject } from '../../src/cli/commands/transfer/client.ts';
+import { encodeSparse, saveSparse } from '../../src/cli/sparse-file.ts';
+import { dataExtents } from '../../src/formats/data-extents.ts';
+import { createBucket, getObject, putObject } from '../../src/cli/commands/transfer/client.ts';
 import { ApiCallError, dataRequest } from '../../src/cli/api.ts';
 import { SPARSE_CONTENT_TYPE, sparseFrameHeader, sparseHeader } from '../../src/formats/sparse-body.ts';
 import { startServer } from '../support/server.ts';
@@ -56,7 +57,7 @@ test('an all-zero body gives a file of its length with nothing allocated', async
   }
 });
 
-test('bucket put of a file with holes sends its data only and the object keeps the holes; plain files and bad bodies', { skip: requires('xfs_io') }, async () => {
+test('bucket put of a file with holes sends its data only and the object keeps the holes, bucket get brings them back the same way; plain files and bad bodies', { skip: requires('xfs_io') }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-sparse-put-'));
   const server = await startServer();
   try {
@@ -82,6 +83,19 @@ test('bucket put of a file with holes sends its data only and the object keeps t
     const stored = path.join(server.dataDir, 'buckets', 'sparse-put', 'disk.raw');
     assert.ok(fs.readFileSync(stored).equals(fs.readFileSync(file)), 'the object holds the same bytes');
     assert.ok(fs.statSync(stored).blocks * 512 <= data.length + MIB, `object allocates ${fs.statSync(stored).blocks * 512} bytes`);
+
+    // Back down: asked for, the object comes as a sparse body of its data; getObject saves it with its holes.
+    const sparse = await dataRequest(cfg, 'GET', '/buckets/sparse-put/object', { Key: 'disk.raw' }, { headers: { accept: SPARSE_CONTENT_TYPE } });
+    assert.equal(sparse.headers.get('content-type'), SPARSE_CONTENT_TYPE);
+    assert.ok((await sparse.arrayBuffer()).byteLength < data.length + MIB, 'the download carries the data, not the holes');
+    const whole = await dataRequest(cfg, 'GET', '/buckets/sparse-put/object', { Key: 'disk.raw' });
+    assert.equal(whole.headers.get('content-type'), 'application/octet-stream');
+    assert.equal(Number(whole.headers.get('content-length')), fs.statSync(file).size);
+    await whole.body?.cancel();
+    const back = path.join(dir, 'back.raw');
+    assert.equal(await getObject(cfg, 'sparse-put', 'disk.raw', back), fs.statSync(file).size);
+    assert.ok(fs.readFileSync(back).equals(fs.readFileSync(file)), 'the download holds the same bytes');
+    assert.ok(fs.statSync(back).blocks * 512 <= data.length + MIB, `download allocates ${fs.statSync(back).blocks * 512} bytes`);
 
     const plain = path.join(dir, 'plain.bin');
     fs.writeFileSync(plain, crypto.randomBytes(3 * MIB));

@@ -13,7 +13,8 @@ import { startServer, type TestServer } from '../support/server.ts';
 import { Ecs, ecsClient } from '../support/sdk.ts';
 import { cephEnv, emptyAndDeleteBucket, startS3rver } from '../support/s3.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
-import { ApiCallError } from '../../src/cli/api.ts';
+import { ApiCallError, dataRequest } from '../../src/cli/api.ts';
+import { SPARSE_CONTENT_TYPE } from '../../src/formats/sparse-body.ts';
 import { createBucket, getObject, listAllObjects, putObject } from '../../src/cli/commands/transfer/client.ts';
 import { REGION, clientConfig, importRequest, makeDisk, sameContent, settledImage, settledTask, type DiskFixture } from './transfer-support.ts';
 import { needing, requires } from '../support/requires.ts';
@@ -104,4 +105,12 @@ test('bucket put of a file with holes (a sparse body) lands on S3 as the file\'s
   assert.equal((await putObject(cfg, sparseBucket, 'sparse.raw', file)).Size, fs.statSync(file).size);
   const got = await s3.send(new GetObjectCommand({ Bucket: sparseBucket, Key: 'sparse.raw' }));
   assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(fs.readFileSync(file)));
+  // Downloaded as a sparse body: S3's zeros are left out on the way and become holes again.
+  const sparse = await dataRequest(cfg, 'GET', `/buckets/${sparseBucket}/object`, { Key: 'sparse.raw' }, { headers: { accept: SPARSE_CONTENT_TYPE } });
+  assert.equal(sparse.headers.get('content-type'), SPARSE_CONTENT_TYPE);
+  assert.ok((await sparse.arrayBuffer()).byteLength < data.length + (1 << 20), 'the zeros stay on the server');
+  const back = path.join(dir, 'sparse-back.raw');
+  await getObject(cfg, sparseBucket, 'sparse.raw', back);
+  assert.ok(fs.readFileSync(back).equals(fs.readFileSync(file)));
+  assert.ok(fs.statSync(back).blocks * 512 <= data.length + (1 << 20), `download allocates ${fs.statSync(back).blocks * 512} bytes`);
 });

@@ -10,10 +10,20 @@ import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
+import { dataExtents } from '../../formats/data-extents.ts';
+import { extentPieces, sparseBody } from '../../formats/sparse-body.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
+
+async function* closingAfter(fh: fs.FileHandle, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  try {
+    yield* body;
+  } finally {
+    await fh.close();
+  }
+}
 
 function isErrno(e: unknown, ...codes: string[]): boolean {
   return codes.includes((e as NodeJS.ErrnoException)?.code ?? '');
@@ -68,6 +78,19 @@ export class FsObjectStore implements ObjectStore {
     const fh = await this.openObject(bucket, key);
     const { size } = await fh.stat();
     return { size, body: fh.createReadStream({ autoClose: true }) };
+  }
+
+  async getSparse(bucket: string, key: string) {
+    const fh = await this.openObject(bucket, key);
+    try {
+      const { size } = await fh.stat();
+      // The extents of the file opened, even if a put renames another into place meanwhile.
+      const extents = (await dataExtents(`/proc/${process.pid}/fd/${fh.fd}`)) ?? [[0, size]];
+      return { size, body: closingAfter(fh, sparseBody(size, extentPieces(fh, extents))) };
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
   }
 
   async list(bucket: string, opts: { prefix?: string; startAfter?: string; max?: number } = {}): Promise<ObjectListing> {

@@ -67,6 +67,11 @@ export interface ObjectStore {
   head(bucket: string, key: string): Promise<ObjectInfo | undefined>;
   /** The object's bytes as a stream; throws NoSuchKey. */
   get(bucket: string, key: string): Promise<{ size: number; body: Readable }>;
+  /**
+   * The object's bytes as a sparse body (formats/sparse-body.ts) without its zero blocks: the folder backend reads
+   * only the file's data extents, S3's bytes are streamed and their zero blocks left out. Throws NoSuchKey.
+   */
+  getSparse(bucket: string, key: string): Promise<{ size: number; body: AsyncIterable<Buffer> }>;
   /** Keys in lexical order, after `startAfter`, starting with `prefix`. */
   list(bucket: string, opts?: { prefix?: string; startAfter?: string; max?: number }): Promise<ObjectListing>;
   delete(bucket: string, key: string): Promise<void>;

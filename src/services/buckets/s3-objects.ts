@@ -15,9 +15,19 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { apiError } from '../../domain/errors.ts';
 import { openFileSource } from '../../formats/index.ts';
+import { sparseBody, type SparsePiece } from '../../formats/sparse-body.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PART_SIZE = 16 * 1024 * 1024;
+
+/** A stream's pieces with the offsets they start at. */
+async function* atOffsets(body: AsyncIterable<Uint8Array>): AsyncIterable<SparsePiece> {
+  let offset = 0;
+  for await (const data of body) {
+    yield { offset, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+    offset += data.byteLength;
+  }
+}
 
 function status(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -105,6 +115,11 @@ export class S3ObjectStore implements ObjectStore {
     } catch (err) {
       throw missing(err, 'key');
     }
+  }
+
+  async getSparse(bucket: string, key: string) {
+    const { size, body } = await this.get(bucket, key);
+    return { size, body: sparseBody(size, atOffsets(body)) };
   }
 
   async list(bucket: string, opts: { prefix?: string; startAfter?: string; max?: number } = {}): Promise<ObjectListing> {

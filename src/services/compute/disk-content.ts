@@ -14,6 +14,7 @@ import { writeRange, zeroRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
 import { requireOwnDisk, swapDiskContent } from './disks.ts';
 import { GIB } from './disk-rules.ts';
+import { sparseBody, type SparsePiece } from '../../formats/sparse-body.ts';
 
 export function diskBytes(disk: Pick<DiskRow, 'size_gib'>): number {
   return disk.size_gib * GIB;
@@ -102,6 +103,34 @@ export async function* readManifestRange(manifest: Manifest, store: ChunkStore, 
     const base = i * CHUNK_SIZE;
     yield data.subarray(Math.max(start, base) - base, Math.min(end, base + data.length) - base);
   }
+}
+
+/**
+ * The bytes [start, end) of a manifest as a sparse body (formats/sparse-body.ts, offsets from `start`): only the
+ * chunks that hold data are read and sent, so an empty 32 TiB disk costs a header.
+ */
+export function readManifestSparse(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncIterable<Buffer> {
+  const disk = manifestDisk(manifest, store);
+  const first = Math.floor(start / CHUNK_SIZE);
+  const indices = disk.dataChunks().filter((i) => i >= first && i * CHUNK_SIZE < end);
+  async function* pieces(): AsyncIterable<SparsePiece> {
+    let next: Promise<Buffer | null> | undefined;
+    try {
+      for (const [k, i] of indices.entries()) {
+        const current = next ?? disk.readChunk(i);
+        // One chunk read ahead while the previous one is being sent.
+        next = k + 1 < indices.length ? disk.readChunk(indices[k + 1]) : undefined;
+        const data = await current;
+        if (!data) continue;
+        const base = i * CHUNK_SIZE;
+        const from = Math.max(start, base);
+        yield { offset: from - start, data: data.subarray(from - base, Math.min(end, base + data.length) - base) };
+      }
+    } finally {
+      next?.catch(() => {}); // the download stopped: nobody reads it
+    }
+  }
+  return sparseBody(end - start, pieces());
 }
 
 export interface DiskReadHandle {

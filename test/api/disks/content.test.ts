@@ -11,6 +11,11 @@ import { ApiCallError, dataRequest } from '../../../src/cli/api.ts';
 import { CHUNK_SIZE, isAllZero } from '../../../src/domain/disk.ts';
 import { GIB, dataConfig, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from './support.ts';
 import { requires } from '../../support/requires.ts';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { decodeSparse, SPARSE_CONTENT_TYPE, type SparsePart } from '../../../src/formats/sparse-body.ts';
+import { runCli } from '../../support/cli.ts';
 
 async function failure(p: Promise<unknown>): Promise<ApiCallError> {
   try {
@@ -24,6 +29,12 @@ async function failure(p: Promise<unknown>): Promise<ApiCallError> {
 
 async function* pieces(data: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let off = 0; off < data.length; off += size) yield data.subarray(off, off + size);
+}
+
+async function decodeAll(body: Buffer): Promise<SparsePart[]> {
+  const parts: SparsePart[] = [];
+  for await (const part of decodeSparse((async function* () { yield body; })())) parts.push(part);
+  return parts;
 }
 
 async function withServer(postgres: string | undefined, fn: (server: TestServer) => Promise<void>): Promise<void> {
@@ -95,6 +106,85 @@ test('ranges, whole-disk reads, bounds, ownership and authentication', () => wit
   assert.ok(((await anonymous.json()) as { Code?: string }).Code);
   const forged = await failure(dataRequest({ ...cfg, accessKeySecret: 'x'.repeat(30) }, 'GET', `/disks/${diskId}/content`, {}));
   assert.equal(forged.code, 'SignatureDoesNotMatch');
+}));
+
+test('a download that accepts a sparse body gets the data without the holes; disk read saves it with its holes', () => withServer(undefined, async (server) => {
+  const alice = await server.account('alice');
+  const a = ecsClient(server.hostPort, alice);
+  const cfg = dataConfig(server, alice);
+  const { data } = await launch(a, { dataDisk: [new Ecs.RunInstancesRequestDataDisk({ size: 2, category: 'cloud_essd', performanceLevel: 'PL0' })] });
+  const diskId = data[0].diskId;
+  const head = pattern(3 * CHUNK_SIZE + 4321, 2);
+  const middle = pattern(70_000, 3);
+  await putBytes(cfg, diskId, 1000, head);
+  await putBytes(cfg, diskId, GIB + 12345, middle);
+  await putBytes(cfg, diskId, 2 * CHUNK_SIZE, Buffer.alloc(CHUNK_SIZE)); // zeros written over the head's third chunk
+  const size = 2 * GIB;
+  const expected = new Map<number, Buffer>([[1000, head], [GIB + 12345, middle]]);
+  expected.set(2 * CHUNK_SIZE, Buffer.alloc(CHUNK_SIZE));
+  const byteAt = (at: number) => {
+    let v = 0;
+    for (const [off, b] of expected) if (at >= off && at < off + b.length) v = b[at - off];
+    return v;
+  };
+
+  const sparse = await dataRequest(cfg, 'GET', `/disks/${diskId}/content`, {}, { headers: { accept: SPARSE_CONTENT_TYPE } });
+  assert.equal(sparse.headers.get('content-type'), SPARSE_CONTENT_TYPE);
+  const body = Buffer.from(await sparse.arrayBuffer());
+  assert.ok(body.length < head.length - CHUNK_SIZE + middle.length + 2 * 65536, `${body.length} bytes on the wire for a 2 GiB disk`);
+  const parts = await decodeAll(body);
+  assert.deepEqual(parts[0], { size });
+  let checked = 0;
+  for (const part of parts.slice(1) as { offset: number; data: Buffer }[]) {
+    assert.ok(!isAllZero(part.data), 'no frame is all zeros');
+    for (let i = 0; i < part.data.length; i += 997) assert.equal(part.data[i], byteAt(part.offset + i), `byte ${part.offset + i}`);
+    checked += part.data.length;
+  }
+  assert.ok(checked >= head.length - CHUNK_SIZE + middle.length - 65536, 'the data came');
+
+  // A range: offsets count from its start.
+  const ranged = await dataRequest(cfg, 'GET', `/disks/${diskId}/content`, {}, { headers: { accept: SPARSE_CONTENT_TYPE, range: `bytes=${GIB}-${GIB + 99_999}` } });
+  assert.equal(ranged.status, 206);
+  const rangedParts = await decodeAll(Buffer.from(await ranged.arrayBuffer()));
+  assert.deepEqual(rangedParts[0], { size: 100_000 });
+  const rangedBytes = Buffer.alloc(100_000);
+  for (const part of rangedParts.slice(1) as { offset: number; data: Buffer }[]) part.data.copy(rangedBytes, part.offset);
+  assert.ok(rangedBytes.subarray(12345, 12345 + middle.length).equals(middle), 'the range holds the data');
+  assert.ok(isAllZero(rangedBytes.subarray(0, 12345)) && isAllZero(rangedBytes.subarray(12345 + middle.length)));
+  assert.ok(rangedParts.slice(1).every((p) => 'offset' in p && p.offset + p.data.length <= 12345 + middle.length + 65536), 'the zeros after the data stay out');
+
+  // Without the Accept header, plain bytes as before.
+  const plain = await dataRequest(cfg, 'GET', `/disks/${diskId}/content`, {}, { headers: { range: `bytes=${GIB}-${GIB + 99_999}` } });
+  assert.equal(plain.headers.get('content-type'), 'application/octet-stream');
+  const plainBytes = Buffer.from(await plain.arrayBuffer());
+  assert.equal(plainBytes.length, 100_000);
+  assert.ok(plainBytes.subarray(12345, 12345 + middle.length).equals(middle));
+
+  // The CLI asks for the sparse body and writes a file with holes that holds the disk's bytes.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-disk-read-'));
+  try {
+    const out = path.join(dir, 'disk.raw');
+    const cli = await runCli(['disk', 'read', diskId, out], {
+      IMAGEHOUSE_ENDPOINT: server.endpoint, IMAGEHOUSE_ACCESS_KEY_ID: alice.accessKeyId, IMAGEHOUSE_ACCESS_KEY_SECRET: alice.accessKeySecret,
+      IMAGEHOUSE_REGION: 'cn-hangzhou', IMAGEHOUSE_CONFIG: path.join(dir, 'none.json'), IMAGEHOUSE_PROFILE: '',
+    });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(fs.statSync(out).size, size);
+    assert.ok(fs.statSync(out).blocks * 512 <= head.length - CHUNK_SIZE + middle.length + 2 * 65536, `${fs.statSync(out).blocks * 512} bytes allocated`);
+    const fd = fs.openSync(out, 'r');
+    const read = (at: number, n: number) => {
+      const b = Buffer.alloc(n);
+      fs.readSync(fd, b, 0, n, at);
+      return b;
+    };
+    const zeroed = Buffer.from(head).fill(0, 2 * CHUNK_SIZE - 1000, 3 * CHUNK_SIZE - 1000);
+    assert.ok(read(1000, head.length).equals(zeroed), 'the head, with the zeros written over its third chunk');
+    assert.ok(read(GIB + 12345, middle.length).equals(middle), 'the middle');
+    assert.ok(isAllZero(read(0, 1000)) && isAllZero(read(GIB, 12345)) && isAllZero(read(size - 4096, 4096)));
+    fs.closeSync(fd);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }));
 
 test('a streamed write of many chunks at an unaligned offset lands byte for byte', () => withServer(undefined, async (server) => {

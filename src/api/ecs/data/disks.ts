@@ -1,5 +1,6 @@
 /**
- * Disk content: `GET /disks/:diskId/content` (whole disk as raw, or `Range: bytes=a-b` → 206) and
+ * Disk content: `GET /disks/:diskId/content` (whole disk as raw, or `Range: bytes=a-b` → 206; with
+ * `Accept: application/vnd.imagehouse.sparse`, the same bytes as a sparse body that leaves the holes out) and
  * `PUT /disks/:diskId/content?offset=N` (the body streams into copy-on-write writes). Signed like the
  * RPC gateway (V3, unsigned payload); the region comes from the disk ID; another account's disk is
  * InvalidDiskId.NotFound.
@@ -11,7 +12,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
-import { diskBytes, openDiskRead, parseRange, readManifestRange, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { diskBytes, openDiskRead, parseRange, readManifestRange, readManifestSparse, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { acceptsSparse, SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 import { authenticateData, authPorts } from '../auth.ts';
 import { p, parseParams } from '../params.ts';
 import { sendJson } from '../render.ts';
@@ -50,10 +52,12 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
         ({ start, end } = r);
         reply.code(206).header('content-range', `bytes ${start}-${end - 1}/${size}`);
       }
-      const body = Readable.from(readManifestRange(handle.manifest, handle.store, start, end), { objectMode: false });
+      const sparse = acceptsSparse(req.headers.accept);
+      const body = Readable.from(sparse ? readManifestSparse(handle.manifest, handle.store, start, end) : readManifestRange(handle.manifest, handle.store, start, end), { objectMode: false });
       body.once('close', () => void handle.close());
-      return reply.header('content-type', 'application/octet-stream').header('accept-ranges', 'bytes')
-        .header('content-length', String(end - start)).send(body);
+      reply.header('accept-ranges', 'bytes').header('vary', 'accept');
+      if (sparse) return reply.header('content-type', SPARSE_CONTENT_TYPE).send(body);
+      return reply.header('content-type', 'application/octet-stream').header('content-length', String(end - start)).send(body);
     } catch (e) {
       await handle.close();
       throw e;

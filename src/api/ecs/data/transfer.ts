@@ -4,13 +4,14 @@
  *   PUT    /buckets/{name}?RegionId=             create a bucket
  *   GET    /buckets[?RegionId=]                  the caller's buckets
  *   PUT    /buckets/{name}/object?Key=           upload an object (body = the bytes, or a sparse body: formats/sparse-body.ts)
- *   GET    /buckets/{name}/object?Key=           download an object
+ *   GET    /buckets/{name}/object?Key=           download an object (`Accept: application/vnd.imagehouse.sparse`: as a sparse body)
  *   DELETE /buckets/{name}/object?Key=           delete an object
  *   GET    /buckets/{name}/objects[?Prefix=&StartAfter=&MaxKeys=]   list objects
  *   POST   /images/import?RegionId=&ImageName=&Format=&...          direct import (body = the disk file)
  * Keys travel in the query string, so they are signed exactly and need no path encoding.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
 import { checkObjectKey } from '../../../services/buckets/names.ts';
 import { createBucket, listBuckets, requireOwnBucket } from '../../../services/buckets/repo.ts';
@@ -23,7 +24,7 @@ import { directImportInput, directImportParams } from '../actions/tasks/import-p
 import { queryPairs, singleValued } from '../../http/query.ts';
 import { headerValue } from '../../http/headers.ts';
 import type { ObjectBody } from '../../../services/buckets/object-store.ts';
-import { expandSparse, SPARSE_CONTENT_TYPE, writeSparseFile } from '../../../formats/sparse-body.ts';
+import { acceptsSparse, expandSparse, SPARSE_CONTENT_TYPE, writeSparseFile } from '../../../formats/sparse-body.ts';
 
 type BucketRequest = FastifyRequest<{ Params: { name: string } }>;
 
@@ -85,6 +86,11 @@ export async function registerTransferRoutes(scope: FastifyInstance, services: S
 
   scope.get('/buckets/:name/object', async (req: BucketRequest, reply) => {
     const { bucket, key } = await objectRef(req);
+    reply.header('vary', 'accept');
+    if (acceptsSparse(req.headers.accept)) {
+      const { body } = await services.objects.getSparse(bucket, key);
+      return reply.code(200).header('content-type', SPARSE_CONTENT_TYPE).send(Readable.from(body, { objectMode: false }));
+    }
     const { size, body } = await services.objects.get(bucket, key);
     return reply.code(200).header('content-type', 'application/octet-stream').header('content-length', size).send(body);
   });

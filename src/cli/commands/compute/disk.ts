@@ -3,7 +3,7 @@ import type { Command } from '../../command.ts';
 import { EXIT } from '../../command.ts';
 import { dataRequest } from '../../api.ts';
 import { table } from '../../format.ts';
-import { saveSparse } from '../../sparse-file.ts';
+import { ACCEPT_SPARSE, saveDownload } from '../../sparse-file.ts';
 import { UsageError, arg, int, listAll, str, withClient } from './client.ts';
 
 export const diskList: Command = {
@@ -33,13 +33,13 @@ export const diskRead: Command = {
       const offset = int(flags, 'offset');
       const length = int(flags, 'length');
       if (length === 0) throw new UsageError('--length must be at least 1');
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string> = { ...ACCEPT_SPARSE };
       if (offset !== undefined || length !== undefined) {
         const start = offset ?? 0;
         headers.range = `bytes=${start}-${length === undefined ? '' : start + length - 1}`;
       }
       const res = await dataRequest(cfg, 'GET', `/disks/${encodeURIComponent(diskId)}/content`, {}, { headers });
-      const bytes = await saveSparse(res.body!, out);
+      const bytes = await saveDownload(res, out);
       if (flags.json) io.out(JSON.stringify({ DiskId: diskId, Offset: offset ?? 0, Bytes: bytes, Path: out }));
       else io.out(`${out}: ${bytes} bytes of ${diskId} from offset ${offset ?? 0}`);
       return EXIT.ok;

@@ -1,7 +1,8 @@
 /** Calls to the transfer data endpoints (buckets, objects, direct import), shared by the CLI commands. */
 import fs from 'node:fs';
 import { ApiCallError, dataRequest, type ClientConfig } from '../../api.ts';
-import { dataExtents, encodeSparse, saveSparse } from '../../sparse-file.ts';
+import { ACCEPT_SPARSE, encodeSparse, saveDownload } from '../../sparse-file.ts';
+import { dataExtents } from '../../../formats/data-extents.ts';
 import { SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 
 export interface BucketInfo {
@@ -47,13 +48,13 @@ export async function putObject(cfg: ClientConfig, bucket: string, key: string, 
 }
 
 /** Downloads the object into `file` (written to a temp name, then renamed), keeping zero runs as holes. */
-export async function getObject(cfg: ClientConfig, bucket: string, key: string, file: string, onBytes?: (n: number) => void): Promise<number> {
-  const res = await dataRequest(cfg, 'GET', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key });
+export async function getObject(cfg: ClientConfig, bucket: string, key: string, file: string): Promise<number> {
+  const res = await dataRequest(cfg, 'GET', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key }, { headers: ACCEPT_SPARSE });
   if (!res.body) throw new ApiCallError('InternalError', 'empty response', res.status, '');
   const tmp = `${file}.part`;
   let size = 0;
   try {
-    size = await saveSparse(res.body, tmp, onBytes);
+    size = await saveDownload(res, tmp);
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
