@@ -151,17 +151,20 @@ export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncItera
 /**
  * Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. The body is read as it
  * arrives ('data' events, paused only while the file has no staging buffer free): a stream's async iterator pauses
- * the socket and joins buffered pieces with a copy at every step.
+ * the socket and joins buffered pieces with a copy at every step. `onPart` sees each part, in order, before it is
+ * written (a promise it returns is waited for).
  */
-export async function writeSparseFile(body: Readable, path: string, staging?: ChunkBufferPool): Promise<number> {
+export async function writeSparseFile(body: Readable, path: string, staging?: ChunkBufferPool, onPart?: (part: SparsePart) => Promise<void> | undefined): Promise<number> {
   const decoder = new SparseDecoder();
   let file: FileWriter | undefined;
   let size = 0;
   const open = async (n: number) => void (file = await FileWriter.create(path, { size: (size = n), staging }));
+  const writePart = (part: SparsePart) => ('size' in part ? open(part.size) : file!.write(part.data, part.offset));
   const writeParts = (parts: SparsePart[], from = 0): Promise<void> | undefined => {
     for (let i = from; i < parts.length; i++) {
       const part = parts[i];
-      const wait = 'size' in part ? open(part.size) : file!.write(part.data, part.offset);
+      const seen = onPart?.(part);
+      const wait = seen ? seen.then(() => writePart(part)) : writePart(part);
       if (wait) return wait.then(() => writeParts(parts, i + 1));
     }
     return undefined;

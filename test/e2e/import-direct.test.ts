@@ -13,6 +13,9 @@ import { main } from '../../src/cli/main.ts';
 import { EXIT, type CliIo } from '../../src/cli/command.ts';
 import { makeDisk, sameContent, type DiskFixture } from './transfer-support.ts';
 import { needing } from '../support/requires.ts';
+import crypto from 'node:crypto';
+import { ApiCallError, dataRequest } from '../../src/cli/api.ts';
+import { SPARSE_CONTENT_TYPE, sparseFrameHeader, sparseHeader } from '../../src/formats/sparse-body.ts';
 
 const { after, before, test } = needing('qemu-img');
 
@@ -103,6 +106,42 @@ test('a raw export downloads with its zero runs as holes and the same bytes', as
   assert.equal(st.size, disk.virtualSize);
   assert.ok(st.blocks * 512 <= fs.statSync(disk.raw).blocks * 512 + (1 << 20), `allocated ${st.blocks * 512} of ${st.size} bytes`);
   assert.ok(sameContent(out, 'raw', disk.raw, 'raw'));
+});
+
+test('a raw file with holes is imported from its data alone: the hash covers every byte, the image holds them', async () => {
+  const MiB = 1 << 20;
+  const file = path.join(dir, 'holes.raw');
+  const fd = fs.openSync(file, 'w');
+  fs.ftruncateSync(fd, 64 * MiB);
+  const data = crypto.randomBytes(3 * MiB + 5);
+  fs.writeSync(fd, data, 0, data.length, 20 * MiB + 4096);
+  fs.closeSync(fd);
+  const r = await cli('image', 'import', file, '--name', 'with-holes', '--wait', '--json');
+  assert.equal(r.code, EXIT.ok, r.err.join('\n'));
+  assert.equal(r.json.status, 'Available');
+  assert.equal(r.json.size, 64 * MiB);
+  assert.equal(r.json.sha256, crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
+  const ex = await cli('image', 'export', r.json.imageId, '--bucket', 'laptop-exports', '--format', 'raw', '--prefix', 'holes', '--wait', '--json');
+  assert.equal(ex.code, EXIT.ok, ex.err.join('\n'));
+  const back = path.join(dir, 'holes-back.raw');
+  assert.equal((await cli('bucket', 'get', 'laptop-exports', ex.json.objects[0], '--output', back)).code, EXIT.ok);
+  assert.ok(sameContent(back, 'raw', file, 'raw'), 'the imported image holds the file\'s bytes');
+
+  // The endpoint itself: a sparse body stands for its size in bytes; a malformed one is refused and imports nothing.
+  const cfg = { endpoint: server.endpoint, region: 'cn-hangzhou', accessKeyId: alice.accessKeyId, accessKeySecret: alice.accessKeySecret };
+  const frame = crypto.randomBytes(70_000);
+  const body = Buffer.concat([sparseHeader(32 * MiB), sparseFrameHeader(5 * MiB + 3, frame.length), frame]);
+  const expanded = Buffer.alloc(32 * MiB);
+  frame.copy(expanded, 5 * MiB + 3);
+  const send = (b: Buffer) => dataRequest(cfg, 'POST', '/images/import', { RegionId: 'cn-hangzhou', ImageName: `sparse-${b.length}` }, { body: (async function* () { yield b; })(), headers: { 'content-type': SPARSE_CONTENT_TYPE } });
+  const started = (await (await send(body)).json()) as { Size: number; Sha256: string; ImageId: string };
+  assert.equal(started.Size, 32 * MiB);
+  assert.equal(started.Sha256, crypto.createHash('sha256').update(expanded).digest('hex'));
+  const images = () => server.app.services.db.selectFrom('images').select('id').where('owner_id', '=', alice.accountId).execute();
+  const before = (await images()).length;
+  const bad = await send(Buffer.concat([sparseHeader(10), sparseFrameHeader(8, 4), Buffer.from('abcd')])).then(() => undefined, (e: unknown) => e);
+  assert.ok(bad instanceof ApiCallError && bad.status === 400, String(bad));
+  assert.equal((await images()).length, before);
 });
 
 test('bucket commands: create, put with a key, list as JSON and as a table', async () => {

@@ -1,6 +1,8 @@
 /**
  * Direct import (`imagehouse image import FILE`): the request is validated before the upload is read, the
  * body is spooled to the data volume while it is hashed, and the spooled file becomes the import's source.
+ * A sparse body (formats/sparse-body.ts: the CLI's upload of a file with holes) is spooled with its holes, and
+ * its zeros are hashed without having crossed the network.
  * Partial spools live in the temp folder (swept if a crash leaves them); complete ones move to `uploads/`,
  * and the import job deletes them when it ends.
  */
@@ -10,6 +12,9 @@ import { createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Hash } from 'node:crypto';
+import { writeSparseFile, type SparsePart } from '../../formats/sparse-body.ts';
 import { apiError, isApiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { startImport, type ImportInput, type StartedImport } from './import.ts';
@@ -19,7 +24,7 @@ export interface DirectImportInput extends Omit<ImportInput, 'disks' | 'dryRun' 
   diskImageSize?: number;
 }
 
-export async function directImport(services: Services, body: Readable, input: DirectImportInput): Promise<StartedImport & { Size: number; Sha256: string }> {
+export async function directImport(services: Services, body: Readable, input: DirectImportInput, opts: { sparse?: boolean } = {}): Promise<StartedImport & { Size: number; Sha256: string }> {
   const request = (upload: string, dryRun: boolean): ImportInput => ({
     ...input, dryRun, disks: [{ upload, format: input.format, diskImageSize: input.diskImageSize }],
   });
@@ -34,17 +39,21 @@ export async function directImport(services: Services, body: Readable, input: Di
   const hash = crypto.createHash('sha256');
   let size = 0;
   try {
-    const out = createWriteStream(spool, { flags: 'wx' });
-    await pipeline(body, new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        hash.update(chunk);
-        size += chunk.length;
-        done(null, chunk);
-      },
-    }), out);
+    if (opts.sparse) {
+      size = await spoolSparse(body, spool, hash);
+    } else {
+      const out = createWriteStream(spool, { flags: 'wx' });
+      await pipeline(body, new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      }), out);
+      const fh = await fs.open(spool, 'r');
+      await fh.sync().finally(() => fh.close());
+    }
     if (size === 0) throw apiError('InvalidUpload.Empty');
-    const fh = await fs.open(spool, 'r');
-    await fh.sync().finally(() => fh.close());
     const uploads = services.dirs.uploads;
     await fs.mkdir(uploads, { recursive: true });
     const file = path.join(uploads, path.basename(spool));
@@ -58,4 +67,36 @@ export async function directImport(services: Services, body: Readable, input: Di
   } finally {
     await fs.rm(spool, { force: true });
   }
+}
+
+/** Zeros are hashed this much at a time; between slices of a long hole the event loop serves other requests. */
+const ZERO_SLICE = 4 * 1024 * 1024;
+const ZEROS = Buffer.alloc(ZERO_SLICE);
+
+/** Spools a sparse body into `spool` with its holes (synced) while `hash` takes every byte, zeros included; returns the size. */
+async function spoolSparse(body: Readable, spool: string, hash: Hash): Promise<number> {
+  let hashed = 0;
+  const hashZerosTo = (to: number): Promise<void> | undefined => {
+    for (let slices = 0; hashed < to; slices++) {
+      if (slices === 16) return nextTurn().then(() => hashZerosTo(to));
+      const n = Math.min(ZERO_SLICE, to - hashed);
+      hash.update(ZEROS.subarray(0, n));
+      hashed += n;
+    }
+    return undefined;
+  };
+  const hashPart = (part: SparsePart): Promise<void> | undefined => {
+    if ('size' in part) return undefined;
+    const take = () => {
+      hash.update(part.data);
+      hashed += part.data.length;
+    };
+    const gap = hashZerosTo(part.offset);
+    if (gap) return gap.then(take);
+    take();
+    return undefined;
+  };
+  const size = await writeSparseFile(body, spool, undefined, hashPart);
+  await hashZerosTo(size);
+  return size;
 }

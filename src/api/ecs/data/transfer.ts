@@ -7,7 +7,7 @@
  *   GET    /buckets/{name}/object?Key=           download an object (`Accept: application/vnd.imagehouse.sparse`: as a sparse body)
  *   DELETE /buckets/{name}/object?Key=           delete an object
  *   GET    /buckets/{name}/objects[?Prefix=&StartAfter=&MaxKeys=]   list objects
- *   POST   /images/import?RegionId=&ImageName=&Format=&...          direct import (body = the disk file)
+ *   POST   /images/import?RegionId=&ImageName=&Format=&...          direct import (body = the disk file, or a sparse body of it)
  * Keys travel in the query string, so they are signed exactly and need no path encoding.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -116,7 +116,8 @@ export async function registerTransferRoutes(scope: FastifyInstance, services: S
 
   scope.post('/images/import', async (req, reply) => {
     const owner = await authenticateData(req, ports);
-    return sendJson(reply, await directImport(services, req.raw, directImportInput(query(req, directImportParams), owner)));
+    const sparse = headerValue(req.headers, 'content-type') === SPARSE_CONTENT_TYPE;
+    return sendJson(reply, await directImport(services, req.raw, directImportInput(query(req, directImportParams), owner), { sparse }));
   });
 }
 

@@ -35,15 +35,19 @@ export async function listBuckets(cfg: ClientConfig, region?: string): Promise<B
   return ((await res.json()) as { Buckets: { Bucket: BucketInfo[] } }).Buckets.Bucket;
 }
 
-/** Uploads `file` as the object. A file with holes goes as a sparse body (formats/sparse-body.ts): its data only. */
-export async function putObject(cfg: ClientConfig, bucket: string, key: string, file: string, onBytes?: (n: number) => void): Promise<{ Size: number }> {
+/** An upload of `file`: a file with holes goes as a sparse body (formats/sparse-body.ts), its data only. */
+async function uploadOf(file: string, onBytes?: (n: number) => void): Promise<{ body: AsyncIterable<Uint8Array>; headers: Record<string, string> }> {
   const extents = await dataExtents(file);
   const size = fs.statSync(file).size;
-  const holes = extents !== undefined && extents.reduce((n, [a, b]) => n + b - a, 0) < size;
-  const res = await dataRequest(cfg, 'PUT', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key }, {
-    body: holes ? encodeSparse(file, extents, onBytes) : fileBody(file, onBytes),
-    headers: { 'content-type': holes ? SPARSE_CONTENT_TYPE : 'application/octet-stream' },
-  });
+  if (extents !== undefined && extents.reduce((n, [a, b]) => n + b - a, 0) < size) {
+    return { body: encodeSparse(file, extents, onBytes), headers: { 'content-type': SPARSE_CONTENT_TYPE } };
+  }
+  return { body: fileBody(file, onBytes), headers: { 'content-type': 'application/octet-stream' } };
+}
+
+/** Uploads `file` as the object; the object keeps the file's holes. */
+export async function putObject(cfg: ClientConfig, bucket: string, key: string, file: string, onBytes?: (n: number) => void): Promise<{ Size: number }> {
+  const res = await dataRequest(cfg, 'PUT', `/buckets/${encodeURIComponent(bucket)}/object`, { Key: key }, await uploadOf(file, onBytes));
   return (await res.json()) as { Size: number };
 }
 
@@ -90,10 +94,10 @@ export interface DirectImportResult {
   Sha256: string;
 }
 
-/** Streams a disk file to `POST /images/import`; `params` are ImageName, Format, Platform, ... */
+/** Streams a disk file to `POST /images/import` (its data only when it has holes); `params` are ImageName, Format, Platform, ... */
 export async function importFile(cfg: ClientConfig, file: string, params: Record<string, string | undefined>, onBytes?: (n: number) => void): Promise<DirectImportResult> {
   const q: Record<string, string> = { RegionId: cfg.region };
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q[k] = v;
-  const res = await dataRequest(cfg, 'POST', '/images/import', q, { body: fileBody(file, onBytes), headers: { 'content-type': 'application/octet-stream' } });
+  const res = await dataRequest(cfg, 'POST', '/images/import', q, await uploadOf(file, onBytes));
   return (await res.json()) as DirectImportResult;
 }
