@@ -5,20 +5,45 @@ import type { Features, OpenedImage } from './image.ts';
 import { checkVirtualSize, type Limits } from './limits.ts';
 import { fail } from './errors.ts';
 import { readExact } from './source.ts';
+import { overlapsData } from './data-extents.ts';
 
-/** Guest byte g is file byte `dataOffset + g`, for `virtualSize` bytes. */
-export function flatImage(virtualSize: number, features: Features, dataOffset = 0): OpenedImage {
+/**
+ * Guest byte g is file byte `dataOffset + g`, for `virtualSize` bytes. With the file's data extents (a raw file with
+ * holes), a chunk that lies in a hole is planned as nothing allocated, so it is never read.
+ */
+export function flatImage(virtualSize: number, features: Features, dataOffset = 0, extents?: readonly [number, number][]): OpenedImage {
   return {
     virtualSize,
     features,
-    scan: async () => virtualSize,
-    plan: async (index) => [{ kind: 'data', at: 0, length: chunkLength(virtualSize, index), host: dataOffset + index * CHUNK_SIZE }],
+    scan: async () => (extents ? plannedBytes(virtualSize, dataOffset, extents) : virtualSize),
+    plan: async (index) => {
+      const host = dataOffset + index * CHUNK_SIZE;
+      const length = chunkLength(virtualSize, index);
+      if (extents && !overlapsData(extents, host, host + length)) return null;
+      return [{ kind: 'data', at: 0, length, host }];
+    },
   };
+}
+
+/** The bytes of the chunks `plan` reads: every chunk that overlaps an extent, whole. */
+function plannedBytes(virtualSize: number, dataOffset: number, extents: readonly [number, number][]): number {
+  let bytes = 0;
+  let last = -1;
+  for (const [a, b] of extents) {
+    const from = Math.max(a, dataOffset) - dataOffset;
+    const to = Math.min(b, dataOffset + virtualSize) - dataOffset;
+    if (to <= from) continue;
+    for (let i = Math.max(Math.floor(from / CHUNK_SIZE), last + 1); i <= Math.floor((to - 1) / CHUNK_SIZE); i++) {
+      bytes += chunkLength(virtualSize, i);
+      last = i;
+    }
+  }
+  return bytes;
 }
 
 export async function openRaw(src: ByteSource, limits: Limits): Promise<OpenedImage> {
   checkVirtualSize(src.size, limits, 'raw');
-  return flatImage(src.size, {});
+  return flatImage(src.size, {}, 0, src.dataExtents);
 }
 
 const ISO_DESCRIPTORS = 0x8000;

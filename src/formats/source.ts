@@ -5,18 +5,21 @@
 import { open } from 'node:fs/promises';
 import { fail } from './errors.ts';
 import type { ByteSource } from './types.ts';
+import { holeyFileExtents } from './data-extents.ts';
 
 export interface ClosableByteSource extends ByteSource {
   close(): Promise<void>;
 }
 
-/** A read-only source over a local file (a spooled upload). The size is fixed at open time. */
+/** A read-only source over a local file (a spooled upload). The size and, for a file with holes, its data extents are fixed at open time. */
 export async function openFileSource(path: string): Promise<ClosableByteSource> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
+    const dataExtents = await holeyFileExtents(handle);
     return {
       size,
+      dataExtents,
       async read(buf, offset, length, position) {
         const { bytesRead } = await handle.read(buf, offset, length, position);
         return bytesRead;

@@ -6,6 +6,11 @@ export type ExportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhd-fixed' | 'vmdk';
 /** Random-access byte source (a file, a spooled upload). */
 export interface ByteSource {
   readonly size: number;
+  /**
+   * Where a file with holes holds data ([offset, end) pairs, ascending; SEEK_DATA): bytes outside them are zeros
+   * and need not be read. Undefined when unknown or the file has no holes.
+   */
+  readonly dataExtents?: readonly [number, number][];
   /** Reads up to `length` bytes at `position` into `buf` at `offset`; returns bytes read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
 }

@@ -5,7 +5,9 @@ import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deflateRawSync, deflateSync } from 'node:zlib';
-import { bufferSource, openFileSource, readExact } from '../../src/formats/index.ts';
+import { bufferSource, inspect, openFileSource, openReader, readExact } from '../../src/formats/index.ts';
+import { overlapsData } from '../../src/formats/data-extents.ts';
+import { requires } from '../support/requires.ts';
 import { crc32c } from '../../src/formats/crc32c.ts';
 import { fillChunk } from '../../src/formats/pieces.ts';
 import { forEachSetRun } from '../../src/formats/vhd/reader.ts';
@@ -89,4 +91,58 @@ test('forEachSetRun finds runs of set bits, most significant bit first', () => {
   const partial: [number, number][] = [];
   forEachSetRun(bitmap, 3, 22, (s, n) => partial.push([s, n]));
   assert.deepEqual(partial, [[3, 13], [20, 2]]);
+});
+
+test('a raw file with holes: chunks in its holes are planned as nothing and never read, the bytes stay the same', { skip: requires('xfs_io') }, async () => {
+  const dir = makeTempDir();
+  try {
+    const MiB = 1 << 20;
+    const file = path.join(dir, 'holes.raw');
+    const fd = fs.openSync(file, 'w');
+    fs.ftruncateSync(fd, 64 * MiB + 4096);
+    const data = randomFillSync(Buffer.alloc(MiB + 7));
+    fs.writeSync(fd, data, 0, data.length, 24 * MiB - 100); // straddles chunks 5 and 6
+    fs.writeSync(fd, data, 0, 10, 64 * MiB); // the short last chunk
+    fs.closeSync(fd);
+    const src = await openFileSource(file);
+    try {
+      assert.ok(src.dataExtents && src.dataExtents.length >= 2, 'xfs_io found the data');
+      const inspection = await inspect(src);
+      assert.equal(inspection.format, 'raw');
+      assert.equal(inspection.allocatedBytes, 2 * 4 * MiB + 4096, 'the chunks holding data, whole');
+      const reads: number[] = [];
+      const counting = { size: src.size, dataExtents: src.dataExtents, read: (b: Buffer, o: number, l: number, p: number) => (reads.push(p), src.read(b, o, l, p)) };
+      const got = Buffer.alloc(src.size);
+      const withData: number[] = [];
+      for await (const c of (await openReader(counting, inspection)).chunks()) {
+        if (c.data) {
+          withData.push(c.index);
+          c.data.copy(got, c.index * 4 * MiB);
+        }
+      }
+      assert.deepEqual(withData, [5, 6, 16]);
+      assert.ok(reads.every((p) => Math.floor(p / (4 * MiB)) === 5 || Math.floor(p / (4 * MiB)) === 6 || p >= 64 * MiB || p < 4096 || p >= src.size - 4096), `reads at ${reads.join(', ')}`);
+      assert.ok(got.equals(fs.readFileSync(file)));
+    } finally {
+      await src.close();
+    }
+    fs.writeFileSync(path.join(dir, 'dense.bin'), data);
+    const dense = await openFileSource(path.join(dir, 'dense.bin'));
+    assert.equal(dense.dataExtents, undefined, 'a file without holes is not asked about');
+    await dense.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('overlapsData finds an extent overlapping a range', () => {
+  const extents: [number, number][] = [[10, 20], [30, 40], [100, 200]];
+  assert.equal(overlapsData(extents, 0, 10), false);
+  assert.equal(overlapsData(extents, 0, 11), true);
+  assert.equal(overlapsData(extents, 20, 30), false);
+  assert.equal(overlapsData(extents, 39, 40), true);
+  assert.equal(overlapsData(extents, 40, 100), false);
+  assert.equal(overlapsData(extents, 150, 151), true);
+  assert.equal(overlapsData(extents, 200, 300), false);
+  assert.equal(overlapsData([], 0, 1e9), false);
 });

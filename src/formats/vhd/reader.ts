@@ -29,7 +29,7 @@ export async function openVhd(src: ByteSource, limits: Limits): Promise<OpenedIm
     if (footer.virtualSize > footer.offset) {
       fail('truncated', `the fixed VHD declares ${footer.virtualSize} bytes but holds ${footer.offset}`);
     }
-    return flatImage(footer.virtualSize, features);
+    return flatImage(footer.virtualSize, features, 0, src.dataExtents);
   }
   const dyn = await readDynamicHeader(src, footer.dataOffset);
   const { blockSize, maxTableEntries } = dyn;

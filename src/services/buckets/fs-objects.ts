@@ -10,7 +10,7 @@ import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
-import { dataExtents } from '../../formats/data-extents.ts';
+import { holeyFileExtents } from '../../formats/data-extents.ts';
 import { extentPieces, sparseBody } from '../../formats/sparse-body.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
@@ -84,8 +84,7 @@ export class FsObjectStore implements ObjectStore {
     const fh = await this.openObject(bucket, key);
     try {
       const { size } = await fh.stat();
-      // The extents of the file opened, even if a put renames another into place meanwhile.
-      const extents = (await dataExtents(`/proc/${process.pid}/fd/${fh.fd}`)) ?? [[0, size]];
+      const extents = (await holeyFileExtents(fh)) ?? [[0, size]];
       return { size, body: closingAfter(fh, sparseBody(size, extentPieces(fh, extents))) };
     } catch (e) {
       await fh.close();
@@ -118,8 +117,13 @@ export class FsObjectStore implements ObjectStore {
   async openSource(bucket: string, key: string): Promise<ObjectSource> {
     const fh = await this.openObject(bucket, key);
     const st = await fh.stat({ bigint: true });
+    const dataExtents = await holeyFileExtents(fh).catch(async (e) => {
+      await fh.close();
+      throw e;
+    });
     return {
       size: Number(st.size),
+      dataExtents,
       version: fileVersion(bucket, key, st),
       async read(buf, offset, length, position) {
         return (await fh.read(buf, offset, length, position)).bytesRead;
