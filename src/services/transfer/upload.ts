@@ -69,7 +69,7 @@ export async function directImport(services: Services, body: Readable, input: Di
   }
 }
 
-/** Zeros are hashed this much at a time; between slices of a long hole the event loop serves other requests. */
+/** Zeros are hashed this much at a time (about 2.5 ms); between slices the event loop serves other requests. */
 const ZERO_SLICE = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_SLICE);
 
@@ -77,13 +77,11 @@ const ZEROS = Buffer.alloc(ZERO_SLICE);
 async function spoolSparse(body: Readable, spool: string, hash: Hash): Promise<number> {
   let hashed = 0;
   const hashZerosTo = (to: number): Promise<void> | undefined => {
-    for (let slices = 0; hashed < to; slices++) {
-      if (slices === 16) return nextTurn().then(() => hashZerosTo(to));
-      const n = Math.min(ZERO_SLICE, to - hashed);
-      hash.update(ZEROS.subarray(0, n));
-      hashed += n;
-    }
-    return undefined;
+    if (hashed >= to) return undefined;
+    const n = Math.min(ZERO_SLICE, to - hashed);
+    hash.update(ZEROS.subarray(0, n));
+    hashed += n;
+    return hashed < to ? nextTurn().then(() => hashZerosTo(to)) : undefined;
   };
   const hashPart = (part: SparsePart): Promise<void> | undefined => {
     if ('size' in part) return undefined;
