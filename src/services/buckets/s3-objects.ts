@@ -4,10 +4,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { addAbortSignal, Readable } from 'node:stream';
 import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client,
   type GetObjectCommandOutput,
@@ -15,7 +13,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { apiError } from '../../domain/errors.ts';
 import { openFileSource } from '../../formats/index.ts';
-import { sparseBody, type SparsePiece } from '../../formats/sparse-body.ts';
+import { sparseBody, writeSparseFile, type SparsePiece } from '../../formats/sparse-body.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PART_SIZE = 16 * 1024 * 1024;
@@ -162,10 +160,24 @@ export class S3ObjectStore implements ObjectStore {
     await fs.mkdir(this.tmpDir, { recursive: true });
     const tmp = path.join(this.tmpDir, `spool-${crypto.randomBytes(8).toString('hex')}`);
     try {
-      await pipeline(body, createWriteStream(tmp), { signal: opts.signal });
+      // Spooled with holes where the object holds zero blocks, so a raw disk's zeros take no space and, once
+      // spooled, are never read again (formats/flat.ts).
+      const size = Number(res.ContentLength ?? 0);
+      let received = 0;
+      const counted = async function* () {
+        for await (const piece of atOffsets(body)) {
+          received = piece.offset + piece.data.length;
+          yield piece;
+        }
+      };
+      const spooled = Readable.from(sparseBody(size, counted()), { objectMode: false });
+      if (opts.signal) addAbortSignal(opts.signal, spooled);
+      await writeSparseFile(spooled, tmp);
+      if (received !== size) throw new Error(`S3 sent ${received} of the ${size} bytes of ${bucket}/${key}`);
       const src = await openFileSource(tmp);
       return {
         size: src.size,
+        dataExtents: src.dataExtents,
         version,
         read: (buf, offset, length, position) => src.read(buf, offset, length, position),
         async close() {
