@@ -18,13 +18,15 @@ import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, 
 
 const PART_SIZE = 16 * 1024 * 1024;
 
-/** A stream's pieces with the offsets they start at. */
-async function* atOffsets(body: AsyncIterable<Uint8Array>): AsyncIterable<SparsePiece> {
+/** An object's pieces with the offsets they start at; raises when the stream does not hold its `size` bytes. */
+async function* atOffsets(body: AsyncIterable<Uint8Array>, size: number, what: string): AsyncIterable<SparsePiece> {
   let offset = 0;
   for await (const data of body) {
+    if (offset + data.byteLength > size) throw new Error(`S3 sent more than the ${size} bytes of ${what}`);
     yield { offset, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
     offset += data.byteLength;
   }
+  if (offset !== size) throw new Error(`S3 sent ${offset} of the ${size} bytes of ${what}`);
 }
 
 function status(err: unknown): number | undefined {
@@ -117,7 +119,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async getSparse(bucket: string, key: string) {
     const { size, body } = await this.get(bucket, key);
-    return { size, body: sparseBody(size, atOffsets(body)) };
+    return { size, body: sparseBody(size, atOffsets(body, size, `${bucket}/${key}`)) };
   }
 
   async list(bucket: string, opts: { prefix?: string; startAfter?: string; max?: number } = {}): Promise<ObjectListing> {
@@ -163,17 +165,9 @@ export class S3ObjectStore implements ObjectStore {
       // Spooled with holes where the object holds zero blocks, so a raw disk's zeros take no space and, once
       // spooled, are never read again (formats/flat.ts).
       const size = Number(res.ContentLength ?? 0);
-      let received = 0;
-      const counted = async function* () {
-        for await (const piece of atOffsets(body)) {
-          received = piece.offset + piece.data.length;
-          yield piece;
-        }
-      };
-      const spooled = Readable.from(sparseBody(size, counted()), { objectMode: false });
+      const spooled = Readable.from(sparseBody(size, atOffsets(body, size, `${bucket}/${key}`)), { objectMode: false });
       if (opts.signal) addAbortSignal(opts.signal, spooled);
       await writeSparseFile(spooled, tmp);
-      if (received !== size) throw new Error(`S3 sent ${received} of the ${size} bytes of ${bucket}/${key}`);
       const src = await openFileSource(tmp);
       return {
         size: src.size,
