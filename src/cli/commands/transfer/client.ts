@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { ApiCallError, dataRequest, type ClientConfig } from '../../api.ts';
 import { ACCEPT_SPARSE, encodeSparse, saveDownload } from '../../sparse-file.ts';
-import { dataExtents } from '../../../formats/data-extents.ts';
+import { holeyFileExtents } from '../../../formats/data-extents.ts';
 import { SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 
 export interface BucketInfo {
@@ -37,7 +37,8 @@ export async function listBuckets(cfg: ClientConfig, region?: string): Promise<B
 
 /** An upload of `file`: a file with holes goes as a sparse body (formats/sparse-body.ts), its data only. */
 async function uploadOf(file: string, onBytes?: (n: number) => void): Promise<{ body: AsyncIterable<Uint8Array>; headers: Record<string, string> }> {
-  const extents = await dataExtents(file);
+  const fh = await fs.promises.open(file, 'r');
+  const extents = await holeyFileExtents(fh).finally(() => fh.close());
   const size = fs.statSync(file).size;
   if (extents !== undefined && extents.reduce((n, [a, b]) => n + b - a, 0) < size) {
     return { body: encodeSparse(file, extents, onBytes), headers: { 'content-type': SPARSE_CONTENT_TYPE } };
