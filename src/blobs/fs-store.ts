@@ -19,7 +19,7 @@ import { CHUNK_SIZE } from '../domain/disk.ts';
 import { refFromHex, refHex } from './refs.ts';
 import { ChunkCorruptError, ChunkNotFoundError } from './errors.ts';
 import { createLimiter, type Limiter } from './limit.ts';
-import { directWritable } from '../formats/aligned-memory.ts';
+import { directIoReady } from '../formats/aligned-memory.ts';
 
 export type FsDurability = 'background' | 'batched' | 'eager';
 
@@ -81,7 +81,7 @@ export class FsChunkStore implements ChunkStore {
     }
     await this.ensureDir(dir);
     const tmp = path.join(dir, `.tmp-${crypto.randomBytes(6).toString('hex')}`);
-    const direct = this.directIo && directWritable(data);
+    const direct = this.directIo && directIoReady(data);
     let fh: fs.FileHandle | undefined;
     try {
       fh = await fs.open(tmp, direct ? DIRECT_CREATE : 'wx');

@@ -8,10 +8,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
 import type { ChunkBufferPool } from '../formats/buffer-pool.ts';
+import { FileWriter } from '../formats/writers/file.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 import { patchManifest, zeroManifest } from './manifests.ts';
@@ -175,27 +175,28 @@ class PieceDigests {
   }
 }
 
-/** Writes `body` to the new file `dest` (exclusive create) while computing `algorithms` over it; returns the byte count and hex digests. */
+/**
+ * Writes `body` to the new file `dest` (exclusive create) while computing `algorithms` over it, and fsyncs it; returns
+ * the byte count and hex digests. Full pieces go to the disk with O_DIRECT straight from the shared memory the workers
+ * hash, so the bytes are copied once, from the socket into the piece.
+ */
 export async function writeAndDigest(body: Readable, dest: string, algorithms: readonly string[], buffers: ChunkBufferPool): Promise<{ size: number; hex: string[] }> {
-  const fh = await fs.open(dest, 'wx');
+  const file = await FileWriter.create(dest, { exclusive: true, staging: buffers });
   const digests = new PieceDigests(algorithms, 4, buffers);
-  const writes = new Set<Promise<void>>();
   let settled = false;
   try {
     let offset = 0;
     for await (const piece of digests.pieces(body)) {
-      const w: Promise<void> = writeAll(fh, piece, offset).then(() => digests.release(piece), (e) => digests.fail(e)).finally(() => writes.delete(w));
-      writes.add(w);
+      file.writeFrom(piece, offset).then(() => digests.release(piece), (e) => digests.fail(e));
       offset += piece.length;
     }
-    await Promise.all([...writes]);
+    await file.finish();
     const out = await digests.finish();
     settled = true;
     return out;
   } finally {
-    await Promise.allSettled([...writes]);
+    await file.close();
     await digests.close(settled);
-    await fh.close();
   }
 }
 
@@ -230,13 +231,5 @@ export async function storeAndDigest(
     throw e;
   } finally {
     await digests.close(settled);
-  }
-}
-
-async function writeAll(fh: fs.FileHandle, data: Buffer, position: number): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
-    const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
-    off += bytesWritten;
   }
 }

@@ -37,7 +37,7 @@ export function alignedBuffer(length: number): Buffer {
   return Buffer.alloc(length);
 }
 
-/** True when `data` can be written with O_DIRECT: aligned memory, offset and length. */
-export function directWritable(data: Buffer): boolean {
+/** True when `data` can be written or read into with O_DIRECT: aligned memory, offset and length. */
+export function directIoReady(data: Buffer): boolean {
   return aligned.has(data.buffer) && data.byteOffset % DIRECT_IO_ALIGN === 0 && data.length % DIRECT_IO_ALIGN === 0 && data.length > 0;
 }

@@ -2,7 +2,9 @@
  * Byte sources for inspection and reading, and the bounds-checked read helpers every parser uses.
  * Parsers never read a file directly: they only see a ByteSource, so nothing else on the host is reachable.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { DIRECT_IO_ALIGN, directIoReady } from './aligned-memory.ts';
 import { fail } from './errors.ts';
 import type { ByteSource } from './types.ts';
 import { holeyFileExtents } from './data-extents.ts';
@@ -11,23 +13,41 @@ export interface ClosableByteSource extends ByteSource {
   close(): Promise<void>;
 }
 
-/** A read-only source over a local file (a spooled upload). The size and, for a file with holes, its data extents are fixed at open time. */
-export async function openFileSource(path: string): Promise<ClosableByteSource> {
+/**
+ * A read-only source over a local file (a spooled upload). The size and, for a file with holes, its data extents are
+ * fixed at open time. With `direct` (for a file this process wrote with O_DIRECT, so not in the page cache), whole
+ * aligned blocks read into aligned memory (the chunk buffers a reader fills) bypass the page cache as well: on this
+ * kind of VM, filling fresh page-cache pages cost 2.3 s of kernel CPU per GiB against 0.04 s for the same reads
+ * direct. Other reads (headers, tables, a partial last block) go through the page cache.
+ */
+export async function openFileSource(path: string, opts: { direct?: boolean } = {}): Promise<ClosableByteSource> {
   const handle = await open(path, 'r');
+  let direct: FileHandle | undefined;
+  let useDirect = true;
   try {
     const { size } = await handle.stat();
     const dataExtents = await holeyFileExtents(handle);
+    if (opts.direct && constants.O_DIRECT !== undefined) direct = await open(path, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined);
     return {
       size,
       dataExtents,
       async read(buf, offset, length, position) {
-        const { bytesRead } = await handle.read(buf, offset, length, position);
-        return bytesRead;
+        const blocks = length - (length % DIRECT_IO_ALIGN);
+        if (direct && useDirect && position % DIRECT_IO_ALIGN === 0 && directIoReady(buf.subarray(offset, offset + blocks))) {
+          try {
+            return (await direct.read(buf, offset, blocks, position)).bytesRead;
+          } catch (e) {
+            // EINVAL: this file system does not take O_DIRECT reads after all.
+            if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+            useDirect = false;
+          }
+        }
+        return (await handle.read(buf, offset, length, position)).bytesRead;
       },
-      close: () => handle.close(),
+      close: async () => void (await Promise.all([handle.close(), direct?.close()])),
     };
   } catch (e) {
-    await handle.close();
+    await Promise.all([handle.close(), direct?.close()]);
     throw e;
   }
 }

@@ -24,6 +24,7 @@ import * as m0014 from './migrations/0014_job_nodes.ts';
 import * as m0015 from './migrations/0015_glance_list_order.ts';
 import * as m0016 from './migrations/0016_import_memos.ts';
 import * as m0017 from './migrations/0017_access_key_changes.ts';
+import * as m0018 from './migrations/0018_glance_stage_digests.ts';
 import type { Dialect } from './dialect.ts';
 
 export interface Store {
@@ -57,6 +58,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0015_glance_list_order': m0015,
   '0016_import_memos': m0016,
   '0017_access_key_changes': m0017,
+  '0018_glance_stage_digests': m0018,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

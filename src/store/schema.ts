@@ -307,6 +307,9 @@ export interface GlanceImageRow {
   stage_path: string;
   /** The node whose data directory holds stage_path (migration 0014). */
   stage_node: string;
+  /** The staged bytes' digests, taken while spooling; '' for a stage older than migration 0018. */
+  stage_md5: string;
+  stage_sha512: string;
   /** JSON object of free-form string properties. */
   properties: string;
   /** JSON array of `{url, metadata}`: the http(s) locations added through PATCH (migration 0012). */

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storeAndDigest, writeAndDigest } from '../../src/blobs/stream-digests.ts';
 import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
+import { CountingPool } from '../support/counting-pool.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { sha256Ref } from '../../src/blobs/refs.ts';
 import { openBlobEnv, REGION } from './env.ts';
@@ -32,6 +33,15 @@ function body(total: number, seed: number): { bytes: Buffer; stream: Readable } 
   return { bytes, stream: Readable.from(pieces) };
 }
 
+/** A body whose connection resets after `n` random bytes. */
+function cutOff(n: number): Readable {
+  const { bytes } = body(Math.ceil(n / 4) * 4, n);
+  return Readable.from((async function* () {
+    yield bytes.subarray(0, n);
+    throw new Error('connection reset');
+  })());
+}
+
 describe('writeAndDigest', () => {
   for (const [name, size] of [['empty', 0], ['under one piece', 1000], ['exactly one piece', CHUNK_SIZE], ['several pieces and a tail', 5 * CHUNK_SIZE + 12_344]] as const) {
     it(`${name}: the file and md5/sha512 match the body`, async () => {
@@ -48,6 +58,32 @@ describe('writeAndDigest', () => {
       }
     });
   }
+
+  it('writes full pieces from their own memory: the pieces plus one staging buffer for the tail, all given back', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+    try {
+      const { bytes, stream } = body(9 * CHUNK_SIZE + 4096 + 20, 3);
+      const buffers = new CountingPool();
+      const out = await writeAndDigest(stream, path.join(dir, 'spool'), ['sha256'], buffers);
+      assert.equal(out.hex[0], crypto.createHash('sha256').update(bytes).digest('hex'));
+      assert.ok(fs.readFileSync(path.join(dir, 'spool')).equals(bytes));
+      assert.ok(buffers.acquired <= 5, `${buffers.acquired} buffers taken: 4 pieces in flight and 1 to stage the tail`);
+      assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a body that fails midway rejects, and its pieces are not handed out again', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+    try {
+      const buffers = new ChunkBufferPool();
+      await assert.rejects(writeAndDigest(cutOff(2 * CHUNK_SIZE + 10), path.join(dir, 'spool'), ['sha256'], buffers), /connection reset/);
+      assert.equal(buffers.idle, 0, 'pieces a failed upload may still be writing or hashing are not handed out again');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses to overwrite an existing file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
@@ -91,13 +127,8 @@ describe('storeAndDigest', () => {
   it('a body that fails midway rejects, with nothing committed', async () => {
     const env = await openBlobEnv(sqlite);
     try {
-      const { bytes } = body(3 * CHUNK_SIZE, 5);
-      async function* cut() {
-        yield bytes.subarray(0, 2 * CHUNK_SIZE + 10);
-        throw new Error('connection reset');
-      }
       const buffers = new ChunkBufferPool();
-      await assert.rejects(storeAndDigest(Readable.from(cut()), { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512'], { buffers }), /connection reset/);
+      await assert.rejects(storeAndDigest(cutOff(2 * CHUNK_SIZE + 10), { store: env.cas, index: env.index, region: REGION }, ['md5', 'sha512'], { buffers }), /connection reset/);
       assert.equal(buffers.idle, 0, 'pieces a failed upload may still be writing are not handed out again');
       assert.equal((await env.meta.db.selectFrom('manifests').select('id').execute()).length, 0);
     } finally {

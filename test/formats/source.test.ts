@@ -3,15 +3,22 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import { bufferSource, inspect, openFileSource, openReader, readExact } from '../../src/formats/index.ts';
+import { readInto } from '../../src/formats/source.ts';
+import { alignedBuffer } from '../../src/formats/aligned-memory.ts';
+import { FileWriter } from '../../src/formats/writers/file.ts';
 import { overlapsData } from '../../src/formats/data-extents.ts';
 import { requires } from '../support/requires.ts';
 import { crc32c } from '../../src/formats/crc32c.ts';
 import { fillChunk } from '../../src/formats/pieces.ts';
 import { forEachSetRun } from '../../src/formats/vhd/reader.ts';
 import { makeTempDir, rejectsWith, removeDir } from './qemu-fixtures.ts';
+
+const MIB = 1024 * 1024;
 
 test('readExact returns the bytes and rejects reads past the end as truncated', async () => {
   const data = randomFillSync(Buffer.alloc(1000));
@@ -36,6 +43,42 @@ test('file sources read like buffer sources', async () => {
       await rejectsWith(readExact(src, 69999, 2), 'InvalidImage.Truncated');
     } finally {
       await src.close();
+    }
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test('a direct file source reads whole aligned blocks into aligned memory past the page cache, and the rest through it', async (t) => {
+  const dir = makeTempDir();
+  try {
+    const file = path.join(dir, 'spool.bin');
+    const data = randomFillSync(Buffer.alloc(8 * MIB + 1000));
+    const writer = await FileWriter.create(file);
+    await writer.write(data, 0);
+    await writer.finish();
+    await writer.close();
+    const cached = () => Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim());
+    try {
+      fs.closeSync(fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_DIRECT));
+    } catch {
+      return t.skip(`${os.tmpdir()} does not take O_DIRECT`);
+    }
+    for (const direct of [true, false]) {
+      execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']); // drops the file from the page cache
+      assert.equal(cached(), 0);
+      const src = await openFileSource(file, { direct });
+      try {
+        const chunks = [alignedBuffer(4 * MIB), alignedBuffer(4 * MIB)];
+        await readInto(src, chunks[0], 0, 4 * MIB, 0, 'data');
+        await readInto(src, chunks[1], 4096, 4 * MIB - 4096, 4 * MIB + 4096, 'data'); // aligned at an offset in the buffer
+        await readInto(src, chunks[1], 0, 4096, 4 * MIB, 'data');
+        assert.ok(Buffer.concat([...chunks, await readExact(src, 8 * MIB, 1000)]).equals(data));
+      } finally {
+        await src.close();
+      }
+      if (direct) assert.ok(cached() <= 4096, `${cached()} bytes cached: only the partial last block goes through the page cache`);
+      else assert.ok(cached() >= 8 * MIB, 'without direct, every read fills the page cache');
     }
   } finally {
     removeDir(dir);

@@ -19,7 +19,7 @@ for (const backend of storeBackends()) {
       const glance = {
         image_id: 'm-glancerow1', disk_format: 'qcow2', container_format: 'bare', visibility: 'shared', protected: 1, os_hidden: 0, min_disk: 3, min_ram: 512,
         size: 2 ** 40 + 7, virtual_size: null, checksum: 'c'.repeat(32), os_hash_algo: 'sha512', os_hash_value: 'f'.repeat(128), file_manifest_id: 'mf-1',
-        phase: '', stage_path: '', stage_node: '', properties: JSON.stringify({ 'owner_specified.openstack.object': 'images/x', note: 'ü位' }), locations: '[]',
+        phase: '', stage_path: '', stage_node: '', stage_md5: '', stage_sha512: '', properties: JSON.stringify({ 'owner_specified.openstack.object': 'images/x', note: 'ü位' }), locations: '[]',
       };
       await db.insertInto('glance_images').values(glance).execute();
       for (const key of ['zeta', 'alpha', 'Mid']) await db.insertInto('tags').values({ resource_id: 'm-glancerow1', resource_type: 'image', tag_key: key, tag_value: '' }).execute();

@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { CHUNK_SIZE } from '../../domain/disk.ts';
 import { ChunkBufferPool } from '../buffer-pool.ts';
-import { DIRECT_IO_ALIGN as ALIGN, directWritable } from '../aligned-memory.ts';
+import { DIRECT_IO_ALIGN as ALIGN, directIoReady } from '../aligned-memory.ts';
 
 /** Bytes per write: the pool's buffer size, so staging buffers go back to it. */
 const STAGE = CHUNK_SIZE;
@@ -54,11 +54,11 @@ export class FileWriter {
   }
 
   /**
-   * Creates (or truncates) `path`; `size` sets its length up front (a sparse file's holes need no writes). Staging
-   * buffers come from `staging` (default: made for this file).
+   * Creates (or truncates; with `exclusive`, only creates) `path`; `size` sets its length up front (a sparse file's
+   * holes need no writes). Staging buffers come from `staging` (default: made for this file).
    */
-  static async create(path: string, opts: { size?: number; staging?: ChunkBufferPool } = {}): Promise<FileWriter> {
-    const buffered = await fs.open(path, 'w');
+  static async create(path: string, opts: { size?: number; staging?: ChunkBufferPool; exclusive?: boolean } = {}): Promise<FileWriter> {
+    const buffered = await fs.open(path, opts.exclusive ? 'wx' : 'w');
     let direct: fs.FileHandle | undefined;
     try {
       if (opts.size !== undefined) await buffered.truncate(opts.size);
@@ -92,6 +92,22 @@ export class FileWriter {
       if (stage.to === STAGE) this.submit();
     }
     return undefined;
+  }
+
+  /**
+   * Writes `data` at `position` straight from its memory when O_DIRECT can take it as it is (aligned memory, offset
+   * and length), with no copy: the caller keeps `data` unchanged until the promise settles. Anything else is copied
+   * as `write` does. Rejects if this write (or an earlier one) failed.
+   */
+  async writeFrom(data: Buffer, position: number): Promise<void> {
+    this.throwIfFailed();
+    if (!(this.direct && this.useDirect && position % ALIGN === 0 && directIoReady(data))) return this.write(data, position);
+    const done = this.writeDirect(data, 0, data.length, position);
+    const tracked: Promise<void> = done
+      .catch((e) => void (this.error ??= e))
+      .finally(() => void this.writing.splice(this.writing.indexOf(tracked), 1));
+    this.writing.push(tracked);
+    return done;
   }
 
   private async writeWhenFree(data: Uint8Array, position: number): Promise<void> {
@@ -142,7 +158,7 @@ export class FileWriter {
 
   private async writeDirect(buf: Buffer, from: number, to: number, at: number): Promise<void> {
     // A staging buffer without aligned memory (no WebAssembly) is written buffered, and leaves O_DIRECT to the others.
-    if (this.direct && this.useDirect && directWritable(buf)) {
+    if (this.direct && this.useDirect && directIoReady(buf)) {
       try {
         return await writeAll(this.direct, buf, from, to, at);
       } catch (e) {

@@ -168,7 +168,7 @@ export class S3ObjectStore implements ObjectStore {
       const spooled = Readable.from(sparseBody(size, atOffsets(body, size, `${bucket}/${key}`)), { objectMode: false });
       if (opts.signal) addAbortSignal(opts.signal, spooled);
       await writeSparseFile(spooled, tmp);
-      const src = await openFileSource(tmp);
+      const src = await openFileSource(tmp, { direct: true });
       return {
         size: src.size,
         dataExtents: src.dataExtents,

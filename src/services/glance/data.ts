@@ -66,7 +66,8 @@ export async function spool(services: Pick<Services, 'dataPlane'>, body: Readabl
   return { size, md5, sha512 };
 }
 
-async function digestsOf(file: string): Promise<Digests> {
+/** The digests of a file spooled without them (a stage made before migration 0018). */
+export async function digestsOf(file: string): Promise<Digests> {
   const md5 = crypto.createHash('md5');
   const sha512 = crypto.createHash('sha512');
   let size = 0;
@@ -147,9 +148,8 @@ export async function ingestStream(services: Services, img: IngestTarget, body: 
  * Inspects the file against disk_format, imports it into the chunk store and makes the image active with its
  * hashes, in one transaction. The caller owns the file and the status the image had before.
  */
-export async function ingestFile(services: Services, img: IngestTarget, file: string, known?: Digests, also?: IngestedFields): Promise<void> {
-  const digests = known ?? (await digestsOf(file));
-  await ingestBytes(services, img, await openFileSource(file), undefined, digests, also);
+export async function ingestFile(services: Services, img: IngestTarget, file: string, digests: Digests, also?: IngestedFields): Promise<void> {
+  await ingestBytes(services, img, await openFileSource(file, { direct: true }), undefined, digests, also);
 }
 
 /**
@@ -194,7 +194,7 @@ async function ingestBytes(services: Services, img: IngestTarget, bytesIn: Closa
       await trx.updateTable('glance_images').set({
         ...(also ? { disk_format: also.disk_format, container_format: also.container_format, properties: JSON.stringify(props) } : {}),
         phase: ecsStatusOf('active').phase, size: digests.size, virtual_size: insp.virtualSize, checksum: digests.md5, os_hash_algo: 'sha512',
-        os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '', stage_node: '',
+        os_hash_value: digests.sha512, file_manifest_id: fileId, stage_path: '', stage_node: '', stage_md5: '', stage_sha512: '',
       }).where('image_id', '=', id).execute();
     });
   } finally {

@@ -60,7 +60,7 @@ function defaultGlanceRow(image: ImageRow, shared: boolean): GlanceImageRow {
     image_id: image.id, disk_format: image.category === 'self' && image.source_kind !== 'glance' ? 'raw' : '', container_format: image.source_kind !== 'glance' ? 'bare' : '',
     visibility: image.category !== 'self' ? 'public' : image.is_public ? 'community' : shared ? 'shared' : 'shared',
     protected: 0, os_hidden: 0, min_disk: image.size_gib, min_ram: 0, size: null, virtual_size: null, checksum: '', os_hash_algo: '', os_hash_value: '',
-    file_manifest_id: '', phase: '', stage_path: '', stage_node: '', properties: '{}', locations: '[]',
+    file_manifest_id: '', phase: '', stage_path: '', stage_node: '', stage_md5: '', stage_sha512: '', properties: '{}', locations: '[]',
   };
 }
 

@@ -25,8 +25,8 @@ import type { JobKind } from '../job-kinds.ts';
 import { JOB_KIND } from '../job-kinds.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
-import { declaredFormat, ingestFile, ingestStream, moveStatus, spool, tempFile, type Digests } from './data.ts';
-import { webDownload } from './web-download.ts';
+import { declaredFormat, digestsOf, ingestFile, ingestStream, moveStatus, spool, tempFile, type Digests } from './data.ts';
+import { webDownloadBody } from './web-download.ts';
 import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
 import { glanceDownload, glanceSource, type GlanceSource } from './glance-download.ts';
 
@@ -107,8 +107,10 @@ export async function stageFile(services: Services, viewer: Identity, id: string
   try {
     await fs.mkdir(services.dirs.uploads, { recursive: true });
     await fs.rm(file, { force: true });
-    const { size } = await spool(services, body, file);
-    await services.db.updateTable('glance_images').set({ stage_path: file, stage_node: services.jobs.node, size }).where('image_id', '=', id).execute();
+    const { size, md5, sha512 } = await spool(services, body, file);
+    await services.db.updateTable('glance_images')
+      .set({ stage_path: file, stage_node: services.jobs.node, size, stage_md5: md5, stage_sha512: sha512 })
+      .where('image_id', '=', id).execute();
   } catch (e) {
     await fs.rm(file, { force: true });
     await moveStatus(services, id, ['uploading'], 'queued');
@@ -162,12 +164,16 @@ export async function queueImport(services: Services, img: { id: string; region:
   const { id } = img;
   const from = payload.method === 'glance-direct' ? 'uploading' : 'queued';
   const job = await services.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('glance_images').select(['phase', 'stage_path', 'stage_node', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
+    const row = await trx.selectFrom('glance_images')
+      .select(['phase', 'stage_path', 'stage_node', 'size', 'stage_md5', 'stage_sha512', 'properties']).where('image_id', '=', id).executeTakeFirstOrThrow();
     if (row.phase !== ecsStatusOf(from).phase) throw apiError('OpenStack.Conflict', `Image ${id} is not ${from}.`);
     // The staged bytes are a file on the node that took PUT /stage, whichever node takes this request: the job is
     // pinned to that node (as Glance proxies the import to os_glance_stage_host).
     const node = payload.method === 'glance-direct' ? row.stage_node : undefined;
-    if (payload.method === 'glance-direct') payload.stagePath = row.stage_path;
+    if (payload.method === 'glance-direct') {
+      payload.stagePath = row.stage_path;
+      if (row.stage_md5) payload.digests = { size: row.size ?? 0, md5: row.stage_md5, sha512: row.stage_sha512 };
+    }
     const props = JSON.parse(row.properties) as Record<string, string>;
     delete props.os_glance_failed_import;
     props.os_glance_importing_to_stores = STORE_ID;
@@ -200,7 +206,7 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
   }
   if (p.method === 'glance-direct' || p.method === 'upload') {
     if (!p.stagePath) throw apiError('OpenStack.Conflict', 'Nothing was staged');
-    await ingestFile(services, target, p.stagePath, p.digests);
+    await ingestFile(services, target, p.stagePath, p.digests ?? (await digestsOf(p.stagePath)));
     await fs.rm(p.stagePath, { force: true });
     return;
   }
@@ -215,8 +221,8 @@ async function runImport(services: Services, job: JobRow, ctx: JobContext): Prom
   }
   const file = await tempFile(services, 'glance-web');
   try {
-    await webDownload(p.uri!, file, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
-    await ingestFile(services, target, file);
+    const body = await webDownloadBody(p.uri!, { allowedHosts: services.webDownload.allowedHosts, maxBytes: MAX_DISK_GIB * 1024 ** 3, signal: ctx.signal });
+    await ingestFile(services, target, file, await spool(services, body, file));
   } finally {
     await fs.rm(file, { force: true });
   }
@@ -234,7 +240,7 @@ async function finishImport(services: Services, trx: Transaction<Database>, job:
     if (p.method !== 'upload') props.os_glance_failed_import = STORE_ID;
     const queued = ecsStatusOf('queued');
     await trx.updateTable('images').set({ status: queued.ecs, updated_at: services.clock.now() }).where('id', '=', job.resource_id).execute();
-    await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', stage_node: '', size: null }).where('image_id', '=', job.resource_id).execute();
+    await trx.updateTable('glance_images').set({ phase: queued.phase, stage_path: '', stage_node: '', stage_md5: '', stage_sha512: '', size: null }).where('image_id', '=', job.resource_id).execute();
     // Only the node holding the file removes it (another node may finish the job: its holder stopped).
     if (p.stagePath && (job.node === '' || job.node === services.jobs.node)) await fs.rm(p.stagePath, { force: true });
   }

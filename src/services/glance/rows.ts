@@ -12,7 +12,7 @@ import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../im
 
 /** Every column of `glance_images` (the compiler checks the list against GlanceImageRow), so a document is whole. */
 const GLANCE_FIELDS = ['image_id', 'disk_format', 'container_format', 'visibility', 'protected', 'os_hidden', 'min_disk', 'min_ram',
-  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'file_manifest_id', 'phase', 'stage_path', 'stage_node', 'properties', 'locations',
+  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'file_manifest_id', 'phase', 'stage_path', 'stage_node', 'stage_md5', 'stage_sha512', 'properties', 'locations',
 ] as const satisfies readonly (keyof GlanceImageRow)[];
 const EVERY_FIELD_LISTED: Exclude<keyof GlanceImageRow, (typeof GLANCE_FIELDS)[number]> extends never ? true : never = true;
 void EVERY_FIELD_LISTED;

@@ -9,9 +9,7 @@ import dns from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { createWriteStream } from 'node:fs';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { addAbortSignal, pipeline, Transform, type Readable } from 'node:stream';
 import { apiError } from '../../domain/errors.ts';
 
 const MAX_REDIRECTS = 5;
@@ -107,15 +105,15 @@ export async function guardedFetch(uri: string, opts: FetchOptions): Promise<htt
   }
 }
 
-/** Downloads `uri` into the new file `dest`; at most `maxBytes`. Errors are ApiErrors with the reason. */
-export async function webDownload(uri: string, dest: string, opts: { allowedHosts: readonly string[]; maxBytes: number; signal: AbortSignal }): Promise<number> {
+/** The body of `uri`, failing with an ApiError once it passes `maxBytes`. Errors are ApiErrors with the reason. */
+export async function webDownloadBody(uri: string, opts: { allowedHosts: readonly string[]; maxBytes: number; signal: AbortSignal }): Promise<Readable> {
   const res = await guardedFetch(uri, opts);
   let size = 0;
-  await pipeline(res, new Transform({
+  const limited = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
       done(size > opts.maxBytes ? apiError('OpenStack.BadRequest', `web-download: more than ${opts.maxBytes} bytes`) : null, chunk);
     },
-  }), createWriteStream(dest, { flags: 'wx' }));
-  return size;
+  });
+  return addAbortSignal(opts.signal, pipeline(res, limited, () => {}));
 }

@@ -91,7 +91,7 @@ export type Values = unknown[];
  * against 0.02 ms).
  */
 export function rowBuilder<T>(names: readonly string[]): (values: Values) => T {
-  if (!names.every((n) => /^[a-z_]+$/.test(n))) throw new Error(`not column names: ${names.join(', ')}`);
+  if (!names.every((n) => /^[a-z_][a-z0-9_]*$/.test(n))) throw new Error(`not column names: ${names.join(', ')}`);
   return new Function('v', `return { ${names.map((n, k) => `${n}: v[${k}]`).join(', ')} };`) as (values: Values) => T;
 }
 export const imageRow = rowBuilder<ImageRow>(IMAGE_COLUMNS);

@@ -43,7 +43,7 @@ type DiskSource = ClosableByteSource & { version?: ObjectVersion };
 
 async function openDisk(services: Services, d: ImportDiskPlan, signal: AbortSignal): Promise<DiskSource> {
   try {
-    if (d.upload) return await openFileSource(d.upload);
+    if (d.upload) return await openFileSource(d.upload, { direct: true });
     return await services.objects.openSource(d.bucket, d.key, { signal });
   } catch (e) {
     throw missingSource(e);

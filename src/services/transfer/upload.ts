@@ -8,13 +8,11 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Hash } from 'node:crypto';
 import { writeSparseFile, type SparsePart } from '../../formats/sparse-body.ts';
+import { writeAndDigest } from '../../blobs/stream-digests.ts';
 import { apiError, isApiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { startImport, type ImportInput, type StartedImport } from './import.ts';
@@ -36,30 +34,18 @@ export async function directImport(services: Services, body: Readable, input: Di
   const tmp = services.dirs.temp;
   await fs.mkdir(tmp, { recursive: true });
   const spool = path.join(tmp, `upload-${crypto.randomBytes(8).toString('hex')}`);
-  const hash = crypto.createHash('sha256');
-  let size = 0;
   try {
-    if (opts.sparse) {
-      size = await spoolSparse(body, spool, hash);
-    } else {
-      const out = createWriteStream(spool, { flags: 'wx' });
-      await pipeline(body, new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          done(null, chunk);
-        },
-      }), out);
-      const fh = await fs.open(spool, 'r');
-      await fh.sync().finally(() => fh.close());
-    }
+    // A plain body is hashed on a worker thread, so a large upload leaves the event loop to other tenants.
+    const { size, hex: [sha256] } = opts.sparse
+      ? await spoolSparse(body, spool)
+      : await writeAndDigest(body, spool, ['sha256'], services.dataPlane.buffers);
     if (size === 0) throw apiError('InvalidUpload.Empty');
     const uploads = services.dirs.uploads;
     await fs.mkdir(uploads, { recursive: true });
     const file = path.join(uploads, path.basename(spool));
     await fs.rename(spool, file);
     try {
-      return { ...(await startImport(services, request(file, false))), Size: size, Sha256: hash.digest('hex') };
+      return { ...(await startImport(services, request(file, false))), Size: size, Sha256: sha256 };
     } catch (e) {
       await fs.rm(file, { force: true });
       throw e;
@@ -73,8 +59,9 @@ export async function directImport(services: Services, body: Readable, input: Di
 const ZERO_SLICE = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(ZERO_SLICE);
 
-/** Spools a sparse body into `spool` with its holes (synced) while `hash` takes every byte, zeros included; returns the size. */
-async function spoolSparse(body: Readable, spool: string, hash: Hash): Promise<number> {
+/** Spools a sparse body into `spool` with its holes (synced) while sha256 takes every byte, zeros included. */
+async function spoolSparse(body: Readable, spool: string): Promise<{ size: number; hex: string[] }> {
+  const hash = crypto.createHash('sha256');
   let hashed = 0;
   const hashZerosTo = (to: number): Promise<void> | undefined => {
     if (hashed >= to) return undefined;
@@ -96,5 +83,5 @@ async function spoolSparse(body: Readable, spool: string, hash: Hash): Promise<n
   };
   const size = await writeSparseFile(body, spool, undefined, hashPart);
   await hashZerosTo(size);
-  return size;
+  return { size, hex: [hash.digest('hex')] };
 }

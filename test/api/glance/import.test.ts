@@ -73,6 +73,25 @@ describe('Glance import', () => {
     assert.deepEqual(tasks.map((t: Any) => [t.type, t.status]), [['api_image_import', 'success']]);
   });
 
+  it('a stage keeps the digests it took for its import; one staged before migration 0018 (none kept) is hashed when imported', async () => {
+    const call = api(open);
+    const db = open.app.services.db;
+    const stageDigests = (id: string) => db.selectFrom('glance_images').select(['stage_md5', 'stage_sha512']).where('image_id', '=', id).executeTakeFirstOrThrow();
+    for (const legacy of [false, true]) {
+      const id = await newImage(open);
+      const bytes = crypto.randomBytes(5 * 1024 * 1024 + 3);
+      const md5 = crypto.createHash('md5').update(bytes).digest('hex');
+      const sha512 = crypto.createHash('sha512').update(bytes).digest('hex');
+      assert.equal((await call('PUT', `/v2/images/${id}/stage`, bytes, 'application/octet-stream')).status, 204);
+      assert.deepEqual(await stageDigests(id), { stage_md5: md5, stage_sha512: sha512 });
+      if (legacy) await db.updateTable('glance_images').set({ stage_md5: '', stage_sha512: '' }).where('image_id', '=', id).execute();
+      assert.equal((await call('POST', `/v2/images/${id}/import`, { method: { name: 'glance-direct' } })).status, 202);
+      const img = await settled(open, id);
+      assert.deepEqual([img.status, img.checksum, img.os_hash_value, img.size], ['active', md5, sha512, bytes.length], legacy ? 'legacy stage' : 'stage');
+      assert.deepEqual(await stageDigests(id), { stage_md5: '', stage_sha512: '' }, 'cleared with the stage');
+    }
+  });
+
   it('web-downloads from an allow-listed address, following a redirect', async () => {
     const call = api(open);
     const id = await newImage(open);
@@ -81,6 +100,8 @@ describe('Glance import', () => {
     const img = await settled(open, id);
     assert.equal(img.status, 'active', JSON.stringify(img));
     assert.equal(img.os_hash_value, crypto.createHash('sha512').update(served).digest('hex'));
+    assert.equal(img.checksum, crypto.createHash('md5').update(served).digest('hex'));
+    assert.equal(img.size, served.length);
   });
 
   it('refuses loopback and private addresses when the allow-list does not name them: the task fails and the image is queued again', async () => {

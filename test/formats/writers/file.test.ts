@@ -7,6 +7,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { FileWriter, writeStreamToFile } from '../../../src/formats/writers/file.ts';
+import { CountingPool } from '../../support/counting-pool.ts';
+import { alignedBuffer } from '../../../src/formats/aligned-memory.ts';
 
 const MIB = 1 << 20;
 
@@ -44,6 +46,36 @@ test('writes at positions land byte for byte: unaligned edges, runs across stagi
     assert.ok(fs.readFileSync(file).equals(expected));
     const allocated = fs.statSync(file).blocks * 512;
     assert.ok(allocated <= 14 * MIB, `allocated ${allocated / MIB} MiB for about 13 MiB of data in a 64 MiB file`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writeFrom writes an aligned buffer from its own memory, with no staging buffer, and copies anything else', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-file-writer-'));
+  try {
+    const file = path.join(dir, 'out.raw');
+    const staging = new CountingPool();
+    const size = 16 * MIB;
+    const expected = Buffer.alloc(size);
+    const writer = await FileWriter.create(file, { size, staging, exclusive: true });
+    try {
+      const aligned = alignedBuffer(4 * MIB);
+      crypto.randomFillSync(aligned);
+      aligned.copy(expected, 8 * MIB);
+      await writer.writeFrom(aligned, 8 * MIB);
+      assert.equal(staging.acquired, 0, 'an aligned buffer at an aligned position is written as it is');
+      const odd = crypto.randomBytes(5000);
+      odd.copy(expected, 100);
+      await writer.writeFrom(odd, 100);
+      odd.fill(0xee); // copied: the caller may reuse it at once
+      assert.equal(staging.acquired, 1);
+      await writer.finish();
+    } finally {
+      await writer.close();
+    }
+    assert.ok(fs.readFileSync(file).equals(expected));
+    await assert.rejects(FileWriter.create(file, { exclusive: true }), { code: 'EEXIST' });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
