@@ -12,6 +12,8 @@ import type { Readable } from 'node:stream';
 import { CHUNK_SIZE, zeroMaskOf } from '../domain/disk.ts';
 import type { ChunkBufferPool } from '../formats/buffer-pool.ts';
 import { FileWriter } from '../formats/writers/file.ts';
+import { decodeSparse } from '../formats/sparse-body.ts';
+import { chunksOf } from '../formats/stream-chunks.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { storeChunks, type ImportDeps } from './importer.ts';
 import { patchManifest, zeroManifest } from './manifests.ts';
@@ -46,6 +48,9 @@ class PieceDigests {
   private inlineHex: string[] | undefined;
   private size = 0;
   private nextJob = 0;
+  /** The piece `add` is filling, and how many bytes it holds. */
+  private filling: Piece | undefined;
+  private fill = 0;
 
   /** Pieces come from `buffers` (page-aligned shared memory, which the workers read in place) and go back at `close`. */
   constructor(private readonly algorithms: readonly string[], private readonly inFlight: number, private readonly buffers: ChunkBufferPool) {}
@@ -54,6 +59,11 @@ class PieceDigests {
     this.failure ??= e;
     this.wakeFree?.();
     for (const w of this.workers) for (const job of w.chunkJobs.values()) job.reject(e);
+  }
+
+  /** Bytes in the piece being filled. */
+  get filled(): number {
+    return this.fill;
   }
 
   release(buf: Buffer): void {
@@ -100,39 +110,56 @@ class PieceDigests {
 
   /** Hands out piece after piece of `body`, each as soon as it is full (or the body ended). */
   async *pieces(body: Readable): AsyncGenerator<Buffer> {
-    let piece = await this.takePiece();
-    let fill = 0;
-    const emit = (p: Piece, length: number): Buffer => {
-      if (this.workers.length === 0) this.spawn();
-      p.pending = this.workers.length + 1;
-      const slot = this.bySlot.indexOf(p);
-      for (const w of this.workers) w.worker.postMessage({ sab: p.sab, length, slot });
-      this.size += length;
-      return p.buf.subarray(0, length);
-    };
-    for await (const data of body as AsyncIterable<Buffer>) {
-      let off = 0;
-      while (off < data.length) {
-        const n = data.copy(piece.buf, fill, off);
-        off += n;
-        fill += n;
-        if (fill === CHUNK_SIZE) {
-          yield emit(piece, fill);
-          fill = 0;
-          piece = await this.takePiece();
-        }
-      }
-    }
+    for await (const data of chunksOf(body)) yield* this.add(data);
     if (this.workers.length === 0) {
       // Nothing handed to workers: at most one piece, hashed here.
-      const view = piece.buf.subarray(0, fill);
+      const piece = this.filling ?? (await this.takePiece());
+      const view = piece.buf.subarray(0, this.fill);
       this.inlineHex = this.algorithms.map((a) => crypto.createHash(a).update(view).digest('hex'));
-      this.size = fill;
+      this.size = this.fill;
       piece.pending = 1;
-      if (fill > 0) yield view;
+      if (this.fill > 0) yield view;
       return;
     }
-    if (fill > 0) yield emit(piece, fill);
+    const last = this.flush();
+    if (last) yield last;
+  }
+
+  /** Copies `data` after the bytes added so far, handing out each piece it fills (once the workers have it). */
+  async *add(data: Buffer): AsyncGenerator<Buffer> {
+    for (let off = 0; off < data.length;) {
+      this.filling ??= await this.takePiece();
+      const n = data.copy(this.filling.buf, this.fill, off);
+      off += n;
+      this.fill += n;
+      if (this.fill === CHUNK_SIZE) yield this.emit();
+    }
+  }
+
+  /** Hands out the piece being filled, short, if it holds anything. */
+  flush(): Buffer | undefined {
+    return this.fill > 0 ? this.emit() : undefined;
+  }
+
+  /** `n` zero bytes after what was added and flushed: the workers hash them from zeros of their own. */
+  zeros(n: number): void {
+    if (this.fill > 0) throw new Error('internal: zeros() with a piece being filled');
+    if (this.workers.length === 0) this.spawn();
+    for (const w of this.workers) w.worker.postMessage({ zeros: n });
+    this.size += n;
+  }
+
+  private emit(): Buffer {
+    const p = this.filling!;
+    const length = this.fill;
+    this.filling = undefined;
+    this.fill = 0;
+    if (this.workers.length === 0) this.spawn();
+    p.pending = this.workers.length + 1;
+    const slot = this.bySlot.indexOf(p);
+    for (const w of this.workers) w.worker.postMessage({ sab: p.sab, length, slot });
+    this.size += length;
+    return p.buf.subarray(0, length);
   }
 
   /** sha256 (a chunk ref) of a piece, on the worker with the fewest sha256 jobs waiting, or here when there are no workers. */
@@ -159,6 +186,7 @@ class PieceDigests {
   /** The byte count and digests, in the order of `algorithms`, once every piece has been handed out. */
   async finish(): Promise<{ size: number; hex: string[] }> {
     if (this.inlineHex) return { size: this.size, hex: this.inlineHex };
+    if (this.workers.length === 0) return { size: 0, hex: this.algorithms.map((a) => crypto.createHash(a).digest('hex')) };
     const hex = await Promise.all(this.workers.map(({ worker }) => new Promise<string>((resolve, reject) => {
       worker.on('message', (m: { hex?: string }) => { if (m.hex !== undefined) resolve(m.hex); });
       worker.once('error', reject);
@@ -196,6 +224,47 @@ export async function writeAndDigest(body: Readable, dest: string, algorithms: r
     return out;
   } finally {
     await file.close();
+    await digests.close(settled);
+  }
+}
+
+/**
+ * writeAndDigest for a sparse body (formats/sparse-body.ts): `dest` keeps its holes, and the digests cover them as
+ * zeros, hashed by the workers without crossing the network or the event loop.
+ */
+export async function writeSparseAndDigest(body: Readable, dest: string, algorithms: readonly string[], buffers: ChunkBufferPool): Promise<{ size: number; hex: string[] }> {
+  const digests = new PieceDigests(algorithms, 4, buffers);
+  let file: FileWriter | undefined;
+  let settled = false;
+  let size = 0;
+  /** Where the next piece handed out goes in the file. */
+  let position = 0;
+  const write = (piece: Buffer) => {
+    file!.writeFrom(piece, position).then(() => digests.release(piece), (e) => digests.fail(e));
+    position += piece.length;
+  };
+  const zerosTo = (end: number) => {
+    const last = digests.flush();
+    if (last) write(last);
+    if (end > position) digests.zeros(end - position);
+    position = end;
+  };
+  try {
+    for await (const part of decodeSparse(chunksOf(body))) {
+      if ('size' in part) {
+        file = await FileWriter.create(dest, { size: (size = part.size), staging: buffers, exclusive: true });
+        continue;
+      }
+      if (part.offset > position + digests.filled) zerosTo(part.offset);
+      for await (const piece of digests.add(part.data)) write(piece);
+    }
+    zerosTo(size);
+    await file!.finish();
+    const out = await digests.finish();
+    settled = true;
+    return out;
+  } finally {
+    await file?.close();
     await digests.close(settled);
   }
 }

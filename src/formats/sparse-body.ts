@@ -9,10 +9,10 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { isAllZero } from '../domain/disk.ts';
 import { fail } from './errors.ts';
 import { FileWriter } from './writers/file.ts';
+import { chunksOf } from './stream-chunks.ts';
 import type { ChunkBufferPool } from './buffer-pool.ts';
 
 export const SPARSE_CONTENT_TYPE = 'application/vnd.imagehouse.sparse';
@@ -148,13 +148,8 @@ export async function* decodeSparse(body: AsyncIterable<Uint8Array>): AsyncItera
   decoder.end();
 }
 
-/**
- * Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. The body is read as it
- * arrives ('data' events, paused only while the file has no staging buffer free): a stream's async iterator pauses
- * the socket and joins buffered pieces with a copy at every step. `onPart` sees each part, in order, before it is
- * written (a promise it returns is waited for).
- */
-export async function writeSparseFile(body: Readable, path: string, staging?: ChunkBufferPool, onPart?: (part: SparsePart) => Promise<void> | undefined): Promise<number> {
+/** Writes a sparse body into `path` (holes where no frame wrote), synced; returns its size. */
+export async function writeSparseFile(body: Readable, path: string, staging?: ChunkBufferPool): Promise<number> {
   const decoder = new SparseDecoder();
   let file: FileWriter | undefined;
   let size = 0;
@@ -162,53 +157,19 @@ export async function writeSparseFile(body: Readable, path: string, staging?: Ch
   const writePart = (part: SparsePart) => ('size' in part ? open(part.size) : file!.write(part.data, part.offset));
   const writeParts = (parts: SparsePart[], from = 0): Promise<void> | undefined => {
     for (let i = from; i < parts.length; i++) {
-      const part = parts[i];
-      const seen = onPart?.(part);
-      const wait = seen ? seen.then(() => writePart(part)) : writePart(part);
+      const wait = writePart(parts[i]);
       if (wait) return wait.then(() => writeParts(parts, i + 1));
     }
     return undefined;
   };
   try {
-    await eachChunk(body, (chunk) => writeParts(decoder.push(chunk)));
+    for await (const chunk of chunksOf(body)) await writeParts(decoder.push(chunk));
     decoder.end();
     await file!.finish();
   } finally {
     await file?.close();
   }
   return size;
-}
-
-/**
- * Feeds the stream's chunks to `take` as they come, pausing the stream only while a promise `take` returned is
- * pending; resolves once the stream ended and the last of them settled. On a failure the rest of the stream is
- * discarded, so an HTTP client still gets the answer.
- */
-function eachChunk(body: Readable, take: (chunk: Buffer) => Promise<void> | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let last: Promise<void> | undefined;
-    let failed = false;
-    const fail = (e: unknown) => {
-      if (failed) return;
-      failed = true;
-      body.off('data', onData);
-      body.resume();
-      reject(e);
-    };
-    const onData = (chunk: Buffer) => {
-      try {
-        last = take(chunk);
-      } catch (e) {
-        return fail(e);
-      }
-      if (last) {
-        body.pause();
-        last.then(() => !failed && body.resume(), fail);
-      }
-    };
-    body.on('data', onData);
-    finished(body).then(() => last, (e) => Promise.reject(e)).then(() => !failed && resolve(), fail);
-  });
 }
 
 /** The plain bytes of a sparse body, zeros included (for an object store that cannot hold holes). */

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { storeAndDigest, writeAndDigest } from '../../src/blobs/stream-digests.ts';
+import { storeAndDigest, writeAndDigest, writeSparseAndDigest } from '../../src/blobs/stream-digests.ts';
+import { sparseBody, sparseFrameHeader, sparseHeader } from '../../src/formats/sparse-body.ts';
 import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 import { CountingPool } from '../support/counting-pool.ts';
 import { manifestDisk } from '../../src/blobs/manifests.ts';
@@ -90,6 +91,49 @@ describe('writeAndDigest', () => {
     try {
       fs.writeFileSync(path.join(dir, 'spool'), 'x');
       await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5'], new ChunkBufferPool()), { code: 'EEXIST' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('writeSparseAndDigest', () => {
+  const MIB = 1024 * 1024;
+  // [what, size, data extents]: holes inside a piece, across pieces, at both ends, no data at all
+  const cases: [string, number, [number, number][]][] = [
+    ['data and holes, unaligned edges included', 21 * MIB + 1000, [[0, 3 * MIB], [3 * MIB + 4096, 9 * MIB + 8192], [15 * MIB, 15 * MIB + 70_000], [21 * MIB, 21 * MIB + 1000]]],
+    ['holes at both ends', 12 * MIB, [[5 * MIB, 7 * MIB]]],
+    ['only holes', 9 * MIB + 5, []],
+    ['one small piece', 4096, [[0, 4096]]],
+  ];
+  for (const [name, size, extents] of cases) {
+    it(`${name}: the file keeps the holes and sha256 covers every byte`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+      try {
+        const bytes = Buffer.alloc(size);
+        for (const [a, b] of extents) crypto.randomFillSync(bytes, a, b - a);
+        async function* pieces() {
+          for (const [a, b] of extents) for (let at = a; at < b; at += 100_000) yield { offset: at, data: bytes.subarray(at, Math.min(b, at + 100_000)) };
+        }
+        const dest = path.join(dir, 'spool');
+        const buffers = new CountingPool();
+        const out = await writeSparseAndDigest(Readable.from(sparseBody(size, pieces())), dest, ['sha256', 'md5'], buffers);
+        assert.deepEqual(out, { size, hex: ['sha256', 'md5'].map((a) => crypto.createHash(a).update(bytes).digest('hex')) });
+        assert.ok(fs.readFileSync(dest).equals(bytes));
+        const data = extents.reduce((n, [a, b]) => n + b - a, 0);
+        assert.ok(fs.statSync(dest).blocks * 512 <= data + extents.length * 2 * 65536, `${fs.statSync(dest).blocks * 512} bytes allocated for ${data} of data`);
+        assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a malformed body rejects and leaves no pieces out', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+    try {
+      const frames = [sparseHeader(10 * 4096), sparseFrameHeader(8192, 4096), Buffer.alloc(4096, 1), sparseFrameHeader(0, 4096), Buffer.alloc(4096, 2)];
+      await assert.rejects(writeSparseAndDigest(Readable.from(frames), path.join(dir, 'spool'), ['sha256'], new ChunkBufferPool()), /must ascend/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

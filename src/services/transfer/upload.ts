@@ -10,9 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { setImmediate as nextTurn } from 'node:timers/promises';
-import { writeSparseFile, type SparsePart } from '../../formats/sparse-body.ts';
-import { writeAndDigest } from '../../blobs/stream-digests.ts';
+import { writeAndDigest, writeSparseAndDigest } from '../../blobs/stream-digests.ts';
 import { apiError, isApiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import { startImport, type ImportInput, type StartedImport } from './import.ts';
@@ -35,10 +33,8 @@ export async function directImport(services: Services, body: Readable, input: Di
   await fs.mkdir(tmp, { recursive: true });
   const spool = path.join(tmp, `upload-${crypto.randomBytes(8).toString('hex')}`);
   try {
-    // A plain body is hashed on a worker thread, so a large upload leaves the event loop to other tenants.
-    const { size, hex: [sha256] } = opts.sparse
-      ? await spoolSparse(body, spool)
-      : await writeAndDigest(body, spool, ['sha256'], services.dataPlane.buffers);
+    // Hashed on a worker thread (a sparse body's holes too), so a large upload leaves the event loop to other tenants.
+    const { size, hex: [sha256] } = await (opts.sparse ? writeSparseAndDigest : writeAndDigest)(body, spool, ['sha256'], services.dataPlane.buffers);
     if (size === 0) throw apiError('InvalidUpload.Empty');
     const uploads = services.dirs.uploads;
     await fs.mkdir(uploads, { recursive: true });
@@ -53,35 +49,4 @@ export async function directImport(services: Services, body: Readable, input: Di
   } finally {
     await fs.rm(spool, { force: true });
   }
-}
-
-/** Zeros are hashed this much at a time (about 2.5 ms); between slices the event loop serves other requests. */
-const ZERO_SLICE = 4 * 1024 * 1024;
-const ZEROS = Buffer.alloc(ZERO_SLICE);
-
-/** Spools a sparse body into `spool` with its holes (synced) while sha256 takes every byte, zeros included. */
-async function spoolSparse(body: Readable, spool: string): Promise<{ size: number; hex: string[] }> {
-  const hash = crypto.createHash('sha256');
-  let hashed = 0;
-  const hashZerosTo = (to: number): Promise<void> | undefined => {
-    if (hashed >= to) return undefined;
-    const n = Math.min(ZERO_SLICE, to - hashed);
-    hash.update(ZEROS.subarray(0, n));
-    hashed += n;
-    return hashed < to ? nextTurn().then(() => hashZerosTo(to)) : undefined;
-  };
-  const hashPart = (part: SparsePart): Promise<void> | undefined => {
-    if ('size' in part) return undefined;
-    const take = () => {
-      hash.update(part.data);
-      hashed += part.data.length;
-    };
-    const gap = hashZerosTo(part.offset);
-    if (gap) return gap.then(take);
-    take();
-    return undefined;
-  };
-  const size = await writeSparseFile(body, spool, undefined, hashPart);
-  await hashZerosTo(size);
-  return { size, hex: [hash.digest('hex')] };
 }
