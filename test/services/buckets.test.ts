@@ -18,6 +18,9 @@ import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 import { Readable } from 'node:stream';
 import { decodeSparse, expandSparse, sparseFrameHeader, sparseHeader, writeSparseFile, type SparsePart } from '../../src/formats/sparse-body.ts';
 import { requires } from '../support/requires.ts';
+import { execFileSync } from 'node:child_process';
+import { cachedBytes } from '../../src/formats/page-cache.ts';
+import { alignedBuffer } from '../../src/formats/aligned-memory.ts';
 
 async function* chunks(...parts: (string | Buffer)[]): AsyncIterable<Uint8Array> {
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
@@ -256,4 +259,43 @@ describe('folder backend: links inside a bucket are never followed', () => {
     assert.equal(await codeOf(store.get('linked', 'secret.txt')), 'NoSuchBucket');
     assert.equal(await codeOf(store.list('linked')), 'NoSuchBucket');
   });
+});
+
+test('folder backend: an object the page cache does not hold (a put writes direct) is imported with O_DIRECT reads, and left out of the cache', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-buckets-direct-'));
+  try {
+    const store = new FsObjectStore(path.join(dir, 'buckets'), path.join(dir, 'tmp'), new ChunkBufferPool());
+    await store.createBucket('b');
+    const data = crypto.randomBytes(64 * 1024 * 1024);
+    await store.put('b', 'disk.raw', Readable.from([data]));
+    const file = path.join(dir, 'buckets', 'b', 'disk.raw');
+    const fh = await fs.promises.open(file, 'r');
+    const cached = async () => (await cachedBytes(fh))!;
+    try {
+      if ((await cachedBytes(fh)) === undefined) return t.skip('fincore (util-linux) is not installed');
+      execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+      assert.equal(await cached(), 0, 'the put wrote around the page cache');
+      const readAllChunks = async () => {
+        const src = await store.openSource('b', 'disk.raw');
+        const chunk = alignedBuffer(4 * 1024 * 1024);
+        try {
+          for (let at = 0; at < src.size; at += chunk.length) {
+            assert.equal(await src.read(chunk, 0, chunk.length, at), chunk.length);
+            assert.ok(chunk.equals(data.subarray(at, at + chunk.length)));
+          }
+        } finally {
+          await src.close();
+        }
+      };
+      await readAllChunks();
+      assert.equal(await cached(), 0, 'read direct');
+      fs.readFileSync(file); // now the page cache holds it all, and reads go through it
+      assert.equal(await cached(), data.length);
+      await readAllChunks();
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

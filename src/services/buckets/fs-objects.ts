@@ -11,11 +11,15 @@ import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
 import { holeyFileExtents } from '../../formats/data-extents.ts';
+import { cachedBytes } from '../../formats/page-cache.ts';
+import { directReads, reopenDirect } from '../../formats/source.ts';
 import { extentPieces, sparseBody } from '../../formats/sparse-body.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
 
 const PROC_FD = '/proc/self/fd';
+/** Objects smaller than this are read through the page cache without asking how much of them it holds. */
+const DIRECT_READ_MIN = 64 * 1024 * 1024;
 
 async function* closingAfter(fh: fs.FileHandle, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
   try {
@@ -116,20 +120,19 @@ export class FsObjectStore implements ObjectStore {
 
   async openSource(bucket: string, key: string): Promise<ObjectSource> {
     const fh = await this.openObject(bucket, key);
-    const st = await fh.stat({ bigint: true });
-    const dataExtents = await holeyFileExtents(fh).catch(async (e) => {
-      await fh.close();
+    let direct: fs.FileHandle | undefined;
+    const close = async () => void (await Promise.all([fh.close(), direct?.close()]));
+    try {
+      const st = await fh.stat({ bigint: true });
+      const dataExtents = await holeyFileExtents(fh);
+      // A put writes with O_DIRECT, so an object imported right after is not in the page cache: it is read direct, as
+      // spools are (formats/source.ts). One the cache mostly holds (read since) is read through it.
+      if (st.size >= DIRECT_READ_MIN && ((await cachedBytes(fh)) ?? Infinity) < Number(st.size) / 2) direct = await reopenDirect(fh);
+      return { size: Number(st.size), dataExtents, version: fileVersion(bucket, key, st), read: directReads(fh, direct), close };
+    } catch (e) {
+      await close();
       throw e;
-    });
-    return {
-      size: Number(st.size),
-      dataExtents,
-      version: fileVersion(bucket, key, st),
-      async read(buf, offset, length, position) {
-        return (await fh.read(buf, offset, length, position)).bytesRead;
-      },
-      close: () => fh.close(),
-    };
+    }
   }
 
   async version(bucket: string, key: string): Promise<ObjectVersion> {
