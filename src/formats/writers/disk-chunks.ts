@@ -52,23 +52,19 @@ export function runBytes(run: BlockRun, chunkLen: number): [number, number] {
  * Yields `[index, bytes]` for each listed chunk, in order, keeping up to `depth` reads in flight.
  * A chunk the disk reports as null is yielded as zeros. Each buffer has the chunk's exact length.
  */
-export async function* readChunks(
-  disk: VirtualDisk,
-  indices: readonly number[],
-  depth = 4,
-): AsyncGenerator<[number, Buffer]> {
-  const pending: Promise<Buffer>[] = [];
-  let next = 0;
-  const start = () => {
-    const index = indices[next++];
-    const p = readChecked(disk, index);
-    p.catch(() => {}); // rejection is handled where awaited; avoid an unhandled-rejection crash meanwhile
-    pending.push(p);
+export async function* readChunks(disk: VirtualDisk, indices: Iterable<number>, depth = 4): AsyncGenerator<[number, Buffer]> {
+  const next = indices[Symbol.iterator]();
+  const pending: [number, Promise<Buffer>][] = [];
+  const fill = () => {
+    for (let step; pending.length < depth && !(step = next.next()).done;) {
+      const p = readChecked(disk, step.value);
+      p.catch(() => {}); // rejection is handled where awaited; avoid an unhandled-rejection crash meanwhile
+      pending.push([step.value, p]);
+    }
   };
-  for (let i = 0; i < indices.length; i++) {
-    while (next < indices.length && pending.length < depth) start();
-    const data = await pending.shift()!;
-    yield [indices[i], data];
+  for (fill(); pending.length > 0; fill()) {
+    const [index, p] = pending.shift()!;
+    yield [index, await p];
   }
 }
 

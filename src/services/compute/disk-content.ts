@@ -8,7 +8,8 @@ import { holdForRead } from '../../blobs/read-holds.ts';
 import type { DiskRow } from '../../store/schema.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { ChunkStore, Manifest } from '../../blobs/types.ts';
-import { CHUNK_SIZE, chunkLength } from '../../domain/disk.ts';
+import { CHUNK_SIZE } from '../../domain/disk.ts';
+import { readChunks } from '../../formats/writers/disk-chunks.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
 import { writeRange, zeroRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
@@ -89,18 +90,13 @@ async function writeStream(
   return position - offset;
 }
 
-const ZEROS = Buffer.alloc(CHUNK_SIZE);
-
-/** The bytes [start, end) of a manifest, chunk by chunk (zero chunks come from a shared zero buffer). */
+/** The bytes [start, end) of a manifest, chunk by chunk, one read ahead (zero chunks are slices of one zero buffer). */
 export async function* readManifestRange(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncGenerator<Buffer> {
-  const disk = manifestDisk(manifest, store);
-  let next: Promise<Buffer | null> | undefined;
-  for (let i = Math.floor(start / CHUNK_SIZE); i * CHUNK_SIZE < end; i++) {
-    const current = next ?? disk.readChunk(i);
-    // One chunk read ahead while the previous one is being sent.
-    next = (i + 1) * CHUNK_SIZE < end ? disk.readChunk(i + 1) : undefined;
-    const data = (await current) ?? ZEROS.subarray(0, chunkLength(manifest.virtualSize, i));
-    const base = i * CHUNK_SIZE;
+  function* indices() {
+    for (let i = Math.floor(start / CHUNK_SIZE); i * CHUNK_SIZE < end; i++) yield i;
+  }
+  for await (const [index, data] of readChunks(manifestDisk(manifest, store), indices(), 2)) {
+    const base = index * CHUNK_SIZE;
     yield data.subarray(Math.max(start, base) - base, Math.min(end, base + data.length) - base);
   }
 }
@@ -114,20 +110,10 @@ export function readManifestSparse(manifest: Manifest, store: ChunkStore, start:
   const first = Math.floor(start / CHUNK_SIZE);
   const indices = disk.dataChunks().filter((i) => i >= first && i * CHUNK_SIZE < end);
   async function* pieces(): AsyncIterable<SparsePiece> {
-    let next: Promise<Buffer | null> | undefined;
-    try {
-      for (const [k, i] of indices.entries()) {
-        const current = next ?? disk.readChunk(i);
-        // One chunk read ahead while the previous one is being sent.
-        next = k + 1 < indices.length ? disk.readChunk(indices[k + 1]) : undefined;
-        const data = await current;
-        if (!data) continue;
-        const base = i * CHUNK_SIZE;
-        const from = Math.max(start, base);
-        yield { offset: from - start, data: data.subarray(from - base, Math.min(end, base + data.length) - base) };
-      }
-    } finally {
-      next?.catch(() => {}); // the download stopped: nobody reads it
+    for await (const [index, data] of readChunks(disk, indices, 2)) {
+      const base = index * CHUNK_SIZE;
+      const from = Math.max(start, base);
+      yield { offset: from - start, data: data.subarray(from - base, Math.min(end, base + data.length) - base) };
     }
   }
   return sparseBody(end - start, pieces());
