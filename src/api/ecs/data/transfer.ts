@@ -25,6 +25,7 @@ import { queryPairs, singleValued } from '../../http/query.ts';
 import { headerValue } from '../../http/headers.ts';
 import type { ObjectBody } from '../../../services/buckets/object-store.ts';
 import { acceptsSparse, expandSparse, SPARSE_CONTENT_TYPE, writeSparseFile } from '../../../formats/sparse-body.ts';
+import { chunksOf } from '../../../formats/stream-chunks.ts';
 
 type BucketRequest = FastifyRequest<{ Params: { name: string } }>;
 
@@ -44,8 +45,8 @@ function query<S extends Schema>(req: FastifyRequest, schema: S): Params<S> {
  * backend, and expanded to plain bytes for S3; a malformed one fails as InvalidImage.Malformed.
  */
 function objectBody(req: FastifyRequest): ObjectBody {
-  if (headerValue(req.headers, 'content-type') !== SPARSE_CONTENT_TYPE) return req.raw;
-  return { writeFile: (path, staging) => writeSparseFile(req.raw, path, staging), stream: () => expandSparse(req.raw) };
+  if (headerValue(req.headers, 'content-type') !== SPARSE_CONTENT_TYPE) return chunksOf(req.raw);
+  return { writeFile: (path, staging) => writeSparseFile(req.raw, path, staging), stream: () => expandSparse(chunksOf(req.raw)) };
 }
 
 const bucketView = (b: { name: string; region: string; created_at: number }) => ({ Name: b.name, RegionId: b.region, CreationTime: isoSeconds(b.created_at) });
