@@ -20,20 +20,31 @@ export interface ClosableByteSource extends ByteSource {
  */
 export async function openFileSource(path: string, opts: { direct?: boolean } = {}): Promise<ClosableByteSource> {
   const handle = await open(path, 'r');
-  let direct: FileHandle | undefined;
   try {
-    const { size } = await handle.stat();
-    const dataExtents = await holeyFileExtents(handle);
-    if (opts.direct) direct = await reopenDirect(handle);
-    return { size, dataExtents, read: directReads(handle, direct), close: () => closeBoth(handle, direct) };
+    return await handleSource(handle, (await handle.stat()).size, opts);
   } catch (e) {
-    await closeBoth(handle, direct);
+    await handle.close();
     throw e;
   }
 }
 
+/**
+ * A source over the open file `handle` of `size` bytes, which its `close` closes; on a failure the caller still owns
+ * `handle`. Its data extents are found now; with `direct`, reads go as `directReads` sends them.
+ */
+export async function handleSource(handle: FileHandle, size: number, opts: { direct?: boolean } = {}): Promise<ClosableByteSource> {
+  const dataExtents = await holeyFileExtents(handle);
+  const direct = opts.direct ? await reopenDirect(handle) : undefined;
+  return {
+    size,
+    dataExtents,
+    read: directReads(handle, direct),
+    close: async () => void (await Promise.all([handle.close(), direct?.close()])),
+  };
+}
+
 /** A second handle on the file `fh` has open (the same inode, whatever its path names now), with O_DIRECT; undefined where refused. */
-export async function reopenDirect(fh: FileHandle): Promise<FileHandle | undefined> {
+async function reopenDirect(fh: FileHandle): Promise<FileHandle | undefined> {
   if (constants.O_DIRECT === undefined) return undefined;
   return open(`/proc/self/fd/${fh.fd}`, constants.O_RDONLY | constants.O_DIRECT).catch(() => undefined);
 }
@@ -44,7 +55,7 @@ export async function reopenDirect(fh: FileHandle): Promise<FileHandle | undefin
  * of kernel CPU per GiB against 0.04 s for the same reads direct. Other reads (headers, tables, a partial last block)
  * go through the page cache, which the kernel keeps coherent with them.
  */
-export function directReads(fh: FileHandle, direct: FileHandle | undefined): ByteSource['read'] {
+function directReads(fh: FileHandle, direct: FileHandle | undefined): ByteSource['read'] {
   let useDirect = direct !== undefined;
   return async (buf, offset, length, position) => {
     const blocks = length - (length % DIRECT_IO_ALIGN);
@@ -59,10 +70,6 @@ export function directReads(fh: FileHandle, direct: FileHandle | undefined): Byt
     }
     return (await fh.read(buf, offset, length, position)).bytesRead;
   };
-}
-
-async function closeBoth(fh: FileHandle, direct: FileHandle | undefined): Promise<void> {
-  await Promise.all([fh.close(), direct?.close()]);
 }
 
 /** An in-memory source, for tests and small fixtures. */

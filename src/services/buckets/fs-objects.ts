@@ -10,9 +10,9 @@ import { constants, existsSync, type BigIntStats, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { apiError } from '../../domain/errors.ts';
 import { writeStreamToFile } from '../../formats/writers/file.ts';
-import { holeyFileExtents } from '../../formats/data-extents.ts';
 import { cachedBytes } from '../../formats/page-cache.ts';
-import { directReads, reopenDirect } from '../../formats/source.ts';
+import { holeyFileExtents } from '../../formats/data-extents.ts';
+import { handleSource } from '../../formats/source.ts';
 import { extentPieces, sparseBody } from '../../formats/sparse-body.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import type { ObjectBody, ObjectInfo, ObjectListing, ObjectSource, ObjectStore, ObjectVersion, PutOptions } from './object-store.ts';
@@ -120,17 +120,15 @@ export class FsObjectStore implements ObjectStore {
 
   async openSource(bucket: string, key: string): Promise<ObjectSource> {
     const fh = await this.openObject(bucket, key);
-    let direct: fs.FileHandle | undefined;
-    const close = async () => void (await Promise.all([fh.close(), direct?.close()]));
     try {
       const st = await fh.stat({ bigint: true });
-      const dataExtents = await holeyFileExtents(fh);
+      const size = Number(st.size);
       // A put writes with O_DIRECT, so an object imported right after is not in the page cache: it is read direct, as
       // spools are (formats/source.ts). One the cache mostly holds (read since) is read through it.
-      if (st.size >= DIRECT_READ_MIN && ((await cachedBytes(fh)) ?? Infinity) < Number(st.size) / 2) direct = await reopenDirect(fh);
-      return { size: Number(st.size), dataExtents, version: fileVersion(bucket, key, st), read: directReads(fh, direct), close };
+      const direct = size >= DIRECT_READ_MIN && ((await cachedBytes(fh)) ?? Infinity) < size / 2;
+      return { ...(await handleSource(fh, size, { direct })), version: fileVersion(bucket, key, st) };
     } catch (e) {
-      await close();
+      await fh.close();
       throw e;
     }
   }
