@@ -81,7 +81,7 @@ async function main(): Promise<void> {
         const cpu0 = process.cpuUsage();
         const src = await openFileSource(image);
         try {
-          const reader = await openReader(src, await inspect(src), { allocate: (n) => buffers.acquire(n) });
+          const reader = await openReader(src, await inspect(src), { allocate: (n) => buffers.acquire(n), deferReads: true });
           const { manifest, stats } = await importDiskWithStats(reader, deps, { maxInFlight: IN_FLIGHT, buffers });
           await repo.commit(REGION, manifest);
           (results[`${phase} ${mode}`] ??= []).push(secs(t));

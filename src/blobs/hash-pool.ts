@@ -6,7 +6,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
-import { zeroMaskOf } from '../domain/disk.ts';
+import { isAllZero, zeroMaskOf } from '../domain/disk.ts';
+import { fail } from '../formats/errors.ts';
+import type { ChunkFill } from '../formats/pieces.ts';
 import type { ChunkRef } from './types.ts';
 
 export interface HashedChunk {
@@ -19,18 +21,27 @@ export interface HashedChunk {
 
 export interface ChunkHasher {
   hash(data: Buffer): Promise<HashedChunk>;
+  /**
+   * Fills `data` as `fill` says (a reader's deferred chunk), then hashes it; null when every byte is zero. Only a
+   * hasher whose reader defers reads needs it.
+   */
+  readAndHash?(data: Buffer, fill: ChunkFill): Promise<HashedChunk | null>;
   close(): Promise<void>;
 }
 
-interface Job {
-  /** `data`: the transferred buffer, back (none for shared memory). */
-  resolve(hex: string, data: Buffer | undefined): void;
-  reject(err: Error): void;
+/** A worker's answer: a hash (with the zero mask's words when it filled the chunk), the transferred buffer, or a failure. */
+interface Reply {
+  hex?: string;
+  lo?: number;
+  hi?: number;
+  zero?: true;
+  buf?: ArrayBuffer;
+  error?: { message: string; code?: string };
 }
 
 interface Slot {
   worker: Worker;
-  jobs: Map<number, Job>;
+  jobs: Map<number, { resolve(reply: Reply): void; reject(err: Error): void }>;
 }
 
 const WORKER_URL = new URL('./hash-worker.mjs', import.meta.url);
@@ -65,17 +76,38 @@ export class HashPool implements ChunkHasher {
       const hex = crypto.createHash('sha256').update(data).digest('hex');
       return { ref: 'sha256:' + hex, zeroMask, data };
     }
+    const reply = await this.onWorker({ buf: data.buffer, offset: 0, length: data.byteLength }, shared ? [] : [data.buffer as ArrayBuffer]);
+    return { ref: 'sha256:' + reply.hex, zeroMask, data: reply.buf ? Buffer.from(reply.buf) : data };
+  }
+
+  /** On a worker when `data` is shared memory of its own (the buffer pool's): the worker reads the file descriptors. */
+  async readAndHash(data: Buffer, fill: ChunkFill): Promise<HashedChunk | null> {
+    if (this.closed) throw new Error('HashPool is closed');
+    const onWorker = this.maxWorkers > 0 && data.buffer instanceof SharedArrayBuffer && data.byteOffset === 0;
+    if (!onWorker) {
+      await fill.readHere();
+      return isAllZero(data) ? null : this.hash(data);
+    }
+    this.lastCallAt = performance.now();
+    const runs = fill.runs.map((r) => [r.at, r.length, r.host]);
+    const reply = await this.onWorker({ buf: data.buffer, length: data.length, fd: fill.file.fd, direct: fill.file.direct, runs }, []);
+    if (reply.zero) return null;
+    return { ref: 'sha256:' + reply.hex, zeroMask: (BigInt(reply.hi!) << 32n) | BigInt(reply.lo!), data };
+  }
+
+  private async onWorker(message: object, transfer: ArrayBuffer[]): Promise<Reply> {
     const slot = this.pickSlot();
     const id = this.nextId++;
     this.outstanding++;
     if (slot.jobs.size === 0) slot.worker.ref();
     try {
-      const { hex, back } = await new Promise<{ hex: string; back: Buffer | undefined }>((resolve, reject) => {
-        slot.jobs.set(id, { resolve: (hex, back) => resolve({ hex, back }), reject });
-        const length = data.byteLength;
-        slot.worker.postMessage({ id, buf: data.buffer, offset: 0, length }, shared ? [] : [data.buffer as ArrayBuffer]);
+      const reply = await new Promise<Reply>((resolve, reject) => {
+        slot.jobs.set(id, { resolve, reject });
+        slot.worker.postMessage({ ...message, id }, transfer);
       });
-      return { ref: 'sha256:' + hex, zeroMask, data: back ?? data };
+      if (reply.error?.code === 'truncated') fail('truncated', reply.error.message);
+      if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+      return reply;
     } finally {
       this.outstanding--;
       slot.jobs.delete(id);
@@ -94,9 +126,7 @@ export class HashPool implements ChunkHasher {
     const worker = new Worker(WORKER_URL);
     const slot: Slot = { worker, jobs: new Map() };
     worker.unref();
-    worker.on('message', (msg: { id: number; hex: string; buf?: ArrayBuffer }) => {
-      slot.jobs.get(msg.id)?.resolve(msg.hex, msg.buf && Buffer.from(msg.buf));
-    });
+    worker.on('message', (msg: Reply & { id: number }) => slot.jobs.get(msg.id)?.resolve(msg));
     const fail = (err: Error) => {
       const i = this.slots.indexOf(slot);
       if (i >= 0) this.slots.splice(i, 1);

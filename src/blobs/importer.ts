@@ -7,6 +7,7 @@
 import type { ChunkEntry, ChunkIndex, ChunkRef, ChunkStore, Manifest, UploadTickets } from './types.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength, isAllZero, maskToHex } from '../domain/disk.ts';
 import type { DiskReader, ReadChunk } from '../formats/types.ts';
+import type { ChunkFill } from '../formats/pieces.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';
@@ -79,6 +80,10 @@ export async function storeChunks(
 ): Promise<ImportStats> {
   const count = virtualSize === undefined ? Infinity : chunkCount(virtualSize);
   const { store, index, region, hashPool } = deps;
+  const readAndHash = (data: Buffer, fill: ChunkFill) => {
+    if (!hashPool.readAndHash) throw new Error('internal: a deferred chunk reached a hasher that cannot read it');
+    return hashPool.readAndHash(data, fill);
+  };
   const maxInFlight = opts.maxInFlight ?? 8;
   // Touch as soon as half the buffers wait for it, or nothing else is being hashed.
   const touchBatch = Math.min(opts.touchBatch ?? 64, Math.max(1, Math.floor(maxInFlight / 2)));
@@ -150,17 +155,30 @@ export async function storeChunks(
     }
   };
 
-  const hashOne = async (idx: number, data: Buffer) => {
+  const zeroChunk = (idx: number, length: number, data: Buffer | null) => {
+    record(idx, null);
+    stats.zeroChunks++;
+    slots.release();
+    progress(length);
+    if (data !== null) done(data);
+  };
+
+  // A deferred chunk (`fill`) is read by the hasher, which finds out only then that it may be all zero.
+  const hashOne = async (idx: number, data: Buffer, fill: ChunkFill | undefined) => {
     hashing++;
+    let hashed: HashedChunk | null;
     try {
-      const hashed = await hashPool.hash(data);
-      record(idx, { ref: hashed.ref, zeroMap: maskToHex(hashed.zeroMask) });
-      waitingForTouch.push({ index: idx, hashed });
+      hashed = fill ? await readAndHash(data, fill) : await hashPool.hash(data);
     } catch (err) {
       slots.release();
       throw err;
     } finally {
       hashing--;
+    }
+    if (hashed === null) zeroChunk(idx, data.length, data);
+    else {
+      record(idx, { ref: hashed.ref, zeroMap: maskToHex(hashed.zeroMask) });
+      waitingForTouch.push({ index: idx, hashed });
     }
     maybeTouch();
   };
@@ -181,22 +199,17 @@ export async function storeChunks(
         slots.release();
         break;
       }
-      const { index: idx, data } = next.value;
+      const { index: idx, data, fill } = next.value;
       if (virtualSize === undefined && (data === null || data.length === 0 || data.length > CHUNK_SIZE)) throw new RangeError(`stream chunk ${idx} has ${data?.length ?? 'no'} bytes`);
       const want = virtualSize === undefined ? data!.length : chunkLength(virtualSize, idx);
       if (!(Number.isInteger(idx) && idx >= 0 && idx < count)) throw new RangeError(`reader yielded chunk ${idx} of ${count}`);
       stats.chunks++;
-      if (data === null || isAllZero(data)) {
-        if (data !== null && data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
-        record(idx, null);
-        stats.zeroChunks++;
-        slots.release();
-        progress(want);
-        if (data !== null) done(data);
+      if (data !== null && data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
+      if (data === null || (!fill && isAllZero(data))) {
+        zeroChunk(idx, want, data);
         continue;
       }
-      if (data.length !== want) throw new RangeError(`chunk ${idx} has ${data.length} bytes, expected ${want}`);
-      track(hashOne(idx, data));
+      track(hashOne(idx, data, fill));
     }
   } catch (err) {
     fail(err);

@@ -5,9 +5,9 @@
  * zlib costs ~85 µs per 64 KiB cluster against ~220 µs through the async thread pool).
  */
 import { constants, inflateRawSync, inflateSync } from 'node:zlib';
-import type { ByteSource } from './types.ts';
+import type { ByteSource, SourceFile } from './types.ts';
 import { fail } from './errors.ts';
-import { readClipped, readInto } from './source.ts';
+import { checkBounds, readClipped, readInto } from './source.ts';
 
 /** Plain file bytes: `length` bytes at `host` land at `at` in the chunk. */
 export interface DataPiece {
@@ -42,28 +42,67 @@ const MAX_MERGED_READ = 16 * 1024 * 1024;
 /** Builds the `length`-byte chunk from pieces sorted by `at` and not overlapping. */
 export async function fillChunk(src: ByteSource, pieces: Piece[], length: number, allocate: (length: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
   const buf = allocate(length);
+  const { runs, compressed } = splitPieces(pieces, length);
+  await fillRuns(src, buf, runs);
+  if (compressed.length > 0) await inflatePieces(src, compressed, buf);
+  return buf;
+}
+
+/** Plain file bytes for a chunk: `length` bytes at `host` land at `at`. */
+export type DataRun = Omit<DataPiece, 'kind'>;
+
+/**
+ * A chunk buffer still to be filled: the `runs` of `file` go into it and every other byte is zero. A worker
+ * thread does it with the file descriptors (reading and hashing each slice while it is in the core's cache);
+ * `readHere` does the same on this thread through the source.
+ */
+export interface ChunkFill {
+  file: SourceFile;
+  runs: readonly DataRun[];
+  readHere(): Promise<void>;
+}
+
+/**
+ * The fill of chunk `buf` from pieces (see fillChunk), left for the consumer to do; null when a piece is compressed
+ * or the source has no file a worker can read. Every run is bounds-checked here, as fillChunk's reads are.
+ */
+export function planFill(src: ByteSource, pieces: Piece[], buf: Buffer): ChunkFill | null {
+  const file = src.file;
+  if (!file) return null;
+  const { runs, compressed } = splitPieces(pieces, buf.length);
+  if (compressed.length > 0) return null;
+  for (const r of runs) checkBounds(src, r.host, r.length, 'data');
+  return { file, runs, readHere: () => fillRuns(src, buf, runs) };
+}
+
+/** Host-contiguous data pieces merged into runs, and the compressed pieces, checking order and bounds in the chunk. */
+function splitPieces(pieces: Piece[], length: number): { runs: DataRun[]; compressed: CompressedPiece[] } {
+  const runs: DataRun[] = [];
   const compressed: CompressedPiece[] = [];
   let cursor = 0;
-  let run: DataPiece | null = null;
   for (const p of pieces) {
     if (p.at < cursor || p.at + p.length > length) throw new Error(`internal: piece at ${p.at}+${p.length} out of order in a ${length}-byte chunk`);
-    if (p.at > cursor) buf.fill(0, cursor, p.at);
     cursor = p.at + p.length;
     if (p.kind === 'compressed') {
       compressed.push(p);
       continue;
     }
-    if (run && run.at + run.length === p.at && run.host + run.length === p.host) {
-      run.length += p.length;
-      continue;
-    }
-    if (run) await readInto(src, buf, run.at, run.length, run.host, 'data');
-    run = { ...p };
+    const run = runs.at(-1);
+    if (run && run.at + run.length === p.at && run.host + run.length === p.host) run.length += p.length;
+    else runs.push({ at: p.at, length: p.length, host: p.host });
   }
-  if (run) await readInto(src, buf, run.at, run.length, run.host, 'data');
-  if (cursor < length) buf.fill(0, cursor, length);
-  if (compressed.length > 0) await inflatePieces(src, compressed, buf);
-  return buf;
+  return { runs, compressed };
+}
+
+/** Reads `runs` into `buf` and zero-fills the rest of it. */
+async function fillRuns(src: ByteSource, buf: Buffer, runs: readonly DataRun[]): Promise<void> {
+  let cursor = 0;
+  for (const r of runs) {
+    if (r.at > cursor) buf.fill(0, cursor, r.at);
+    await readInto(src, buf, r.at, r.length, r.host, 'data');
+    cursor = r.at + r.length;
+  }
+  if (cursor < buf.length) buf.fill(0, cursor);
 }
 
 async function inflatePieces(src: ByteSource, pieces: CompressedPiece[], out: Buffer): Promise<void> {

@@ -38,6 +38,7 @@ export async function handleSource(handle: FileHandle, size: number, opts: { dir
   return {
     size,
     dataExtents,
+    file: { fd: handle.fd, direct: direct?.fd },
     read: directReads(handle, direct),
     close: async () => void (await Promise.all([handle.close(), direct?.close()])),
   };
@@ -90,14 +91,19 @@ export function bufferSource(data: Buffer): ByteSource {
 export async function readInto(
   src: ByteSource, buf: Buffer, offset: number, length: number, position: number, what: string,
 ): Promise<void> {
-  if (!(position >= 0) || !Number.isSafeInteger(position + length) || position + length > src.size) {
-    fail('truncated', `${what} (${length} bytes at offset ${position}) ends beyond the end of the file (${src.size} bytes)`);
-  }
+  checkBounds(src, position, length, what);
   let done = 0;
   while (done < length) {
     const n = await src.read(buf, offset + done, length - done, position + done);
     if (n <= 0) fail('truncated', `${what}: the file ended at ${position + done}`);
     done += n;
+  }
+}
+
+/** Fails ('truncated') unless `length` bytes at `position` lie within the source. */
+export function checkBounds(src: ByteSource, position: number, length: number, what: string): void {
+  if (!(position >= 0) || !Number.isSafeInteger(position + length) || position + length > src.size) {
+    fail('truncated', `${what} (${length} bytes at offset ${position}) ends beyond the end of the file (${src.size} bytes)`);
   }
 }
 

@@ -1,4 +1,6 @@
 /** Disk formats we detect. Only some are importable; see inspector rules. */
+import type { ChunkFill } from './pieces.ts';
+
 export type DetectedFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso' | 'qed' | 'vdi' | 'luks';
 export type ImportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso';
 export type ExportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhd-fixed' | 'vmdk';
@@ -11,8 +13,19 @@ export interface ByteSource {
    * and need not be read. Undefined when unknown or the file has no holes.
    */
   readonly dataExtents?: readonly [number, number][];
+  /**
+   * The open file behind the source (handleSource), for a worker thread that reads its bytes itself: valid while
+   * the source is open, and only for reads within `size` that `read` would make.
+   */
+  readonly file?: SourceFile;
   /** Reads up to `length` bytes at `position` into `buf` at `offset`; returns bytes read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+}
+
+/** File descriptors of an open file: `direct` is the same file opened with O_DIRECT, for whole aligned blocks. */
+export interface SourceFile {
+  readonly fd: number;
+  readonly direct?: number;
 }
 
 export interface Inspection {
@@ -37,6 +50,8 @@ export interface InspectOptions {
 export interface ReadChunk {
   index: number;
   data: Buffer | null;
+  /** Present (with a reader opened with `deferReads`) when `data` is not filled yet: the consumer fills it. */
+  fill?: ChunkFill;
 }
 
 /** Streams the virtual disk as fixed 4 MiB chunks aligned to virtual offsets, in index order. */

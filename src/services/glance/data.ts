@@ -172,7 +172,7 @@ async function ingestBytes(services: Services, img: IngestTarget, bytesIn: Closa
     const deps = services.dataPlane.importDeps(region);
     const { buffers } = services.dataPlane;
     const sameBytes = insp.format === 'raw' && insp.virtualSize === digests.size;
-    const disk = sameBytes && stored ? stored : await importDisk(await openReader(src, insp, { allocate: (n) => buffers.acquire(n) }), deps, { buffers });
+    const disk = sameBytes && stored ? stored : await importDisk(await openReader(src, insp, { allocate: (n) => buffers.acquire(n), deferReads: true }), deps, { buffers });
     const bytes = sameBytes ? disk : stored ?? (await importDisk(fileReader(bytesIn, buffers), deps, { buffers }));
     const diskId = await services.dataPlane.manifests.commit(region, disk);
     const fileId = sameBytes ? diskId : await services.dataPlane.manifests.commit(region, bytes);

@@ -185,7 +185,7 @@ async function importOne(
     },
   });
   const { buffers } = services.dataPlane;
-  const manifest = await importDisk(await openReader(p.src, p.insp, { allocate: (n) => buffers.acquire(n) }), services.dataPlane.importDeps(job.region), {
+  const manifest = await importDisk(await openReader(p.src, p.insp, { allocate: (n) => buffers.acquire(n), deferReads: true }), services.dataPlane.importDeps(job.region), {
     signal: ctx.signal,
     buffers,
     onProgress: (bytes, of) => reporter.report(before + bytes, total, (100 * bytes) / Math.max(1, of)),
