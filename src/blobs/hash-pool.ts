@@ -80,7 +80,7 @@ export class HashPool implements ChunkHasher {
     return { ref: 'sha256:' + reply.hex, zeroMask, data: reply.buf ? Buffer.from(reply.buf) : data };
   }
 
-  /** On a worker when `data` is shared memory of its own (the buffer pool's): the worker reads the file descriptors. */
+  /** On a worker when `data` is shared memory of its own (the buffer pool's): the worker reads the file itself. */
   async readAndHash(data: Buffer, fill: ChunkFill): Promise<HashedChunk | null> {
     if (this.closed) throw new Error('HashPool is closed');
     const onWorker = this.maxWorkers > 0 && data.buffer instanceof SharedArrayBuffer && data.byteOffset === 0;
@@ -90,7 +90,7 @@ export class HashPool implements ChunkHasher {
     }
     this.lastCallAt = performance.now();
     const runs = fill.runs.map((r) => [r.at, r.length, r.host]);
-    const reply = await this.onWorker({ buf: data.buffer, length: data.length, fd: fill.file.fd, direct: fill.file.direct, runs }, []);
+    const reply = await this.onWorker({ buf: data.buffer, length: data.length, fd: fill.fd, runs }, []);
     if (reply.zero) return null;
     return { ref: 'sha256:' + reply.hex, zeroMask: (BigInt(reply.hi!) << 32n) | BigInt(reply.lo!), data };
   }

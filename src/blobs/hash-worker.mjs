@@ -1,5 +1,5 @@
 // Plain ESM so it starts without tsx. Hashes a chunk; a transferred buffer is handed back, shared memory stays shared.
-// With `runs`, it first fills the shared chunk itself from the file descriptors (a ChunkFill) and hashes each slice
+// With `runs`, it first fills the shared chunk itself from the file descriptor (a ChunkFill) and hashes each slice
 // right after reading it, while the slice is in this core's cache: the same chunk read by another thread and hashed
 // here afterwards costs this thread half as much again (bench/import.ts).
 import { parentPort } from 'node:worker_threads';
@@ -7,9 +7,8 @@ import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
 
 const SLICE = 256 * 1024;
-/** As domain/disk.ts: the zero mask has a bit per 64 KiB block, and O_DIRECT needs 4 KiB alignment. */
+/** As domain/disk.ts: the zero mask has a bit per 64 KiB block. */
 const ZERO_BLOCK = 64 * 1024;
-const DIRECT_ALIGN = 4096;
 const ZEROS = new Uint8Array(SLICE);
 
 parentPort.on('message', (msg) => {
@@ -32,13 +31,12 @@ parentPort.on('message', (msg) => {
  * (`lo`/`hi` words, as zeroMaskOf), or `zero: true` without hashing when every byte is zero. Slices that are zero
  * while nothing before them was data are hashed only once data follows, so an all-zero chunk costs no hashing.
  */
-function fillAndHash({ buf, length, fd, direct, runs }) {
+function fillAndHash({ buf, length, fd, runs }) {
   const chunk = new Uint8Array(buf, 0, length);
   const hash = createHash('sha256');
   const zeroBlocks = new Uint8Array(Math.ceil(length / ZERO_BLOCK)).fill(1);
   let zeroPrefix = 0;
   let sawData = false;
-  let useDirect = direct !== undefined;
   // Slices come in order and cover the chunk; `zero` when the slice is known to be zeros (a gap between runs).
   const take = (from, to, zero) => {
     for (let b = Math.floor(from / ZERO_BLOCK); !zero && b * ZERO_BLOCK < to; b++) {
@@ -51,18 +49,6 @@ function fillAndHash({ buf, length, fd, direct, runs }) {
     for (; !sawData && zeroPrefix > 0; zeroPrefix -= Math.min(zeroPrefix, SLICE)) hash.update(ZEROS.subarray(0, Math.min(zeroPrefix, SLICE)));
     sawData = true;
     hash.update(chunk.subarray(from, to));
-  };
-  const read = (at, n, host) => {
-    const blocks = n - (n % DIRECT_ALIGN);
-    if (useDirect && blocks > 0 && at % DIRECT_ALIGN === 0 && host % DIRECT_ALIGN === 0) {
-      try {
-        return readSync(direct, chunk, at, blocks, host);
-      } catch (e) {
-        if (e.code !== 'EINVAL') throw e;
-        useDirect = false; // this file system does not take O_DIRECT reads after all
-      }
-    }
-    return readSync(fd, chunk, at, n, host);
   };
   let cursor = 0;
   const zeroTo = (end) => {
@@ -77,7 +63,7 @@ function fillAndHash({ buf, length, fd, direct, runs }) {
     for (let done = 0; done < runLength;) {
       const n = Math.min(SLICE, runLength - done);
       for (let got = 0; got < n;) {
-        const r = read(at + done + got, n - got, host + done + got);
+        const r = readSync(fd, chunk, at + done + got, n - got, host + done + got);
         if (r <= 0) throw Object.assign(new Error(`data (${runLength} bytes at offset ${host}): the file ended at ${host + done + got}`), { code: 'truncated' });
         got += r;
       }

@@ -52,8 +52,19 @@ class PieceDigests {
   private filling: Piece | undefined;
   private fill = 0;
 
-  /** Pieces come from `buffers` (page-aligned shared memory, which the workers read in place) and go back at `close`. */
-  constructor(private readonly algorithms: readonly string[], private readonly inFlight: number, private readonly buffers: ChunkBufferPool) {}
+  /** A piece's sha256, started as the piece went to the workers (`chunkRefs`), by slot. */
+  private readonly refs = new Map<number, Promise<string>>();
+
+  /**
+   * Pieces come from `buffers` (page-aligned shared memory, which the workers read in place) and go back at `close`.
+   * With `chunkRefs` (storeAndDigest), one of the workers also takes each piece's sha256 in the same pass over it.
+   */
+  constructor(
+    private readonly algorithms: readonly string[],
+    private readonly inFlight: number,
+    private readonly buffers: ChunkBufferPool,
+    private readonly chunkRefs = false,
+  ) {}
 
   fail(e: unknown): void {
     this.failure ??= e;
@@ -157,9 +168,35 @@ class PieceDigests {
     if (this.workers.length === 0) this.spawn();
     p.pending = this.workers.length + 1;
     const slot = this.bySlot.indexOf(p);
-    for (const w of this.workers) w.worker.postMessage({ sab: p.sab, length, slot });
+    const refBy = this.chunkRefs ? this.leastBusy() : undefined;
+    for (const w of this.workers) {
+      if (w === refBy) this.refs.set(slot, this.chunkJob(w, { sab: p.sab, length, slot }));
+      else w.worker.postMessage({ sab: p.sab, length, slot });
+    }
     this.size += length;
     return p.buf.subarray(0, length);
+  }
+
+  /** The worker with the fewest sha256 jobs waiting. */
+  private leastBusy(): DigestWorker {
+    let w = this.workers[0];
+    for (const c of this.workers) if (c.chunkJobs.size < w.chunkJobs.size) w = c;
+    return w;
+  }
+
+  /**
+   * Sends `message` with a sha256 job: the worker hashes the piece (slice by slice, with its running hash over the
+   * same slice when `slot` is set, while the slice is in its cache) and answers with the hex.
+   */
+  private chunkJob(w: DigestWorker, message: { sab: SharedArrayBuffer; length: number; slot?: number }): Promise<string> {
+    const id = this.nextJob++;
+    const job = new Promise<string>((resolve, reject) => {
+      if (this.failure !== undefined) return reject(this.failure);
+      w.chunkJobs.set(id, { resolve, reject });
+      w.worker.postMessage({ ...message, chunk: id });
+    });
+    job.catch(() => {}); // a piece found all zero is never asked for its ref; a failure reaches the consumer anyway
+    return job;
   }
 
   /** sha256 (a chunk ref) of a piece, on the worker with the fewest sha256 jobs waiting, or here when there are no workers. */
@@ -170,14 +207,9 @@ class PieceDigests {
       if (this.workers.length === 0 || slot < 0) {
         return { ref: 'sha256:' + crypto.createHash('sha256').update(data).digest('hex'), zeroMask, data };
       }
-      let w = this.workers[0];
-      for (const c of this.workers) if (c.chunkJobs.size < w.chunkJobs.size) w = c;
-      const id = this.nextJob++;
-      const hex = await new Promise<string>((resolve, reject) => {
-        if (this.failure !== undefined) return reject(this.failure);
-        w.chunkJobs.set(id, { resolve, reject });
-        w.worker.postMessage({ sab: data.buffer, length: data.length, chunk: id });
-      });
+      const started = this.refs.get(slot);
+      this.refs.delete(slot);
+      const hex = await (started ?? this.chunkJob(this.leastBusy(), { sab: data.buffer as SharedArrayBuffer, length: data.length }));
       return { ref: 'sha256:' + hex, zeroMask, data };
     },
     close: async () => {},
@@ -281,7 +313,7 @@ export async function storeAndDigest(
   opts: { buffers: ChunkBufferPool; signal?: AbortSignal },
 ): Promise<{ manifest: Manifest; hex: string[] }> {
   const inFlight = 8;
-  const digests = new PieceDigests(algorithms, inFlight, opts.buffers);
+  const digests = new PieceDigests(algorithms, inFlight, opts.buffers, true);
   let settled = false;
   try {
     const stored = new Map<number, ChunkEntry>();

@@ -5,7 +5,7 @@
  * zlib costs ~85 µs per 64 KiB cluster against ~220 µs through the async thread pool).
  */
 import { constants, inflateRawSync, inflateSync } from 'node:zlib';
-import type { ByteSource, SourceFile } from './types.ts';
+import type { ByteSource } from './types.ts';
 import { fail } from './errors.ts';
 import { checkBounds, readClipped, readInto } from './source.ts';
 
@@ -52,27 +52,27 @@ export async function fillChunk(src: ByteSource, pieces: Piece[], length: number
 export type DataRun = Omit<DataPiece, 'kind'>;
 
 /**
- * A chunk buffer still to be filled: the `runs` of `file` go into it and every other byte is zero. A worker
- * thread does it with the file descriptors (reading and hashing each slice while it is in the core's cache);
- * `readHere` does the same on this thread through the source.
+ * A chunk buffer still to be filled: the `runs` of the file `fd` go into it and every other byte is zero. A worker
+ * thread does it with the descriptor (reading and hashing each slice while it is in the core's cache); `readHere`
+ * does the same on this thread through the source.
  */
 export interface ChunkFill {
-  file: SourceFile;
+  fd: number;
   runs: readonly DataRun[];
   readHere(): Promise<void>;
 }
 
 /**
  * The fill of chunk `buf` from pieces (see fillChunk), left for the consumer to do; null when a piece is compressed
- * or the source has no file a worker can read. Every run is bounds-checked here, as fillChunk's reads are.
+ * or the source has no descriptor a worker can read (see ByteSource.fd). Every run is bounds-checked here, as fillChunk's reads are.
  */
 export function planFill(src: ByteSource, pieces: Piece[], buf: Buffer): ChunkFill | null {
-  const file = src.file;
-  if (!file) return null;
+  const { fd } = src;
+  if (fd === undefined) return null;
   const { runs, compressed } = splitPieces(pieces, buf.length);
   if (compressed.length > 0) return null;
   for (const r of runs) checkBounds(src, r.host, r.length, 'data');
-  return { file, runs, readHere: () => fillRuns(src, buf, runs) };
+  return { fd, runs, readHere: () => fillRuns(src, buf, runs) };
 }
 
 /** Host-contiguous data pieces merged into runs, and the compressed pieces, checking order and bounds in the chunk. */

@@ -38,7 +38,9 @@ export async function handleSource(handle: FileHandle, size: number, opts: { dir
   return {
     size,
     dataExtents,
-    file: { fd: handle.fd, direct: direct?.fd },
+    // Not for a source that reads direct: its bytes come from the disk, where the reader's whole-chunk reads, several
+    // in flight, beat a worker's, and there is no cache for a worker's read to keep warm.
+    fd: direct ? undefined : handle.fd,
     read: directReads(handle, direct),
     close: async () => void (await Promise.all([handle.close(), direct?.close()])),
   };

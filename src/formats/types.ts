@@ -14,18 +14,12 @@ export interface ByteSource {
    */
   readonly dataExtents?: readonly [number, number][];
   /**
-   * The open file behind the source (handleSource), for a worker thread that reads its bytes itself: valid while
-   * the source is open, and only for reads within `size` that `read` would make.
+   * The descriptor of the file behind a source that reads through the page cache (handleSource without `direct`), for
+   * a worker thread that reads its bytes itself: valid while the source is open, and only for reads within `size`.
    */
-  readonly file?: SourceFile;
+  readonly fd?: number;
   /** Reads up to `length` bytes at `position` into `buf` at `offset`; returns bytes read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
-}
-
-/** File descriptors of an open file: `direct` is the same file opened with O_DIRECT, for whole aligned blocks. */
-export interface SourceFile {
-  readonly fd: number;
-  readonly direct?: number;
 }
 
 export interface Inspection {
