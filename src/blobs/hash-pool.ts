@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import crypto from 'node:crypto';
 import { isAllZero, zeroMaskOf } from '../domain/disk.ts';
 import { fail } from '../formats/errors.ts';
-import type { ChunkFill } from '../formats/pieces.ts';
+import type { ChunkFill } from '../formats/types.ts';
 import type { ChunkRef } from './types.ts';
 
 export interface HashedChunk {

@@ -6,8 +6,7 @@
  */
 import type { ChunkEntry, ChunkIndex, ChunkRef, ChunkStore, Manifest, UploadTickets } from './types.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength, isAllZero, maskToHex } from '../domain/disk.ts';
-import type { DiskReader, ReadChunk } from '../formats/types.ts';
-import type { ChunkFill } from '../formats/pieces.ts';
+import type { ChunkFill, DiskReader, ReadChunk } from '../formats/types.ts';
 import type { ChunkHasher, HashedChunk } from './hash-pool.ts';
 import { ChunkCorruptError, ChunkNotLiveError } from './errors.ts';
 import { createLimiter } from './limit.ts';

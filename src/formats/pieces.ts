@@ -5,16 +5,13 @@
  * zlib costs ~85 µs per 64 KiB cluster against ~220 µs through the async thread pool).
  */
 import { constants, inflateRawSync, inflateSync } from 'node:zlib';
-import type { ByteSource } from './types.ts';
+import type { ByteSource, ChunkFill, DataRun } from './types.ts';
 import { fail } from './errors.ts';
 import { checkBounds, readClipped, readInto } from './source.ts';
 
 /** Plain file bytes: `length` bytes at `host` land at `at` in the chunk. */
-export interface DataPiece {
+export interface DataPiece extends DataRun {
   kind: 'data';
-  at: number;
-  length: number;
-  host: number;
 }
 
 /**
@@ -46,20 +43,6 @@ export async function fillChunk(src: ByteSource, pieces: Piece[], length: number
   await fillRuns(src, buf, runs);
   if (compressed.length > 0) await inflatePieces(src, compressed, buf);
   return buf;
-}
-
-/** Plain file bytes for a chunk: `length` bytes at `host` land at `at`. */
-export type DataRun = Omit<DataPiece, 'kind'>;
-
-/**
- * A chunk buffer still to be filled: the `runs` of the file `fd` go into it and every other byte is zero. A worker
- * thread does it with the descriptor (reading and hashing each slice while it is in the core's cache); `readHere`
- * does the same on this thread through the source.
- */
-export interface ChunkFill {
-  fd: number;
-  runs: readonly DataRun[];
-  readHere(): Promise<void>;
 }
 
 /**

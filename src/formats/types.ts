@@ -1,6 +1,4 @@
 /** Disk formats we detect. Only some are importable; see inspector rules. */
-import type { ChunkFill } from './pieces.ts';
-
 export type DetectedFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso' | 'qed' | 'vdi' | 'luks';
 export type ImportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhdx' | 'vmdk' | 'iso';
 export type ExportFormat = 'raw' | 'qcow2' | 'vhd' | 'vhd-fixed' | 'vmdk';
@@ -46,6 +44,24 @@ export interface ReadChunk {
   data: Buffer | null;
   /** Present (with a reader opened with `deferReads`) when `data` is not filled yet: the consumer fills it. */
   fill?: ChunkFill;
+}
+
+/** Plain file bytes for a chunk: `length` bytes at `host` land at `at`. */
+export interface DataRun {
+  at: number;
+  length: number;
+  host: number;
+}
+
+/**
+ * A chunk buffer still to be filled: the `runs` of the file `fd` go into it and every other byte is zero. A worker
+ * thread does it with the descriptor (reading and hashing each slice while it is in the core's cache); `readHere`
+ * does the same on this thread through the source. Made by `planFill` (pieces.ts).
+ */
+export interface ChunkFill {
+  fd: number;
+  runs: readonly DataRun[];
+  readHere(): Promise<void>;
 }
 
 /** Streams the virtual disk as fixed 4 MiB chunks aligned to virtual offsets, in index order. */
