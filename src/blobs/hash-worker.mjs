@@ -5,8 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import { createHash } from 'node:crypto';
 import { readSync } from 'node:fs';
+import { SLICE, updateWarm } from './warm-slices.mjs';
 
-const SLICE = 256 * 1024;
 /** As domain/disk.ts: the zero mask has a bit per 64 KiB block. */
 const ZERO_BLOCK = 64 * 1024;
 const ZEROS = new Uint8Array(SLICE);
@@ -21,7 +21,9 @@ parentPort.on('message', (msg) => {
     return;
   }
   const { id, buf, offset, length } = msg;
-  const hex = createHash('sha256').update(new Uint8Array(buf, offset, length)).digest('hex');
+  const hash = createHash('sha256');
+  updateWarm(hash, new Uint8Array(buf, offset, length));
+  const hex = hash.digest('hex');
   if (buf instanceof SharedArrayBuffer) parentPort.postMessage({ id, hex });
   else parentPort.postMessage({ id, hex, buf }, [buf]);
 });
