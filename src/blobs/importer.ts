@@ -229,6 +229,16 @@ export async function storeChunks(
   return stats;
 }
 
+export interface CopyOptions {
+  signal?: AbortSignal;
+  concurrency?: number;
+  batch?: number;
+  /** Chunk buffers to read into (aligned: read and written with O_DIRECT by a fs store). */
+  buffers?: ChunkBufferPool;
+  /** Where the bytes are re-hashed (default this thread). */
+  hashPool?: ChunkHasher;
+}
+
 export interface CopyTarget {
   store: ChunkStore;
   index: ChunkIndex;
@@ -243,7 +253,7 @@ export async function copyChunks(
   manifest: Manifest,
   from: ChunkStore,
   to: CopyTarget,
-  opts: { signal?: AbortSignal; concurrency?: number; batch?: number } = {},
+  opts: CopyOptions = {},
 ): Promise<number> {
   const sizes = new Map<ChunkRef, number>();
   for (const e of manifest.entries) if (!sizes.has(e.ref)) sizes.set(e.ref, chunkLength(manifest.virtualSize, e.index));
@@ -259,11 +269,19 @@ export async function copyChunks(
       [...upload].map(([ref, ticket]) =>
         limit.run(async () => {
           opts.signal?.throwIfAborted();
-          const data = await from.get(ref);
-          if (data.length !== sizes.get(ref) || sha256Ref(data) !== ref) throw new ChunkCorruptError(ref, 'content does not match its ref');
-          await to.store.put(ref, data);
-          tickets.set(ref, ticket);
-          moved += data.length;
+          const into = opts.buffers?.acquire(CHUNK_SIZE);
+          try {
+            const read = await from.get(ref, into);
+            if (read.length !== sizes.get(ref)) throw new ChunkCorruptError(ref, 'content does not match its ref');
+            // A worker may take a buffer of its own by transfer: `data` is the one to use afterwards.
+            const { ref: actual, data } = opts.hashPool ? await opts.hashPool.hash(read) : { ref: sha256Ref(read), data: read };
+            if (actual !== ref) throw new ChunkCorruptError(ref, 'content does not match its ref');
+            await to.store.put(ref, data);
+            tickets.set(ref, ticket);
+            moved += data.length;
+          } finally {
+            if (into) opts.buffers!.release(into);
+          }
         }),
       ),
     );
@@ -287,11 +305,11 @@ export async function copyManifest(
   manifest: Manifest,
   from: ChunkStore,
   to: CopyTarget & { manifests: ManifestRepo },
-  opts: { id: string; signal?: AbortSignal; attempts?: number },
+  opts: CopyOptions & { id: string; attempts?: number },
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await copyChunks(manifest, from, to, { signal: opts.signal });
+      await copyChunks(manifest, from, to, opts);
       await to.manifests.commit(to.region, manifest, { id: opts.id });
       return;
     } catch (e) {

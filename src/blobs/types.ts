@@ -37,7 +37,11 @@ export interface ChunkStore {
   has(ref: ChunkRef): Promise<boolean>;
   /** Idempotent. The caller has hashed `data`; stores may verify. */
   put(ref: ChunkRef, data: Buffer): Promise<void>;
-  get(ref: ChunkRef): Promise<Buffer>;
+  /**
+   * The chunk's bytes. With `into` (a chunk buffer of the data plane's pool, at least the chunk's length) a store may
+   * read into it and return a view of it, which stays the caller's; a store may also ignore it.
+   */
+  get(ref: ChunkRef, into?: Buffer): Promise<Buffer>;
   delete(ref: ChunkRef): Promise<void>;
   /** Every stored ref, for the garbage collector and for audits. */
   list(): AsyncIterable<ChunkRef>;

@@ -123,6 +123,27 @@ describe('FsChunkStore', () => {
     assert.equal(store.directWrites, 1, 'only the aligned full chunk goes direct');
   });
 
+  it('reads a chunk with O_DIRECT into a caller\'s aligned buffer, full or short, and refuses a missing or empty one', async (t) => {
+    const store = new FsChunkStore(path.join(dir, 'cas'));
+    const full = crypto.randomFillSync(alignedBuffer(CHUNK_SIZE));
+    const short = chunk(70_000).data; // not a whole number of blocks: the last direct read ends at the file's end
+    for (const data of [full, short]) await store.put(sha256Ref(data), data);
+    await store.flush();
+    for (const data of [full, short]) {
+      const into = alignedBuffer(CHUNK_SIZE).fill(0xee);
+      const got = await store.get(sha256Ref(data), into);
+      assert.ok(got.equals(data));
+      assert.equal(got.buffer, into.buffer, 'a view of the caller\'s buffer');
+    }
+    await assert.rejects(store.get(sha256Ref(Buffer.from('absent')), alignedBuffer(CHUNK_SIZE)), /not found|no chunk|ChunkNotFound/i);
+    const empty = sha256Ref(Buffer.from('empty'));
+    fs.mkdirSync(path.join(dir, 'cas', refHex(empty).slice(0, 2)), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'cas', refHex(empty).slice(0, 2), refHex(empty)), '');
+    await assert.rejects(store.get(empty, alignedBuffer(CHUNK_SIZE)), ChunkCorruptError);
+    if (!directIoWorks(dir)) return t.skip(`${dir} does not take O_DIRECT`);
+    assert.equal(store.directReads, 2, 'both chunks were read direct');
+  });
+
   it('falls back to buffered writes on a filesystem that refuses O_DIRECT (ramfs)', async (t) => {
     const root = path.join(dir, 'ramfs');
     fs.mkdirSync(root);
@@ -138,6 +159,7 @@ describe('FsChunkStore', () => {
       for (const data of chunks) await store.put(sha256Ref(data), data);
       await store.flush();
       for (const data of chunks) assert.ok((await store.get(sha256Ref(data))).equals(data));
+      for (const data of chunks) assert.ok((await new FsChunkStore(root).get(sha256Ref(data), alignedBuffer(CHUNK_SIZE))).equals(data), 'reads fall back too');
       assert.equal(store.directWrites, 0);
       assert.deepEqual(fs.readdirSync(root).flatMap((d) => fs.readdirSync(path.join(root, d))).filter((f) => f.startsWith('.tmp')), []);
     } finally {

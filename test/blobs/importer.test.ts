@@ -209,6 +209,23 @@ for (const backend of storeBackends()) {
       await env.cas.put(ref, bad);
       await assert.rejects(copyChunks({ virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref, zeroMap: '0000000000000000' }] }, env.cas, to), /corrupt/);
     });
+
+    it('copyChunks through pool buffers and the hash workers, as CopyImage runs it', async () => {
+      const { disk, unallocated } = sampleDisk();
+      const m = await importDisk(memoryReader(disk, unallocated), deps());
+      const target = new FsChunkStore(path.join(env.dir, 'other-cas'));
+      const to = { store: target, index: env.index, region: 'other-region' };
+      const buffers = new ChunkBufferPool();
+      const moved = await copyChunks(m, env.cas, to, { buffers, hashPool, concurrency: 2 });
+      assert.equal(moved, 2 * CHUNK_SIZE + refsSize(disk));
+      assert.ok(buffers.idle > 0 && buffers.idle <= 2, 'every buffer went back to the pool');
+      await env.repo.commit('other-region', m);
+      assert.ok((await readBack(m, target)).equals(withZeros(disk, unallocated)));
+      const bad = Buffer.alloc(CHUNK_SIZE, 3);
+      const ref = sha256Ref(Buffer.alloc(CHUNK_SIZE, 4));
+      await env.cas.put(ref, bad);
+      await assert.rejects(copyChunks({ virtualSize: CHUNK_SIZE, entries: [{ index: 0, ref, zeroMap: '0000000000000000' }] }, env.cas, to, { buffers, hashPool }), /corrupt/);
+    });
   });
 }
 

@@ -51,7 +51,7 @@ export function copyImageJob(services: Services): JobKind {
       if (await dataPlane.manifests.load(manifestId)) return source.manifest;
       const from = dataPlane.store(source.region);
       const to = { store: dataPlane.store(region), index: dataPlane.index, region, manifests: dataPlane.manifests };
-      await copyManifest(source.manifest, from, to, { id: manifestId, signal });
+      await copyManifest(source.manifest, from, to, { id: manifestId, signal, buffers: dataPlane.buffers, hashPool: dataPlane.hashPool });
       return source.manifest;
     } catch (e) {
       // GC kept collecting the chunks before the commit (a grace period far shorter than a copy): a later attempt may fit.
