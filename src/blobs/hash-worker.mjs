@@ -39,12 +39,19 @@ function fillAndHash({ buf, length, fd, runs }) {
   const zeroBlocks = new Uint8Array(Math.ceil(length / ZERO_BLOCK)).fill(1);
   let zeroPrefix = 0;
   let sawData = false;
-  // Slices come in order and cover the chunk; `zero` when the slice is known to be zeros (a gap between runs).
-  const take = (from, to, zero) => {
-    for (let b = Math.floor(from / ZERO_BLOCK); !zero && b * ZERO_BLOCK < to; b++) {
-      if (zeroBlocks[b] && !isZero(chunk.subarray(Math.max(from, b * ZERO_BLOCK), Math.min(to, (b + 1) * ZERO_BLOCK)))) zeroBlocks[b] = 0;
+  // Slices come in order and cover the chunk; `knownZero` when the slice is zeros by construction (a gap between runs).
+  // Until data is seen no block the slice touches is marked, so its block checks also say whether the slice is zero.
+  const take = (from, to, knownZero) => {
+    let sliceZero = knownZero;
+    if (!knownZero) {
+      sliceZero = true;
+      for (let b = Math.floor(from / ZERO_BLOCK); b * ZERO_BLOCK < to; b++) {
+        if (zeroBlocks[b] && isZero(chunk.subarray(Math.max(from, b * ZERO_BLOCK), Math.min(to, (b + 1) * ZERO_BLOCK)))) continue;
+        zeroBlocks[b] = 0;
+        sliceZero = false;
+      }
     }
-    if (!sawData && (zero || isZero(chunk.subarray(from, to)))) {
+    if (!sawData && sliceZero) {
       zeroPrefix = to;
       return;
     }

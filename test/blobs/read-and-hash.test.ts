@@ -103,6 +103,18 @@ describe('deferred chunk reads (HashPool.readAndHash)', () => {
       const buf = new ChunkBufferPool().acquire(CHUNK_SIZE);
       const zeros = planFill(src, [{ kind: 'data', at: MiB, length: 2 * MiB, host: 0 }], buf)!;
       assert.equal(await pool.readAndHash(buf, zeros), null);
+      // Zeros read from the file before data: hashed once the data comes.
+      const mixed = path.join(dir, 'mixed.bin');
+      const bytes = Buffer.concat([Buffer.alloc(MiB + 4096), randomChunk(9, MiB)]);
+      fs.writeFileSync(mixed, bytes);
+      const mixedSrc = await openFileSource(mixed);
+      try {
+        const out = await pool.readAndHash(buf, planFill(mixedSrc, [{ kind: 'data', at: 0, length: bytes.length, host: 0 }], buf)!);
+        const want = Buffer.concat([bytes, Buffer.alloc(CHUNK_SIZE - bytes.length)]);
+        assert.deepEqual({ ref: out?.ref, mask: out?.zeroMask }, { ref: sha256Ref(want), mask: zeroMaskOf(want) });
+      } finally {
+        await mixedSrc.close();
+      }
       // Planned while the file was long enough, read after it shrank.
       const late = planFill(src, [{ kind: 'data', at: 0, length: 2 * MiB, host: 0 }], buf)!;
       fs.truncateSync(file, MiB);
