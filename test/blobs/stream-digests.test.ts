@@ -2,7 +2,7 @@
  * writeAndDigest and storeAndDigest: the file (or the chunk store, under the returned manifest) holds the body and
  * the digests are those of its bytes, whether workers hash it or the caller does.
  */
-import { describe, it } from 'node:test';
+import { describe, it, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +19,12 @@ import { openBlobEnv, REGION } from './env.ts';
 import { storeBackends } from '../support/stores.ts';
 import { CHUNK_SIZE } from '../../src/domain/disk.ts';
 import { seededRandom } from '../support/prng.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** `total` pseudo-random bytes in pieces of uneven sizes, as a socket delivers them. */
 function body(total: number, seed: number): { bytes: Buffer; stream: Readable } {
@@ -46,54 +52,34 @@ function cutOff(n: number): Readable {
 describe('writeAndDigest', () => {
   for (const [name, size] of [['empty', 0], ['under one piece', 1000], ['exactly one piece', CHUNK_SIZE], ['several pieces and a tail', 5 * CHUNK_SIZE + 12_344]] as const) {
     it(`${name}: the file and md5/sha512 match the body`, async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-      try {
-        const { bytes, stream } = body(size, size + 7);
-        const dest = path.join(dir, 'spool');
-        const out = await writeAndDigest(stream, dest, ['md5', 'sha512'], new ChunkBufferPool());
-        assert.equal(out.size, size);
-        assert.deepEqual(out.hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
-        assert.ok(fs.readFileSync(dest).equals(bytes));
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      const { bytes, stream } = body(size, size + 7);
+      const dest = path.join(dir, 'spool');
+      const out = await writeAndDigest(stream, dest, ['md5', 'sha512'], new ChunkBufferPool());
+      assert.equal(out.size, size);
+      assert.deepEqual(out.hex, ['md5', 'sha512'].map((a) => crypto.createHash(a).update(bytes).digest('hex')));
+      assert.ok(fs.readFileSync(dest).equals(bytes));
     });
   }
 
   it('writes full pieces from their own memory: the pieces plus one staging buffer for the tail, all given back', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-    try {
-      const { bytes, stream } = body(9 * CHUNK_SIZE + 4096 + 20, 3);
-      const buffers = new CountingPool();
-      const out = await writeAndDigest(stream, path.join(dir, 'spool'), ['sha256'], buffers);
-      assert.equal(out.hex[0], crypto.createHash('sha256').update(bytes).digest('hex'));
-      assert.ok(fs.readFileSync(path.join(dir, 'spool')).equals(bytes));
-      assert.ok(buffers.acquired <= 5, `${buffers.acquired} buffers taken: 4 pieces in flight and 1 to stage the tail`);
-      assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const { bytes, stream } = body(9 * CHUNK_SIZE + 4096 + 20, 3);
+    const buffers = new CountingPool();
+    const out = await writeAndDigest(stream, path.join(dir, 'spool'), ['sha256'], buffers);
+    assert.equal(out.hex[0], crypto.createHash('sha256').update(bytes).digest('hex'));
+    assert.ok(fs.readFileSync(path.join(dir, 'spool')).equals(bytes));
+    assert.ok(buffers.acquired <= 5, `${buffers.acquired} buffers taken: 4 pieces in flight and 1 to stage the tail`);
+    assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
   });
 
   it('a body that fails midway rejects, and its pieces are not handed out again', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-    try {
-      const buffers = new ChunkBufferPool();
-      await assert.rejects(writeAndDigest(cutOff(2 * CHUNK_SIZE + 10), path.join(dir, 'spool'), ['sha256'], buffers), /connection reset/);
-      assert.equal(buffers.idle, 0, 'pieces a failed upload may still be writing or hashing are not handed out again');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const buffers = new ChunkBufferPool();
+    await assert.rejects(writeAndDigest(cutOff(2 * CHUNK_SIZE + 10), path.join(dir, 'spool'), ['sha256'], buffers), /connection reset/);
+    assert.equal(buffers.idle, 0, 'pieces a failed upload may still be writing or hashing are not handed out again');
   });
 
   it('refuses to overwrite an existing file', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'spool'), 'x');
-      await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5'], new ChunkBufferPool()), { code: 'EEXIST' });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    fs.writeFileSync(path.join(dir, 'spool'), 'x');
+    await assert.rejects(writeAndDigest(Readable.from([Buffer.from('abc')]), path.join(dir, 'spool'), ['md5'], new ChunkBufferPool()), { code: 'EEXIST' });
   });
 });
 
@@ -108,35 +94,25 @@ describe('writeSparseAndDigest', () => {
   ];
   for (const [name, size, extents] of cases) {
     it(`${name}: the file keeps the holes and sha256 covers every byte`, async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-      try {
-        const bytes = Buffer.alloc(size);
-        for (const [a, b] of extents) crypto.randomFillSync(bytes, a, b - a);
-        async function* pieces() {
-          for (const [a, b] of extents) for (let at = a; at < b; at += 100_000) yield { offset: at, data: bytes.subarray(at, Math.min(b, at + 100_000)) };
-        }
-        const dest = path.join(dir, 'spool');
-        const buffers = new CountingPool();
-        const out = await writeSparseAndDigest(Readable.from(sparseBody(size, pieces())), dest, ['sha256', 'md5'], buffers);
-        assert.deepEqual(out, { size, hex: ['sha256', 'md5'].map((a) => crypto.createHash(a).update(bytes).digest('hex')) });
-        assert.ok(fs.readFileSync(dest).equals(bytes));
-        const data = extents.reduce((n, [a, b]) => n + b - a, 0);
-        assert.ok(fs.statSync(dest).blocks * 512 <= data + extents.length * 2 * 65536, `${fs.statSync(dest).blocks * 512} bytes allocated for ${data} of data`);
-        assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+      const bytes = Buffer.alloc(size);
+      for (const [a, b] of extents) crypto.randomFillSync(bytes, a, b - a);
+      async function* pieces() {
+        for (const [a, b] of extents) for (let at = a; at < b; at += 100_000) yield { offset: at, data: bytes.subarray(at, Math.min(b, at + 100_000)) };
       }
+      const dest = path.join(dir, 'spool');
+      const buffers = new CountingPool();
+      const out = await writeSparseAndDigest(Readable.from(sparseBody(size, pieces())), dest, ['sha256', 'md5'], buffers);
+      assert.deepEqual(out, { size, hex: ['sha256', 'md5'].map((a) => crypto.createHash(a).update(bytes).digest('hex')) });
+      assert.ok(fs.readFileSync(dest).equals(bytes));
+      const data = extents.reduce((n, [a, b]) => n + b - a, 0);
+      assert.ok(fs.statSync(dest).blocks * 512 <= data + extents.length * 2 * 65536, `${fs.statSync(dest).blocks * 512} bytes allocated for ${data} of data`);
+      assert.equal(buffers.idle, buffers.acquired, 'every buffer went back to the pool');
     });
   }
 
   it('a malformed body rejects and leaves no pieces out', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ih-digests-'));
-    try {
-      const frames = [sparseHeader(10 * 4096), sparseFrameHeader(8192, 4096), Buffer.alloc(4096, 1), sparseFrameHeader(0, 4096), Buffer.alloc(4096, 2)];
-      await assert.rejects(writeSparseAndDigest(Readable.from(frames), path.join(dir, 'spool'), ['sha256'], new ChunkBufferPool()), /must ascend/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const frames = [sparseHeader(10 * 4096), sparseFrameHeader(8192, 4096), Buffer.alloc(4096, 1), sparseFrameHeader(0, 4096), Buffer.alloc(4096, 2)];
+    await assert.rejects(writeSparseAndDigest(Readable.from(frames), path.join(dir, 'spool'), ['sha256'], new ChunkBufferPool()), /must ascend/);
   });
 });
 
