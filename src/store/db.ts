@@ -34,7 +34,10 @@ export interface Store {
   counts: ListingCounts;
   /** Changes to `access_keys` on any node (services/access-key-cache.ts). */
   accessKeyChanges: ChangeEpoch;
-  /** Refreshes planner statistics (SQLite; PostgreSQL's autovacuum does this by itself). */
+  /**
+   * Refreshes planner statistics: at start, hourly, and after a bulk load (the benches' seeding). PostgreSQL's
+   * autovacuum also analyses changed tables, but only on its next round; ANALYZE samples a bounded number of rows.
+   */
   optimize(): Promise<void>;
   close(): Promise<void>;
 }
@@ -155,6 +158,7 @@ export async function openStore(cfg: StoreConfig): Promise<Store> {
   const optimize = async () => {
     // 0x10002: analyse every table whose statistics are missing or stale (cheap when they are fresh).
     if (dialect === 'sqlite') await sql`PRAGMA optimize=0x10002`.execute(db);
+    else await sql`analyze`.execute(db);
   };
   await optimize();
   return { db, dialect, counts, accessKeyChanges, optimize, close: async () => { await closeListener(); await db.destroy(); } };

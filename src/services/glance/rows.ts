@@ -2,11 +2,11 @@
  * An image row with its glance_images row (none for an image made through ECS, say) and its tag keys, read as one JSON
  * document per image.
  */
-import { sql, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
+import { sql, type AliasedRawBuilder, type Kysely, type RawBuilder } from 'kysely';
 import type { Database, GlanceImageRow, ImageRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { grouped } from '../../store/group.ts';
-import { jsonTexts } from '../../store/conditions.ts';
+import { rowsByKeys } from '../../store/conditions.ts';
 import { dialectOf, type Dialect } from '../../store/dialect.ts';
 import { IMAGE_COLUMNS, imageRow, jsonSql, rowBuilder, type Values } from '../images/views-query.ts';
 
@@ -37,7 +37,8 @@ const LOOKUP_DOCUMENTS = { sqlite: lookupDocument(false), postgres: lookupDocume
 export function glanceDocument(db: Kysely<any>): RawBuilder<string> {
   return sql<string>`${sql.raw(LOOKUP_DOCUMENTS[dialectOf(db)])}`;
 }
-const withDocument = (db: Kysely<Database>) => db.selectFrom('images as i').leftJoin('glance_images as g', 'g.image_id', 'i.id').select(glanceDocument(db).as('doc'));
+const ALL_IMAGES = sql<ImageRow>`${sql.table('images')}`.as('i');
+const withDocument = (db: Kysely<Database>, images: AliasedRawBuilder<ImageRow, 'i'> = ALL_IMAGES) => db.selectFrom(images).leftJoin('glance_images as g', 'g.image_id', 'i.id').select(glanceDocument(db).as('doc'));
 const lookup = prepared((db: Kysely<Database>, region: string, id: string) => withDocument(db).where('i.region', '=', region).where('i.id', '=', id));
 const byIds = prepared((db: Kysely<Database>, ids: string[]) => withDocument(db).where('i.id', 'in', ids));
 const glanceRow = rowBuilder<GlanceImageRow>(GLANCE_FIELDS);
@@ -60,7 +61,7 @@ export async function imageWithGlanceRow(db: Kysely<Database>, region: string, i
 export type GlanceLookups = (region: string, id: string) => Promise<GlanceFound | undefined>;
 
 /** The images of one region named by a JSON array of IDs, each as lookupDocument's document (PostgreSQL). */
-const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => withDocument(db).where('i.region', '=', region).where(sql<SqlBool>`i.id in ${jsonTexts(ids)}`));
+const lookupMany = prepared((db: Kysely<Database>, region: string, ids: string) => withDocument(db, rowsByKeys<ImageRow>('images', 'id', ids).as('i')).where('i.region', '=', region));
 
 /**
  * On PostgreSQL the lookups of concurrent requests run as one statement (store/group.ts, as DescribeImages' by-ID

@@ -4,13 +4,13 @@
  * expiry; revoking marks the row, so both survive a restart.
  */
 import crypto from 'node:crypto';
-import { sql, type Kysely, type SqlBool } from 'kysely';
+import { sql, type AliasedRawBuilder, type Kysely } from 'kysely';
 import type { AccountRow, Database, OsTokenRow } from '../../store/schema.ts';
 import { prepared } from '../../store/prepared.ts';
 import { apiError } from '../../domain/errors.ts';
 import type { Services, TokenWithAccount } from '../context.ts';
 import { grouped } from '../../store/group.ts';
-import { jsonTexts } from '../../store/conditions.ts';
+import { rowsByKeys } from '../../store/conditions.ts';
 import type { Dialect } from '../../store/dialect.ts';
 import { findAccessKey } from '../accounts.ts';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
@@ -117,11 +117,12 @@ export async function validateToken(services: Pick<Services, 'tokens' | 'clock'>
 
 /** Every Keystone-authenticated request checks its token: the token and its (non-system) account in one statement, built once. */
 const TOKEN_COLUMNS = ['t.token_hash', 't.account_id', 't.methods', 't.audit_id', 't.access_key_id', 't.issued_at', 't.expires_at', 't.revoked'] as const satisfies readonly `t.${keyof OsTokenRow}`[];
-const withAccount = (db: Kysely<Database>) => db.selectFrom('os_tokens as t').innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
+const ALL_TOKENS = sql<OsTokenRow>`${sql.table('os_tokens')}`.as('t');
+const withAccount = (db: Kysely<Database>, tokens: AliasedRawBuilder<OsTokenRow, 't'> = ALL_TOKENS) => db.selectFrom(tokens).innerJoin('accounts as a', 'a.id', 't.account_id').select(TOKEN_COLUMNS)
   .select(['a.name as account_name', 'a.kind as account_kind', 'a.is_admin as account_is_admin']).where('a.kind', '!=', 'system');
 const tokenWithAccount = prepared((db: Kysely<Database>, tokenHash: string) => withAccount(db).where('t.token_hash', '=', tokenHash));
 /** The tokens named by a JSON array of hashes (PostgreSQL). */
-const tokensWithAccounts = prepared((db: Kysely<Database>, hashes: string) => withAccount(db).where(sql<SqlBool>`t.token_hash in ${jsonTexts(hashes)}`));
+const tokensWithAccounts = prepared((db: Kysely<Database>, hashes: string) => withAccount(db, rowsByKeys<OsTokenRow>('os_tokens', 'token_hash', hashes).as('t')));
 
 /**
  * The token check behind `Services.tokens`. On PostgreSQL the checks of concurrent requests run as one statement

@@ -1,7 +1,7 @@
 /**
  * DescribeImages by ImageId, the call automation makes most. On PostgreSQL the lookups of many requests are answered
  * by one statement (store/group.ts): the IDs each request names arrive as one JSON parameter of (request, viewer, ID)
- * triples, are joined to `images` by its primary key, pass the same visibility rule with each triple's own viewer,
+ * triples, each finds its row of `images` by the primary key (`rowByKey`), pass the same visibility rule with each triple's own viewer,
  * and come back as one views document per request. Ten lookups to a statement cost PostgreSQL's backend 17.5 µs each
  * instead of 62 µs, and the pg driver 11 µs instead of 51.
  */
@@ -10,6 +10,7 @@ import type { Database } from '../../store/schema.ts';
 import type { Dialect } from '../../store/dialect.ts';
 import { grouped } from '../../store/group.ts';
 import { prepared } from '../../store/prepared.ts';
+import { rowByKey } from '../../store/conditions.ts';
 import { aliasParts, anyOf } from './visibility.ts';
 import { imageViewsQuery, storedViews, type StoredView } from './views-query.ts';
 import { filtered } from './filter.ts';
@@ -29,7 +30,7 @@ export type ImageLookups = (lookup: ImageLookup) => Promise<StoredView[]>;
 const lookupBatch = prepared((db: Kysely<any>, region: string, statuses: string[], wanted: string) => {
   const visible = anyOf(aliasParts(sql.ref<string>('q.viewer'), undefined, false));
   const from = db.selectFrom(sql`(select (e->>0)::int as k, e->>1 as viewer, e->>2 as id from json_array_elements(${wanted}::json) as e)`.as('q'))
-    .innerJoin('images as i', 'i.id', 'q.id');
+    .innerJoin(rowByKey('images', 'id', 'q.id').as('i'), (join) => join.onTrue());
   const rows = filtered(from, { region, statuses }, visible).select(sql.ref('q.k').as('batch_key')).selectAll('i');
   return imageViewsQuery(db, rows, 'batch_key');
 });
