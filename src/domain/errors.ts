@@ -214,6 +214,7 @@ export const ERRORS = {
   'OpenStack.Conflict': [409, '%s'],
   'OpenStack.RequestEntityTooLarge': [413, '%s'],
   'OpenStack.UnsupportedMediaType': [415, '%s'],
+  'OpenStack.RequestedRangeNotSatisfiable': [416, '%s'],
 
   // Huawei Cloud's API gateway in front of IMS: AK/SK and token authentication
   'APIGW.0301': [401, 'Incorrect IAM authentication information: %s'],

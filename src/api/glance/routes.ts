@@ -20,6 +20,7 @@ import { registerGlanceCache } from './cache.ts';
 import { addMember, getMember, listMembers, removeMember, updateMember, type Member } from '../../services/glance/members.ts';
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
+import { requestedRange } from './download-range.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
@@ -170,12 +171,16 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   });
 
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
-    const out = await downloadFile(services, await auth(req), req.params.id);
+    const out = await downloadFile(services, await auth(req), req.params.id, undefined, (size) => requestedRange(req.headers, size));
     if (!out) return send(reply, 204);
+    const { size, range } = out;
     reply.header('content-type', 'application/octet-stream');
-    if (out.size !== undefined) reply.header('content-length', String(out.size));
+    const length = range ? range.end - range.start : size;
+    if (length !== undefined) reply.header('content-length', String(length));
+    if (range) reply.header('content-range', `bytes ${range.start}-${range.end - 1}/${size}`);
+    // Glance sends the whole image's checksum with a part of it too.
     if (out.md5) reply.header('content-md5', out.md5);
-    return reply.code(200).send(out.stream);
+    return reply.code(range ? 206 : 200).send(out.stream);
   });
 
   app.post<P>(`${V2}/images/:id/actions/deactivate`, async (req, reply) => {

@@ -11,8 +11,12 @@ export function baseUrl(req: FastifyRequest): string {
   return `${proto === 'https' ? 'https' : 'http'}://${req.headers.host ?? '127.0.0.1'}`;
 }
 
+/** webob's titles where Node's reason phrases have since changed (RFC 7231 and later renamed them). */
+const WEBOB_TITLES: Record<number, string> = { 413: 'Request Entity Too Large', 414: 'Request-URI Too Long', 416: 'Requested Range Not Satisfiable' };
+
+/** An error's title as Glance and Keystone (webob) spell it. */
 export function statusTitle(status: number): string {
-  return http.STATUS_CODES[status] ?? 'Error';
+  return WEBOB_TITLES[status] ?? http.STATUS_CODES[status] ?? 'Error';
 }
 
 /** Glance's timestamps: ISO 8601 to the second (`2026-11-23T06:51:35Z`). */

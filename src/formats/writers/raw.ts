@@ -9,16 +9,19 @@ export function rawExport(disk: VirtualDisk): ExportStream {
   return { size: disk.virtualSize, stream: () => rawBytes(disk) };
 }
 
-/** The disk's virtual bytes, in order. Also the body of a fixed VHD. */
-export async function* rawBytes(disk: VirtualDisk): AsyncGenerator<Buffer> {
-  const dataChunks = chunksWithData(disk);
-  let pos = 0; // virtual offset reached so far
+/** The disk's virtual bytes [from, to), in order (all of them by default). Also the body of a fixed VHD. */
+export async function* rawBytes(disk: VirtualDisk, from = 0, to = disk.virtualSize): AsyncGenerator<Buffer> {
+  const [first, end] = [Math.floor(from / CHUNK_SIZE), Math.ceil(to / CHUNK_SIZE)];
+  const dataChunks = chunksWithData(disk).filter((i) => i >= first && i < end);
+  let pos = from; // virtual offset reached so far
   for await (const [index, data] of readChunks(disk, dataChunks)) {
-    yield* zeros(index * CHUNK_SIZE - pos);
-    yield data;
-    pos = index * CHUNK_SIZE + data.length;
+    const at = index * CHUNK_SIZE;
+    yield* zeros(at - pos);
+    const [a, b] = [Math.max(from, at) - at, Math.min(to, at + data.length) - at];
+    yield a === 0 && b === data.length ? data : data.subarray(a, b);
+    pos = at + b;
   }
-  yield* zeros(disk.virtualSize - pos);
+  yield* zeros(to - pos);
 }
 
 export function chunksWithData(disk: VirtualDisk): number[] {

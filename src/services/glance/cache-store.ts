@@ -2,9 +2,8 @@
  * A node's Glance image cache on disk (services/glance/cache.ts has the use cases): whole copies of image data as
  * `DIR/ID`, queue markers as `DIR/queue/ID`, and, in memory, the images being filled and the hits since start.
  */
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Clock } from '../../domain/clock.ts';
 
 export class ImageCache {
@@ -20,12 +19,13 @@ export class ImageCache {
     return path.join(this.dir, 'queue', id);
   }
 
-  /** The cached copy of image `id` for GET /file, counting the hit; undefined when this node holds none. */
-  async read(id: string): Promise<{ size: number; stream: Readable } | undefined> {
-    const handle = await fs.open(this.entry(id), 'r').catch(() => undefined);
-    if (!handle) return undefined;
-    const { size } = await handle.stat();
+  /** The cached copy of image `id`, opened (the caller closes it); undefined when this node holds none. */
+  async open(id: string): Promise<FileHandle | undefined> {
+    return fs.open(this.entry(id), 'r').catch(() => undefined);
+  }
+
+  /** GET /file served image `id` from its cached copy. */
+  countHit(id: string): void {
     this.hits.set(id, { hits: (this.hits.get(id)?.hits ?? 0) + 1, lastAccessed: this.clock.now() });
-    return { size, stream: handle.createReadStream() };
   }
 }

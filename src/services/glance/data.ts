@@ -18,6 +18,7 @@ import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
+import { rawBytes } from '../../formats/writers/raw.ts';
 import { storeAndDigest, writeAndDigest } from '../../blobs/stream-digests.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import { manifestDisk, manifestSource } from '../../blobs/manifests.ts';
@@ -214,8 +215,23 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
   });
 }
 
+/** Bytes [start, end) of an image's data. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Given the size of an image's data, the part a request asks for (undefined: all of it). It runs before any data is
+ * opened, and may throw the surface's answer to a range it refuses.
+ */
+export type RangePick = (size: number) => ByteRange | undefined;
+
 export interface ImageBytes {
+  /** The whole data's size, when known. */
   size?: number;
+  /** The part `stream` holds, when a RangePick asked for one (`size` is then known); undefined: all of it. */
+  range?: ByteRange;
   /** What GET /file sends as Content-MD5: the checksum of bytes uploaded or vouched for, not of an ECS disk. */
   md5: string | null;
   stream: Readable;
@@ -223,13 +239,22 @@ export interface ImageBytes {
 
 /**
  * An image's data, with no visibility check: the bytes as uploaded, the first http location that answers, or,
- * for an image made through ECS, its system disk as raw; undefined when it has none.
+ * for an image made through ECS, its system disk as raw; undefined when it has none. With `pick`, only the part it
+ * asks for is read.
  */
-export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | 'webDownload'>, img: GlanceImage): Promise<ImageBytes | undefined> {
+export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | 'webDownload'>, img: GlanceImage, pick?: RangePick): Promise<ImageBytes | undefined> {
   let manifestId = img.fileManifestId;
   if (!manifestId && img.externalLocations.length && img.status === 'active') {
     const out = await readLocation(services, img.externalLocations);
-    return { size: out.size ?? undefined, md5: img.checksum, stream: out.stream };
+    const size = out.size ?? img.size ?? undefined;
+    let range: ByteRange | undefined;
+    try {
+      range = size === undefined ? undefined : pick?.(size);
+    } catch (e) {
+      out.stream.destroy();
+      throw e;
+    }
+    return { size, range, md5: img.checksum, stream: range ? Readable.from(slice(out.stream, range)) : out.stream };
   }
   if (!manifestId) {
     if (img.status !== 'active') return undefined;
@@ -240,18 +265,42 @@ export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | '
   }
   const stored = await services.dataPlane.manifests.load(manifestId);
   if (!stored) return undefined;
-  const vd = manifestDisk(stored.manifest, services.dataPlane.store(stored.region));
-  async function* bytes() {
-    for (let i = 0; i < vd.chunkCount; i++) yield (await vd.readChunk(i)) ?? Buffer.alloc(chunkLength(vd.virtualSize, i));
-  }
-  return { size: vd.virtualSize, md5: img.fileManifestId ? img.checksum : null, stream: Readable.from(bytes()) };
+  const disk = manifestDisk(stored.manifest, services.dataPlane.store(stored.region));
+  const range = pick?.(disk.virtualSize);
+  // The disk's bytes as raw: a few chunk reads ahead of the socket, zero runs from one shared zero buffer.
+  const stream = Readable.from(rawBytes(disk, range?.start, range?.end));
+  return { size: disk.virtualSize, range, md5: img.fileManifestId ? img.checksum : null, stream };
 }
 
-/** GET /file: the image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it. */
-export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string): Promise<ImageBytes | undefined> {
+/** The bytes [start, end) of a stream read from its beginning; the source is closed once they have passed. */
+async function* slice(source: AsyncIterable<Buffer>, { start, end }: ByteRange): AsyncGenerator<Buffer> {
+  let at = 0;
+  for await (const buf of source) {
+    const from = Math.max(start - at, 0);
+    const to = Math.min(end - at, buf.length);
+    if (to > from) yield buf.subarray(from, to);
+    at += buf.length;
+    if (at >= end) return;
+  }
+}
+
+/**
+ * GET /file: the image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it;
+ * with `pick`, only the part it asks for.
+ */
+export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string, pick?: RangePick): Promise<ImageBytes | undefined> {
   const img = await getImage(services, viewer, id, region);
   if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
-  const cached = img.status === 'active' ? await services.imageCache.read(img.id) : undefined;
-  if (cached) return { ...cached, md5: img.fileManifestId || img.externalLocations.length ? img.checksum : null };
-  return imageBytes(services, img);
+  const cached = img.status === 'active' ? await services.imageCache.open(img.id) : undefined;
+  if (!cached) return imageBytes(services, img, pick);
+  try {
+    const { size } = await cached.stat();
+    const range = pick?.(size);
+    services.imageCache.countHit(img.id);
+    const md5 = img.fileManifestId || img.externalLocations.length ? img.checksum : null;
+    return { size, range, md5, stream: cached.createReadStream(range ? { start: range.start, end: range.end - 1 } : {}) };
+  } catch (e) {
+    await cached.close();
+    throw e;
+  }
 }

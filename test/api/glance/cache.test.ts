@@ -55,6 +55,9 @@ describe('Glance image cache', () => {
     const img = (await call(admin, 'POST', '/v2/images', { name: 'c', disk_format: 'raw', container_format: 'bare' })).json;
     const loc = { url: `http://127.0.0.1:${filesPort}/disk.raw`, metadata: {} };
     assert.equal((await call(admin, 'PATCH', `/v2/images/${img.id}`, [{ op: 'add', path: '/locations/-', value: loc }])).status, 200);
+    const fromLocation = await call(admin, 'GET', `/v2/images/${img.id}/file`, undefined, { range: 'bytes=1000-1999' });
+    assert.deepEqual([fromLocation.status, fromLocation.headers.get('content-range')], [206, `bytes 1000-1999/${served.length}`]);
+    assert.ok(fromLocation.bytes.equals(served.subarray(1000, 2000)), 'a range of the http location');
     assert.equal((await call(admin, 'PUT', `/v2/cache/${img.id}`)).status, 202);
     const entry = await cachedEntry(img.id);
     assert.deepEqual([entry.size, entry.hits], [served.length, 0]);
@@ -63,7 +66,11 @@ describe('Glance image cache', () => {
     const file = await call(admin, 'GET', `/v2/images/${img.id}/file`);
     assert.equal(file.status, 200);
     assert.ok(file.bytes.equals(served), 'served from the cache: the location no longer answers');
-    assert.equal((await cachedEntry(img.id)).hits, 1);
+    const part = await call(admin, 'GET', `/v2/images/${img.id}/file`, undefined, { range: `bytes=-7` });
+    assert.deepEqual([part.status, part.headers.get('content-range')], [206, `bytes ${served.length - 7}-${served.length - 1}/${served.length}`]);
+    assert.ok(part.bytes.equals(served.subarray(-7)), 'a range of the cached copy');
+    assert.equal((await call(admin, 'GET', `/v2/images/${img.id}/file`, undefined, { range: `bytes=${served.length}-` })).status, 416);
+    assert.equal((await cachedEntry(img.id)).hits, 2, 'the refused range is not a hit');
     assert.equal((await call(admin, 'DELETE', `/v2/cache/${img.id}`)).status, 204);
     assert.equal((await list()).cached_images.length, 0);
     assert.equal((await call(admin, 'GET', `/v2/images/${img.id}/file`)).status >= 400, true, 'not cached any more, and the location is gone');
