@@ -5,7 +5,8 @@
  * process) drives the rest. SEED images (ECS images, shown by Glance as raw/bare) are inserted first so the list has
  * pages of 100 to return.
  * The upload has two anchors timed in the same run on the same file: `curl -T` into a sink that discards the body
- * (the HTTP transfer alone) and `cp` + `sync` (writing the bytes durably once).
+ * (the HTTP transfer alone) and `cp` + `sync` (writing the bytes durably once). The uploaded image is then downloaded
+ * (GET /file) DOWNLOADS times and once more into a file that is compared with the input (Glance's median 0.50 s).
  * Usage: node --import tsx bench/glance.ts   (BENCH_UPLOAD_MIB, default 1024; BENCH_SECONDS per figure, default 10;
  * BENCH_SEED, default 1000; BENCH_UPLOAD_ONLY=1 for the upload row alone; BENCH_CPU_PROF=DIR for the server's V8
  * profiles, one per thread; IMAGEHOUSE_DATABASE_URL=postgres://… for PostgreSQL). Prints the server's threads during
@@ -30,6 +31,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SEED = Number(process.env.BENCH_SEED ?? 1000);
 const UPLOAD_ONLY = process.env.BENCH_UPLOAD_ONLY === '1';
 const CONNECTIONS = 16;
+const DOWNLOADS = 3;
 const ANCHORS = { uploadS: 5.0, getPerS: 112, list100Ms: 60, createsPerS: 26 };
 const databaseUrl = process.env.IMAGEHOUSE_DATABASE_URL ?? '';
 const env = { IMAGEHOUSE_DATABASE_URL: databaseUrl, IMAGEHOUSE_IMAGE_QUOTA: '10000000', IMAGEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: '0' };
@@ -78,9 +80,18 @@ const threads = threadTimes(server.process.pid!);
 const uploadS = await timed(() => sh('curl', ['-sf', '-X', 'PUT', '-H', `X-Auth-Token: ${token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${glance}/images/${up.id}/file`]));
 const uploadCpuS = serverCpuS() - cpuBefore;
 const threadRows = threads.stop(uploadS);
-fs.rmSync(file);
 const uploaded = (await (await fetch(`${glance}/images/${up.id}`, { headers })).json()) as { status: string; size: number };
 if (uploaded.status !== 'active' || uploaded.size !== UPLOAD_MIB * 1024 * 1024) throw new Error(`upload ended ${JSON.stringify(uploaded)}`);
+// 1b. Download, as the spec's bench-upload.sh does (curl -o /dev/null): the first right after the upload (its chunks
+// written with O_DIRECT, so not in the page cache), then again; one more into a file, checked against the input.
+const fileUrl = `${glance}/images/${up.id}/file`;
+const downloadS = [];
+for (let run = 0; run < DOWNLOADS; run++) downloadS.push(await timed(() => sh('curl', ['-sf', '-o', '/dev/null', '-H', `X-Auth-Token: ${token}`, fileUrl])));
+await sh('curl', ['-sf', '-o', `${file}.dl`, '-H', `X-Auth-Token: ${token}`, fileUrl]);
+await sh('cmp', [file, `${file}.dl`]);
+fs.rmSync(`${file}.dl`);
+fs.rmSync(file);
+const downloads = `download (GET /file, curl -o /dev/null): ${downloadS.map((d) => d.toFixed(2)).join(', ')} s, the first right after the upload (Glance Zed: median 0.50 s); the bytes checked with cmp`;
 function printUploadThreads(): void {
   console.log(`\nthe server's threads during the upload (${uploadS.toFixed(2)} s):`);
   printThreadTimes(threadRows);
@@ -90,6 +101,7 @@ if (UPLOAD_ONLY) {
   await server.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
   console.log(`${UPLOAD_MIB} MiB upload (PUT /file): ${uploadS.toFixed(2)} s (Glance Zed ${(ANCHORS.uploadS * (UPLOAD_MIB / 1024)).toFixed(2)} s); ${anchors}`);
+  console.log(downloads);
   printUploadThreads();
   process.exit(0);
 }
@@ -112,5 +124,6 @@ printTable([
   ['POST /v2/images, creates/s (8 conns)', creates.rps.toFixed(0), String(ANCHORS.createsPerS), `${(creates.rps / ANCHORS.createsPerS).toFixed(1)}x`, String(creates.errors)],
 ]);
 console.log(anchors);
+console.log(downloads);
 console.log(`(${dialect}; upload ${UPLOAD_MIB} MiB; ${SECONDS} s per figure; load generator CPU ${get.cpu.toFixed(2)}/${list.cpu.toFixed(2)}/${creates.cpu.toFixed(2)} s/s; 1-min load average at the end ${loadavg} on ${os.cpus().length} cores)`);
 printUploadThreads();

@@ -260,10 +260,10 @@ export function manifestDisk(manifest: Manifest, store: ChunkStore): VirtualDisk
       const e = manifestEntry(manifest, index);
       return e ? hexToMask(e.zeroMap) : null;
     },
-    async readChunk(index) {
+    async readChunk(index, into) {
       const e = manifestEntry(manifest, index);
       if (!e) return null;
-      const data = await store.get(e.ref);
+      const data = await store.get(e.ref, into);
       const want = chunkLength(manifest.virtualSize, index);
       if (data.length !== want) throw new ChunkCorruptError(e.ref, `${data.length} bytes, chunk ${index} needs ${want}`);
       return data;

@@ -31,8 +31,12 @@ export interface VirtualDisk {
   dataChunks(): readonly number[];
   /** null when the chunk is all zero; otherwise its 64-bit zero mask (bit i = block i is zero). */
   zeroMask(index: number): bigint | null;
-  /** The chunk's bytes (length = the chunk's virtual length), or null when all zero. */
-  readChunk(index: number): Promise<Buffer | null>;
+  /**
+   * The chunk's bytes (length = the chunk's virtual length), or null when all zero. `into`, a CHUNK_SIZE buffer the
+   * caller owns, may receive them (the answer is then a view of it): from aligned memory a chunk store reads with
+   * O_DIRECT.
+   */
+  readChunk(index: number, into?: Buffer): Promise<Buffer | null>;
 }
 
 /** Shared, never written: callers may stream slices of it as zero bytes. */

@@ -21,6 +21,7 @@ import { addMember, getMember, listMembers, removeMember, updateMember, type Mem
 import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { requestedRange } from './download-range.ts';
+import { sendWritten } from '../http/written-body.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
@@ -174,13 +175,15 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     const out = await downloadFile(services, await auth(req), req.params.id, undefined, (size) => requestedRange(req.headers, size));
     if (!out) return send(reply, 204);
     const { size, range } = out;
-    reply.header('content-type', 'application/octet-stream');
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     const length = range ? range.end - range.start : size;
-    if (length !== undefined) reply.header('content-length', String(length));
-    if (range) reply.header('content-range', `bytes ${range.start}-${range.end - 1}/${size}`);
+    if (length !== undefined) headers['content-length'] = String(length);
+    if (range) headers['content-range'] = `bytes ${range.start}-${range.end - 1}/${size}`;
     // Glance sends the whole image's checksum with a part of it too.
-    if (out.md5) reply.header('content-md5', out.md5);
-    return reply.code(range ? 206 : 200).send(out.stream);
+    if (out.md5) headers['content-md5'] = out.md5;
+    const status = range ? 206 : 200;
+    if (out.writeTo) return sendWritten(req, reply, status, headers, out.writeTo);
+    return reply.code(status).headers(headers).send(out.stream);
   });
 
   app.post<P>(`${V2}/images/:id/actions/deactivate`, async (req, reply) => {

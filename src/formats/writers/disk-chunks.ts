@@ -4,6 +4,7 @@
  */
 import { CHUNK_SIZE, ZERO_BLOCK_SIZE, chunkLength, type VirtualDisk, ZERO_CHUNK, zeroBlockCount } from '../../domain/disk.ts';
 import { fail } from '../errors.ts';
+import type { ChunkBufferPool } from '../buffer-pool.ts';
 
 /** A run of non-zero 64 KiB blocks of one chunk: blocks [start, end). */
 export type BlockRun = readonly [start: number, end: number];
@@ -49,28 +50,32 @@ export function runBytes(run: BlockRun, chunkLen: number): [number, number] {
 }
 
 /**
- * Yields `[index, bytes]` for each listed chunk, in order, keeping up to `depth` reads in flight.
- * A chunk the disk reports as null is yielded as zeros. Each buffer has the chunk's exact length.
+ * Yields `[index, bytes, release]` for each listed chunk, in order, keeping up to `depth` reads in flight.
+ * A chunk the disk reports as null is yielded as zeros. Each buffer has the chunk's exact length. With `buffers`,
+ * each chunk is read into a buffer of the pool, and `release` gives it back: call it once the bytes are used.
  */
-export async function* readChunks(disk: VirtualDisk, indices: Iterable<number>, depth = 4): AsyncGenerator<[number, Buffer]> {
+export async function* readChunks(disk: VirtualDisk, indices: Iterable<number>, depth = 4, buffers?: ChunkBufferPool): AsyncGenerator<[number, Buffer, () => void]> {
   const next = indices[Symbol.iterator]();
-  const pending: [number, Promise<Buffer>][] = [];
+  const pending: [number, Promise<Buffer>, () => void][] = [];
   const fill = () => {
     for (let step; pending.length < depth && !(step = next.next()).done;) {
-      const p = readChecked(disk, step.value);
+      const into = buffers?.acquire(CHUNK_SIZE);
+      const p = readChecked(disk, step.value, into);
       p.catch(() => {}); // rejection is handled where awaited; avoid an unhandled-rejection crash meanwhile
-      pending.push([step.value, p]);
+      pending.push([step.value, p, into ? () => buffers!.release(into) : NO_RELEASE]);
     }
   };
   for (fill(); pending.length > 0; fill()) {
-    const [index, p] = pending.shift()!;
-    yield [index, await p];
+    const [index, p, release] = pending.shift()!;
+    yield [index, await p, release];
   }
 }
 
-async function readChecked(disk: VirtualDisk, index: number): Promise<Buffer> {
+const NO_RELEASE = () => {};
+
+async function readChecked(disk: VirtualDisk, index: number, into?: Buffer): Promise<Buffer> {
   const len = chunkLength(disk.virtualSize, index);
-  const data = await disk.readChunk(index);
+  const data = await disk.readChunk(index, into);
   if (data === null) return ZERO_CHUNK.subarray(0, len);
   if (data.length !== len) throw new Error(`chunk ${index} has ${data.length} bytes, expected ${len}`);
   return data;

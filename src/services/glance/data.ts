@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { apiError } from '../../domain/errors.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength } from '../../domain/disk.ts';
 import { newResourceId } from '../../domain/ids.ts';
@@ -18,7 +18,7 @@ import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
 import { inspect, openFileSource, openReader, type ClosableByteSource } from '../../formats/index.ts';
 import type { DiskReader, ImportFormat } from '../../formats/types.ts';
 import { importDisk } from '../../blobs/importer.ts';
-import { rawBytes } from '../../formats/writers/raw.ts';
+import { rawBytes, writeRawRange } from '../../formats/writers/raw.ts';
 import { storeAndDigest, writeAndDigest } from '../../blobs/stream-digests.ts';
 import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
 import { manifestDisk, manifestSource } from '../../blobs/manifests.ts';
@@ -235,6 +235,11 @@ export interface ImageBytes {
   /** What GET /file sends as Content-MD5: the checksum of bytes uploaded or vouched for, not of an ECS disk. */
   md5: string | null;
   stream: Readable;
+  /**
+   * When set, a faster way to the same bytes than `stream` (use one of the two): writes them into `out`, reusing
+   * the data plane's buffers once `out` has taken each.
+   */
+  writeTo?: (out: Writable) => Promise<void>;
 }
 
 /**
@@ -269,7 +274,8 @@ export async function imageBytes(services: Pick<Services, 'db' | 'dataPlane' | '
   const range = pick?.(disk.virtualSize);
   // The disk's bytes as raw: a few chunk reads ahead of the socket, zero runs from one shared zero buffer.
   const stream = Readable.from(rawBytes(disk, range?.start, range?.end));
-  return { size: disk.virtualSize, range, md5: img.fileManifestId ? img.checksum : null, stream };
+  const writeTo = (out: Writable) => writeRawRange(disk, out, services.dataPlane.buffers, range?.start, range?.end);
+  return { size: disk.virtualSize, range, md5: img.fileManifestId ? img.checksum : null, stream, writeTo };
 }
 
 /** The bytes [start, end) of a stream read from its beginning; the source is closed once they have passed. */

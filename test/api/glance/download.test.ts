@@ -11,6 +11,7 @@ import { startServer, type TestServer } from '../../support/server.ts';
 import { keystoneToken } from '../../support/keystone.ts';
 import { glanceCall } from '../../support/glance.ts';
 import { CHUNK_SIZE } from '../../../src/domain/disk.ts';
+import type { FsChunkStore } from '../../../src/blobs/fs-store.ts';
 
 const LETTERS = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ');
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex');
@@ -117,5 +118,21 @@ describe('Glance GET /file with a range', () => {
       assert.equal(res.headers.get('content-range'), `bytes ${first}-${last}/${bytes.length}`);
       assert.ok(res.bytes.equals(bytes.subarray(first, last + 1)), `bytes ${first}-${last}`);
     }
+  });
+
+  it('reads the chunks into the data plane\'s reused buffers, with O_DIRECT where the store writes that way', async () => {
+    const bytes = crypto.randomBytes(3 * CHUNK_SIZE);
+    const id = await upload(bytes);
+    const { dataPlane } = s.app.services;
+    const store = dataPlane.store(s.app.services.regions.all[0].id) as FsChunkStore;
+    const directBefore = store.directReads;
+    const idleBefore = dataPlane.buffers.idle;
+    const whole = await get(id, {});
+    assert.deepEqual([whole.status, whole.headers.get('content-length'), whole.headers.get('content-md5')], [200, String(bytes.length), md5(bytes)]);
+    assert.ok(whole.bytes.equals(bytes));
+    if (store.directWrites > 0) assert.equal(store.directReads - directBefore, 3, 'each chunk read once, with O_DIRECT');
+    assert.ok(idleBefore > 0 && dataPlane.buffers.idle >= idleBefore, 'the read buffers (taken from the idle ones) went back to the pool');
+    const head = await fetch(`${s.endpoint}/image/v2/images/${id}/file`, { method: 'HEAD', headers: { 'x-auth-token': token } });
+    assert.deepEqual([head.status, head.headers.get('content-length'), (await head.arrayBuffer()).byteLength], [200, String(bytes.length), 0]);
   });
 });
