@@ -1,14 +1,14 @@
 /**
  * The part of an image that `GET /v2/images/{id}/file` is asked for, read as Glance reads it (webob's byte ranges,
- * `glance/common/wsgi.py` get_range_from_request): one `Range: bytes=A-B`, `bytes=A-` or `bytes=-N`, or, from clients
+ * `glance/common/wsgi.py` get_range_from_request): one `Range` (http/byte-range.ts), or, from clients
  * written for Glance before Pike, a `Content-Range: bytes A-B/L` request header. Several ranges are a 400; a range that
  * cannot be parsed or starts past the end is a 416. The answer is then a 206 with `Content-Range`.
  */
 import { apiError } from '../../domain/errors.ts';
 import type { ByteRange } from '../../services/glance/data.ts';
 import { headerValue } from '../http/headers.ts';
+import { resolveByteRange } from '../http/byte-range.ts';
 
-const RANGE = /^bytes *= *(\d*) *- *(\d*)/i;
 const CONTENT_RANGE = /^bytes (?:(\d+)-(\d+)|\*)\/(?:(\d+)|\*)/;
 
 const unsatisfiable = (message: string) => apiError('OpenStack.RequestedRangeNotSatisfiable', message);
@@ -26,15 +26,10 @@ export function requestedRange(headers: Record<string, string | string[] | undef
 
 function fromRange(value: string, size: number): ByteRange {
   if (value.includes(',')) throw apiError('OpenStack.BadRequest', 'Requests with multiple ranges are not supported in Glance. You may make multiple single-range requests instead.');
-  const m = RANGE.exec(value);
-  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable('Invalid Range header.');
-  // webob's form: a suffix is a negative start; `end` is exclusive.
-  const first = m[1] === '' ? -Number(m[2]) : Number(m[1]);
-  const end = m[1] === '' || m[2] === '' ? undefined : Number(m[2]) + 1;
-  if (end !== undefined && first >= end) throw unsatisfiable('Invalid Range header.');
-  if (first >= size) throw startPast('Range', size);
-  const start = first >= 0 ? first : -first < size ? size + first : 0;
-  return { start, end: end !== undefined && end < size ? end : size };
+  const range = resolveByteRange(value, size);
+  if (range === 'invalid') throw unsatisfiable('Invalid Range header.');
+  if (range === 'past-end') throw startPast('Range', size);
+  return range;
 }
 
 function fromContentRange(value: string, size: number): ByteRange {

@@ -10,6 +10,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { ChunkStore, Manifest } from '../../blobs/types.ts';
 import { CHUNK_SIZE } from '../../domain/disk.ts';
 import { readChunks } from '../../formats/writers/disk-chunks.ts';
+import { rawBytes } from '../../formats/writers/raw.ts';
 import { manifestDisk } from '../../blobs/manifests.ts';
 import { writeRange, zeroRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
@@ -90,15 +91,9 @@ async function writeStream(
   return position - offset;
 }
 
-/** The bytes [start, end) of a manifest, chunk by chunk, one read ahead (zero chunks are slices of one zero buffer). */
-export async function* readManifestRange(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncGenerator<Buffer> {
-  function* indices() {
-    for (let i = Math.floor(start / CHUNK_SIZE); i * CHUNK_SIZE < end; i++) yield i;
-  }
-  for await (const [index, data] of readChunks(manifestDisk(manifest, store), indices(), 2)) {
-    const base = index * CHUNK_SIZE;
-    yield data.subarray(Math.max(start, base) - base, Math.min(end, base + data.length) - base);
-  }
+/** The bytes [start, end) of a manifest (raw: zero runs are slices of one zero buffer). */
+export function readManifestRange(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncGenerator<Buffer> {
+  return rawBytes(manifestDisk(manifest, store), start, end);
 }
 
 /**
@@ -149,20 +144,3 @@ export async function openDiskRead(services: Services, accountId: string, diskId
   }
 }
 
-/** Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a size; undefined when unsatisfiable or malformed. */
-export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const n = Number(m[2]);
-    start = Math.max(0, size - n);
-    end = size;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size : Math.min(size, Number(m[2]) + 1);
-  }
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start >= size || end <= start) return undefined;
-  return { start, end };
-}

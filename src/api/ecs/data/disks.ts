@@ -12,7 +12,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
-import { diskBytes, openDiskRead, parseRange, readManifestRange, readManifestSparse, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { diskBytes, openDiskRead, readManifestRange, readManifestSparse, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { resolveByteRange } from '../../http/byte-range.ts';
 import { acceptsSparse, SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 import { authenticateData, authPorts } from '../auth.ts';
 import { p, parseParams } from '../params.ts';
@@ -44,8 +45,8 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
       let start = 0;
       let end = size;
       if (req.headers.range) {
-        const r = parseRange(req.headers.range, size);
-        if (!r) {
+        const r = resolveByteRange(req.headers.range, size);
+        if (typeof r === 'string') {
           await handle.close();
           return reply.code(416).header('content-range', `bytes */${size}`).send();
         }
