@@ -7,7 +7,9 @@ import { storeAndDigest } from '../../src/blobs/stream-digests.ts';
 import { ChunkBufferPool } from '../../src/formats/buffer-pool.ts';
 import { decodeSparse } from '../../src/formats/sparse-body.ts';
 import { CHUNK_SIZE } from '../../src/domain/disk.ts';
-import { readManifestRange, readManifestSparse } from '../../src/services/compute/disk-content.ts';
+import { readManifestSparse } from '../../src/services/compute/disk-content.ts';
+import { rawBytes } from '../../src/formats/writers/raw.ts';
+import { manifestDisk } from '../../src/blobs/manifests.ts';
 import { openBlobEnv, REGION } from '../blobs/env.ts';
 import { storeBackends } from '../support/stores.ts';
 
@@ -22,7 +24,7 @@ test('a range reads as its bytes, plain or sparse; a download stopped while the 
     const { manifest } = await storeAndDigest(Readable.from([bytes]), { store: env.cas, index: env.index, region: REGION }, ['md5'], { buffers: new ChunkBufferPool() });
     const [start, end] = [5, 3 * CHUNK_SIZE + 7];
     const plain: Buffer[] = [];
-    for await (const b of readManifestRange(manifest, env.cas, start, end)) plain.push(Buffer.from(b));
+    for await (const b of rawBytes(manifestDisk(manifest, env.cas), start, end)) plain.push(Buffer.from(b));
     assert.ok(Buffer.concat(plain).equals(bytes.subarray(start, end)));
     const sparse = Buffer.alloc(end - start);
     const frames: number[] = [];
@@ -38,7 +40,7 @@ test('a range reads as its bytes, plain or sparse; a download stopped while the 
     // The third chunk is lost from the store: a download that stops after the first never reads it, yet the read
     // ahead started it, and its failure must not surface as an unhandled rejection.
     await env.cas.delete(manifest.entries.find((e) => e.index === 2)!.ref);
-    for (const read of [() => readManifestRange(manifest, env.cas, 0, 4 * CHUNK_SIZE), () => readManifestSparse(manifest, env.cas, 0, 4 * CHUNK_SIZE)]) {
+    for (const read of [() => rawBytes(manifestDisk(manifest, env.cas), 0, 4 * CHUNK_SIZE), () => readManifestSparse(manifest, env.cas, 0, 4 * CHUNK_SIZE)]) {
       let n = 0;
       for await (const _ of read()) if (++n === 1) break;
       await assert.rejects((async () => { for await (const _ of read()); })(), /not found|missing|ENOENT/i);

@@ -10,7 +10,9 @@ import { apiError } from '../../domain/errors.ts';
 import type { ChunkStore, Manifest } from '../../blobs/types.ts';
 import { CHUNK_SIZE } from '../../domain/disk.ts';
 import { readChunks } from '../../formats/writers/disk-chunks.ts';
-import { rawBytes } from '../../formats/writers/raw.ts';
+import { writeRawRange } from '../../formats/writers/raw.ts';
+import type { ChunkBufferPool } from '../../formats/buffer-pool.ts';
+import type { Writable } from 'node:stream';
 import { manifestDisk } from '../../blobs/manifests.ts';
 import { writeRange, zeroRange } from '../../blobs/write-range.ts';
 import type { Services } from '../context.ts';
@@ -91,9 +93,12 @@ async function writeStream(
   return position - offset;
 }
 
-/** The bytes [start, end) of a manifest (raw: zero runs are slices of one zero buffer). */
-export function readManifestRange(manifest: Manifest, store: ChunkStore, start: number, end: number): AsyncGenerator<Buffer> {
-  return rawBytes(manifestDisk(manifest, store), start, end);
+/**
+ * Writes the bytes [start, end) of a held disk read into `out`, each chunk read into a buffer of `buffers` (O_DIRECT
+ * where the store can) and given back once `out` has taken it.
+ */
+export function writeManifestRange(read: Pick<DiskReadHandle, 'manifest' | 'store'>, buffers: ChunkBufferPool, start: number, end: number, out: Writable): Promise<void> {
+  return writeRawRange(manifestDisk(read.manifest, read.store), out, buffers, start, end);
 }
 
 /**

@@ -12,7 +12,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
-import { diskBytes, openDiskRead, readManifestRange, readManifestSparse, writeDiskStream } from '../../../services/compute/disk-content.ts';
+import { diskBytes, openDiskRead, readManifestSparse, writeDiskStream, writeManifestRange } from '../../../services/compute/disk-content.ts';
+import { sendWritten } from '../../http/written-body.ts';
 import { resolveByteRange } from '../../http/byte-range.ts';
 import { acceptsSparse, SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 import { authenticateData, authPorts } from '../auth.ts';
@@ -40,28 +41,30 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
   scope.get('/disks/:diskId/content', async (req: DiskRequest, reply) => {
     const accountId = await authenticateData(req, ports);
     const handle = await openDiskRead(services, accountId, req.params.diskId);
+    let handedOver = false;
     try {
       const size = diskBytes(handle.disk);
       let start = 0;
       let end = size;
+      const headers: Record<string, string> = { 'accept-ranges': 'bytes', vary: 'accept' };
       if (req.headers.range) {
         const r = resolveByteRange(req.headers.range, size);
-        if (typeof r === 'string') {
-          await handle.close();
-          return reply.code(416).header('content-range', `bytes */${size}`).send();
-        }
+        if (typeof r === 'string') return reply.code(416).header('content-range', `bytes */${size}`).send();
         ({ start, end } = r);
-        reply.code(206).header('content-range', `bytes ${start}-${end - 1}/${size}`);
+        headers['content-range'] = `bytes ${start}-${end - 1}/${size}`;
       }
-      const sparse = acceptsSparse(req.headers.accept);
-      const body = Readable.from(sparse ? readManifestSparse(handle.manifest, handle.store, start, end) : readManifestRange(handle.manifest, handle.store, start, end), { objectMode: false });
+      const status = req.headers.range ? 206 : 200;
+      if (!acceptsSparse(req.headers.accept)) {
+        // Plain bytes: chunks read into the data plane's reused buffers, each given back once the socket has it.
+        const plain = { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(end - start) };
+        return await sendWritten(req, reply, status, plain, (out) => writeManifestRange(handle, services.dataPlane.buffers, start, end, out));
+      }
+      const body = Readable.from(readManifestSparse(handle.manifest, handle.store, start, end), { objectMode: false });
       body.once('close', () => void handle.close());
-      reply.header('accept-ranges', 'bytes').header('vary', 'accept');
-      if (sparse) return reply.header('content-type', SPARSE_CONTENT_TYPE).send(body);
-      return reply.header('content-type', 'application/octet-stream').header('content-length', String(end - start)).send(body);
-    } catch (e) {
-      await handle.close();
-      throw e;
+      handedOver = true;
+      return reply.code(status).headers({ ...headers, 'content-type': SPARSE_CONTENT_TYPE }).send(body);
+    } finally {
+      if (!handedOver) await handle.close();
     }
   });
 
