@@ -18,7 +18,9 @@ export async function sendWritten(req: FastifyRequest, reply: FastifyReply, stat
     await write(res);
     res.end();
   } catch (err) {
-    req.log.warn({ err }, 'response body failed after its headers were sent');
+    // A client that hangs up mid-body is routine; anything else failed on our side after the headers went out.
+    if (res.destroyed || req.raw.destroyed) req.log.debug({ err }, 'client left during the response body');
+    else req.log.warn({ err }, 'response body failed after its headers were sent');
     res.destroy(err as Error);
   }
   return reply;
