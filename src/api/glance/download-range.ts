@@ -5,7 +5,7 @@
  * cannot be parsed or starts past the end is a 416. The answer is then a 206 with `Content-Range`.
  */
 import { apiError } from '../../domain/errors.ts';
-import type { ByteRange } from '../../services/glance/data.ts';
+import type { ByteRange } from '../../domain/byte-range.ts';
 import { headerValue } from '../http/headers.ts';
 import { resolveByteRange } from '../http/byte-range.ts';
 

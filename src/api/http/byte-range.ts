@@ -4,19 +4,14 @@
  * resolved against the size as RFC 7233 says: an end past the last byte stops at it, a suffix longer than the data is
  * all of it. Each surface answers a refused range its own way (the disks API a bare 416, Glance its error document).
  */
-
-/** Bytes [start, end) of the data. */
-export interface ResolvedRange {
-  start: number;
-  end: number;
-}
+import type { ByteRange } from '../../domain/byte-range.ts';
 
 /** `invalid`: not one range of that form (several ranges among them); `past-end`: it starts at or after the size. */
 export type RangeRefusal = 'invalid' | 'past-end';
 
 const RANGE = /^bytes *= *(\d*) *- *(\d*) *$/i;
 
-export function resolveByteRange(value: string, size: number): ResolvedRange | RangeRefusal {
+export function resolveByteRange(value: string, size: number): ByteRange | RangeRefusal {
   const m = RANGE.exec(value.trim());
   if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
   const [first, last] = [m[1] === '' ? undefined : Number(m[1]), m[2] === '' ? undefined : Number(m[2])];

@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { apiError } from '../../domain/errors.ts';
+import type { ByteRange } from '../../domain/byte-range.ts';
 import { CHUNK_SIZE, chunkCount, chunkLength } from '../../domain/disk.ts';
 import { newResourceId } from '../../domain/ids.ts';
 import { ecsStatusOf, type GlanceStatus } from '../../domain/glance-status.ts';
@@ -213,12 +214,6 @@ export async function moveStatus(services: Pick<Services, 'db' | 'clock'>, id: s
     await trx.updateTable('images').set({ status: target.ecs, updated_at: services.clock.now() }).where('id', '=', id).execute();
     return true;
   });
-}
-
-/** Bytes [start, end) of an image's data. */
-export interface ByteRange {
-  start: number;
-  end: number;
 }
 
 /**
