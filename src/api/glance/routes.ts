@@ -22,6 +22,7 @@ import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { requestedRange } from './download-range.ts';
 import { sendWritten } from '../http/written-body.ts';
+import { contentRange } from '../http/byte-range.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
 import { GLANCE_SCHEMAS } from '../http/glance-schemas.ts';
@@ -178,7 +179,7 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     const length = range ? range.end - range.start : size;
     if (length !== undefined) headers['content-length'] = String(length);
-    if (range) headers['content-range'] = `bytes ${range.start}-${range.end - 1}/${size}`;
+    if (range) headers['content-range'] = contentRange(range, size!);
     // Glance sends the whole image's checksum with a part of it too.
     if (out.md5) headers['content-md5'] = out.md5;
     const status = range ? 206 : 200;

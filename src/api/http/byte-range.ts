@@ -21,3 +21,8 @@ export function resolveByteRange(value: string, size: number): ByteRange | Range
   if (first >= size) return 'past-end';
   return { start: first, end: last === undefined ? size : Math.min(size, last + 1) };
 }
+
+/** The `Content-Range` header of a 206 that carries `range` of data of `size` bytes. */
+export function contentRange({ start, end }: ByteRange, size: number): string {
+  return `bytes ${start}-${end - 1}/${size}`;
+}

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
 import { diskBytes, openDiskRead, readManifestSparse, writeDiskStream, writeManifestRange } from '../../../services/compute/disk-content.ts';
 import { sendWritten } from '../../http/written-body.ts';
-import { resolveByteRange } from '../../http/byte-range.ts';
+import { contentRange, resolveByteRange } from '../../http/byte-range.ts';
 import { acceptsSparse, SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
 import { authenticateData, authPorts } from '../auth.ts';
 import { p, parseParams } from '../params.ts';
@@ -51,7 +51,7 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
         const r = resolveByteRange(req.headers.range, size);
         if (typeof r === 'string') return reply.code(416).header('content-range', `bytes */${size}`).send();
         ({ start, end } = r);
-        headers['content-range'] = `bytes ${start}-${end - 1}/${size}`;
+        headers['content-range'] = contentRange(r, size);
       }
       const status = req.headers.range ? 206 : 200;
       if (!acceptsSparse(req.headers.accept)) {
