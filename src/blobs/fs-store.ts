@@ -148,7 +148,8 @@ export class FsChunkStore implements ChunkStore {
     } catch (err) {
       if (isNotFound(err)) throw new ChunkNotFoundError(ref, this.root);
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !into) throw err;
-      data = await fs.readFile(file); // this filesystem does not take O_DIRECT reads
+      this.directIo = false; // this filesystem does not take O_DIRECT, as put finds out: buffered from now on
+      data = await fs.readFile(file);
     }
     if (data.length === 0 || data.length > CHUNK_SIZE) throw new ChunkCorruptError(ref, `${data.length} bytes on disk`);
     return data;
