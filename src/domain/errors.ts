@@ -215,6 +215,7 @@ export const ERRORS = {
   'OpenStack.RequestEntityTooLarge': [413, '%s'],
   'OpenStack.UnsupportedMediaType': [415, '%s'],
   'OpenStack.RequestedRangeNotSatisfiable': [416, '%s'],
+  'OpenStack.TooManyRequests': [429, 'This project has too many uploads, downloads and other heavy requests in progress; retry once one has ended.'],
 
   // Huawei Cloud's API gateway in front of IMS: AK/SK and token authentication
   'APIGW.0301': [401, 'Incorrect IAM authentication information: %s'],

@@ -21,3 +21,18 @@ test('an account beyond its concurrent heavy requests gets Throttling.User; othe
   await assert.rejects(work.run('A', async () => { throw new Error('boom'); }), /boom/);
   await Promise.all([work.run('A', async () => 1), work.run('A', async () => 2)]);
 });
+
+test('a held slot lasts until its release, which gives it back once however often it is called', () => {
+  const work = new AccountWork(2);
+  const first = work.hold('A');
+  const second = work.hold('A');
+  assert.throws(() => work.hold('A'), (e: unknown) => e instanceof ApiError && e.code === 'Throttling.User');
+  first();
+  first();
+  assert.equal(work.inFlight('A'), 1, 'a second call of the same release frees nothing more');
+  const third = work.hold('A');
+  assert.throws(() => work.hold('A'), (e: unknown) => e instanceof ApiError && e.code === 'Throttling.User');
+  second();
+  third();
+  assert.equal(work.inFlight('A'), 0);
+});

@@ -22,6 +22,7 @@ import { queryPairs } from '../http/query.ts';
 import { registerGlanceMetadefs } from './metadefs.ts';
 import { requestedRange } from './download-range.ts';
 import { sendWritten } from '../http/written-body.ts';
+import { whenAnswered } from '../http/answered.ts';
 import { contentRange } from '../http/byte-range.ts';
 import { headerValue } from '../http/headers.ts';
 import { baseUrl, glanceTime as iso, IMAGE_PATH, openstackSurface, pageLinks, statusTitle } from '../http/openstack.ts';
@@ -173,8 +174,9 @@ export function registerGlance(app: FastifyInstance, services: Services): void {
   });
 
   app.get<P>(`${V2}/images/:id/file`, async (req, reply) => {
-    const out = await downloadFile(services, await auth(req), req.params.id, undefined, (size) => requestedRange(req.headers, size));
+    const out = await downloadFile(services, await auth(req), req.params.id, (size) => requestedRange(req.headers, size));
     if (!out) return send(reply, 204);
+    whenAnswered(reply, out.release);
     const { size, range } = out;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     const length = range ? range.end - range.start : size;

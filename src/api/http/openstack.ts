@@ -50,8 +50,11 @@ export function openstackSurface(name: string, prefix: string, body: (err: ApiEr
     name,
     prefixes: [prefix],
     notFound: (req) => apiError('OpenStack.NotFound', `The resource could not be found: ${req.method} ${req.url.split('?', 1)[0]}`),
-    sendError(err, req, reply) {
+    sendError(e, req, reply) {
+      // The per-account limit on heavy requests, as OpenStack services behind a rate limiter answer it.
+      const err = e.code === 'Throttling.User' ? apiError('OpenStack.TooManyRequests') : e;
       if (err.status === 401) reply.header('www-authenticate', wwwAuthenticate(req));
+      if (err.status === 429) reply.header('retry-after', '1');
       return reply.code(err.status).header('content-type', 'application/json').send(JSON.stringify(body(err)));
     },
   };

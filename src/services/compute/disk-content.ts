@@ -123,12 +123,26 @@ export interface DiskReadHandle {
   disk: DiskRow;
   manifest: Manifest;
   store: ChunkStore;
-  /** Drops the hold on the manifest being read. */
+  /** Drops the hold on the manifest being read, and gives the account's slot back. */
   close(): Promise<void>;
 }
 
-/** The disk's current content, held until `close()` so that concurrent writes cannot free its chunks. */
+/**
+ * The disk's current content, held until `close()` so that concurrent writes cannot free its chunks; the read is one
+ * of the account's limited concurrent heavy requests until then.
+ */
 export async function openDiskRead(services: Services, accountId: string, diskId: string): Promise<DiskReadHandle> {
+  const slot = services.work.hold(accountId);
+  try {
+    const read = await holdDisk(services, accountId, diskId);
+    return { ...read, close: () => { slot(); return read.close(); } };
+  } catch (e) {
+    slot();
+    throw e;
+  }
+}
+
+async function holdDisk(services: Services, accountId: string, diskId: string): Promise<DiskReadHandle> {
   const repo = services.dataPlane.manifests;
   for (let attempt = 0; ; attempt++) {
     const disk = await requireOwnDisk(services, diskId, accountId);

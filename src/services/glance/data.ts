@@ -286,10 +286,26 @@ async function* slice(source: AsyncIterable<Buffer>, { start, end }: ByteRange):
 }
 
 /**
- * GET /file: the image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it;
- * with `pick`, only the part it asks for.
+ * GET /file: readImageFile as one of the viewer's limited concurrent heavy requests, until `release` (which the
+ * caller calls once the body is over: sent, failed or abandoned). Undefined, with nothing held, when there is no data.
  */
-export async function downloadFile(services: Services, viewer: Identity, id: string, region?: string, pick?: RangePick): Promise<ImageBytes | undefined> {
+export async function downloadFile(services: Services, viewer: Identity, id: string, pick?: RangePick): Promise<(ImageBytes & { release(): void }) | undefined> {
+  const release = services.work.hold(viewer.id);
+  try {
+    const out = await readImageFile(services, viewer, id, undefined, pick);
+    if (!out) release();
+    return out && { ...out, release };
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+/**
+ * The image's data (imageBytes) as `viewer` may read it, from this node's image cache when it holds it; with
+ * `pick`, only the part it asks for.
+ */
+export async function readImageFile(services: Services, viewer: Identity, id: string, region?: string, pick?: RangePick): Promise<ImageBytes | undefined> {
   const img = await getImage(services, viewer, id, region);
   if (img.status === 'deactivated') throw apiError('OpenStack.Forbidden', 'The requested image has been deactivated. Image data download is forbidden.');
   const cached = img.status === 'active' ? await services.imageCache.open(img.id) : undefined;

@@ -11,7 +11,7 @@ import { apiError } from '../../domain/errors.ts';
 import type { Services } from '../context.ts';
 import type { Identity } from '../identity/tokens.ts';
 import { getImage } from './images.ts';
-import { downloadFile, ingestFile, spool, tempFile, type IngestTarget } from './data.ts';
+import { ingestFile, readImageFile, spool, tempFile, type IngestTarget } from './data.ts';
 import { hasImageEndpoint } from './region.ts';
 
 export interface GlanceSource {
@@ -54,7 +54,7 @@ export async function glanceDownload(services: Services, target: IngestTarget, s
   }
   const src = await getImage(services, source.viewer, source.imageId, source.region);
   if (src.status !== 'active') throw apiError('OpenStack.Conflict', `glance-download: image ${src.id} is ${src.status}, not active`);
-  const out = await downloadFile(services, source.viewer, src.id, source.region);
+  const out = await readImageFile(services, source.viewer, src.id, source.region);
   if (!out) throw apiError('OpenStack.Conflict', `glance-download: image ${src.id} has no data`);
   signal.throwIfAborted();
   const file = await tempFile(services, 'glance-download');

@@ -98,10 +98,17 @@ async function requireOwner(services: Services, viewer: Identity, id: string) {
   return img;
 }
 
-/** PUT /v2/images/{id}/stage: queued → uploading, the bytes kept for a later glance-direct import. */
+/**
+ * PUT /v2/images/{id}/stage: queued → uploading, the bytes kept for a later glance-direct import; one of the
+ * caller's limited concurrent heavy requests while the body is spooled.
+ */
 export async function stageFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
   const img = await requireOwner(services, viewer, id);
   if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to uploading is not allowed`);
+  return services.work.run(viewer.id, () => stage(services, id, body));
+}
+
+async function stage(services: Services, id: string, body: Readable): Promise<void> {
   if (!(await moveStatus(services, id, ['queued'], 'uploading'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
   const file = stagePathOf(services, id);
   try {

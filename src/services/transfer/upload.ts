@@ -20,7 +20,12 @@ export interface DirectImportInput extends Omit<ImportInput, 'disks' | 'dryRun' 
   diskImageSize?: number;
 }
 
+/** The upload, validated, spooled and started as an import: one of the owner's limited concurrent heavy requests. */
 export async function directImport(services: Services, body: Readable, input: DirectImportInput, opts: { sparse?: boolean } = {}): Promise<StartedImport & { Size: number; Sha256: string }> {
+  return services.work.run(input.owner, () => spoolAndImport(services, body, input, opts));
+}
+
+async function spoolAndImport(services: Services, body: Readable, input: DirectImportInput, opts: { sparse?: boolean }): Promise<StartedImport & { Size: number; Sha256: string }> {
   const request = (upload: string, dryRun: boolean): ImportInput => ({
     ...input, dryRun, disks: [{ upload, format: input.format, diskImageSize: input.diskImageSize }],
   });

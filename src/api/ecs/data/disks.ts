@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Services } from '../../../services/context.ts';
 import { diskBytes, openDiskRead, readManifestSparse, writeDiskStream, writeManifestRange } from '../../../services/compute/disk-content.ts';
+import { whenAnswered } from '../../http/answered.ts';
 import { sendWritten } from '../../http/written-body.ts';
 import { contentRange, resolveByteRange } from '../../http/byte-range.ts';
 import { acceptsSparse, SPARSE_CONTENT_TYPE } from '../../../formats/sparse-body.ts';
@@ -41,31 +42,26 @@ export async function registerDiskRoutes(scope: FastifyInstance, services: Servi
   scope.get('/disks/:diskId/content', async (req: DiskRequest, reply) => {
     const accountId = await authenticateData(req, ports);
     const handle = await openDiskRead(services, accountId, req.params.diskId);
-    let handedOver = false;
-    try {
-      const size = diskBytes(handle.disk);
-      let start = 0;
-      let end = size;
-      const headers: Record<string, string> = { 'accept-ranges': 'bytes', vary: 'accept' };
-      if (req.headers.range) {
-        const r = resolveByteRange(req.headers.range, size);
-        if (typeof r === 'string') return reply.code(416).header('content-range', `bytes */${size}`).send();
-        ({ start, end } = r);
-        headers['content-range'] = contentRange(r, size);
-      }
-      const status = req.headers.range ? 206 : 200;
-      if (!acceptsSparse(req.headers.accept)) {
-        // Plain bytes: chunks read into the data plane's reused buffers, each given back once the socket has it.
-        const plain = { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(end - start) };
-        return await sendWritten(req, reply, status, plain, (out) => writeManifestRange(handle, services.dataPlane.buffers, start, end, out));
-      }
-      const body = Readable.from(readManifestSparse(handle.manifest, handle.store, start, end), { objectMode: false });
-      body.once('close', () => void handle.close());
-      handedOver = true;
-      return reply.code(status).headers({ ...headers, 'content-type': SPARSE_CONTENT_TYPE }).send(body);
-    } finally {
-      if (!handedOver) await handle.close();
+    // Held until the answer is over, whichever way it ends: the body is read after this handler returns.
+    whenAnswered(reply, () => void handle.close().catch((err) => req.log.warn({ err }, 'releasing a disk read failed')));
+    const size = diskBytes(handle.disk);
+    let start = 0;
+    let end = size;
+    const headers: Record<string, string> = { 'accept-ranges': 'bytes', vary: 'accept' };
+    if (req.headers.range) {
+      const r = resolveByteRange(req.headers.range, size);
+      if (typeof r === 'string') return reply.code(416).header('content-range', `bytes */${size}`).send();
+      ({ start, end } = r);
+      headers['content-range'] = contentRange(r, size);
     }
+    const status = req.headers.range ? 206 : 200;
+    if (!acceptsSparse(req.headers.accept)) {
+      // Plain bytes: chunks read into the data plane's reused buffers, each given back once the socket has it.
+      const plain = { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(end - start) };
+      return sendWritten(req, reply, status, plain, (out) => writeManifestRange(handle, services.dataPlane.buffers, start, end, out));
+    }
+    const body = Readable.from(readManifestSparse(handle.manifest, handle.store, start, end), { objectMode: false });
+    return reply.code(status).headers({ ...headers, 'content-type': SPARSE_CONTENT_TYPE }).send(body);
   });
 
   scope.put('/disks/:diskId/content', async (req: DiskRequest, reply) => {

@@ -16,6 +16,8 @@ import type { Services } from '../../../services/context.ts';
 import { checkObjectKey } from '../../../services/buckets/names.ts';
 import { createBucket, listBuckets, requireOwnBucket } from '../../../services/buckets/repo.ts';
 import { directImport } from '../../../services/transfer/upload.ts';
+import { downloadObject, putObject } from '../../../services/buckets/transfers.ts';
+import { whenAnswered } from '../../http/answered.ts';
 import { authenticateData, authPorts } from '../auth.ts';
 import { p, parseParams, type Params, type Schema } from '../params.ts';
 import { sendJson } from '../render.ts';
@@ -76,23 +78,22 @@ export async function registerTransferRoutes(scope: FastifyInstance, services: S
     await requireOwnBucket(services, req.params.name, owner);
     const { Key } = query(req, schemas.object);
     checkObjectKey(Key);
-    return { bucket: req.params.name, key: Key };
+    return { owner, bucket: req.params.name, key: Key };
   };
 
   scope.put('/buckets/:name/object', async (req: BucketRequest, reply) => {
-    const { bucket, key } = await objectRef(req);
-    const { size } = await services.objects.put(bucket, key, objectBody(req));
+    const { owner, bucket, key } = await objectRef(req);
+    const { size } = await putObject(services, owner, bucket, key, objectBody(req));
     return sendJson(reply, { Bucket: bucket, Key: key, Size: size });
   });
 
   scope.get('/buckets/:name/object', async (req: BucketRequest, reply) => {
-    const { bucket, key } = await objectRef(req);
+    const { owner, bucket, key } = await objectRef(req);
     reply.header('vary', 'accept');
-    if (acceptsSparse(req.headers.accept)) {
-      const { body } = await services.objects.getSparse(bucket, key);
-      return reply.code(200).header('content-type', SPARSE_CONTENT_TYPE).send(Readable.from(body, { objectMode: false }));
-    }
-    const { size, body } = await services.objects.get(bucket, key);
+    const sparse = acceptsSparse(req.headers.accept);
+    const { size, body, release } = await downloadObject(services, owner, bucket, key, sparse);
+    whenAnswered(reply, release);
+    if (sparse) return reply.code(200).header('content-type', SPARSE_CONTENT_TYPE).send(Readable.from(body, { objectMode: false }));
     return reply.code(200).header('content-type', 'application/octet-stream').header('content-length', size).send(body);
   });
 
