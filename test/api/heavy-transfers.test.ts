@@ -56,7 +56,7 @@ describe('uploads and downloads count against the per-account limit on heavy req
   after(async () => s?.stop());
   const slots = (a: NewAccount) => s.app.services.work.inFlight(a.accountId);
 
-  it('Glance: a held GET /file refuses the account\'s next download and stage with 429, not other accounts\'; freed when abandoned', async () => {
+  it('Glance: a held GET /file refuses the account\'s next download, stage and upload with 429, not other accounts\'; freed when abandoned', async () => {
     const [ta, tb] = [await keystoneToken(s.endpoint, alice), await keystoneToken(s.endpoint, bob)];
     const call = (token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
       glanceCall(s.endpoint, token, method, path, body, Buffer.isBuffer(body) ? 'application/octet-stream' : 'application/json', headers);
@@ -80,9 +80,11 @@ describe('uploads and downloads count against the per-account limit on heavy req
     assert.deepEqual([refused.json.code, refused.json.title], ['429 Too Many Requests', 'Too Many Requests']);
     assert.match(refused.json.message, /too many uploads, downloads and other heavy requests/);
 
-    const stage = await call(ta, 'PUT', `/v2/images/${queued}/stage`, Buffer.from('staged bytes'));
-    assert.equal(stage.status, 429);
-    assert.equal((await call(ta, 'GET', `/v2/images/${queued}`)).json.status, 'queued', 'a refused stage changes nothing');
+    for (const route of ['stage', 'file']) {
+      const refusedUpload = await call(ta, 'PUT', `/v2/images/${queued}/${route}`, Buffer.from('uploaded bytes'));
+      assert.equal(refusedUpload.status, 429, route);
+      assert.equal((await call(ta, 'GET', `/v2/images/${queued}`)).json.status, 'queued', `a refused PUT /${route} changes nothing`);
+    }
 
     const other = await call(tb, 'GET', `/v2/images/${bobs}/file`);
     assert.deepEqual([other.status, other.bytes.toString()], [200, 'bob'], 'another account is not limited by alice');
@@ -91,8 +93,11 @@ describe('uploads and downloads count against the per-account limit on heavy req
     await waitFor(() => slots(alice) === 0, { what: 'the abandoned download to give its slot back' });
     const again = await call(ta, 'GET', `/v2/images/${small}/file`);
     assert.deepEqual([again.status, again.bytes.toString()], [200, 'small']);
-    assert.equal((await call(ta, 'PUT', `/v2/images/${queued}/stage`, Buffer.from('staged bytes'))).status, 204);
-    assert.equal((await call(ta, 'GET', `/v2/images/${queued}`)).json.status, 'uploading');
+    assert.equal((await call(ta, 'PUT', `/v2/images/${queued}/file`, Buffer.from('uploaded bytes'))).status, 204);
+    assert.equal((await call(ta, 'GET', `/v2/images/${queued}`)).json.status, 'active');
+    const staged = await image(ta);
+    assert.equal((await call(ta, 'PUT', `/v2/images/${staged}/stage`, Buffer.from('staged bytes'))).status, 204);
+    assert.equal((await call(ta, 'GET', `/v2/images/${staged}`)).json.status, 'uploading');
 
     // HEAD answers without a body; its slot is given back all the same.
     assert.equal((await call(ta, 'HEAD', `/v2/images/${small}/file`)).status, 200);

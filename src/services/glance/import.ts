@@ -24,7 +24,7 @@ import type { Services } from '../context.ts';
 import type { JobKind } from '../job-kinds.ts';
 import { JOB_KIND } from '../job-kinds.ts';
 import type { Identity } from '../identity/tokens.ts';
-import { getImage } from './images.ts';
+import { getImage, type GlanceImage } from './images.ts';
 import { declaredFormat, digestsOf, ingestFile, ingestStream, moveStatus, spool, tempFile, type Digests } from './data.ts';
 import { webDownloadBody } from './web-download.ts';
 import { requireImportObject, requireTransferBucket } from '../buckets/repo.ts';
@@ -55,12 +55,18 @@ const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 /**
  * PUT /v2/images/{id}/file: queued → saving. The job is queued first, pinned to this node, and stores the body
  * as it arrives (ingestStream) while this request waits for it: a crash at any point, even mid-body, fails the
- * job and so puts the image back to queued.
+ * job and so puts the image back to queued. One of the caller's limited concurrent heavy requests meanwhile, so
+ * the uploads waiting for the account's job slots are bounded too.
  */
 export async function uploadFile(services: Services, viewer: Identity, id: string, body: Readable): Promise<void> {
   const img = await requireOwner(services, viewer, id);
   if (img.status !== 'queued') throw apiError('OpenStack.Conflict', `Image status transition from ${img.status} to saving is not allowed`);
   declaredFormat(img);
+  return services.work.run(viewer.id, () => receive(services, img, body));
+}
+
+async function receive(services: Services, img: GlanceImage, body: Readable): Promise<void> {
+  const { id } = img;
   if (!(await moveStatus(services, id, ['queued'], 'saving'))) throw apiError('OpenStack.Conflict', 'Image is already being uploaded.');
   const receiver = crypto.randomUUID();
   services.uploadBodies.set(receiver, body);
