@@ -12,10 +12,10 @@ import { startServer, type TestServer } from '../support/server.ts';
 import { keystoneToken } from '../support/keystone.ts';
 import { glanceCall } from '../support/glance.ts';
 import { waitFor } from '../support/wait.ts';
-import { ApiCallError, dataRequest, type ClientConfig } from '../../src/cli/api.ts';
+import { dataRequest, type ClientConfig } from '../../src/cli/api.ts';
 import { ecsClient } from '../support/sdk.ts';
 import type { NewAccount } from '../../src/services/accounts.ts';
-import { dataConfig, launch } from './disks/support.ts';
+import { dataConfig, failure, launch } from './disks/support.ts';
 
 const MiB = 1024 * 1024;
 /** Large enough that a client which stops reading leaves the server waiting on the socket mid-body. */
@@ -32,16 +32,6 @@ async function heldDownload(url: string, headers: Record<string, string>): Promi
     });
     req.on('error', (e) => (e.message === 'socket hang up' ? undefined : reject(e)));
   });
-}
-
-async function failure(p: Promise<unknown>): Promise<ApiCallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ApiCallError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
 }
 
 describe('uploads and downloads count against the per-account limit on heavy requests', () => {

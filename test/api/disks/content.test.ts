@@ -7,25 +7,15 @@ import assert from 'node:assert/strict';
 import { startServer, type TestServer } from '../../support/server.ts';
 import { postgresBaseUrl } from '../../support/stores.ts';
 import { Ecs, ecsClient } from '../../support/sdk.ts';
-import { ApiCallError, dataRequest } from '../../../src/cli/api.ts';
+import { dataRequest } from '../../../src/cli/api.ts';
 import { CHUNK_SIZE, isAllZero } from '../../../src/domain/disk.ts';
-import { GIB, dataConfig, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from './support.ts';
+import { GIB, dataConfig, failure, getBytes, launch, manifestHoldsBalance, pattern, putBytes } from './support.ts';
 import { requires } from '../../support/requires.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeSparse, SPARSE_CONTENT_TYPE, type SparsePart } from '../../../src/formats/sparse-body.ts';
 import { runCli } from '../../support/cli.ts';
-
-async function failure(p: Promise<unknown>): Promise<ApiCallError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof ApiCallError) return e;
-    throw e;
-  }
-  throw new Error('expected the request to fail');
-}
 
 async function* pieces(data: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let off = 0; off < data.length; off += size) yield data.subarray(off, off + size);

@@ -1,5 +1,5 @@
 /** Helpers for the compute tests: signed disk content requests, launching, and custom images over snapshots. */
-import { dataRequest, type ClientConfig } from '../../../src/cli/api.ts';
+import { ApiCallError, dataRequest, type ClientConfig } from '../../../src/cli/api.ts';
 import type { NewAccount } from '../../../src/services/accounts.ts';
 import type { ImageRow } from '../../../src/store/schema.ts';
 import type { TestServer } from '../../support/server.ts';
@@ -10,6 +10,17 @@ export const PUBLIC_X64 = 'ubuntu_24_04_x64_20G_alibase_20240812.vhd';
 export const PUBLIC_ARM = 'ubuntu_24_04_arm64_20G_alibase_20240812.vhd';
 export const PUBLIC_DEPRECATED = 'ubuntu_24_04_x64_20G_alibase_20240523.vhd';
 export const GIB = 1024 ** 3;
+
+/** The ApiCallError a data request fails with (anything else, or success, fails the test). */
+export async function failure(p: Promise<unknown>): Promise<ApiCallError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ApiCallError) return e;
+    throw e;
+  }
+  throw new Error('expected the request to fail');
+}
 
 export function dataConfig(server: TestServer, account: Pick<NewAccount, 'accessKeyId' | 'accessKeySecret'>, region = 'cn-hangzhou'): ClientConfig {
   return { endpoint: server.endpoint, region, accessKeyId: account.accessKeyId, accessKeySecret: account.accessKeySecret };
